@@ -1,0 +1,1 @@
+"""Golden models written for obviousness: the specification in executable form."""

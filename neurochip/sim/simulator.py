@@ -1,0 +1,149 @@
+"""Python face of the Numba simulator: packs a core description into flat arrays, runs
+images in chunks (with a progress bar) and returns typed results."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from neurochip.counters import CHIP_COUNTERS, CORE_COUNTERS
+from neurochip.description import CoreDescription, signed_range
+from neurochip.sim import kernel as K
+
+ENCODER_CODES = {"bernoulli_lfsr": K.ENC_BERNOULLI, "rate_deterministic": K.ENC_RATE,
+                 "latency": K.ENC_LATENCY}
+
+
+@dataclass(frozen=True)
+class PackedModel:
+    """A core description flattened into the arrays the kernel takes."""
+
+    params: np.ndarray  # (layers, N_PARAMS) int64
+    weights: np.ndarray  # int64, every layer's (inputs, neurons) row-major, concatenated
+    w_off: np.ndarray
+    threshold: np.ndarray
+    bias: np.ndarray
+    n_off: np.ndarray  # neuron offsets, (layers + 1,)
+    enc_kind: int
+    seed: int
+    time_steps: int
+    count_max: int
+
+    @classmethod
+    def from_description(cls, desc: CoreDescription) -> "PackedModel":
+        rows = []
+        for lay in desc.layers:
+            lo, hi = signed_range(lay.membrane_bits)
+            row = np.zeros(K.N_PARAMS, dtype=np.int64)
+            row[K.P_INPUTS] = lay.inputs
+            row[K.P_NEURONS] = lay.neurons
+            row[K.P_WORDS] = lay.words
+            row[K.P_LANES] = lay.core.lanes
+            row[K.P_LO], row[K.P_HI] = lo, hi
+            row[K.P_WRAP] = lay.overflow == "wrap"
+            row[K.P_BITS] = lay.membrane_bits
+            row[K.P_RESET] = {"subtract": K.RESET_SUBTRACT, "zero": K.RESET_ZERO}[lay.neuron.reset]
+            row[K.P_LEAK] = {"none": K.LEAK_NONE, "subtract": K.LEAK_SUBTRACT,
+                             "shift": K.LEAK_SHIFT}[lay.neuron.leak]
+            row[K.P_LEAK_AMOUNT] = lay.neuron.leak_amount
+            row[K.P_DISCONTINUOUS] = lay.neuron.integration == "discontinuous"
+            row[K.P_DEPTH] = lay.core.fifo_depth
+            rows.append(row)
+        sizes = [lay.weight.size for lay in desc.layers]
+        return cls(
+            params=np.stack(rows),
+            weights=np.concatenate([lay.weight.ravel() for lay in desc.layers]).astype(np.int64),
+            w_off=np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64),
+            threshold=np.concatenate([lay.threshold for lay in desc.layers]).astype(np.int64),
+            bias=np.concatenate([lay.bias for lay in desc.layers]).astype(np.int64),
+            n_off=np.concatenate([[0], np.cumsum([lay.neurons for lay in desc.layers])]).astype(np.int64),
+            enc_kind=ENCODER_CODES[desc.encoder.kind],
+            seed=desc.encoder.seed,
+            time_steps=desc.time_steps,
+            count_max=(1 << desc.count_bits) - 1,
+        )
+
+
+@dataclass
+class SimulationResult:
+    """Per-image outputs of the simulator, stacked over the batch."""
+
+    counts: np.ndarray  # (n, classes)
+    predictions: np.ndarray  # (n,)
+    cycles: np.ndarray  # (n,)
+    core_counters: np.ndarray  # (n, layers, len(CORE_COUNTERS))
+    chip_counters: np.ndarray  # (n, len(CHIP_COUNTERS))
+    membranes: np.ndarray  # (n, total neurons), after the last step
+    spikes: np.ndarray | None  # (n, T, total neurons) uint8 when recorded
+    neuron_offsets: np.ndarray  # layer i owns columns n_off[i]:n_off[i+1]
+    seconds: float  # wall time of the kernel calls (compile excluded after warm_up)
+
+    def layer_membranes(self, image: int, layer: int) -> np.ndarray:
+        return self.membranes[image, self.neuron_offsets[layer]:self.neuron_offsets[layer + 1]]
+
+    def layer_spikes(self, image: int, layer: int) -> np.ndarray:
+        assert self.spikes is not None, "run simulate(..., record_spikes=True)"
+        return self.spikes[image, :, self.neuron_offsets[layer]:self.neuron_offsets[layer + 1]]
+
+    def counter(self, name: str) -> np.ndarray:
+        """One core counter, (n, layers)."""
+        return self.core_counters[:, :, CORE_COUNTERS.index(name)]
+
+
+def simulate(desc: CoreDescription, images: np.ndarray, indices: np.ndarray | None = None,
+             record_spikes: bool = False, progress: bool = False,
+             chunk: int = 32) -> SimulationResult:
+    """Run ``images`` ((n, ...) uint8 pixels) through the chip of ``desc``.
+
+    ``indices`` are the images' positions in their dataset split (they seed the LFSR
+    encoder, §11); by default 0 … n-1.
+    """
+    packed = PackedModel.from_description(desc)
+    flat = np.ascontiguousarray(np.asarray(images, dtype=np.uint8).reshape(len(images), -1))
+    if flat.shape[1] != desc.input_size:
+        raise ValueError(f"images have {flat.shape[1]} pixels but the model's input.shape "
+                         f"{list(desc.input_shape)} needs {desc.input_size}")
+    n = flat.shape[0]
+    idx = np.arange(n, dtype=np.int64) if indices is None else np.asarray(indices, dtype=np.int64)
+    L = len(desc.layers)
+    total = int(packed.n_off[-1])
+    T = desc.time_steps
+    counts = np.zeros((n, desc.classes), dtype=np.int64)
+    cycles = np.zeros(n, dtype=np.int64)
+    core = np.zeros((n, L, len(CORE_COUNTERS)), dtype=np.int64)
+    chip = np.zeros((n, len(CHIP_COUNTERS)), dtype=np.int64)
+    mem = np.zeros((n, total), dtype=np.int64)
+    spikes = np.zeros((n, T, total) if record_spikes else (1, 1, 1), dtype=np.uint8)
+    bar = _progress_bar(n, progress)
+    seconds = 0.0
+    for start in range(0, n, chunk):
+        sl = slice(start, min(n, start + chunk))
+        t0 = time.perf_counter()
+        K.simulate_batch(flat[sl], idx[sl], packed.enc_kind, packed.seed, T, packed.count_max,
+                         packed.params, packed.weights, packed.w_off, packed.threshold,
+                         packed.bias, packed.n_off, record_spikes, counts[sl], cycles[sl],
+                         core[sl], chip[sl], mem[sl], spikes[sl] if record_spikes else spikes)
+        seconds += time.perf_counter() - t0
+        if bar is not None:
+            bar.update(sl.stop - sl.start)
+    if bar is not None:
+        bar.close()
+    return SimulationResult(counts, np.argmax(counts, axis=1), cycles, core, chip, mem,
+                            spikes if record_spikes else None, packed.n_off, seconds)
+
+
+def warm_up(desc: CoreDescription) -> float:
+    """Compile (or load from cache) the kernels on one image; return the seconds taken."""
+    t0 = time.perf_counter()
+    simulate(desc, np.zeros((1, desc.input_size), dtype=np.uint8))
+    return time.perf_counter() - t0
+
+
+def _progress_bar(total: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="img", desc="simulate", leave=False)

@@ -1,0 +1,1 @@
+"""Trainers that produce float checkpoints for the chip (``neurochip train ...``)."""
