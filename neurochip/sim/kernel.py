@@ -309,3 +309,20 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
         chip_out[img, 2] = host_stalls
         for n in range(total_n):
             mem_out[img, n] = mem[n]
+
+
+@njit(cache=True)
+def encode_batch(kind: int, images: np.ndarray, indices: np.ndarray, time_steps: int,
+                 seed: int, out: np.ndarray) -> None:
+    """Dense (n, T, P) spike tensor of the host encoder, for models that are not the chip
+    (the float model, peers in benchmarks) but must see exactly the chip's inputs."""
+    P = images.shape[1]
+    items = np.empty(time_steps * (P + 1), dtype=np.int64)
+    for img in range(images.shape[0]):
+        n = encode_image(kind, images[img], time_steps, seed, indices[img], items)
+        t = 0
+        for q in range(n):
+            if items[q] == EOS:
+                t += 1
+            else:
+                out[img, t, items[q]] = 1

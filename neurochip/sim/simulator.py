@@ -147,3 +147,14 @@ def _progress_bar(total: int, enabled: bool):
     from tqdm import tqdm
 
     return tqdm(total=total, unit="img", desc="simulate", leave=False)
+
+
+def encode_images(desc: CoreDescription, images: np.ndarray,
+                  indices: np.ndarray | None = None) -> np.ndarray:
+    """The chip's input spikes for ``images`` as a dense (n, T, P) uint8 array (§11)."""
+    flat = np.ascontiguousarray(np.asarray(images, dtype=np.uint8).reshape(len(images), -1))
+    idx = np.arange(len(flat), dtype=np.int64) if indices is None else np.asarray(indices, dtype=np.int64)
+    out = np.zeros((len(flat), desc.time_steps, flat.shape[1]), dtype=np.uint8)
+    K.encode_batch(ENCODER_CODES[desc.encoder.kind], flat, idx, desc.time_steps,
+                   desc.encoder.seed, out)
+    return out

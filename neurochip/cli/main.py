@@ -1,0 +1,92 @@
+"""`neurochip` command line: results on stdout, diagnostics and progress on stderr,
+exit 0 on success, 2 on bad input (usage, unreadable or invalid files), 1 otherwise."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+EXIT_OK, EXIT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class BadInput(Exception):
+    """A user error: reported in one line, exit code 2."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        return args.func(args)
+    except BadInput as exc:
+        print(f"neurochip: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (ValueError, FileNotFoundError) as exc:  # validation errors name field and fix
+        print(f"neurochip: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("neurochip: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from neurochip.cli import inspect_cmd, quantize_cmd, simulate_cmd, train_cmd
+
+    parser = argparse.ArgumentParser(
+        prog="neurochip",
+        description="Binary spiking neural networks on a cycle-accurate neuromorphic chip model.",
+        epilog="Run `neurochip COMMAND --help` for the options of each command.")
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+    simulate_cmd.register(sub)
+    inspect_cmd.register(sub)
+    quantize_cmd.register(sub)
+    train_cmd.register(sub)
+    return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"neurochip {version('neurochip')}"
+    except PackageNotFoundError:
+        return "neurochip (not installed)"
+
+
+def load_model(path: str):
+    """Load a core description for a command, turning every problem into BadInput."""
+    from neurochip.description import DescriptionError, load
+
+    try:
+        return load(path)
+    except DescriptionError as exc:
+        raise BadInput(str(exc)) from exc
+
+
+def emit_json(obj: dict) -> None:
+    json.dump(obj, sys.stdout, indent=2, sort_keys=False, default=_json_default)
+    sys.stdout.write("\n")
+
+
+def _json_default(obj):
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""`neurochip simulate`: accuracy, cycles, latency and nJ/image of a model on the chip."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from neurochip.cli.main import BadInput, EXIT_OK, emit_json, load_model
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "simulate", help="run images through the cycle-accurate chip simulator",
+        description="Run MNIST-format images through the cycle-accurate simulator and report "
+                    "accuracy, cycles/image, latency, spikes, synaptic operations, nJ/image "
+                    "with its breakdown, pJ/SOP and the simulator's throughput.")
+    p.add_argument("model", help="core description (.npz), e.g. models/ste-bp-mnist-default.npz")
+    p.add_argument("--data", metavar="DIR",
+                   help="folder with IDX files (train-/t10k-images-idx3-ubyte[.gz] ...); "
+                        "default: the MNIST test sample shipped with neurochip")
+    p.add_argument("--split", choices=("train", "test"), default="test",
+                   help="which split of --data to run (default: test)")
+    p.add_argument("--limit", type=int, metavar="N", help="only the first N images")
+    p.add_argument("--tech", metavar="FILE", help="technology table JSON (default: 40 nm)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.set_defaults(func=run)
+
+
+def load_images(data: str | None, split: str, limit: int | None) -> tuple[np.ndarray, np.ndarray, str]:
+    """Images, labels and a description of where they came from."""
+    from neurochip.datasets import load_sample, load_split
+
+    if limit is not None and limit < 1:
+        raise BadInput(f"--limit must be a positive number of images, got {limit}")
+    if data is None:
+        images, labels = load_sample()
+        source = "shipped MNIST test sample"
+    else:
+        images, labels = load_split(data, split)
+        source = f"{data} ({split})"
+    if limit is not None:
+        images, labels = images[:limit], labels[:limit]
+    return images, labels, source
+
+
+def run(args: argparse.Namespace) -> int:
+    from neurochip.energy import energy_report, load_tech
+    from neurochip.energy.model import TechTableError
+    from neurochip.sim import simulate, warm_up
+
+    desc = load_model(args.model)
+    try:
+        tech = load_tech(args.tech)
+    except TechTableError as exc:
+        raise BadInput(str(exc)) from exc
+    images, labels, source = load_images(args.data, args.split, args.limit)
+    if images.reshape(len(images), -1).shape[1] != desc.input_size:
+        raise BadInput(f"the images have {images[0].size} pixels but model input.shape "
+                       f"{list(desc.input_shape)} needs {desc.input_size}")
+    compile_s = warm_up(desc)
+    result = simulate(desc, images, progress=len(images) >= 200)
+    energy = energy_report(desc, result.core_counters, result.chip_counters, tech)
+    report = summarize(desc, result, energy, labels, source, compile_s, tech.name)
+    report["model"] = args.model
+    if args.json:
+        emit_json(report)
+    else:
+        print_report(report)
+    return EXIT_OK
+
+
+def summarize(desc, result, energy, labels, source: str, compile_s: float, tech: str) -> dict:
+    n = len(labels)
+    cycles = result.cycles.astype(np.float64)
+    spikes = result.counter("spikes")
+    sops = result.counter("synaptic_ops").sum(axis=1)
+    return {
+        "model_name": desc.name,
+        "model_hash": desc.content_hash(),
+        "data": source,
+        "images": n,
+        "accuracy": float(np.mean(result.predictions == labels)),
+        "cycles_per_image": float(cycles.mean()),
+        "cycles_min": int(cycles.min()),
+        "cycles_max": int(cycles.max()),
+        "clock_hz": desc.clock_hz,
+        "latency_us_per_image": float(cycles.mean() / desc.clock_hz * 1e6),
+        "input_spikes_per_image": float(result.chip_counters[:, 1].mean() - desc.time_steps),
+        "spikes_per_image": float(spikes.sum(axis=1).mean()),
+        "spikes_per_layer": {lay.name: float(spikes[:, i].mean()) for i, lay in enumerate(desc.layers)},
+        "sops_per_image": float(sops.mean()),
+        "stall_cycles_per_image": float(result.counter("stall_cycles").sum(axis=1).mean()),
+        "energy_nj_per_image": float(energy.total_pj.mean() / 1e3),
+        "energy_breakdown_nj": energy.mean_nj(),
+        "pj_per_sop": energy.pj_per_sop,
+        "tech": tech,
+        "sim_images_per_s": n / result.seconds if result.seconds > 0 else float("inf"),
+        "sim_sops_per_s": float(sops.sum()) / result.seconds if result.seconds > 0 else float("inf"),
+        "compile_seconds": compile_s,
+    }
+
+
+def print_report(r: dict) -> None:
+    out = sys.stdout
+    print(f"model        {r['model']}  ({r['model_name']}, sha256 {r['model_hash'][:12]})", file=out)
+    print(f"data         {r['data']}: {r['images']} images", file=out)
+    print(f"accuracy     {100 * r['accuracy']:.2f} %", file=out)
+    print(f"cycles/image {r['cycles_per_image']:.1f} (min {r['cycles_min']}, max {r['cycles_max']}), "
+          f"stalls {r['stall_cycles_per_image']:.1f}", file=out)
+    print(f"latency      {r['latency_us_per_image']:.2f} us/image at {r['clock_hz'] / 1e6:g} MHz", file=out)
+    print(f"spikes       {r['spikes_per_image']:.1f}/image (input {r['input_spikes_per_image']:.1f}; "
+          + ", ".join(f"{k} {v:.1f}" for k, v in r["spikes_per_layer"].items()) + ")", file=out)
+    print(f"synaptic ops {r['sops_per_image']:.0f}/image", file=out)
+    print(f"energy       {r['energy_nj_per_image']:.2f} nJ/image, {r['pj_per_sop']:.3f} pJ/SOP "
+          f"({r['tech']})", file=out)
+    total = r["energy_nj_per_image"] or 1.0
+    for k, v in sorted(r["energy_breakdown_nj"].items(), key=lambda kv: -kv[1]):
+        print(f"  {k:<14}{v:10.2f} nJ  {100 * v / total:5.1f} %", file=out)
+    print(f"simulator    {r['sim_images_per_s']:.1f} images/s, {r['sim_sops_per_s'] / 1e6:.1f} M SOP/s "
+          f"(compile/cache load {r['compile_seconds']:.2f} s, excluded)", file=out)

@@ -1,0 +1,18 @@
+"""`neurochip train`: the trainers of the papers neurochip implements."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a binary SNN (needs the [train] extra: torch)",
+                       description="Train a network and write a float checkpoint plus the "
+                                   "quantized core description.")
+    trainers = p.add_subparsers(title="trainers", metavar="TRAINER")
+    ste = trainers.add_parser("ste-bp", help="Yin et al. 2017: back-propagation with binary "
+                                             "activations and a straight-through estimator")
+    from neurochip.train import ste_bp
+
+    ste_bp.add_arguments(ste)
+    ste.set_defaults(func=ste_bp.run)
