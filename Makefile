@@ -1,0 +1,27 @@
+# neurochip — common tasks. Every generated artefact is reproducible from one target.
+PYTHON ?= python
+MODEL  ?= models/ste-bp-mnist-default.npz
+DATA   ?= ../shared/datasets/mnist
+
+.PHONY: help install test simulate inspect rtl bench models clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+install:  ## editable install with every extra
+	$(PYTHON) -m pip install -e '.[dev,verify,train]'
+
+test:  ## the whole suite (what CI runs)
+	$(PYTHON) -m pytest
+
+simulate:  ## the default model on the shipped MNIST sample
+	neurochip simulate $(MODEL)
+
+inspect:  ## layers, synapses and memory of the default model
+	neurochip inspect $(MODEL)
+
+models:  ## retrain the shipped models (needs torch and $(DATA)); see models/README.md
+	bash models/train.sh $(DATA)
+
+clean:  ## remove build folders and caches
+	rm -rf build sim_build .pytest_cache .hypothesis .numba_cache

@@ -1,0 +1,130 @@
+"""The command line: results on stdout, errors on stderr with exit 2, --json parses."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from helpers import write_checkpoint
+from neurochip.cli.main import main
+from neurochip.quantize import quantize_checkpoint
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    d = tmp_path_factory.mktemp("m")
+    quantize_checkpoint(write_checkpoint(d / "c.ckpt.npz", sizes=(784, 32, 10)), d / "m.npz",
+                        lanes=8, report=False)
+    return d / "m.npz"
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_simulate_json_has_the_contract_keys(capsys, model):
+    code, out, err = run(capsys, "simulate", str(model), "--limit", "20", "--json")
+    assert code == 0, err
+    r = json.loads(out)
+    for key in ("images", "accuracy", "cycles_per_image", "energy_nj_per_image", "sops_per_image"):
+        assert key in r
+    assert r["images"] == 20
+    assert r["cycles_per_image"] > 0 and r["energy_nj_per_image"] > 0
+    assert abs(sum(r["energy_breakdown_nj"].values()) - r["energy_nj_per_image"]) < 1e-9 * r["energy_nj_per_image"] + 1e-12
+
+
+def test_simulate_human_report(capsys, model):
+    code, out, _ = run(capsys, "simulate", str(model), "--limit", "5")
+    assert code == 0
+    for word in ("accuracy", "cycles/image", "latency", "nJ/image", "pJ/SOP", "images/s"):
+        assert word in out
+
+
+def test_simulate_reads_idx_folders(capsys, model, tmp_path):
+    from neurochip.datasets import load_sample
+    from neurochip.datasets import write_idx
+    images, labels = load_sample()
+    write_sample_dir = tmp_path / "data"  # official file names, built from the sample
+    write_sample_dir.mkdir()
+    write_idx(write_sample_dir / "t10k-images-idx3-ubyte.gz", images[:12])
+    write_idx(write_sample_dir / "t10k-labels-idx1-ubyte.gz", labels[:12])
+    code, out, err = run(capsys, "simulate", str(model), "--data", str(write_sample_dir), "--json")
+    assert code == 0, err
+    assert json.loads(out)["images"] == 12
+
+
+def test_same_images_same_results_through_cli_and_api(capsys, model):
+    _, out1, _ = run(capsys, "simulate", str(model), "--limit", "10", "--json")
+    _, out2, _ = run(capsys, "simulate", str(model), "--limit", "10", "--json")
+    a, b = json.loads(out1), json.loads(out2)
+    for key in ("accuracy", "cycles_per_image", "energy_nj_per_image", "sops_per_image"):
+        assert a[key] == b[key]
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["simulate", "absent.npz"], ["no such file"]),
+    (["simulate", "{model}", "--limit", "0"], ["--limit"]),
+    (["simulate", "{model}", "--data", "/nonexistent-dir"], ["/nonexistent-dir"]),
+    (["simulate", "{model}", "--tech", "/nonexistent.json"], ["cannot read technology table"]),
+    (["inspect", "{bad}"], ["not an .npz"]),
+])
+def test_bad_input_exits_2_with_a_message(capsys, model, tmp_path, argv, words):
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"garbage")
+    argv = [a.format(model=model, bad=bad) for a in argv]
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    for w in words:
+        assert w in err
+
+
+def test_bad_tech_table_field_is_named(capsys, model, tmp_path):
+    from importlib import resources
+    table = json.loads(resources.files("neurochip.data").joinpath("tech_40nm.json").read_text())
+    table["energy_pj"]["add_per_bit"] = -1
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(table))
+    code, _, err = run(capsys, "simulate", str(model), "--tech", str(path), "--limit", "1")
+    assert code == 2 and "energy_pj.add_per_bit" in err
+
+
+def test_tech_table_scales_energy(capsys, model, tmp_path):
+    from importlib import resources
+    table = json.loads(resources.files("neurochip.data").joinpath("tech_40nm.json").read_text())
+    table["energy_pj"] = {k: 2 * v for k, v in table["energy_pj"].items()}
+    table["static_uw"] = {k: 2 * v for k, v in table["static_uw"].items()}
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(table))
+    _, base, _ = run(capsys, "simulate", str(model), "--limit", "3", "--json")
+    _, doubled, _ = run(capsys, "simulate", str(model), "--limit", "3", "--json", "--tech", str(path))
+    assert json.loads(doubled)["energy_nj_per_image"] == pytest.approx(2 * json.loads(base)["energy_nj_per_image"], rel=1e-12)
+
+
+def test_inspect_reports_memory_and_compression(capsys, model):
+    code, out, _ = run(capsys, "inspect", str(model), "--json")
+    s = json.loads(out)
+    assert code == 0
+    assert s["synapses"] == 784 * 32 + 32 * 10
+    # binary weights, lanes 8 divide 32 and pad 10 -> 16: 32x minus the padding
+    assert s["weight_memory_bits"] == 784 * 32 + 32 * 16
+    assert s["compression_vs_32bit"] == pytest.approx(32 * s["synapses"] / s["weight_memory_bits"])
+    code, out, _ = run(capsys, "inspect", str(model))
+    assert "smaller than 32-bit weights" in out
+
+
+def test_console_script_help_and_usage_errors():
+    exe = shutil.which("neurochip") or None
+    cmd = [exe] if exe else [sys.executable, "-m", "neurochip.cli.main"]
+    assert subprocess.run(cmd + ["--help"], capture_output=True).returncode == 0
+    res = subprocess.run(cmd + ["simulate"], capture_output=True, text=True)
+    assert res.returncode == 2 and "usage" in res.stderr
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    assert res.returncode == 2

@@ -1,0 +1,194 @@
+"""The ste-bp trainer: STE values, effective weights, and a tiny end-to-end training run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from neurochip.datasets import load_sample, write_idx
+from neurochip.train import ste_bp
+
+torch = pytest.importorskip("torch")
+
+CHECKPOINT_KEYS = {
+    "format", "version", "trainer", "mode", "weight_bits", "time_steps", "threshold", "layer_sizes",
+    "encoder", "dataset", "train_images", "epochs", "seed", "command", "float_test_accuracy",
+}
+
+
+def test_binary_activation_forward_and_backward() -> None:
+    x = torch.tensor([-1.0, 0.0, 0.5, 1.0, 1.0001, 1.5, 1.9999, 2.0, 3.0], requires_grad=True)
+    s = ste_bp.binary_activation(x)
+    assert s.tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 1]
+    grad_s = torch.arange(1.0, 10.0)
+    s.backward(grad_s)
+    window = torch.tensor([0, 0, 1, 1, 1, 1, 1, 0, 0], dtype=torch.float32)
+    assert torch.equal(x.grad, 0.5 * grad_s * window)
+
+
+def _weights_with_edge_cases(seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    w = rng.normal(0.0, 0.3, (50, 12)).astype(np.float32)
+    w[:, 0] = 0.0  # all-zero column: scale 1.0 (bits >= 2), alpha 0 (bits == 1)
+    w[::3, 1] = 0.0  # sign(0) = +1
+    w[:, 2] = np.float32(0.25) * np.arange(-25, 25)  # exact .5 ratios for round-half-even
+    w[:7, 3] = -0.0
+    return w
+
+
+@pytest.mark.parametrize("bits", range(1, 9))
+def test_effective_weight_numpy_matches_torch(bits: int) -> None:
+    w = _weights_with_edge_cases(bits)
+    ints, scale = ste_bp.effective_weight_numpy(w, bits)
+    assert ints.dtype == np.int8 and scale.dtype == np.float32 and scale.shape == (12,)
+    w_eff = ste_bp.effective_weight(torch.from_numpy(w), bits).numpy()
+    np.testing.assert_allclose(w_eff, ints * scale, rtol=1e-6, atol=0)
+    if bits == 1:
+        assert set(np.unique(ints)) <= {-1, 1}
+        assert (ints[w == 0] == 1).all()
+        np.testing.assert_allclose(scale, np.abs(w).mean(axis=0), rtol=1e-6)
+    else:
+        qmax = 2 ** (bits - 1) - 1
+        assert np.abs(ints).max() == qmax
+        assert scale[0] == 1.0 and (ints[:, 0] == 0).all()
+        np.testing.assert_array_equal(scale[1:], np.abs(w[:, 1:]).max(axis=0) / np.float32(qmax))
+        expected = np.clip(np.round(w.astype(np.float64) / scale.astype(np.float64)), -qmax, qmax)
+        np.testing.assert_array_equal(ints, expected)
+        # the forward weight is the same float32 product in both implementations
+        np.testing.assert_array_equal(w_eff, ints.astype(np.float32) * scale)
+
+
+def test_effective_weight_round_half_to_even() -> None:
+    w = np.array([[3.0], [0.5], [1.5], [2.5], [-0.5], [-2.5]], dtype=np.float32)
+    ints, scale = ste_bp.effective_weight_numpy(w, 3)  # qmax 3, scale 1.0
+    assert scale.tolist() == [1.0]
+    assert ints[:, 0].tolist() == [3, 0, 2, 2, 0, -2]
+
+
+def test_effective_weight_gradient_is_straight_through() -> None:
+    w = torch.tensor(_weights_with_edge_cases(0), requires_grad=True)
+    grad = torch.randn(w.shape)
+    for bits in (1, 4):
+        w.grad = None
+        ste_bp.effective_weight(w, bits).backward(grad)
+        assert torch.equal(w.grad, grad)
+
+
+def test_bits_out_of_range() -> None:
+    with pytest.raises(ValueError, match="1..8"):
+        ste_bp.effective_weight_numpy(np.zeros((2, 2), np.float32), 9)
+
+
+def test_prediction_ties_go_to_lowest_index() -> None:
+    counts = np.array([[0, 0, 0], [1, 3, 3], [2, 0, 2], [0, 1, 0]])
+    assert ste_bp.predict(counts).tolist() == [0, 1, 0, 1]
+
+
+@pytest.fixture()
+def data_dir(tmp_path: Path) -> Path:
+    """512 training images (the shipped sample and a shifted copy) and the sample as test split."""
+    images, labels = load_sample()
+    write_idx(tmp_path / "train-images-idx3-ubyte.gz", np.concatenate([images, np.roll(images, 1, axis=2)]))
+    write_idx(tmp_path / "train-labels-idx1-ubyte.gz", np.concatenate([labels, labels]))
+    write_idx(tmp_path / "t10k-images-idx3-ubyte.gz", images)
+    write_idx(tmp_path / "t10k-labels-idx1-ubyte.gz", labels)
+    return tmp_path
+
+
+def _parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    ste_bp.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def _train(data_dir: Path, prefix: Path, monkeypatch: pytest.MonkeyPatch, *extra: str) -> list[tuple[Path, Path]]:
+    """Run a tiny training; return the calls that would have gone to neurochip.quantize."""
+    calls: list[tuple[Path, Path]] = []
+    monkeypatch.setattr(ste_bp, "_quantize", lambda ckpt, out: calls.append((ckpt, out)))
+    args = _parse("--data", str(data_dir), "--out", str(prefix), "--hidden", "32", "--epochs", "2",
+                  "--batch-size", "64", "--time-steps", "4", "--seed", "3", *extra)
+    assert ste_bp.run(args) == 0
+    return calls
+
+
+@pytest.mark.parametrize("mode", ["discontinuous", "continuous"])
+def test_tiny_training_writes_checkpoint(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    prefix = tmp_path / "out" / "tiny"
+    calls = _train(data_dir, prefix, monkeypatch, "--mode", mode)
+    ckpt = tmp_path / "out" / "tiny.ckpt.npz"
+    assert calls == [(ckpt, tmp_path / "out" / "tiny.npz")]
+    with np.load(ckpt, allow_pickle=False) as data:
+        assert set(data.files) == {"manifest", "layer0.weight", "layer0.bias", "layer1.weight", "layer1.bias"}
+        assert all(data[k].dtype != object for k in data.files)
+        assert data["manifest"].dtype == np.uint8
+        manifest = json.loads(data["manifest"].tobytes().decode("utf-8"))
+        shapes = {k: data[k].shape for k in data.files if k != "manifest"}
+        assert all(data[k].dtype == np.float32 for k in shapes)
+    assert shapes == {"layer0.weight": (784, 32), "layer0.bias": (32,), "layer1.weight": (32, 10), "layer1.bias": (10,)}
+    assert set(manifest) == CHECKPOINT_KEYS
+    assert manifest["format"] == "neurochip-float-checkpoint" and manifest["version"] == 1
+    assert manifest["trainer"] == "ste-bp" and manifest["mode"] == mode
+    assert manifest["weight_bits"] == 1 and manifest["time_steps"] == 4 and manifest["threshold"] == 1.0
+    assert manifest["layer_sizes"] == [784, 32, 10] and manifest["encoder"] == "bernoulli"
+    assert manifest["dataset"] == data_dir.name and manifest["train_images"] == 512
+    assert manifest["epochs"] == 2 and manifest["seed"] == 3
+    assert isinstance(manifest["command"], str) and manifest["command"]
+    assert 0.2 < manifest["float_test_accuracy"] <= 1.0  # learns something in two epochs
+    loaded, weights, biases = ste_bp.load_checkpoint(ckpt)
+    assert loaded == manifest and [w.shape for w in weights] == [(784, 32), (32, 10)]
+
+
+def test_training_is_deterministic(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("a", "b"):
+        _train(data_dir, tmp_path / name, monkeypatch, "--weight-bits", "3", "--augment-shift", "1")
+    with np.load(tmp_path / "a.ckpt.npz") as a, np.load(tmp_path / "b.ckpt.npz") as b:
+        for key in a.files:
+            np.testing.assert_array_equal(a[key], b[key])
+
+
+def test_command_line_of_module_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "argv", [ste_bp.__file__, "--out", "models/x y", "--epochs", "3"])
+    assert ste_bp._command_line() == "python -m neurochip.train.ste_bp --out 'models/x y' --epochs 3"
+    monkeypatch.setattr(sys, "argv", ["/usr/bin/neurochip", "train", "ste-bp", "--out", "m"])
+    assert ste_bp._command_line() == "neurochip train ste-bp --out m"
+
+
+def test_quantize_skipped_when_module_missing(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(ste_bp.importlib.util, "find_spec", lambda name: None)
+    ste_bp._quantize(Path("p.ckpt.npz"), Path("p.npz"))
+    assert "skipped writing p.npz" in capsys.readouterr().err
+
+
+def test_bad_arguments_and_missing_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert ste_bp.run(_parse("--data", str(tmp_path), "--out", str(tmp_path / "x"))) == 2
+    assert "train-images-idx3-ubyte[.gz]" in capsys.readouterr().err
+    assert ste_bp.run(_parse("--out", "x", "--weight-bits", "0")) == 2
+    assert "1..8" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        _parse("--out", "x", "--hidden", "64,0")
+
+
+def test_works_without_torch() -> None:
+    """Importing the trainer must not need torch; running it names the install command."""
+    code = (
+        "import sys; sys.modules['torch'] = None\n"
+        "import numpy as np\n"
+        "from neurochip.train import ste_bp\n"
+        "print(ste_bp.effective_weight_numpy(np.ones((2, 1), np.float32), 1)[1][0])\n"
+        "try:\n"
+        "    ste_bp.binary_activation(None)\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[0] == "1.0"
+    assert "pip install torch==2.13.0" in out and "neurochip[train]" in out
