@@ -111,3 +111,12 @@ def test_saturation_order_matters_and_is_followed():
                          integration="continuous")], 10)
     res = simulate(desc, np.full((1, 10), 255, dtype=np.uint8))
     assert res.layer_membranes(0, 0).tolist() == [-2]
+
+
+def test_workers_give_identical_results():
+    desc = random_description(12)
+    images = random_images(12, 50, desc.input_size)
+    one = simulate(desc, images, record_spikes=True, chunk=4)
+    two = simulate(desc, images, record_spikes=True, chunk=4, workers=2)
+    for field in ("counts", "cycles", "core_counters", "chip_counters", "membranes", "spikes"):
+        np.testing.assert_array_equal(getattr(one, field), getattr(two, field), err_msg=field)

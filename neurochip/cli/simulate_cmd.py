@@ -24,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="which split of --data to run (default: test)")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N images")
     p.add_argument("--tech", metavar="FILE", help="technology table JSON (default: 40 nm)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="simulate on N threads (results are identical; default 1)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=run)
 
@@ -55,14 +57,16 @@ def run(args: argparse.Namespace) -> int:
         tech = load_tech(args.tech)
     except TechTableError as exc:
         raise BadInput(str(exc)) from exc
+    if args.workers < 1:
+        raise BadInput(f"--workers must be >= 1, got {args.workers}")
     images, labels, source = load_images(args.data, args.split, args.limit)
     if images.reshape(len(images), -1).shape[1] != desc.input_size:
         raise BadInput(f"the images have {images[0].size} pixels but model input.shape "
                        f"{list(desc.input_shape)} needs {desc.input_size}")
     compile_s = warm_up(desc)
-    result = simulate(desc, images, progress=len(images) >= 200)
+    result = simulate(desc, images, progress=len(images) >= 200, workers=args.workers)
     energy = energy_report(desc, result.core_counters, result.chip_counters, tech)
-    report = summarize(desc, result, energy, labels, source, compile_s, tech.name)
+    report = summarize(desc, result, energy, labels, source, compile_s, tech.name, args.workers)
     report["model"] = args.model
     if args.json:
         emit_json(report)
@@ -71,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def summarize(desc, result, energy, labels, source: str, compile_s: float, tech: str) -> dict:
+def summarize(desc, result, energy, labels, source: str, compile_s: float, tech: str,
+              workers: int = 1) -> dict:
     n = len(labels)
     cycles = result.cycles.astype(np.float64)
     spikes = result.counter("spikes")
@@ -99,6 +104,7 @@ def summarize(desc, result, energy, labels, source: str, compile_s: float, tech:
         "sim_images_per_s": n / result.seconds if result.seconds > 0 else float("inf"),
         "sim_sops_per_s": float(sops.sum()) / result.seconds if result.seconds > 0 else float("inf"),
         "compile_seconds": compile_s,
+        "workers": workers,
     }
 
 

@@ -130,7 +130,7 @@ def _update(mem: np.ndarray, m0: int, threshold: np.ndarray, bias: np.ndarray,
     return nf
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed: int,
                    time_steps: int, count_max: int, params: np.ndarray,
                    weights: np.ndarray, w_off: np.ndarray, threshold: np.ndarray,
