@@ -401,7 +401,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: %(default)s)")
     parser.add_argument("--lr-decay", type=float, default=0.95, help="learning-rate factor per epoch (default: %(default)s)")
     parser.add_argument("--dropout", type=float, default=0.2, help="dropout probability on hidden spikes (default: %(default)s)")
-    parser.add_argument("--hinge-offset", type=float, default=0.0, help="EXPERIMENT")
+    parser.add_argument("--hinge-offset", type=float, default=1.0, help="squared hinge on x − OFFSET: 1 centres the ±1 targets on the firing threshold (default: %(default)s)")
     parser.add_argument("--augment-shift", type=int, default=0, help="random translation of training images by up to this many pixels (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")

@@ -1,0 +1,35 @@
+"""Record every shipped model's results on the shipped sample into
+expected-sample-results.json (the regression lock of tests/test_shipped_models.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from neurochip.datasets import load_sample
+from neurochip.description import load
+from neurochip.sim import simulate
+
+HERE = Path(__file__).resolve().parent
+
+
+def main() -> None:
+    images, labels = load_sample()
+    expected = {}
+    for path in sorted(HERE.glob("*.npz")):
+        res = simulate(load(path), images)
+        expected[path.stem] = {
+            "images": int(len(images)),
+            "correct": int(np.sum(res.predictions == labels)),
+            "total_cycles": int(res.cycles.sum()),
+            "total_sops": int(res.counter("synaptic_ops").sum()),
+            "total_spikes": int(res.counter("spikes").sum()),
+        }
+    (HERE / "expected-sample-results.json").write_text(json.dumps(expected, indent=1) + "\n")
+    print(json.dumps(expected, indent=1))
+
+
+if __name__ == "__main__":
+    main()

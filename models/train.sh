@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Recipes of the shipped models (run from the repository root; needs the [train] extra).
+# usage: bash models/train.sh [DATA_DIR]     (default ../shared/datasets/mnist)
+set -euo pipefail
+DATA=${1:-../shared/datasets/mnist}
+neurochip train ste-bp --data "$DATA" --out models/ste-bp-mnist-small \
+    --mode discontinuous --hidden 64 --time-steps 4 --epochs 30 --lr 2e-3 --lr-decay 0.95 \
+    --dropout 0.1 --augment-shift 2 --hinge-offset 1 --seed 0
+neurochip train ste-bp --data "$DATA" --out models/ste-bp-mnist-default \
+    --mode discontinuous --hidden 1024,1024 --time-steps 8 --epochs 100 --lr 2e-3 \
+    --lr-decay 0.96 --dropout 0.3 --augment-shift 2 --hinge-offset 1 --seed 0
+neurochip train ste-bp --data "$DATA" --out models/ste-bp-mnist-continuous \
+    --mode continuous --hidden 256,256 --time-steps 8 --epochs 30 --lr 2e-3 --lr-decay 0.93 \
+    --dropout 0.1 --augment-shift 2 --hinge-offset 1 --seed 0
