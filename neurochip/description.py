@@ -138,7 +138,7 @@ class CoreDescription:
     def arrays(self) -> dict[str, np.ndarray]:
         out: dict[str, np.ndarray] = {}
         for lay in self.layers:
-            out[f"{lay.name}.weight"] = lay.weight.astype(_weight_dtype(lay.weight_bits))
+            out[f"{lay.name}.weight"] = lay.weight.astype(np.int8)  # 1..8-bit weights fit
             out[f"{lay.name}.threshold"] = lay.threshold.astype(np.int64)
             out[f"{lay.name}.bias"] = lay.bias.astype(np.int64)
         return out
@@ -150,10 +150,6 @@ class CoreDescription:
             h.update(key.encode())
             h.update(np.ascontiguousarray(arr.astype(np.int64)).tobytes())
         return h.hexdigest()
-
-
-def _weight_dtype(bits: int) -> type:
-    return np.int8
 
 
 # --------------------------------------------------------------------------- saving
@@ -378,11 +374,12 @@ def validate(desc: CoreDescription, origin: str = "<description>") -> None:
     """Check every cross-field rule of the spec; raise DescriptionError on the first."""
     if desc.time_steps < 1:
         raise DescriptionError(f"{origin}: field 'time_steps' must be >= 1")
+    if not 1 <= desc.count_bits <= 32:
+        raise DescriptionError(f"{origin}: field 'readout.count_bits' = {desc.count_bits}; "
+                               "use 1 … 32")
     if desc.input_size > MAX_ADDRESS:
         raise DescriptionError(f"{origin}: field 'input.shape' has {desc.input_size} inputs; "
                                f"the event format addresses at most {MAX_ADDRESS}")
-    if (1 << desc.count_bits) - 1 < 1:
-        raise DescriptionError(f"{origin}: field 'readout.count_bits' too small")
     names = set()
     prev_size, prev_name = desc.input_size, "input"
     for i, lay in enumerate(desc.layers):
