@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import re
 import zipfile
 from dataclasses import dataclass, field, asdict
@@ -106,7 +107,7 @@ class CoreDescription:
 
     @property
     def input_size(self) -> int:
-        return int(np.prod(self.input_shape))
+        return math.prod(self.input_shape)
 
     @property
     def classes(self) -> int:
@@ -208,7 +209,7 @@ def from_arrays(raw: dict[str, np.ndarray], origin: str = "<arrays>") -> CoreDes
                                f"JSON, got {m_arr.dtype} with shape {m_arr.shape}")
     try:
         manifest = json.loads(m_arr.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise DescriptionError(f"{origin}: 'manifest' is not valid UTF-8 JSON ({exc})") from exc
     desc = _parse_manifest(manifest, raw, origin)
     expected = {"manifest"} | set(desc.arrays())

@@ -152,3 +152,14 @@ def test_oversized_member_is_refused_before_reading(tmp_path, monkeypatch):
     D.save(random_description(4), tmp_path / "m.npz")
     with pytest.raises(D.DescriptionError, match="would unpack to"):
         D.load(tmp_path / "m.npz")
+
+
+def test_hostile_manifests(tmp_path):
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(D.DescriptionError, match="not valid UTF-8 JSON"):
+        D.load(_write(tmp_path, {"manifest": np.frombuffer(deep, np.uint8)}))
+    huge = _mutated(tmp_path, mutate_manifest=lambda m: m["input"].update(shape=[2**40, 2**40]))
+    with pytest.raises(D.DescriptionError, match="'input.shape'|'layers\\[0\\].inputs'"):
+        D.load(huge)
+    with pytest.raises(D.DescriptionError, match="'layers\\[0\\]' must be a JSON object"):
+        D.load(_mutated(tmp_path, mutate_manifest=lambda m: m.update(layers=[7])))
