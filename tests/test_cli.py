@@ -128,3 +128,11 @@ def test_console_script_help_and_usage_errors():
     assert res.returncode == 2 and "usage" in res.stderr
     res = subprocess.run(cmd, capture_output=True, text=True)
     assert res.returncode == 2
+
+
+def test_simulate_plot_writes_a_png(capsys, model, tmp_path):
+    pytest.importorskip("matplotlib")
+    png = tmp_path / "sim.png"
+    code, out, err = run(capsys, "simulate", str(model), "--limit", "4", "--plot", str(png))
+    assert code == 0, err
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

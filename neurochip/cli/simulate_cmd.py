@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tech", metavar="FILE", help="technology table JSON (default: 40 nm)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="simulate on N threads (results are identical; default 1)")
+    p.add_argument("--plot", metavar="PNG", help="also write a picture: energy breakdown and "
+                   "the first image's spike rasters (needs matplotlib)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=run)
 
@@ -68,6 +70,12 @@ def run(args: argparse.Namespace) -> int:
     energy = energy_report(desc, result.core_counters, result.chip_counters, tech)
     report = summarize(desc, result, energy, labels, source, compile_s, tech.name, args.workers)
     report["model"] = args.model
+    if args.plot:
+        from neurochip.cli.plot import plot_simulation
+
+        first = simulate(desc, images[:1], record_spikes=True)
+        plot_simulation(args.plot, desc, report,
+                        [first.layer_spikes(0, i) for i in range(len(desc.layers))])
     if args.json:
         emit_json(report)
     else:

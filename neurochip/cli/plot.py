@@ -1,0 +1,40 @@
+"""One picture of a simulation: where the energy goes, and the first image's spikes per
+layer and time step (what an engineer would rather look at than read)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def plot_simulation(path: str | Path, desc, report: dict, first_image_spikes: list[np.ndarray]) -> None:
+    """Write a PNG: energy breakdown bars (left) and per-layer spike rasters (right)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ValueError("--plot needs matplotlib: pip install 'neurochip[plot]'") from exc
+    layers = len(first_image_spikes)
+    fig = plt.figure(figsize=(11, 2.2 + 1.3 * layers))
+    grid = fig.add_gridspec(layers, 2, width_ratios=[1, 2])
+    ax = fig.add_subplot(grid[:, 0])
+    parts = sorted(report["energy_breakdown_nj"].items(), key=lambda kv: kv[1])
+    ax.barh([k for k, _ in parts], [v for _, v in parts], color="tab:blue")
+    ax.set_xlabel("nJ / image")
+    ax.set_title(f"{report['energy_nj_per_image']:.1f} nJ/image, {report['pj_per_sop']:.3f} pJ/SOP")
+    for i, (lay, spikes) in enumerate(zip(desc.layers, first_image_spikes)):
+        r = fig.add_subplot(grid[i, 1])
+        t, n = np.nonzero(spikes)
+        r.scatter(n, t, s=2, marker="|", color="black")
+        r.set_xlim(-0.5, lay.neurons - 0.5)
+        r.set_ylim(desc.time_steps - 0.5, -0.5)
+        r.set_ylabel(f"{lay.name}\nstep")
+        r.set_title(f"{lay.name}: {len(t)} spikes", fontsize=9, loc="left")
+    fig.suptitle(f"{report['model_name']}: {100 * report['accuracy']:.2f} % on {report['images']} "
+                 f"images, {report['cycles_per_image']:.0f} cycles/image; rasters: first image")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
