@@ -378,6 +378,9 @@ def validate(desc: CoreDescription, origin: str = "<description>") -> None:
     if not 1 <= desc.count_bits <= 32:
         raise DescriptionError(f"{origin}: field 'readout.count_bits' = {desc.count_bits}; "
                                "use 1 … 32")
+    if not (math.isfinite(desc.clock_hz) and desc.clock_hz > 0):
+        raise DescriptionError(f"{origin}: field 'clock_hz' = {desc.clock_hz}; use a positive "
+                               "finite frequency")
     if desc.input_size > MAX_ADDRESS:
         raise DescriptionError(f"{origin}: field 'input.shape' has {desc.input_size} inputs; "
                                f"the event format addresses at most {MAX_ADDRESS}")
@@ -395,6 +398,10 @@ def validate(desc: CoreDescription, origin: str = "<description>") -> None:
         if lay.inputs != prev_size:
             raise DescriptionError(f"{origin}: field '{where}.inputs' = {lay.inputs} but the "
                                    f"previous stage ({prev_name}) has {prev_size} outputs")
+        if not (1 <= lay.core.lanes <= 256 and 1 <= lay.core.fifo_depth <= 65536):
+            raise DescriptionError(f"{origin}: field '{where}.core' has lanes = {lay.core.lanes}, "
+                                   f"fifo_depth = {lay.core.fifo_depth}; use lanes 1 … 256 and "
+                                   "fifo_depth 1 … 65536")
         if lay.core.index != i:
             raise DescriptionError(f"{origin}: field '{where}.core.index' = {lay.core.index}; "
                                    f"v1 maps layer i to core i, so use {i}")

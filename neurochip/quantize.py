@@ -172,6 +172,7 @@ def quantize_checkpoint(ckpt_path: str | Path, out_path: str | Path, lanes: int 
     out_path = Path(out_path)
     name = out_path.name.removesuffix(".npz")
     desc = quantize(model, name, lanes=lanes, fifo_depth=fifo_depth, clock_hz=clock_hz)
+    description.validate(desc, str(out_path))  # bad options fail here, before simulating
     if report:
         acc = compare_accuracy(model, desc)
         desc.provenance["sample_accuracy"] = acc

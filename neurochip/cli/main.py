@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from neurochip.cli import inspect_cmd, quantize_cmd, rtl_cmd, simulate_cmd, train_cmd, verify_cmd
+    from neurochip.cli import inspect_cmd, quantize_cmd, simulate_cmd, train_cmd
 
     parser = argparse.ArgumentParser(
         prog="neurochip",
@@ -51,8 +51,6 @@ def build_parser() -> argparse.ArgumentParser:
     inspect_cmd.register(sub)
     quantize_cmd.register(sub)
     train_cmd.register(sub)
-    rtl_cmd.register(sub)
-    verify_cmd.register(sub)
     return parser
 
 
