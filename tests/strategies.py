@@ -18,7 +18,8 @@ def layers_and_images(draw, max_layers: int = 3, max_width: int = 20):
     for i in range(n_layers):
         neurons = draw(st.integers(1, max_width))
         wbits = draw(st.integers(1, 8))
-        mbits = draw(st.integers(2, 16))
+        # 2-16 bits, plus the widths where the simulator changes membrane storage
+        mbits = draw(st.one_of(st.integers(2, 16), st.sampled_from([15, 16, 17, 30, 31, 32])))
         lo, hi = signed_range(mbits)
         wlo, whi = weight_range(wbits)
         weight = (rng.choice([-1, 1], size=(prev, neurons)) if wbits == 1

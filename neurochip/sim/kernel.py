@@ -31,6 +31,24 @@ INF = np.int64(1) << 62
 LFSR_MASK = 0x80200003
 
 
+def _lfsr_step8_table() -> np.ndarray:
+    """The Galois LFSR of §11 is linear and its next eight output bits are the state's low
+    byte, so eight steps are ``(s >> 8) ^ table[s & 0xFF]`` with the table below."""
+    table = np.zeros(256, dtype=np.int64)
+    for low in range(256):
+        s = low
+        for _ in range(8):
+            out = s & 1
+            s >>= 1
+            if out:
+                s ^= LFSR_MASK
+        table[low] = s
+    return table
+
+
+LFSR_STEP8 = _lfsr_step8_table()
+
+
 @njit(cache=True)
 def encode_image(kind: int, pixels: np.ndarray, time_steps: int, seed: int,
                  image_index: int, items: np.ndarray) -> int:
@@ -45,11 +63,7 @@ def encode_image(kind: int, pixels: np.ndarray, time_steps: int, seed: int,
             x = np.int64(pixels[p])
             fire = False
             if kind == ENC_BERNOULLI:
-                for _ in range(8):
-                    out = s & 1
-                    s >>= 1
-                    if out:
-                        s ^= LFSR_MASK
+                s = (s >> 8) ^ LFSR_STEP8[s & 0xFF]  # eight steps of the LFSR at once
                 fire = (s & 0xFF) < x
             elif kind == ENC_RATE:
                 fire = ((t + 1) * x) // 256 > (t * x) // 256
@@ -74,59 +88,113 @@ def _overflow(v: np.int64, lo: np.int64, hi: np.int64, wrap: bool, bits: np.int6
     return v
 
 
+@njit(cache=True, inline="always")
+def _add_rows16(m: np.ndarray, row: np.ndarray, lo: int, hi: int, wrap: bool, bits: int) -> None:
+    """Saturating/wrapping add of an int8 row into int16 membranes (B <= 15, so the sum
+    of a membrane and a weight fits int16)."""
+    lo_ = np.int16(lo)
+    hi_ = np.int16(hi)
+    if wrap:
+        mask = (np.int64(1) << bits) - 1  # ((v - lo) mod 2^B) + lo, exact in int16 lanes
+        for n in range(m.shape[0]):
+            v = np.int16(m[n] + row[n])
+            m[n] = np.int16(np.int16((v - lo_) & mask) + lo_)
+    else:
+        for n in range(m.shape[0]):
+            v = np.int16(m[n] + row[n])
+            v = v if v < hi_ else hi_
+            v = v if v > lo_ else lo_
+            m[n] = v
+
+
+@njit(cache=True, inline="always")
+def _add_rows32(m: np.ndarray, row: np.ndarray, lo: int, hi: int, wrap: bool, bits: int) -> None:
+    """As _add_rows16 for int32 membranes and B <= 31."""
+    lo_ = np.int32(lo)
+    hi_ = np.int32(hi)
+    if wrap:
+        mask = (np.int64(1) << bits) - 1  # ((v - lo) mod 2^B) + lo, exact in int32 lanes
+        for n in range(m.shape[0]):
+            v = np.int32(m[n] + row[n])
+            m[n] = np.int32(np.int32((v - lo_) & mask) + lo_)
+    else:
+        for n in range(m.shape[0]):
+            v = np.int32(m[n] + row[n])
+            v = v if v < hi_ else hi_
+            v = v if v > lo_ else lo_
+            m[n] = v
+
+
 @njit(cache=True)
 def _accumulate(mem: np.ndarray, m0: int, weights: np.ndarray, w0: int,
                 params: np.ndarray, layer: int, address: int) -> None:
-    """§5 for one address event: every neuron of the layer, one saturating add each."""
+    """§5 for one address event: every neuron of the layer, one saturating add each.
+
+    ``weights`` are int8 and ``mem`` int16 (every B <= 15) or int32, so a row is a
+    short contiguous stream the compiler vectorises in the narrowest lanes that cannot
+    overflow; B beyond the storage's fast range (only B = 32 for int32) adds in int64.
+    """
     N = params[layer, P_NEURONS]
     lo = params[layer, P_LO]
     hi = params[layer, P_HI]
-    row = w0 + address * N
-    if params[layer, P_WRAP]:
-        bits = params[layer, P_BITS]
-        mask = (np.int64(1) << bits) - 1
-        for n in range(N):
-            mem[m0 + n] = ((mem[m0 + n] + weights[row + n] - lo) & mask) + lo
+    bits = params[layer, P_BITS]
+    wrap = params[layer, P_WRAP] != 0
+    row = weights[w0 + address * N:w0 + address * N + N]
+    m = mem[m0:m0 + N]
+    if bits < 8 * mem.itemsize:
+        if mem.itemsize == 2:
+            _add_rows16(m, row, lo, hi, wrap, bits)
+        else:
+            _add_rows32(m, row, lo, hi, wrap, bits)
     else:
         for n in range(N):
-            v = mem[m0 + n] + weights[row + n]
-            mem[m0 + n] = min(max(v, lo), hi)
+            m[n] = _overflow(np.int64(m[n]) + np.int64(row[n]), lo, hi, wrap, bits)
+
+
+@njit(cache=True, inline="always")
+def _select_overflow(v: np.int64, lo: np.int64, hi: np.int64, wrap: bool,
+                     mask: np.int64) -> np.int64:
+    """_overflow written as selects, so a loop over neurons vectorises."""
+    wrapped = ((v - lo) & mask) + lo
+    clamped = min(max(v, lo), hi)
+    return wrapped if wrap else clamped
 
 
 @njit(cache=True)
 def _update(mem: np.ndarray, m0: int, threshold: np.ndarray, bias: np.ndarray,
-            params: np.ndarray, layer: int, fired: np.ndarray) -> int:
-    """§6 for one EOS token; writes fired neuron indices into ``fired``, returns count."""
+            params: np.ndarray, layer: int, fired: np.ndarray, flags: np.ndarray) -> int:
+    """§6 for one EOS token; writes fired neuron indices into ``fired``, returns count.
+
+    Two passes: a branch-free pass over all neurons (vectorised) that updates membranes
+    and marks spikes in ``flags``, then a scan that lists the marked neurons in order.
+    """
     N = params[layer, P_NEURONS]
     lo = params[layer, P_LO]
     hi = params[layer, P_HI]
     wrap = params[layer, P_WRAP] != 0
-    bits = params[layer, P_BITS]
-    reset = params[layer, P_RESET]
+    mask = (np.int64(1) << params[layer, P_BITS]) - 1
+    subtract = params[layer, P_RESET] == RESET_SUBTRACT
     leak = params[layer, P_LEAK]
     lam = params[layer, P_LEAK_AMOUNT]
-    disc = params[layer, P_DISCONTINUOUS] != 0
-    nf = 0
+    keep = params[layer, P_DISCONTINUOUS] == 0
+    m = mem[m0:m0 + N]
+    th = threshold[m0:m0 + N]
+    b = bias[m0:m0 + N]
     for n in range(N):
-        th = threshold[m0 + n]
-        v = _overflow(mem[m0 + n] + bias[m0 + n], lo, hi, wrap, bits)
-        if v > th:
-            fired[nf] = n
-            nf += 1
-            if reset == RESET_SUBTRACT:
-                v = _overflow(v - th, lo, hi, wrap, bits)
-            else:
-                v = 0
+        v = _select_overflow(np.int64(m[n]) + b[n], lo, hi, wrap, mask)
+        spike = v > th[n]
+        after = _select_overflow(v - th[n], lo, hi, wrap, mask) if subtract else np.int64(0)
+        v = after if spike else v
         if leak == LEAK_SUBTRACT:
-            if v > 0:
-                v = max(v - lam, 0)
-            elif v < 0:
-                v = min(v + lam, 0)
+            v = max(v - lam, 0) if v > 0 else min(v + lam, 0)
         elif leak == LEAK_SHIFT:
             v = v - (v >> lam)
-        if disc:
-            v = 0
-        mem[m0 + n] = v
+        m[n] = v if keep else 0
+        flags[n] = spike
+    nf = 0
+    for n in range(N):
+        fired[nf] = n
+        nf += flags[n]
     return nf
 
 
@@ -137,11 +205,13 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
                    bias: np.ndarray, n_off: np.ndarray, record_spikes: bool,
                    counts_out: np.ndarray, cycles_out: np.ndarray,
                    core_out: np.ndarray, chip_out: np.ndarray,
-                   mem_out: np.ndarray, spikes_out: np.ndarray) -> None:
+                   mem_out: np.ndarray, spikes_out: np.ndarray, mem: np.ndarray) -> None:
     """Run every image of ``images`` ((n, P) uint8) through the chip, filling the outputs.
 
     counts_out (n, classes), cycles_out (n,), core_out (n, layers, 12), chip_out (n, 3),
     mem_out (n, total neurons), spikes_out (n, T, total neurons) if record_spikes.
+    ``mem`` is the membrane scratch (total neurons,), int16 when every layer's B <= 15,
+    else int32 (see membrane_dtype); its dtype selects the compiled specialisation.
     """
     L = params.shape[0]
     P = images.shape[1]
@@ -153,7 +223,6 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
         max_n = max(max_n, params[j, P_NEURONS])
         f_off[j + 1] = f_off[j] + params[j, P_DEPTH]
     items = np.empty(T * (P + 1), dtype=np.int64)
-    mem = np.zeros(total_n, dtype=np.int64)
     fifo = np.zeros(f_off[L], dtype=np.int64)
     head = np.zeros(L, dtype=np.int64)
     level = np.zeros(L, dtype=np.int64)
@@ -170,6 +239,7 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
     pend_len = np.zeros(L, dtype=np.int64)
     pend_pos = np.zeros(L, dtype=np.int64)
     fired = np.empty(max_n, dtype=np.int64)
+    flags = np.empty(max_n, dtype=np.uint8)
     classes = params[L - 1, P_NEURONS]
     out0 = n_off[L - 1]
     for img in range(images.shape[0]):
@@ -259,7 +329,7 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
                     continue
                 t = tokens[j]
                 tokens[j] = t + 1
-                nf = _update(mem, n_off[j], threshold, bias, params, j, fired)
+                nf = _update(mem, n_off[j], threshold, bias, params, j, fired, flags)
                 cnt[j, C_PREADS] += K
                 cnt[j, C_UPDATES] += params[j, P_NEURONS]
                 cnt[j, C_SPIKES] += nf

@@ -22,7 +22,7 @@ class PackedModel:
     """A core description flattened into the arrays the kernel takes."""
 
     params: np.ndarray  # (layers, N_PARAMS) int64
-    weights: np.ndarray  # int64, every layer's (inputs, neurons) row-major, concatenated
+    weights: np.ndarray  # int8 (w <= 8), every layer's (inputs, neurons) row-major, concatenated
     w_off: np.ndarray
     threshold: np.ndarray
     bias: np.ndarray
@@ -55,7 +55,7 @@ class PackedModel:
         sizes = [lay.weight.size for lay in desc.layers]
         return cls(
             params=np.stack(rows),
-            weights=np.concatenate([lay.weight.ravel() for lay in desc.layers]).astype(np.int64),
+            weights=np.concatenate([lay.weight.ravel() for lay in desc.layers]).astype(np.int8),
             w_off=np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64),
             threshold=np.concatenate([lay.threshold for lay in desc.layers]).astype(np.int64),
             bias=np.concatenate([lay.bias for lay in desc.layers]).astype(np.int64),
@@ -120,13 +120,15 @@ def simulate(desc: CoreDescription, images: np.ndarray, indices: np.ndarray | No
     chip = np.zeros((n, len(CHIP_COUNTERS)), dtype=np.int64)
     mem = np.zeros((n, total), dtype=np.int64)
     spikes = np.zeros((n, T, total) if record_spikes else (1, 1, 1), dtype=np.uint8)
+    scratch_dtype = membrane_dtype(desc)
     bar = _progress_bar(n, progress)
 
     def run_chunk(sl: slice) -> int:
         K.simulate_batch(flat[sl], idx[sl], packed.enc_kind, packed.seed, T, packed.count_max,
                          packed.params, packed.weights, packed.w_off, packed.threshold,
                          packed.bias, packed.n_off, record_spikes, counts[sl], cycles[sl],
-                         core[sl], chip[sl], mem[sl], spikes[sl] if record_spikes else spikes)
+                         core[sl], chip[sl], mem[sl], spikes[sl] if record_spikes else spikes,
+                         np.zeros(total, dtype=scratch_dtype))
         return sl.stop - sl.start
 
     chunks = [slice(s, min(n, s + chunk)) for s in range(0, n, chunk)]
@@ -146,6 +148,12 @@ def simulate(desc: CoreDescription, images: np.ndarray, indices: np.ndarray | No
         bar.close()
     return SimulationResult(counts, np.argmax(counts, axis=1), cycles, core, chip, mem,
                             spikes if record_spikes else None, packed.n_off, seconds)
+
+
+def membrane_dtype(desc: CoreDescription) -> type:
+    """Narrowest membrane storage the kernel's vectorised add cannot overflow: int16 holds
+    a B <= 15 membrane plus an int8 weight, int32 B <= 31 (B = 32 adds in int64)."""
+    return np.int16 if max(lay.membrane_bits for lay in desc.layers) <= 15 else np.int32
 
 
 def warm_up(desc: CoreDescription) -> float:
