@@ -2,8 +2,9 @@
 PYTHON ?= python
 MODEL  ?= models/ste-bp-mnist-default.npz
 DATA   ?= ../shared/datasets/mnist
+RTL_DIR ?= rtl
 
-.PHONY: help install test simulate inspect rtl bench models clean
+.PHONY: help install test simulate inspect rtl verify bench models clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -19,6 +20,12 @@ simulate:  ## the default model on the shipped MNIST sample
 
 inspect:  ## layers, synapses and memory of the default model
 	neurochip inspect $(MODEL)
+
+rtl:  ## Verilog of $(MODEL) into $(RTL_DIR)/, linted with verilator -Wall
+	neurochip rtl $(MODEL) -o $(RTL_DIR) --lint
+
+verify:  ## co-simulate $(MODEL) on Verilator against the simulator (256 sample images)
+	neurochip verify $(MODEL) --images 256 --simulator verilator --jobs 2
 
 models:  ## retrain the shipped models (needs torch and $(DATA)); see models/README.md
 	bash models/train.sh $(DATA)

@@ -20,3 +20,26 @@ def write_checkpoint(path: Path, sizes=(784, 48, 10), mode="discontinuous", bits
         arrays[f"layer{i}.bias"] = rng.normal(0.3, 0.5, sizes[i + 1]).astype(np.float32)
     np.savez(path, **arrays)
     return path
+
+
+def bounds_case(bits: int, overflow: str):
+    """One layer of 8-bit weights whose membranes the bias drives to the B-bit bounds
+    (B = ``bits``), with two images: exercises saturate/wrap at every storage width."""
+    from neurochip.description import CoreDescription, CoreParams, Encoder, Layer, NeuronParams
+
+    rng = np.random.default_rng(bits)
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    w = rng.integers(-128, 128, size=(6, 8))
+    w[0], w[1] = 127, -128
+    layer = Layer(name="out", inputs=6, neurons=8, weight_bits=8, membrane_bits=bits,
+                  overflow=overflow, neuron=NeuronParams(reset="subtract", leak="none",
+                                                         leak_amount=0,
+                                                         integration="continuous"),
+                  core=CoreParams(index=0, lanes=3, fifo_depth=2), weight=w,
+                  threshold=np.array([hi, hi, lo, lo, 0, -1, hi, lo]),
+                  bias=np.array([hi, lo, hi, lo, hi, lo, 1, -1]), source="input")
+    desc = CoreDescription(name="bounds", input_shape=(6,),
+                           encoder=Encoder("rate_deterministic", 0), time_steps=4,
+                           clock_hz=1e8, count_bits=4, layers=[layer])
+    images = np.array([[255, 255, 200, 128, 64, 0], [255, 0, 255, 0, 255, 255]], dtype=np.uint8)
+    return desc, images

@@ -13,6 +13,7 @@ from neurochip.golden.encoders import encode
 from neurochip.golden.reference import run_image
 from neurochip.random_networks import random_description, random_images
 from neurochip.sim import simulate
+from helpers import bounds_case
 from strategies import layers_and_images
 
 
@@ -128,20 +129,9 @@ def test_membrane_storage_boundaries(bits, overflow):
     """The simulator stores membranes in int16 (every B <= 15), int32 (B <= 31) or adds in
     int64 (B = 32); 8-bit weights on membranes started at the range bounds by the bias
     must saturate or wrap exactly as the reference does at every one of those widths."""
-    rng = np.random.default_rng(bits)
+    desc, images = bounds_case(bits, overflow)
     lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    w = rng.integers(-128, 128, size=(6, 8))
-    w[0], w[1] = 127, -128
-    layer = Layer(name="out", inputs=6, neurons=8, weight_bits=8, membrane_bits=bits,
-                  overflow=overflow, neuron=NeuronParams(reset="subtract", leak="none",
-                                                         leak_amount=0,
-                                                         integration="continuous"),
-                  core=CoreParams(index=0, lanes=3, fifo_depth=2), weight=w,
-                  threshold=np.array([hi, hi, lo, lo, 0, -1, hi, lo]),
-                  bias=np.array([hi, lo, hi, lo, hi, lo, 1, -1]), source="input")
-    desc = CoreDescription(name="bounds", input_shape=(6,), encoder=Encoder("rate_deterministic", 0),
-                           time_steps=4, clock_hz=1e8, count_bits=4, layers=[layer])
-    images = np.array([[255, 255, 200, 128, 64, 0], [255, 0, 255, 0, 255, 255]], dtype=np.uint8)
+    layer = desc.layers[0]
     assert_same(desc, images)
     # and the bounds were reached: a saturated membrane sits on one; wrapping changes
     # the outcome compared with saturating the same network

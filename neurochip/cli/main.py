@@ -39,7 +39,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from neurochip.cli import inspect_cmd, quantize_cmd, simulate_cmd, train_cmd
+    from neurochip.cli import (inspect_cmd, quantize_cmd, rtl_cmd, simulate_cmd, train_cmd,
+                               verify_cmd)
 
     parser = argparse.ArgumentParser(
         prog="neurochip",
@@ -51,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     inspect_cmd.register(sub)
     quantize_cmd.register(sub)
     train_cmd.register(sub)
+    rtl_cmd.register(sub)
+    verify_cmd.register(sub)
     return parser
 
 
@@ -89,4 +92,8 @@ def _json_default(obj):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run through the package module so command modules and this block share one
+    # BadInput class (as `__main__` this file is a second, distinct module object).
+    from neurochip.cli.main import main as _package_main
+
+    sys.exit(_package_main())

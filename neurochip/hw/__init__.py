@@ -1,0 +1,1 @@
+"""Amaranth HDL of the chip of docs/architecture.md; ``neurochip rtl`` writes its Verilog."""

@@ -1,0 +1,27 @@
+"""Accumulator lanes (§5): L parallel ``m ← ovf(m + W[a, n])`` in one cycle."""
+
+from __future__ import annotations
+
+from amaranth import Module, Mux
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from neurochip.hw.arith import decode_weight, overflow
+
+
+class AccumulatorLanes(wiring.Component):
+    """One weight word added to one membrane word; disabled lanes stay 0 (§3)."""
+
+    def __init__(self, lanes: int, weight_bits: int, membrane_bits: int, saturate: bool):
+        self.lanes, self.w, self.b, self.saturate = lanes, weight_bits, membrane_bits, saturate
+        super().__init__({"membrane": In(lanes * membrane_bits), "weights": In(lanes * weight_bits),
+                          "enable": In(lanes), "result": Out(lanes * membrane_bits)})
+
+    def elaborate(self, platform) -> Module:
+        m = Module()
+        for lane in range(self.lanes):
+            v = self.membrane.word_select(lane, self.b).as_signed()
+            w = decode_weight(self.weights.word_select(lane, self.w), self.w)
+            r = overflow(v + w, self.b, self.saturate)
+            m.d.comb += self.result.word_select(lane, self.b).eq(Mux(self.enable[lane], r, 0))
+        return m

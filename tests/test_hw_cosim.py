@@ -1,0 +1,150 @@
+"""The generated Verilog on Verilator and Icarus (cocotb) against the Numba simulator:
+predictions, counts, spike trains, membranes, cycles and every counter, no tolerance.
+Skips only when a simulator binary is genuinely missing on a developer's machine; under
+CI (CI=true, where .ci/run installs both) a missing simulator fails the run."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from helpers import bounds_case
+
+from neurochip.cli.main import main
+from neurochip.datasets import load_sample
+from neurochip.description import load
+from neurochip.random_networks import random_description, random_images
+from neurochip.sim import simulate
+from neurochip.verify.compare import compare_image
+from neurochip.verify.flow import verify
+from neurochip.verify.runner import missing_simulator, run_rtl
+
+MODELS = Path(__file__).resolve().parents[1] / "models"
+SMALL = MODELS / "ste-bp-mnist-small.npz"
+DEFAULT = MODELS / "ste-bp-mnist-default.npz"
+
+
+def need(simulator: str) -> None:
+    why = missing_simulator(simulator)
+    if why and os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"CI must co-simulate on {simulator}: {why}")
+    if why:
+        pytest.skip(why)
+
+
+def assert_clean(report) -> None:
+    assert report.ok, "\n".join(map(str, report.mismatches[:20]))
+    assert report.cycles_equal and report.predictions_equal
+
+
+# Icarus builds in a fraction of a second: many networks. Verilator compiles C++ (~30 s
+# per network on this machine), so it gets a few chosen to cover stalls and both overflows.
+@pytest.mark.parametrize("seed", range(16))
+def test_icarus_equals_simulator_on_random_networks(tmp_path, seed):
+    need("icarus")
+    desc = random_description(seed)
+    assert_clean(verify(desc, random_images(seed, 4, desc.input_size), "icarus", tmp_path))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", [1, 4, 15])
+def test_verilator_equals_simulator_on_random_networks(tmp_path, seed):
+    need("verilator")
+    desc = random_description(seed)
+    assert_clean(verify(desc, random_images(seed, 4, desc.input_size), "verilator", tmp_path))
+
+
+@pytest.mark.parametrize("overflow", ["saturate", "wrap"])
+@pytest.mark.parametrize("bits", [2, 15, 16, 31, 32])
+def test_icarus_at_membrane_width_bounds(tmp_path, bits, overflow):
+    """Membranes driven to the B-bit bounds by 8-bit weights, up to B = 32."""
+    need("icarus")
+    desc, images = bounds_case(bits, overflow)
+    assert_clean(verify(desc, images, "icarus", tmp_path))
+
+
+# The shipped models on the shipped MNIST sample. Verilator runs every model on 128
+# images; Icarus is an event-driven interpreter (the default model runs at a few hundredths
+# of an image per second there), so it takes all 128 images only on the small model.
+SHIPPED = ["ste-bp-mnist-small", "ste-bp-mnist-continuous", "ste-bp-mnist-default"]
+ICARUS_IMAGES = {"ste-bp-mnist-small": 128, "ste-bp-mnist-continuous": 4,
+                 "ste-bp-mnist-default": 1}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", SHIPPED)
+def test_shipped_model_on_verilator(tmp_path, model):
+    need("verilator")
+    images, _ = load_sample()
+    report = verify(load(MODELS / f"{model}.npz"), images[:128], "verilator", tmp_path, jobs=2)
+    assert_clean(report)
+    assert report.images == 128
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", SHIPPED)
+def test_shipped_model_on_icarus(tmp_path, model):
+    need("icarus")
+    images, _ = load_sample()
+    n = ICARUS_IMAGES[model]
+    report = verify(load(MODELS / f"{model}.npz"), images[:n], "icarus", tmp_path)
+    assert_clean(report)
+    assert report.images == n
+
+
+def test_a_different_chip_is_caught_and_named(tmp_path):
+    """Teeth: RTL of a model whose bias differs from the simulated one must mismatch,
+    and the report names image, layer, neuron and time step."""
+    need("icarus")
+    desc = random_description(1)
+    images = random_images(1, 2, desc.input_size)
+    rtl = run_rtl(desc, images, "icarus", tmp_path, budget_cycles=100_000)
+    desc.layers[0].bias = desc.layers[0].bias + 1
+    sim = simulate(desc, images, record_spikes=True)
+    mismatches = [m for i, r in enumerate(rtl.images)
+                  for m in compare_image(i, r, sim, [lay.name for lay in desc.layers])]
+    assert mismatches
+    spike = next(m for m in mismatches if m.what == "spike")
+    assert spike.layer == "l0" and spike.step is not None and spike.neuron is not None
+    assert "image" in str(spike) and "simulator" in str(spike) and "RTL" in str(spike)
+
+
+def test_verify_command_json(tmp_path, capsys):
+    need("icarus")
+    code = main(["verify", str(SMALL), "--images", "3", "--simulator", "icarus",
+                 "--work", str(tmp_path), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert out["images"] == 3 and out["mismatches"] == 0
+    assert out["cycles_equal"] is True and out["simulator"] == "icarus"
+
+
+def test_verify_command_rejects_bad_image_count(capsys):
+    assert main(["verify", str(SMALL), "--images", "0"]) == 2
+    assert "--images" in capsys.readouterr().err
+    assert main(["verify", str(SMALL), "--images", "300"]) == 2
+    assert "only 256 images" in capsys.readouterr().err
+
+
+def test_verify_command_names_an_input_size_mismatch(tmp_path, capsys):
+    desc = random_description(2)
+    path = tmp_path / "tiny.npz"
+    from neurochip.description import save
+
+    save(desc, path)
+    assert main(["verify", str(path), "--images", "2"]) == 2
+    assert "--random-images" in capsys.readouterr().err
+
+
+def test_verify_command_on_random_images(tmp_path, capsys):
+    need("icarus")
+    desc = random_description(3)
+    from neurochip.description import save
+
+    save(desc, tmp_path / "tiny.npz")
+    code = main(["verify", str(tmp_path / "tiny.npz"), "--images", "3", "--random-images",
+                 "--simulator", "icarus", "--work", str(tmp_path / "work"), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["mismatches"] == 0 and out["images"] == 3
