@@ -25,6 +25,8 @@ FORMAT_NAME = "neurochip-core-description"
 FORMAT_VERSION = 1
 MAX_ADDRESS = 1 << 15  # FIFO items carry a 15-bit address (§2)
 MAX_ARRAY_BYTES = 1 << 30  # refuse anything larger than 1 GiB per array
+MAX_CLOCK_HZ = 1e12  # clock_hz must lie in (0, MAX_CLOCK_HZ]
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 ENCODERS = ("bernoulli_lfsr", "rate_deterministic", "latency")
 RESETS = ("subtract", "zero")
@@ -178,6 +180,11 @@ def load(path: str | Path) -> CoreDescription:
     try:
         with zipfile.ZipFile(path) as zf:
             for info in zf.infolist():
+                if not info.filename.endswith(".npy"):
+                    raise DescriptionError(
+                        f"{path}: member {info.filename!r} is not a .npy array; every member "
+                        "of a core description is '<array>.npy' (re-create the file with "
+                        "`neurochip quantize` or neurochip.description.save)")
                 if info.file_size > MAX_ARRAY_BYTES:
                     raise DescriptionError(
                         f"{path}: member {info.filename!r} would unpack to "
@@ -200,6 +207,10 @@ def load(path: str | Path) -> CoreDescription:
 
 def from_arrays(raw: dict[str, np.ndarray], origin: str = "<arrays>") -> CoreDescription:
     """Build and validate a description from the raw ``npz`` contents."""
+    for key, arr in raw.items():
+        if not isinstance(arr, np.ndarray):
+            raise DescriptionError(f"{origin}: member {key!r} is {type(arr).__name__}, not a "
+                                   "NumPy array; every member must be a '.npy' array")
     if "manifest" not in raw:
         raise DescriptionError(f"{origin}: missing the 'manifest' array; this is not a "
                                "neurochip core description")
@@ -209,7 +220,8 @@ def from_arrays(raw: dict[str, np.ndarray], origin: str = "<arrays>") -> CoreDes
                                f"JSON, got {m_arr.dtype} with shape {m_arr.shape}")
     try:
         manifest = json.loads(m_arr.tobytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # ValueError covers JSONDecodeError and integers longer than Python's digit limit
         raise DescriptionError(f"{origin}: 'manifest' is not valid UTF-8 JSON ({exc})") from exc
     desc = _parse_manifest(manifest, raw, origin)
     expected = {"manifest"} | set(desc.arrays())
@@ -241,25 +253,57 @@ class _Reader:
         ok = isinstance(val, kind) and not (isinstance(val, bool) and kind in (int, float, (int, float)))
         if not ok:
             raise DescriptionError(f"{self.origin}: field '{self._path(key)}' must be "
-                                   f"{_kind_name(kind)}, got {val!r}")
+                                   f"{_kind_name(kind)}, got {_short(val)}")
         return val
 
     def choice(self, key: str, options: tuple[str, ...], default: Any = ...) -> str:
         val = self.get(key, str, default)
         if val not in options:
-            raise DescriptionError(f"{self.origin}: field '{self._path(key)}' is {val!r}; "
+            raise DescriptionError(f"{self.origin}: field '{self._path(key)}' is {_short(val)}; "
                                    f"use one of {list(options)}")
         return val
 
     def integer(self, key: str, lo: int, hi: int, default: Any = ...) -> int:
         val = self.get(key, int, default)
         if not lo <= val <= hi:
-            raise DescriptionError(f"{self.origin}: field '{self._path(key)}' = {val} is out "
-                                   f"of range; use {lo} … {hi}")
+            raise DescriptionError(f"{self.origin}: field '{self._path(key)}' = {_short(val)} "
+                                   f"is out of range; use {lo} … {hi}")
         return val
+
+    def number(self, key: str, lo: float, hi: float, default: Any = ...) -> float:
+        """A finite number in (lo, hi]; JSON integers of any size, NaN and ±Infinity are
+        compared exactly (no float conversion before the check), so they cannot overflow."""
+        val = self.get(key, (int, float), default)
+        if not (lo < val <= hi):  # False for NaN
+            what = "not a number" if val != val else "out of range"
+            raise DescriptionError(f"{self.origin}: field '{self._path(key)}' = {_short(val)} "
+                                   f"is {what}; use a finite number > {lo:g} and <= {hi:g}")
+        return float(val)
 
     def sub(self, key: str, default: Any = ...) -> "_Reader":
         return _Reader(self.get(key, dict, default), self._path(key), self.origin)
+
+
+def _short(val: Any) -> str:
+    """repr of a manifest value, shortened (a JSON integer may have thousands of digits)."""
+    try:
+        text = repr(val)
+    except ValueError:  # an integer beyond Python's int-to-str digit limit
+        return "<huge integer>"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _as_int64(arr: np.ndarray, key: str, origin: str) -> np.ndarray:
+    """``arr`` as int64, refusing values a cast would wrap (uint64 above 2^63 − 1).
+
+    The range is checked on the original dtype, so no value changes silently; the
+    bit-width check of :func:`validate` then sees the true values."""
+    if arr.dtype.kind == "u" and arr.dtype.itemsize >= 8 and arr.size and arr.max() > INT64_MAX:
+        bad = int(arr[arr > INT64_MAX].ravel()[0])
+        raise DescriptionError(f"{origin}: array '{key}' holds {bad}, which does not fit a "
+                               "signed 64-bit integer (let alone the layer's bit width); "
+                               "store signed values within the declared bits or re-quantize")
+    return arr.astype(np.int64)
 
 
 def _kind_name(kind: type | tuple[type, ...]) -> str:
@@ -273,26 +317,24 @@ def _parse_manifest(manifest: Any, raw: dict[str, np.ndarray], origin: str) -> C
     top = _Reader(manifest, "", origin)
     fmt = top.get("format", str)
     if fmt != FORMAT_NAME:
-        raise DescriptionError(f"{origin}: field 'format' is {fmt!r}, expected {FORMAT_NAME!r}")
+        raise DescriptionError(f"{origin}: field 'format' is {_short(fmt)}, expected {FORMAT_NAME!r}")
     version = top.get("version", int)
     if version != FORMAT_VERSION:
-        raise DescriptionError(f"{origin}: field 'version' is {version}; this neurochip reads "
+        raise DescriptionError(f"{origin}: field 'version' is {_short(version)}; this neurochip reads "
                                f"version {FORMAT_VERSION} only (upgrade neurochip or re-export "
                                "the model)")
     inp = top.sub("input")
     shape = inp.get("shape", list)
     if not shape or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape):
         raise DescriptionError(f"{origin}: field 'input.shape' must be a non-empty list of "
-                               f"positive integers, got {shape!r}")
+                               f"positive integers, got {_short(shape)}")
     enc = inp.sub("encoder")
     encoder = Encoder(kind=enc.choice("kind", ENCODERS),
                       seed=enc.integer("seed", 0, 2**32 - 1, 1))
     readout = top.sub("readout")
     readout.choice("kind", ("spike_count",))
     readout.choice("tie_break", ("lowest_index",))
-    clock = top.get("clock_hz", (int, float))
-    if not (np.isfinite(clock) and clock > 0):
-        raise DescriptionError(f"{origin}: field 'clock_hz' must be a positive finite number")
+    clock = top.number("clock_hz", 0, MAX_CLOCK_HZ)
     layers_json = top.get("layers", list)
     if not layers_json:
         raise DescriptionError(f"{origin}: field 'layers' is empty; a model needs at least "
@@ -304,7 +346,7 @@ def _parse_manifest(manifest: Any, raw: dict[str, np.ndarray], origin: str) -> C
         input_shape=tuple(shape),
         encoder=encoder,
         time_steps=top.integer("time_steps", 1, 4096),
-        clock_hz=float(clock),
+        clock_hz=clock,
         count_bits=readout.integer("count_bits", 1, 32),
         layers=layers,
         provenance=provenance,
@@ -330,7 +372,7 @@ def _parse_layer(obj: Any, i: int, raw: dict[str, np.ndarray], origin: str) -> L
             raise DescriptionError(f"{origin}: array '{key}' has dtype {arr.dtype}; it must "
                                    "hold integers (quantize the model with `neurochip "
                                    "quantize` first)")
-        arrays[part] = arr.astype(np.int64)
+        arrays[part] = _as_int64(arr, key, origin)
     return Layer(
         name=name,
         kind="dense",
@@ -373,16 +415,18 @@ def signed_range(bits: int) -> tuple[int, int]:
 
 def validate(desc: CoreDescription, origin: str = "<description>") -> None:
     """Check every cross-field rule of the spec; raise DescriptionError on the first."""
-    if desc.time_steps < 1:
-        raise DescriptionError(f"{origin}: field 'time_steps' must be >= 1")
+    if not 1 <= desc.time_steps <= 4096:
+        raise DescriptionError(f"{origin}: field 'time_steps' = {desc.time_steps}; use 1 … 4096")
     if not 1 <= desc.count_bits <= 32:
         raise DescriptionError(f"{origin}: field 'readout.count_bits' = {desc.count_bits}; "
                                "use 1 … 32")
-    if not (math.isfinite(desc.clock_hz) and desc.clock_hz > 0):
-        raise DescriptionError(f"{origin}: field 'clock_hz' = {desc.clock_hz}; use a positive "
-                               "finite frequency")
+    clock = desc.clock_hz
+    if (isinstance(clock, bool) or not isinstance(clock, (int, float, np.integer, np.floating))
+            or not 0 < clock <= MAX_CLOCK_HZ):  # exact comparisons: no float overflow, NaN fails
+        raise DescriptionError(f"{origin}: field 'clock_hz' = {_short(clock)}; use a finite "
+                               f"frequency in Hz > 0 and <= {MAX_CLOCK_HZ:g}")
     if desc.input_size > MAX_ADDRESS:
-        raise DescriptionError(f"{origin}: field 'input.shape' has {desc.input_size} inputs; "
+        raise DescriptionError(f"{origin}: field 'input.shape' has {_short(desc.input_size)} inputs; "
                                f"the event format addresses at most {MAX_ADDRESS}")
     names = set()
     prev_size, prev_name = desc.input_size, "input"
@@ -402,6 +446,10 @@ def validate(desc: CoreDescription, origin: str = "<description>") -> None:
             raise DescriptionError(f"{origin}: field '{where}.core' has lanes = {lay.core.lanes}, "
                                    f"fifo_depth = {lay.core.fifo_depth}; use lanes 1 … 256 and "
                                    "fifo_depth 1 … 65536")
+        if not (1 <= lay.weight_bits <= 8 and 2 <= lay.membrane_bits <= 32):
+            raise DescriptionError(f"{origin}: field '{where}' has weight_bits = "
+                                   f"{lay.weight_bits}, membrane_bits = {lay.membrane_bits}; use "
+                                   "weight_bits 1 … 8 and membrane_bits 2 … 32")
         if lay.core.index != i:
             raise DescriptionError(f"{origin}: field '{where}.core.index' = {lay.core.index}; "
                                    f"v1 maps layer i to core i, so use {i}")

@@ -136,3 +136,92 @@ def test_simulate_plot_writes_a_png(capsys, model, tmp_path):
     code, out, err = run(capsys, "simulate", str(model), "--limit", "4", "--plot", str(png))
     assert code == 0, err
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ---------------------------------------------------------------- review regressions
+
+@pytest.mark.parametrize("target, words", [
+    ("{dir}", ["--plot", "is a directory"]),
+    ("{dir}/missing/sim.png", ["--plot", "does not exist"]),
+])
+def test_simulate_plot_to_a_bad_path_exits_2_naming_plot(capsys, model, tmp_path, target, words):
+    code, out, err = run(capsys, "simulate", str(model), "--limit", "2", "--plot",
+                         target.format(dir=tmp_path))
+    assert code == 2
+    assert out == ""
+    assert err.startswith("neurochip: error: --plot") and err.count("\n") == 1
+    for w in words:
+        assert w in err
+
+
+def test_plot_write_errors_name_plot(tmp_path):
+    pytest.importorskip("matplotlib")
+    from neurochip.cli.plot import plot_simulation
+    desc = load_desc()
+    report = {"energy_breakdown_nj": {"a": 1.0}, "energy_nj_per_image": 1.0, "pj_per_sop": 1.0,
+              "model_name": "m", "accuracy": 1.0, "images": 1, "cycles_per_image": 1.0}
+    spikes = [np.zeros((desc.time_steps, lay.neurons), np.uint8) for lay in desc.layers]
+    (tmp_path / "dir.png").mkdir()
+    with pytest.raises(ValueError, match=r"^--plot .*cannot write the picture"):
+        plot_simulation(tmp_path / "dir.png", desc, report, spikes)  # IsADirectoryError before
+    with pytest.raises(ValueError, match=r"^--plot .*\.png, \.pdf or \.svg"):
+        plot_simulation(tmp_path / "sim.nosuchformat", desc, report, spikes)
+
+
+def load_desc():
+    from neurochip.random_networks import random_description
+    return random_description(2)
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["-o", "{dir}"], ["--out", "is a directory"]),
+    (["-o", "{dir}/missing/m.npz"], ["--out", "does not exist"]),
+    (["-o", "{dir}/m.npz", "--lanes", "0"], ["--lanes 0", "1 … 256"]),
+    (["-o", "{dir}/m.npz", "--fifo-depth", "70000"], ["--fifo-depth 70000"]),
+    (["-o", "{dir}/m.npz", "--clock-hz", "inf"], ["--clock-hz inf"]),
+    (["-o", "{dir}/m.npz", "--clock-hz", "0"], ["--clock-hz 0"]),
+])
+def test_quantize_bad_options_exit_2(capsys, tmp_path, argv, words):
+    ckpt = write_checkpoint(tmp_path / "c.ckpt.npz", sizes=(784, 8, 10))
+    code, out, err = run(capsys, "quantize", str(ckpt), *[a.format(dir=tmp_path) for a in argv])
+    assert code == 2
+    assert out == ""
+    assert err.startswith("neurochip: error: ") and err.count("\n") == 1
+    for w in words:
+        assert w in err
+
+
+def test_quantize_write_failure_exits_2_naming_out(capsys, tmp_path, monkeypatch):
+    """An OSError while writing (here: the path became a directory after the early
+    check) is bad input naming --out, not a traceback."""
+    import neurochip.cli.plot as plot
+    monkeypatch.setattr(plot, "check_output_path", lambda path, option: None)
+    ckpt = write_checkpoint(tmp_path / "c.ckpt.npz", sizes=(784, 8, 10))
+    code, out, err = run(capsys, "quantize", str(ckpt), "-o", str(tmp_path))
+    assert code == 2
+    assert "neurochip: error: --out" in err and "cannot write the core description" in err
+
+
+@pytest.mark.parametrize("edit, words", [
+    (lambda raw: raw.update(manifest=np.frombuffer(b'{"format": "neurochip-float-checkpoint", '
+                                                   b'"version": 1}', np.uint8)),
+     ["manifest key 'mode' is missing"]),
+    (lambda raw: raw["layer0.weight"].__setitem__((slice(None), 2), 0), ["'layer0.weight', neuron 2"]),
+])
+def test_quantize_bad_checkpoint_exits_2(capsys, tmp_path, edit, words):
+    ckpt = write_checkpoint(tmp_path / "c.ckpt.npz", sizes=(784, 8, 10))
+    raw = dict(np.load(ckpt))
+    edit(raw)
+    np.savez(ckpt, **raw)
+    code, out, err = run(capsys, "quantize", str(ckpt), "-o", str(tmp_path / "m.npz"))
+    assert code == 2
+    assert err.startswith("neurochip: error: ") and err.count("\n") == 1
+    for w in words:
+        assert w in err
+    assert not (tmp_path / "m.npz").exists()
+
+
+def test_quantize_missing_checkpoint_exits_2(capsys, tmp_path):
+    code, _, err = run(capsys, "quantize", str(tmp_path / "absent.ckpt.npz"), "-o",
+                       str(tmp_path / "m.npz"))
+    assert code == 2 and "absent.ckpt.npz: no such file" in err

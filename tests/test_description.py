@@ -163,3 +163,120 @@ def test_hostile_manifests(tmp_path):
         D.load(huge)
     with pytest.raises(D.DescriptionError, match="'layers\\[0\\]' must be a JSON object"):
         D.load(_mutated(tmp_path, mutate_manifest=lambda m: m.update(layers=[7])))
+
+
+# ---------------------------------------------------------------- review regressions
+
+@pytest.mark.parametrize("dtype, value", [(np.uint64, 2**64 - 1), (np.uint64, 2**63)])
+def test_unsigned_values_are_range_checked_before_the_int64_cast(tmp_path, dtype, value):
+    # 2**64 - 1 would wrap to -1 (a valid threshold) if cast first
+    def huge(raw, desc):
+        t = np.zeros(raw["l0.threshold"].shape, dtype)
+        t[0] = value
+        raw["l0.threshold"] = t
+    with pytest.raises(D.DescriptionError, match=rf"'l0.threshold' holds {value}, which does "
+                                                 "not fit a signed 64-bit integer"):
+        D.load(_mutated(tmp_path, mutate_arrays=huge))
+
+
+def test_unsigned_values_that_fit_are_still_checked_against_the_bits(tmp_path):
+    def wide(raw, desc):
+        t = np.zeros(raw["l0.threshold"].shape, np.uint64)
+        t[0] = 2**40
+        raw["l0.threshold"] = t
+    with pytest.raises(D.DescriptionError, match=r"'l0.threshold' holds 1099511627776, outside"):
+        D.load(_mutated(tmp_path, mutate_arrays=wide))
+
+
+def test_member_without_npy_suffix_is_named(tmp_path):
+    path = tmp_path / "m.npz"
+    D.save(random_description(4), path)
+    with zipfile.ZipFile(path, "a") as zf:
+        zf.writestr("notes.txt", b"hello")
+    with pytest.raises(D.DescriptionError, match=r"member 'notes.txt' is not a .npy array"):
+        D.load(path)
+    raw = _raw(random_description(4))
+    raw["notes"] = b"hello"  # what NpzFile returns for such a member
+    with pytest.raises(D.DescriptionError, match=r"member 'notes' is bytes, not a NumPy array"):
+        D.from_arrays(raw, "m.npz")
+
+
+@pytest.mark.parametrize("value, words", [
+    (10**400, ["'clock_hz'", "out of range", "<= 1e+12"]),
+    (float("inf"), ["'clock_hz' = inf", "finite number > 0"]),
+    (float("-inf"), ["'clock_hz' = -inf"]),
+    (float("nan"), ["'clock_hz' = nan is not a number"]),
+    (0, ["'clock_hz' = 0 is out of range"]),
+    (2e12, ["'clock_hz'", "<= 1e+12"]),
+    (True, ["'clock_hz' must be"]),
+    ("1e8", ["'clock_hz' must be"]),
+], ids=["10**400", "inf", "-inf", "nan", "zero", "2e12", "bool", "string"])
+def test_clock_hz_must_be_a_finite_frequency(tmp_path, value, words):
+    path = _mutated(tmp_path, mutate_manifest=lambda m: m.update(clock_hz=value))
+    with pytest.raises(D.DescriptionError) as err:
+        D.load(path)
+    for w in words:
+        assert w in str(err.value)
+
+
+@pytest.mark.parametrize("mutate, words", [
+    (lambda m: m.update(time_steps=10**400), ["'time_steps'", "out of range", "1 … 4096"]),
+    (lambda m: m.update(time_steps=8.0), ["'time_steps' must be an integer, got 8.0"]),
+    (lambda m: m.update(time_steps=float("nan")), ["'time_steps' must be an integer, got nan"]),
+    (lambda m: m["readout"].update(count_bits=float("inf")), ["'readout.count_bits' must be an integer"]),
+    (lambda m: m["input"]["encoder"].update(seed=2**64), ["'input.encoder.seed'", "0 … 4294967295"]),
+    (lambda m: m["input"]["encoder"].update(seed=False), ["'input.encoder.seed' must be an integer"]),
+    (lambda m: m["layers"][0].update(neurons=1e400), ["'layers[0].neurons' must be an integer"]),
+    (lambda m: m["layers"][0].update(membrane_bits=-10**400), ["'layers[0].membrane_bits'", "2 … 32"]),
+    (lambda m: m["layers"][0]["neuron"].update(leak_amount=2.5), ["'layers[0].neuron.leak_amount'"]),
+    (lambda m: m["input"].update(shape=[10**400]), ["'input.shape'"]),
+    (lambda m: m.update(version=10**400), ["'version'", "upgrade"]),
+])
+def test_numeric_fields_refuse_huge_float_nan_and_bool_values(tmp_path, mutate, words):
+    with pytest.raises(D.DescriptionError) as err:
+        D.load(_mutated(tmp_path, mutate_manifest=mutate))
+    for w in words:
+        assert w in str(err.value)
+    assert len(str(err.value)) < 400  # a 400-digit number is shortened, the line stays short
+
+
+def test_integer_beyond_the_json_digit_limit_is_a_description_error(tmp_path):
+    text = json.dumps(random_description(11).manifest()).replace(
+        '"time_steps": ', '"time_steps": 1' + "0" * 5000 + ", \"_x\": ")
+    path = _write(tmp_path, {"manifest": np.frombuffer(text.encode(), np.uint8)})
+    with pytest.raises(D.DescriptionError, match="not valid UTF-8 JSON"):
+        D.load(path)
+
+
+def test_validate_refuses_api_built_descriptions_without_raw_errors():
+    desc = random_description(3)
+    desc.clock_hz = 10**400  # OverflowError in a float conversion before the fix
+    with pytest.raises(D.DescriptionError, match=r"'clock_hz'.*<= 1e\+12"):
+        D.validate(desc)
+    desc = random_description(3)
+    desc.layers[0].membrane_bits = 40
+    with pytest.raises(D.DescriptionError, match=r"'layers\[0\]'.*membrane_bits 2 … 32"):
+        D.validate(desc)
+
+
+def _wide_input(inputs: int, weight_bits: int = 1, membrane_bits: int = 8) -> D.CoreDescription:
+    w = np.ones((inputs, 1), np.int64)
+    lay = D.Layer(name="out", inputs=inputs, neurons=1, weight_bits=weight_bits,
+                  membrane_bits=membrane_bits, overflow="saturate", neuron=D.NeuronParams(),
+                  core=D.CoreParams(index=0), weight=w, threshold=np.zeros(1, np.int64),
+                  bias=np.zeros(1, np.int64))
+    return D.CoreDescription("w", (inputs,), D.Encoder(), 1, 1e8, 4, [lay])
+
+
+def test_address_limit_is_32768_inputs():
+    """docs: at most 32768 inputs / neurons per layer, i.e. addresses 0 … 32767 (15 bits)."""
+    D.validate(_wide_input(32768))
+    with pytest.raises(D.DescriptionError, match="addresses at most 32768"):
+        D.validate(_wide_input(32769))
+
+
+def test_membrane_narrower_than_weights_is_allowed():
+    """docs §5: the sum is formed in max(B, w) + 1 bits, so B < w is valid (no B >= w rule)."""
+    desc = _wide_input(4, weight_bits=8, membrane_bits=2)
+    desc.layers[0].weight[:] = 127
+    D.validate(desc)

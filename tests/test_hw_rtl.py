@@ -111,3 +111,10 @@ def test_make_rtl_writes_lint_clean_verilog_of_the_default_model(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "clean" in proc.stdout
     assert (out / "neurochip_top.v").read_text().startswith("// DO NOT EDIT")
+
+
+def test_rtl_command_refuses_a_file_as_output_folder(tmp_path, capsys):
+    target = tmp_path / "a_file"
+    target.write_text("x")
+    assert main(["rtl", str(SMALL), "-o", str(target)]) == 2
+    assert "-o" in capsys.readouterr().err and target.read_text() == "x"

@@ -36,5 +36,27 @@ def plot_simulation(path: str | Path, desc, report: dict, first_image_spikes: li
     fig.suptitle(f"{report['model_name']}: {100 * report['accuracy']:.2f} % on {report['images']} "
                  f"images, {report['cycles_per_image']:.0f} cycles/image; rasters: first image")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        fig.savefig(path, dpi=110)
+    except OSError as exc:  # a directory, a missing folder, no permission, disk full
+        raise ValueError(f"--plot {path}: cannot write the picture ({exc.strerror or exc}); "
+                         "pass a writable file path such as sim.png") from exc
+    except ValueError as exc:  # e.g. an extension matplotlib has no writer for
+        raise ValueError(f"--plot {path}: {exc}; use a file name ending in .png, .pdf or "
+                         ".svg") from exc
+    finally:
+        plt.close(fig)
+
+
+def check_output_path(path: str | Path, option: str) -> None:
+    """Refuse an output path that cannot be a file before any work is done: an existing
+    directory, or a parent that is missing or not a directory (ValueError naming ``option``).
+    Writing can still fail later (permissions, disk full); callers catch OSError too."""
+    p = Path(path)
+    if str(path) == "" or p.is_dir():
+        raise ValueError(f"{option} {str(path)!r} is a directory (or empty); pass a file path "
+                         "such as out/name.ext")
+    parent = p.parent
+    if not parent.is_dir():
+        raise ValueError(f"{option} {path}: folder {str(parent)!r} does not exist or is not a "
+                         "directory; create it first or pass another path")

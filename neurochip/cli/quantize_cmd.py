@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import math
+from pathlib import Path
 
-from neurochip.cli.main import EXIT_OK
+from neurochip.cli.main import BadInput, EXIT_OK
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,8 +23,28 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from neurochip.cli.plot import check_output_path
+    from neurochip.description import MAX_CLOCK_HZ
     from neurochip.quantize import quantize_checkpoint
 
-    quantize_checkpoint(args.checkpoint, args.out, lanes=args.lanes,
-                        fifo_depth=args.fifo_depth, clock_hz=args.clock_hz)
+    if not 1 <= args.lanes <= 256:
+        raise BadInput(f"--lanes {args.lanes} is out of range; use 1 … 256")
+    if not 1 <= args.fifo_depth <= 65536:
+        raise BadInput(f"--fifo-depth {args.fifo_depth} is out of range; use 1 … 65536")
+    if not (math.isfinite(args.clock_hz) and 0 < args.clock_hz <= MAX_CLOCK_HZ):
+        raise BadInput(f"--clock-hz {args.clock_hz:g} is out of range; use a frequency in Hz "
+                       f"> 0 and <= {MAX_CLOCK_HZ:g}")
+    try:  # refuse a bad output path before the (slow) accuracy report
+        check_output_path(args.out, "--out")
+    except ValueError as exc:
+        raise BadInput(str(exc)) from exc
+    try:
+        quantize_checkpoint(args.checkpoint, args.out, lanes=args.lanes,
+                            fifo_depth=args.fifo_depth, clock_hz=args.clock_hz)
+    except OSError as exc:
+        if exc.filename is None or Path(exc.filename) != Path(args.out):
+            raise
+        raise BadInput(f"--out {args.out}: cannot write the core description "
+                       f"({exc.strerror or exc}); pass a writable file path such as "
+                       "models/my-model.npz") from exc
     return EXIT_OK

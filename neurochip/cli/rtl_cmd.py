@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from pathlib import Path
 
-from neurochip.cli.main import EXIT_FAILURE, EXIT_OK, emit_json, load_model
+from neurochip.cli.main import EXIT_FAILURE, EXIT_OK, BadInput, emit_json, load_model
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,7 +42,13 @@ def run(args: argparse.Namespace) -> int:
     from neurochip.hw.emit import generate
 
     desc = load_model(args.model)
-    bundle = generate(desc, args.out)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise BadInput(f"-o {args.out}: is a file; pass a folder for the Verilog")
+    try:
+        bundle = generate(desc, out)
+    except OSError as exc:
+        raise BadInput(f"-o {args.out}: cannot write the Verilog there ({exc.strerror or exc})") from exc
     result = {"model": desc.name, "hash": bundle.content_hash, "out": str(bundle.out_dir),
               "top": bundle.top, "verilog": [p.name for p in bundle.verilog],
               "data": [p.name for p in bundle.data]}

@@ -61,6 +61,13 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput(str(exc)) from exc
     if args.workers < 1:
         raise BadInput(f"--workers must be >= 1, got {args.workers}")
+    if args.plot:
+        from neurochip.cli.plot import check_output_path
+
+        try:  # fail before simulating, not after
+            check_output_path(args.plot, "--plot")
+        except ValueError as exc:
+            raise BadInput(str(exc)) from exc
     images, labels, source = load_images(args.data, args.split, args.limit)
     if images.reshape(len(images), -1).shape[1] != desc.input_size:
         raise BadInput(f"the images have {images[0].size} pixels but model input.shape "

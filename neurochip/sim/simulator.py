@@ -3,6 +3,7 @@ images in chunks (with a progress bar) and returns typed results."""
 
 from __future__ import annotations
 
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -102,15 +103,14 @@ def simulate(desc: CoreDescription, images: np.ndarray, indices: np.ndarray | No
     encoder, §11); by default 0 … n-1. ``workers`` > 1 runs chunks on threads (the kernel
     releases the GIL); images are independent (§9), so results do not change.
     """
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
-    packed = PackedModel.from_description(desc)
-    flat = np.ascontiguousarray(np.asarray(images, dtype=np.uint8).reshape(len(images), -1))
-    if flat.shape[1] != desc.input_size:
-        raise ValueError(f"images have {flat.shape[1]} pixels but the model's input.shape "
-                         f"{list(desc.input_shape)} needs {desc.input_size}")
+    if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+        raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
+    if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
+        raise ValueError(f"chunk must be an integer >= 1, got {chunk!r}")
+    flat = check_images(desc, images)
     n = flat.shape[0]
-    idx = np.arange(n, dtype=np.int64) if indices is None else np.asarray(indices, dtype=np.int64)
+    idx = check_indices(indices, n)
+    packed = PackedModel.from_description(desc)
     L = len(desc.layers)
     total = int(packed.n_off[-1])
     T = desc.time_steps
@@ -173,10 +173,71 @@ def _progress_bar(total: int, enabled: bool):
 
 def encode_images(desc: CoreDescription, images: np.ndarray,
                   indices: np.ndarray | None = None) -> np.ndarray:
-    """The chip's input spikes for ``images`` as a dense (n, T, P) uint8 array (§11)."""
-    flat = np.ascontiguousarray(np.asarray(images, dtype=np.uint8).reshape(len(images), -1))
-    idx = np.arange(len(flat), dtype=np.int64) if indices is None else np.asarray(indices, dtype=np.int64)
+    """The chip's input spikes for ``images`` as a dense (n, T, P) uint8 array (§11).
+
+    ``images`` and ``indices`` are checked as in :func:`simulate`."""
+    flat = check_images(desc, images)
+    idx = check_indices(indices, flat.shape[0])
     out = np.zeros((len(flat), desc.time_steps, flat.shape[1]), dtype=np.uint8)
     K.encode_batch(ENCODER_CODES[desc.encoder.kind], flat, idx, desc.time_steps,
                    desc.encoder.seed, out)
     return out
+
+
+# --------------------------------------------------------------------------- argument checks
+
+_PIXEL_HINT = "pass 8-bit pixels 0 … 255 (uint8; scale 0..1 floats with np.rint(x * 255))"
+
+
+def check_images(desc: CoreDescription, images: np.ndarray) -> np.ndarray:
+    """``images`` ((n, ...) pixels) as a contiguous (n, P) uint8 array.
+
+    uint8 passes through unchanged. Any other integer, bool or float array is accepted
+    only if the conversion loses nothing: every value an integer in 0 … 255 (no NaN,
+    no fractions); anything else raises ValueError instead of wrapping or truncating."""
+    arr = np.asarray(images)
+    if arr.ndim < 2:
+        raise ValueError(f"images has shape {arr.shape}; pass a batch of shape (n, ...) whose "
+                         f"images[i] holds the {desc.input_size} pixels of image i")
+    if arr.dtype != np.uint8:
+        kind = arr.dtype.kind
+        if kind not in "biuf":
+            raise ValueError(f"images has dtype {arr.dtype}; {_PIXEL_HINT}")
+        if arr.size:
+            if kind == "f" and not np.all(np.isfinite(arr)):
+                raise ValueError(f"images hold NaN or Inf; {_PIXEL_HINT}")
+            lo, hi = arr.min(), arr.max()
+            if lo < 0 or hi > 255:
+                raise ValueError(f"images hold the pixel value {lo if lo < 0 else hi}, outside "
+                                 f"0 … 255; {_PIXEL_HINT}")
+            if kind == "f":
+                frac = arr != np.floor(arr)
+                if frac.any():
+                    raise ValueError(f"images hold the non-integer pixel value "
+                                     f"{arr[frac].ravel()[0]}; {_PIXEL_HINT}")
+        arr = arr.astype(np.uint8)
+    flat = np.ascontiguousarray(arr.reshape(arr.shape[0], math.prod(arr.shape[1:])))
+    if flat.shape[1] != desc.input_size:
+        raise ValueError(f"images have {flat.shape[1]} pixels but the model's input.shape "
+                         f"{list(desc.input_shape)} needs {desc.input_size}")
+    return flat
+
+
+def check_indices(indices: np.ndarray | None, n: int) -> np.ndarray:
+    """Dataset positions of the n images (they seed the LFSR encoder, §11) as int64;
+    None means 0 … n−1. Wrong length, non-integer dtype or negative values raise."""
+    if indices is None:
+        return np.arange(n, dtype=np.int64)
+    idx = np.asarray(indices)
+    if idx.ndim != 1 or idx.shape[0] != n:
+        raise ValueError(f"indices has shape {idx.shape}; pass a 1-D array of length {n}, one "
+                         "dataset position per image (or None for 0 … n−1)")
+    if idx.dtype.kind not in "iu" and not (idx.size == 0 and idx.dtype.kind == "f"):
+        raise ValueError(f"indices has dtype {idx.dtype}; pass integer dataset positions "
+                         "(e.g. np.int64)")
+    if idx.size:
+        if idx.min() < 0:
+            raise ValueError(f"indices hold {int(idx.min())}; dataset positions must be >= 0")
+        if idx.dtype.kind == "u" and idx.max() > np.iinfo(np.int64).max:
+            raise ValueError(f"indices hold {int(idx.max())}; dataset positions must fit int64")
+    return np.ascontiguousarray(idx, dtype=np.int64)
