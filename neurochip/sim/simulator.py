@@ -131,6 +131,8 @@ def simulate(desc: CoreDescription, images: np.ndarray, indices: np.ndarray | No
                          np.zeros(total, dtype=scratch_dtype))
         return sl.stop - sl.start
 
+    if workers > 1:  # at least 4 chunks a worker, so a small batch still spreads evenly
+        chunk = max(1, min(chunk, math.ceil(n / (4 * workers))))
     chunks = [slice(s, min(n, s + chunk)) for s in range(0, n, chunk)]
     t0 = time.perf_counter()
     if workers == 1:

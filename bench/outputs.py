@@ -1,0 +1,112 @@
+"""What an implementation produced for a batch, and the exact comparison with neurochip.
+
+Every field is optional except predictions and counts; a comparison checks every field
+both sides have, with no tolerance, and names the first difference."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+# (field, what it means in a report), in the order they are checked
+FIELDS: tuple[tuple[str, str], ...] = (
+    ("predictions", "predictions"),
+    ("counts", "output spike counts"),
+    ("spikes", "spike trains of every layer"),
+    ("membranes", "final membranes"),
+    ("cycles", "cycles"),
+    ("core_counters", "event counters"),
+    ("chip_counters", "chip counters"),
+)
+
+
+@dataclass
+class Outputs:
+    """Per-image results stacked over a batch of n images."""
+
+    predictions: np.ndarray  # (n,)
+    counts: np.ndarray  # (n, classes)
+    spikes: np.ndarray | None = None  # (n, T, total neurons) uint8, layers concatenated
+    membranes: np.ndarray | None = None  # (n, total neurons)
+    cycles: np.ndarray | None = None  # (n,)
+    core_counters: np.ndarray | None = None  # (n, layers, 12)
+    chip_counters: np.ndarray | None = None  # (n, 3)
+
+    @property
+    def images(self) -> int:
+        return int(len(self.predictions))
+
+    def head(self, n: int) -> "Outputs":
+        """The first n images (peers that run fewer images compare against this)."""
+        return Outputs(**{f.name: (None if getattr(self, f.name) is None
+                                   else getattr(self, f.name)[:n]) for f in fields(self)})
+
+    def save(self, path: Path) -> None:
+        np.savez(path, **{f.name: getattr(self, f.name) for f in fields(self)
+                          if getattr(self, f.name) is not None})
+
+    @classmethod
+    def load(cls, path: Path) -> "Outputs":
+        with np.load(path, allow_pickle=False) as z:
+            return cls(**{k: z[k] for k in z.files})
+
+
+@dataclass
+class Match:
+    """Result of comparing a peer with neurochip on the same images."""
+
+    images: int
+    compared: list[str]  # field names checked
+    differing_images: int  # images where any compared field differs
+    per_field: dict[str, int] = field(default_factory=dict)  # field -> differing images
+    first: str = ""  # the first difference, in words
+
+    @property
+    def identical(self) -> bool:
+        return self.differing_images == 0 and bool(self.compared)
+
+    def summary(self) -> str:
+        if not self.compared:
+            return "not compared (no outputs)"
+        what = ", ".join(dict(FIELDS)[f] for f in self.compared)
+        if self.identical:
+            return f"identical ({what}; {self.images} images)"
+        bad = ", ".join(f"{dict(FIELDS)[f]} in {k}" for f, k in self.per_field.items() if k)
+        return f"DIFFERS in {self.differing_images} of {self.images} images ({bad})"
+
+    def to_json(self) -> dict:
+        return {"identical": self.identical, "images": self.images, "compared": self.compared,
+                "differing_images": self.differing_images, "per_field": self.per_field,
+                "first_difference": self.first, "summary": self.summary()}
+
+
+def compare(reference: Outputs, peer: Outputs) -> Match:
+    """Compare ``peer`` with the first ``peer.images`` images of ``reference``, exactly."""
+    n = peer.images
+    if n > reference.images:
+        raise ValueError(f"peer has {n} images, the reference only {reference.images}")
+    ref = reference.head(n)
+    bad_any = np.zeros(n, dtype=bool)
+    compared, per_field, first = [], {}, ""
+    for name, words in FIELDS:
+        a, b = getattr(ref, name), getattr(peer, name)
+        if a is None or b is None:
+            continue
+        compared.append(name)
+        if a.shape != b.shape:
+            per_field[name] = n
+            bad_any[:] = True
+            first = first or f"{words}: shape {b.shape}, neurochip {a.shape}"
+            continue
+        diff = (a.reshape(n, -1) != b.reshape(n, -1))
+        bad = diff.any(axis=1)
+        per_field[name] = int(bad.sum())
+        bad_any |= bad
+        if bad.any() and not first:
+            i = int(np.flatnonzero(bad)[0])
+            j = int(np.flatnonzero(diff[i])[0])
+            first = (f"image {i}, {words} element {np.unravel_index(j, a.shape[1:])}: "
+                     f"peer {b.reshape(n, -1)[i, j]}, neurochip {a.reshape(n, -1)[i, j]}")
+    return Match(n, compared, int(bad_any.sum()), per_field, first)

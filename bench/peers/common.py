@@ -1,0 +1,37 @@
+"""Helpers for tasks: reading the workload slice a job asks for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from bench.netspec import NetSpec, load_workload
+from bench.protocol import Job
+
+
+@dataclass
+class Batch:
+    """The images of one job: network, encoded spikes, raw pixels and dataset indices."""
+
+    spec: NetSpec
+    spikes: np.ndarray  # (n, T, P) uint8, exactly what the chip's host sends (§11)
+    images: np.ndarray  # (n, P) uint8
+    indices: np.ndarray  # (n,) int64, positions in the dataset split (seed the encoder)
+
+    @property
+    def n(self) -> int:
+        return int(len(self.spikes))
+
+
+def load_batch(job: Job) -> Batch:
+    spec, spikes, arrays = load_workload(Path(job.workload))
+    n = job.images or len(spikes)
+    return Batch(spec, spikes[:n], arrays["images"][:n], arrays["indices"][:n])
+
+
+def out_path(job: Job, stem: str) -> Path:
+    path = Path(job.out_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    return path / f"{stem}.npz"

@@ -1,0 +1,92 @@
+"""neurochip's cycle-accurate simulator: compile excluded, every repetition timed around
+the public ``simulate`` call, 1 and N workers, and the ``neurochip simulate --workers``
+command line checked for identical results."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from bench.measure import memory_report, peak_rss_mib, repeat
+from bench.outputs import Outputs
+from bench.peers.common import Batch, load_batch, out_path
+from bench.protocol import Job, RowMeasurement, TaskResult
+
+# keys of `neurochip simulate --json` that are timings, not results
+CLI_TIMING_KEYS = {"sim_images_per_s", "sim_sops_per_s", "compile_seconds", "workers", "model"}
+
+
+def to_outputs(result) -> Outputs:
+    """A neurochip SimulationResult as bench Outputs."""
+    return Outputs(predictions=result.predictions, counts=result.counts,
+                   spikes=result.spikes, membranes=result.membranes, cycles=result.cycles,
+                   core_counters=result.core_counters, chip_counters=result.chip_counters)
+
+
+def run(job: Job) -> TaskResult:
+    from neurochip.description import load
+    from neurochip.sim.simulator import simulate, warm_up
+
+    desc = load(job.model_path)
+    batch = load_batch(job)
+    compile_s = warm_up(desc)
+    rss_before = peak_rss_mib()
+    rows: list[RowMeasurement] = []
+    for workers in job.options.get("workers", [1]):
+        rows.append(_workers_row(job, desc, batch, workers, compile_s, simulate))
+    for n in job.options.get("baselines", []):
+        seconds, _ = repeat(lambda: simulate(desc, batch.images[:n], batch.indices[:n]), job.reps)
+        rows.append(RowMeasurement(row=f"neurochip baseline, {n} images", kind="neurochip-baseline",
+                                   images=n, seconds=seconds, compile_seconds=compile_s))
+    cli = job.options.get("cli_check")
+    if cli:
+        rows[0].extra["cli"] = cli_check(job.model_path, cli, job.options.get("workers", [1]))
+    import numba
+
+    return TaskResult("ok", rows=rows, memory=memory_report(rss_before),
+                      versions={"numba": numba.__version__, "numpy": np.__version__})
+
+
+def _workers_row(job: Job, desc, batch: Batch, workers: int, compile_s: float,
+                 simulate) -> RowMeasurement:
+    images, indices = batch.images, batch.indices
+    seconds, timed = repeat(lambda: simulate(desc, images, indices, workers=workers), job.reps)
+    kernel = [timed.seconds]
+    recorded = simulate(desc, images, indices, record_spikes=True, workers=workers)
+    outputs = to_outputs(recorded)
+    path = out_path(job, f"neurochip_w{workers}")
+    outputs.save(path)
+    notes = [f"Numba compile/cache load {compile_s:.2f} s, excluded; timed around "
+             f"simulate() (chunk 32), spikes not recorded in timed runs"]
+    if workers > 1:
+        notes.append(f"{workers} threads (ThreadPoolExecutor over image chunks)")
+    same = all(np.array_equal(getattr(timed, k), getattr(recorded, k))
+               for k in ("counts", "cycles", "core_counters", "chip_counters", "membranes"))
+    if not same:
+        notes.append("WARNING: timed run and spike-recording run differ")
+    name = "neurochip cycle-accurate sim" + (f", {workers} workers" if workers > 1 else ", 1 worker")
+    return RowMeasurement(row=name, kind="neurochip", images=batch.n, seconds=seconds,
+                          threads=workers, compile_seconds=compile_s, outputs=str(path),
+                          notes=notes, extra={"workers": workers, "kernel_seconds_last": kernel,
+                                              "timed_equals_recorded": same})
+
+
+def cli_check(model: str, cli: dict, workers_list: list[int]) -> dict:
+    """Run ``neurochip simulate --json --workers W`` for each W; results must be equal."""
+    runs = {}
+    for w in workers_list:
+        cmd = [sys.executable, "-m", "neurochip", "simulate", model, "--json",
+               "--workers", str(w), "--limit", str(cli["limit"])]
+        if cli.get("data"):
+            cmd += ["--data", cli["data"], "--split", cli.get("split", "test")]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        if proc.returncode != 0:
+            return {"ok": False, "error": proc.stderr.strip().splitlines()[-1:]}
+        runs[w] = json.loads(proc.stdout)
+    results = [{k: v for k, v in r.items() if k not in CLI_TIMING_KEYS} for r in runs.values()]
+    return {"ok": True, "command": "neurochip simulate MODEL --json --workers W --limit N",
+            "identical": all(r == results[0] for r in results),
+            "images_per_s": {str(w): r["sim_images_per_s"] for w, r in runs.items()}}

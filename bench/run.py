@@ -1,0 +1,413 @@
+"""``make bench``: neurochip's cycle-accurate simulator against the NumPy reference,
+snnTorch, Brian2 and the Verilator RTL, on the same network and the same images.
+
+Writes ``bench/results/<stem>.json`` and ``<stem>.md`` (stem ``latest``; ``quick`` with
+--quick) and prints the table. Every implementation runs in its own process; a peer that
+is not installed or fails becomes a row saying so. See bench/README.md."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+
+from bench import config as C
+from bench.machine import load_average, machine_info, one_line
+from bench.outputs import Outputs, compare
+from bench.protocol import Job, TaskResult
+from bench.report import TableRow, measured_row, missing_row, notes_list, table
+from bench.tasks import run_task
+from bench.workload import Workload, load_images, make_workload
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------------- CLI
+
+def parse_args(argv: list[str] | None = None) -> C.BenchConfig:
+    p = argparse.ArgumentParser(
+        prog="python -m bench.run", description=__doc__.split("\n\n")[0],
+        epilog="presets (the options above override them):\n" + "\n".join(
+            f"  {c.mode:5s}  {_preset(c)}" for c in (C.full(), C.quick())),
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true",
+                   help="CI-sized run (< 1 min): shipped sample, few images, small model for "
+                        "the Verilator row, Brian2 numpy target, no scaling sweep")
+    p.add_argument("--images", type=int, help="neurochip's images (peers run a prefix of them); "
+                   "default all of the data")
+    p.add_argument("--reps", type=int, help="repetitions of neurochip (peers: --peer-reps)")
+    p.add_argument("--peer-reps", type=int, help="repetitions of the slower peers")
+    p.add_argument("--out", type=Path, help=f"output folder (default {C.RESULTS})")
+    p.add_argument("--stem", help="output file names <out>/<stem>.json|.md "
+                   "(default latest; quick with --quick)")
+    p.add_argument("--model", type=Path, help=f"core description (default {C.DEFAULT_MODEL.name})")
+    p.add_argument("--data", help="IDX folder (test split) or 'sample' for the shipped sample "
+                   f"(default {C.MNIST_DIR} if present)")
+    p.add_argument("--peers", help=f"comma list of peers to run, of {','.join(C.PEERS)}; "
+                   "'none' for neurochip only")
+    p.add_argument("--workers", type=int, help="workers of the multi-worker neurochip row")
+    p.add_argument("--numpy-images", type=int)
+    p.add_argument("--snntorch-images", type=int, help="images of the snnTorch batch-1 row")
+    p.add_argument("--torch-threads", type=int, help="torch.set_num_threads for snnTorch")
+    p.add_argument("--brian2-images", type=int)
+    p.add_argument("--brian2-target", choices=("cython", "numpy"))
+    p.add_argument("--brian2-python", help="Python interpreter with a working brian2 "
+                   f"(default: this one, else {C.BRIAN2_VENV_PYTHON} if it exists)")
+    p.add_argument("--verilator-images", type=int)
+    p.add_argument("--verilator-model", type=Path)
+    p.add_argument("--verilator-reps", type=int)
+    p.add_argument("--no-scaling", action="store_true", help="skip the scaling sweep")
+    p.add_argument("--in-process", action="store_true",
+                   help="run every task in this process (tests; no per-row memory)")
+    a = p.parse_args(argv)
+    cfg = C.quick() if a.quick else C.full()
+    pick = {"images": a.images, "reps": a.reps, "peer_reps": a.peer_reps, "out": a.out,
+            "stem": a.stem, "model": a.model, "workers": a.workers,
+            "numpy_images": a.numpy_images, "snntorch_b1_images": a.snntorch_images,
+            "torch_threads": a.torch_threads, "brian2_images": a.brian2_images,
+            "brian2_target": a.brian2_target, "brian2_python": a.brian2_python,
+            "verilator_images": a.verilator_images, "verilator_model": a.verilator_model,
+            "verilator_reps": a.verilator_reps}
+    cfg = replace(cfg, **{k: v for k, v in pick.items() if v is not None})
+    if a.data is not None:
+        cfg.data = None if a.data == "sample" else Path(a.data)
+    if a.peers is not None:
+        cfg.peers = () if a.peers == "none" else tuple(x.strip() for x in a.peers.split(","))
+        unknown = set(cfg.peers) - set(C.PEERS)
+        if unknown:
+            p.error(f"unknown peers {sorted(unknown)}; choose from {list(C.PEERS)}")
+    cfg.scaling = cfg.scaling and not a.no_scaling
+    cfg.in_process = a.in_process
+    return cfg
+
+
+def _preset(c: C.BenchConfig) -> str:
+    v = c.verilator_model.stem.replace("ste-bp-mnist-", "")
+    return (f"data {'MNIST test split' if c.data else 'shipped sample'}, images "
+            f"{c.images or 'all'}, reps {c.reps}/{c.peer_reps}; NumPy ref {c.numpy_images}, "
+            f"snnTorch {c.snntorch_b1_images} (batch 1) / {c.snntorch_batch_images or 'all'} "
+            f"(batch {c.snntorch_batch}), Brian2 {c.brian2_images} ({c.brian2_target}), "
+            f"Verilator {c.verilator_images} ({v} model, {c.verilator_reps} reps); "
+            f"scaling {'yes' if c.scaling else 'no'}; writes {c.stem}.json/.md")
+
+
+# ----------------------------------------------------------------------------- tasks
+
+class Harness:
+    """Runs the tasks of one benchmark and keeps neurochip's reference per model."""
+
+    def __init__(self, cfg: C.BenchConfig):
+        self.cfg = cfg
+        self.run_dir = cfg.cache / f"run-{cfg.stem}"
+        self.out_dir = self.run_dir / "outputs"
+        self.reference: dict[str, Outputs] = {}  # model stem -> neurochip, 1 worker
+        self.baseline: dict[tuple[str, int], float] = {}  # (model, images) -> images/s
+        self.scaling_coefficients: dict[str, float] = {}  # seconds per unit, from bench.scaling
+
+    def task(self, kind: str, name: str, wl: Workload, images: int, reps: int,
+             options: dict | None = None, python: str | None = None) -> TaskResult:
+        job = Job(kind=kind, workload=str(wl.path), out_dir=str(self.out_dir), reps=reps,
+                  images=images, model_path=str(wl.model), options=options or {})
+        t0 = time.perf_counter()
+        log(f"{name}: {images} images, {reps} reps ...")
+        res = run_task(job, name, self.run_dir, python=python, in_process=self.cfg.in_process,
+                       timeout=self.cfg.task_timeout)
+        log(f"{name}: {res.status}{' (' + res.reason + ')' if res.reason else ''} "
+            f"[{time.perf_counter() - t0:.1f} s]")
+        return res
+
+    def sops(self, model: str, n: int) -> int:
+        from neurochip.counters import CORE
+
+        return int(self.reference[model].core_counters[:n, :, CORE["synaptic_ops"]].sum())
+
+    def rows_of(self, res: TaskResult, wl: Workload, name: str, kind: str) -> list[TableRow]:
+        """Table rows of a finished task: stats, SOPs, ratio and exact comparison."""
+        model = wl.model.stem
+        if res.status != "ok":
+            return [missing_row(name, kind, res.status, res.reason, model)]
+        rows = []
+        for m in res.rows:
+            row = measured_row(m, model, self.sops(model, m.images))
+            row.memory, row.versions = dict(res.memory), dict(res.versions)
+            base = self.baseline.get((model, m.images))
+            if base is not None and row.images_per_s:
+                row.neurochip_images_per_s = base
+                row.neurochip_speedup = base / row.images_per_s
+            if m.outputs:
+                row.match = compare(self.reference[model], Outputs.load(Path(m.outputs))).to_json()
+            rows.append(row)
+        return rows
+
+    def neurochip(self, wl: Workload, workers: list[int], baselines: list[int],
+                  cli: dict | None) -> tuple[list[TableRow], list[dict]]:
+        res = self.task("neurochip", f"neurochip-{wl.model.stem}", wl, wl.images, self.cfg.reps,
+                        {"workers": workers, "baselines": baselines, "cli_check": cli})
+        if res.status != "ok":
+            raise SystemExit(f"neurochip itself failed: {res.reason}")
+        model = wl.model.stem
+        main = [m for m in res.rows if m.kind == "neurochip"]
+        self.reference[model] = Outputs.load(Path(main[0].outputs))
+        extra_baselines = []
+        for m in res.rows:
+            med = float(np.median(m.seconds))
+            if m.kind == "neurochip-baseline" or m.extra.get("workers") == 1:
+                self.baseline[(model, m.images)] = m.images / med
+            if m.kind == "neurochip-baseline":
+                extra_baselines.append({"model": model, "images": m.images,
+                                        "seconds": m.seconds, "images_per_s": m.images / med})
+        rows = self.rows_of(TaskResult("ok", rows=main, memory=res.memory,
+                                       versions=res.versions), wl, "neurochip", "neurochip")
+        rows[0].match = None  # the reference itself
+        return rows, extra_baselines
+
+
+def brian2_python(cfg: C.BenchConfig) -> list[tuple[str | None, str]]:
+    """Interpreters to try for Brian2, in order, with how they were chosen."""
+    if cfg.brian2_python:
+        return [(cfg.brian2_python, "--brian2-python")]
+    if os.environ.get("BENCH_BRIAN2_PYTHON"):
+        return [(os.environ["BENCH_BRIAN2_PYTHON"], "BENCH_BRIAN2_PYTHON")]
+    out: list[tuple[str | None, str]] = [(None, "this interpreter")]
+    if C.BRIAN2_VENV_PYTHON.is_file() and not cfg.in_process:
+        out.append((str(C.BRIAN2_VENV_PYTHON), "side environment bench/.cache/brian2-venv"))
+    return out
+
+
+def run_bench(cfg: C.BenchConfig) -> dict:
+    t_start = time.perf_counter()
+    machine = machine_info(C.ROOT)
+    h = Harness(cfg)
+    imgs = load_images(cfg.data, cfg.images)
+    n = len(imgs.pixels)
+    clamp = lambda k: max(1, min(k or n, n))  # noqa: E731
+    sizes = {"numpy": clamp(cfg.numpy_images), "snn1": clamp(cfg.snntorch_b1_images),
+             "snnB": clamp(cfg.snntorch_batch_images), "brian2": clamp(cfg.brian2_images),
+             "verilator": clamp(cfg.verilator_images)}
+    main_model, v_model = cfg.model.resolve(), cfg.verilator_model.resolve()
+    use = set(cfg.peers)
+    log(f"{cfg.mode} run: {n} images from {imgs.source}; peers {sorted(use) or 'none'}")
+    wl = make_workload(main_model, imgs, n, h.run_dir)
+    peer_sizes = {sizes[k] for k, p in (("numpy", "numpy"), ("snn1", "snntorch"),
+                                        ("snnB", "snntorch"), ("brian2", "brian2")) if p in use}
+    if "verilator" in use and v_model == main_model:
+        peer_sizes.add(sizes["verilator"])
+    cli = ({"limit": n, "data": str(cfg.data) if cfg.data else None, "split": "test"}
+           if cfg.cli_check else None)
+    rows, baselines = h.neurochip(wl, [1, cfg.workers] if cfg.workers > 1 else [1],
+                                  sorted(peer_sizes - {n}), cli)
+    v_wl = wl
+    if "verilator" in use and v_model != main_model:
+        v_wl = make_workload(v_model, imgs, sizes["verilator"], h.run_dir)
+        v_rows, _ = h.neurochip(v_wl, [1], [], None)
+        v_rows[0].notes.append("baseline for the Verilator row (same model and images)")
+        rows += v_rows
+    if "numpy" in use:
+        res = h.task("numpy_ref", "numpy_ref", wl, sizes["numpy"], cfg.peer_reps)
+        rows += h.rows_of(res, wl, "NumPy reference", "numpy_ref")
+    if "snntorch" in use:
+        for key, batch in (("snn1", 1), ("snnB", cfg.snntorch_batch)):
+            res = h.task("snntorch", f"snntorch_b{batch}", wl, sizes[key], cfg.peer_reps,
+                         {"batch": batch, "threads": cfg.torch_threads})
+            rows += h.rows_of(res, wl, f"snnTorch CPU, batch {batch}", "snntorch")
+    if "brian2" in use:
+        rows += run_brian2(h, wl, sizes["brian2"])
+    if "verilator" in use:
+        rows += run_verilator(h, v_wl, sizes["verilator"])
+    machine["load_average_end"] = load_average()
+    report = assemble(cfg, machine, imgs.source, n, wl, rows, baselines)
+    if cfg.scaling:
+        from bench.scaling import run_scaling
+
+        log("scaling sweep ...")
+        scaling = run_scaling(cfg.out, quick=cfg.mode == "quick")
+        h.scaling_coefficients = scaling["fit"]["coefficients"]
+        scaling["default_model"] = fit_check(h, wl, report)
+        report["scaling"] = scaling
+        report["ns_per_sop"] = scaling["fit"]["ns_per_sop"]
+        report["ns_per_neuron_update"] = scaling["fit"]["ns_per_neuron_update"]
+    else:
+        report["scaling"] = {"skipped": "quick mode or --no-scaling; run `make bench`"}
+    report["wall_seconds"] = round(time.perf_counter() - t_start, 1)
+    report["markdown"] = markdown(report, rows)
+    return report
+
+
+def fit_check(h: Harness, wl: Workload, report: dict) -> dict:
+    """The scaling fit applied to the benchmarked model's own counters: predicted vs
+    measured µs/image and where the time goes."""
+    from neurochip.counters import CORE
+
+    from bench.scaling import TERMS
+
+    ref = h.reference[wl.model.stem]
+    core = ref.core_counters.sum(axis=1).mean(axis=0)
+    feats = {"sops": core[CORE["synaptic_ops"]], "neuron_updates": core[CORE["neuron_updates"]],
+             "fifo_items": core[CORE["pops"]],
+             "pixel_steps": wl.desc.input_size * wl.desc.time_steps, "constant": 1.0}
+    coef = h.scaling_coefficients
+    parts = {k: float(coef[k] * feats[k]) for k in TERMS}
+    total = sum(parts.values())
+    return {"model": wl.model.stem, "measured_us": 1e6 / report["images_per_s"],
+            "fitted_us": total * 1e6, "counts_per_image": {k: float(v) for k, v in feats.items()},
+            "shares": {k: v / total for k, v in parts.items()}}
+
+
+def run_brian2(h: Harness, wl: Workload, n: int) -> list[TableRow]:
+    options = {"target": h.cfg.brian2_target, "cython_cache": str(h.cfg.cache / "brian2-cython")}
+    reasons = []
+    for python, how in brian2_python(h.cfg):
+        res = h.task("brian2", "brian2", wl, n, h.cfg.peer_reps, options, python=python)
+        if res.status == "ok":
+            rows = h.rows_of(res, wl, "Brian2", "brian2")
+            rows[0].notes.insert(0, f"interpreter: {how}" + (f" ({python})" if python else "")
+                                 + "".join(f" (skipped {r})" for r in reasons))
+            return rows
+        reasons.append(f"{how}: {res.reason}")
+    return [missing_row("Brian2", "brian2", res.status, "; ".join(reasons), wl.model.stem)]
+
+
+def run_verilator(h: Harness, wl: Workload, n: int) -> list[TableRow]:
+    model = wl.model.stem
+    options = {"work_dir": str(h.cfg.cache / f"verilator-{model}"), "jobs": h.cfg.verilator_jobs,
+               "budget_cycles": int(h.reference[model].cycles[:n].max()) * 2 + 1000}
+    build = h.task("verilator_build", "verilator_build", wl, n, 1, options)
+    if build.status != "ok":
+        return [missing_row("Verilator RTL (cocotb)", "verilator", build.status, build.reason, model)]
+    res = h.task("verilator", "verilator", wl, n, h.cfg.verilator_reps, options)
+    rows = h.rows_of(res, wl, "Verilator RTL (cocotb)", "verilator")
+    b = build.rows[0]
+    if rows[0].status == "ok":
+        rows[0].compile_seconds = b.compile_seconds
+        rows[0].notes.append("HDL build cached from an earlier run (0 s here)" if b.extra["cached"]
+                             else f"HDL build {b.compile_seconds:.1f} s (jobs "
+                                  f"{h.cfg.verilator_jobs}), excluded")
+        if model != h.cfg.model.resolve().stem:
+            rows[0].notes.append(f"model {model}, not the default: quick mode keeps the "
+                                 "first Verilator build within the one-minute budget")
+    return rows
+
+
+# ----------------------------------------------------------------------------- report
+
+def assemble(cfg: C.BenchConfig, machine: dict, source: str, n: int, wl: Workload,
+             rows: list[TableRow], baselines: list[dict]) -> dict:
+    main_model = wl.model.stem
+    w1 = next(r for r in rows if r.kind == "neurochip" and r.model == main_model and r.threads == 1)
+    wN = next((r for r in rows if r.kind == "neurochip" and r.model == main_model
+               and r.threads > 1), None)
+    ver = next((r for r in rows if r.kind == "verilator" and r.status == "ok"), None)
+    report: dict = {
+        "schema": 1, "mode": cfg.mode, "machine": machine,
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()
+                   if k not in ("notes",)},
+        "data": {"source": source, "images": n},
+        "model": {"path": str(wl.model.relative_to(C.ROOT)) if wl.model.is_relative_to(C.ROOT)
+                  else str(wl.model), "name": wl.desc.name, "hash": wl.desc.content_hash()[:12],
+                  "network": wl.spec.shape_text(), "time_steps": wl.spec.time_steps},
+        "images_per_s": w1.images_per_s,
+        "sops_per_s": w1.sops_per_s,
+        "sops_per_s_per_core": w1.sops_per_s_per_core,
+        "compile_seconds": w1.compile_seconds,
+        "speedup_vs_verilator": ver.neurochip_speedup if ver else None,
+        "verilator": None if ver is None else {
+            "model": ver.model, "images": ver.images, "images_per_s": ver.images_per_s,
+            "neurochip_images_per_s": ver.neurochip_images_per_s,
+            "identical": bool(ver.match and ver.match["identical"]),
+            "build_seconds": ver.compile_seconds},
+        "workers": None if wN is None else {
+            "workers": wN.threads, "images_per_s": wN.images_per_s,
+            "speedup": wN.images_per_s / w1.images_per_s,
+            "identical": bool(wN.match and wN.match["identical"]),
+            "cli": w1.extra.get("cli")},
+        "rows": [r.to_json() for r in rows],
+        "neurochip_baselines": baselines,
+        "reps": {"neurochip": cfg.reps, "peers": cfg.peer_reps, "verilator": cfg.verilator_reps},
+    }
+    if wN is not None:
+        wN.notes.append(f"speed-up over 1 worker ×{report['workers']['speedup']:.2f} on "
+                        f"{machine['usable_cpus']} CPUs; outputs compared with 1 worker")
+    return report
+
+
+def markdown(report: dict, rows: list[TableRow]) -> str:
+    m = report["machine"]
+    lines = [f"# neurochip benchmark ({report['mode']})", "",
+             f"Machine: {one_line(m)}.", "",
+             f"Model: `{report['model']['path']}` ({report['model']['network']}, "
+             f"T = {report['model']['time_steps']}, hash {report['model']['hash']}); images: "
+             f"{report['data']['source']}, the first N of the same images for every row. "
+             f"Medians of repetitions; 'neurochip ÷ this' = neurochip's images/s (1 worker, "
+             f"same model, same images, same run) divided by the row's. SOPs are neurochip's "
+             f"counted synaptic operations on those images (peers doing dense work are "
+             f"credited the same useful SOPs). Peak RSS: getrusage ru_maxrss of the row's "
+             f"own process (interpreter and imports included).", "",
+             table(rows, report["reps"]), "", notes_list(rows), ""]
+    w = report.get("workers")
+    if w:
+        cli = w.get("cli") or {}
+        lines += [f"**Workers.** `simulate(..., workers={w['workers']})`: "
+                  f"{w['images_per_s']:,.0f} images/s, ×{w['speedup']:.2f} over 1 worker, "
+                  f"results {'identical' if w['identical'] else 'DIFFERENT'}. "
+                  + (f"`neurochip simulate --workers W --json`: results "
+                     f"{'identical' if cli.get('identical') else 'DIFFERENT'} for W in "
+                     f"{sorted(cli.get('images_per_s', {}))} (its own images/s: "
+                     f"{cli.get('images_per_s')})." if cli.get("ok") else ""), ""]
+    if report.get("speedup_vs_verilator"):
+        v = report["verilator"]
+        lines += [f"**Against the RTL.** {v['images']} images of `{v['model']}`: neurochip "
+                  f"{v['neurochip_images_per_s']:,.0f} images/s, Verilator "
+                  f"{v['images_per_s']:.3g} images/s: **×{report['speedup_vs_verilator']:,.0f}**, "
+                  f"outputs {'identical' if v['identical'] else 'DIFFERENT'}.", ""]
+    lines += [f"**neurochip, cycle-accurate, 1 core:** "
+              f"{report['sops_per_s_per_core'] / 1e6:,.0f} M SOP/s per core, "
+              f"{report['images_per_s']:,.0f} images/s (compile/cache load "
+              f"{report['compile_seconds']:.2f} s, excluded).", ""]
+    sc = report.get("scaling", {})
+    if "fit" in sc:
+        from bench.scaling import markdown_section
+
+        lines += [markdown_section(sc), ""]
+    lines.append(f"Total wall time of this run: {report['wall_seconds']} s.")
+    return "\n".join(lines) + "\n"
+
+
+def write(report: dict, cfg: C.BenchConfig) -> tuple[Path, Path]:
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    js, md = cfg.out / f"{cfg.stem}.json", cfg.out / f"{cfg.stem}.md"
+    js.write_text(json.dumps(report, indent=1, default=_json_default) + "\n")
+    md.write_text(report["markdown"])
+    return js, md
+
+
+def _json_default(obj):
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(argv)
+    report = run_bench(cfg)
+    js, md = write(report, cfg)
+    print(report["markdown"])
+    log(f"wrote {js} and {md} in {report['wall_seconds']} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
