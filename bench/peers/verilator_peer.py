@@ -37,22 +37,26 @@ def to_outputs(images) -> Outputs:
         chip_counters=np.stack([r.chip_counters for r in images]).astype(np.int64))
 
 
-def build(job: Job) -> TaskResult:
-    """Generate and compile (or find cached) the model's Verilator build."""
-    simulator = job.options.get("simulator", "verilator")
-    why = _why_not(simulator)
-    if why:
-        return TaskResult("not installed", why)
+def _run_rtl(job: Job, first: int | None = None):
+    """One run_rtl call on the job's model and its first ``first`` images (all: None)."""
     from neurochip.description import load
     from neurochip.verify.runner import run_rtl
 
     batch = load_batch(job)
-    desc = load(job.model_path)
+    return run_rtl(load(job.model_path), batch.images[:first],
+                   job.options.get("simulator", "verilator"), job.options["work_dir"],
+                   int(job.options["budget_cycles"]), indices=batch.indices[:first],
+                   jobs=int(job.options.get("jobs", 2)))
+
+
+def build(job: Job) -> TaskResult:
+    """Generate and compile (or find cached) the model's Verilator build."""
+    why = _why_not(job.options.get("simulator", "verilator"))
+    if why:
+        return TaskResult("not installed", why)
     # one image: the build folder depends only on the stimulus memory depth, which is
     # the same for every batch below 2^20 stimulus words (checked in run())
-    rtl = run_rtl(desc, batch.images[:1], simulator, job.options["work_dir"],
-                  int(job.options["budget_cycles"]), indices=batch.indices[:1],
-                  jobs=int(job.options.get("jobs", 2)))
+    rtl = _run_rtl(job, first=1)
     row = RowMeasurement(row="verilator build", kind="verilator_build", images=1,
                          seconds=[rtl.run_seconds], compile_seconds=rtl.build_seconds,
                          extra={"cached": rtl.build_seconds == 0.0})
@@ -66,19 +70,13 @@ def run(job: Job) -> TaskResult:
         return TaskResult("not installed", why)
     import time
 
-    from neurochip.description import load
-    from neurochip.verify.runner import run_rtl
-
     batch = load_batch(job)
-    desc = load(job.model_path)
     rss_before = peak_rss_mib()
     seconds, builds, generate = [], [], []
     rtl = None
     for _ in range(max(1, job.reps)):
         t0 = time.perf_counter()
-        rtl = run_rtl(desc, batch.images, simulator, job.options["work_dir"],
-                      int(job.options["budget_cycles"]), indices=batch.indices,
-                      jobs=int(job.options.get("jobs", 2)))
+        rtl = _run_rtl(job)
         seconds.append(rtl.run_seconds)
         builds.append(rtl.build_seconds)
         generate.append(time.perf_counter() - t0 - rtl.run_seconds - rtl.build_seconds)
