@@ -25,7 +25,9 @@ from neurochip.verify.readback import ChipImageResult, ReadbackPlan
 from neurochip.verify.stimulus import item_streams, write_addresses, write_stimulus
 
 SIMULATORS = ("verilator", "icarus")
-SIM_DIR = Path(__file__).resolve().parents[2] / "sim"
+# Installed with the package (package data), so `neurochip verify` works from a wheel too;
+# the top-level `sim/` of the source tree is a link to this folder.
+SIM_DIR = Path(__file__).resolve().parent / "testbench"
 TB_TOP = "tb_neurochip"
 TB_FILE = SIM_DIR / f"{TB_TOP}.v"
 TEST_MODULE = "test_neurochip"
