@@ -46,7 +46,6 @@ class BenchConfig:
     stem: str = "latest"
     task_timeout: float = 3600.0
     cache: Path = CACHE
-    notes: list[str] = field(default_factory=list)
 
 
 def full() -> BenchConfig:

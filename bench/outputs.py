@@ -82,11 +82,18 @@ class Match:
                 "first_difference": self.first, "summary": self.summary()}
 
 
-def compare(reference: Outputs, peer: Outputs) -> Match:
-    """Compare ``peer`` with the first ``peer.images`` images of ``reference``, exactly."""
+def compare(reference: Outputs, peer: Outputs, timed_images: int | None = None) -> Match:
+    """Compare ``peer`` with the first ``peer.images`` images of ``reference``, exactly.
+
+    ``timed_images``: how many images the peer's row was timed on; outputs for fewer (a
+    peer that stopped early) count as a difference, never as a smaller identical check."""
     n = peer.images
     if n > reference.images:
         raise ValueError(f"peer has {n} images, the reference only {reference.images}")
+    if timed_images is not None and n != timed_images:
+        return Match(timed_images, ["predictions"], timed_images, {"predictions": timed_images},
+                     f"peer returned outputs for {n} images, its row was timed on "
+                     f"{timed_images}")
     ref = reference.head(n)
     bad_any = np.zeros(n, dtype=bool)
     compared, per_field, first = [], {}, ""

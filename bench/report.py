@@ -96,7 +96,8 @@ def _ratio(row: TableRow) -> str:
         return "—"
     text = f"{row.neurochip_speedup:.3g}×"
     if row.match is not None and not row.match.get("identical", False):
-        text += " (outputs differ: not the same computation)"
+        text += (" (outputs differ: not the same computation)" if row.match.get("compared")
+                 else " (outputs not compared)")
     return text
 
 

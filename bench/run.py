@@ -19,7 +19,7 @@ import numpy as np
 
 from bench import config as C
 from bench.machine import load_average, machine_info, one_line
-from bench.outputs import Outputs, compare
+from bench.outputs import Match, Outputs, compare
 from bench.protocol import Job, TaskResult
 from bench.report import TableRow, measured_row, missing_row, notes_list, table
 from bench.tasks import run_task
@@ -109,8 +109,10 @@ class Harness:
         self.run_dir = cfg.cache / f"run-{cfg.stem}"
         self.out_dir = self.run_dir / "outputs"
         self.reference: dict[str, Outputs] = {}  # model stem -> neurochip, 1 worker
+        self.reference_path: dict[str, Path] = {}
         self.baseline: dict[tuple[str, int], float] = {}  # (model, images) -> images/s
-        self.scaling_coefficients: dict[str, float] = {}  # seconds per unit, from bench.scaling
+        # (model, images) -> images/s with every spike train and membrane recorded
+        self.recording_baseline: dict[tuple[str, int], float] = {}
 
     def task(self, kind: str, name: str, wl: Workload, images: int, reps: int,
              options: dict | None = None, python: str | None = None) -> TaskResult:
@@ -142,31 +144,40 @@ class Harness:
             if base is not None and row.images_per_s:
                 row.neurochip_images_per_s = base
                 row.neurochip_speedup = base / row.images_per_s
-            if m.outputs:
-                row.match = compare(self.reference[model], Outputs.load(Path(m.outputs))).to_json()
+            if m.outputs and Path(m.outputs) == self.reference_path.get(model):
+                pass  # the reference itself
+            elif m.outputs:
+                row.match = compare(self.reference[model], Outputs.load(Path(m.outputs)),
+                                    timed_images=m.images).to_json()
+            else:  # a peer that returned nothing to check is listed so, never as matching
+                row.match = Match(m.images, [], 0).to_json()
             rows.append(row)
         return rows
 
     def neurochip(self, wl: Workload, workers: list[int], baselines: list[int],
-                  cli: dict | None) -> tuple[list[TableRow], list[dict]]:
+                  cli: dict | None, recording_baselines: list[int] = ()
+                  ) -> tuple[list[TableRow], list[dict]]:
         res = self.task("neurochip", f"neurochip-{wl.model.stem}", wl, wl.images, self.cfg.reps,
-                        {"workers": workers, "baselines": baselines, "cli_check": cli})
+                        {"workers": workers, "baselines": baselines, "cli_check": cli,
+                         "recording_baselines": list(recording_baselines)})
         if res.status != "ok":
             raise SystemExit(f"neurochip itself failed: {res.reason}")
         model = wl.model.stem
         main = [m for m in res.rows if m.kind == "neurochip"]
-        self.reference[model] = Outputs.load(Path(main[0].outputs))
+        self.reference_path[model] = Path(main[0].outputs)
+        self.reference[model] = Outputs.load(self.reference_path[model])
         extra_baselines = []
         for m in res.rows:
-            med = float(np.median(m.seconds))
+            rate = m.images / float(np.median(m.seconds))
             if m.kind == "neurochip-baseline" or m.extra.get("workers") == 1:
-                self.baseline[(model, m.images)] = m.images / med
-            if m.kind == "neurochip-baseline":
-                extra_baselines.append({"model": model, "images": m.images,
-                                        "seconds": m.seconds, "images_per_s": m.images / med})
+                self.baseline[(model, m.images)] = rate
+            if m.kind == "neurochip-baseline-recording":
+                self.recording_baseline[(model, m.images)] = rate
+            if m.kind.startswith("neurochip-baseline"):
+                extra_baselines.append({"model": model, "images": m.images, "kind": m.kind,
+                                        "seconds": m.seconds, "images_per_s": rate})
         rows = self.rows_of(TaskResult("ok", rows=main, memory=res.memory,
                                        versions=res.versions), wl, "neurochip", "neurochip")
-        rows[0].match = None  # the reference itself
         return rows, extra_baselines
 
 
@@ -202,12 +213,15 @@ def run_bench(cfg: C.BenchConfig) -> dict:
         peer_sizes.add(sizes["verilator"])
     cli = ({"limit": n, "data": str(cfg.data) if cfg.data else None, "split": "test"}
            if cfg.cli_check else None)
+    v_same = "verilator" in use and v_model == main_model
     rows, baselines = h.neurochip(wl, [1, cfg.workers] if cfg.workers > 1 else [1],
-                                  sorted(peer_sizes - {n}), cli)
+                                  sorted(peer_sizes - {n}), cli,
+                                  [sizes["verilator"]] if v_same else [])
     v_wl = wl
-    if "verilator" in use and v_model != main_model:
+    if "verilator" in use and not v_same:
         v_wl = make_workload(v_model, imgs, sizes["verilator"], h.run_dir)
-        v_rows, _ = h.neurochip(v_wl, [1], [], None)
+        v_rows, more = h.neurochip(v_wl, [1], [], None, [sizes["verilator"]])
+        baselines += more
         v_rows[0].notes.append("baseline for the Verilator row (same model and images)")
         rows += v_rows
     if "numpy" in use:
@@ -223,14 +237,13 @@ def run_bench(cfg: C.BenchConfig) -> dict:
     if "verilator" in use:
         rows += run_verilator(h, v_wl, sizes["verilator"])
     machine["load_average_end"] = load_average()
-    report = assemble(cfg, machine, imgs.source, n, wl, rows, baselines)
+    report = assemble(cfg, h, machine, imgs.source, n, wl, rows, baselines)
     if cfg.scaling:
         from bench.scaling import run_scaling
 
         log("scaling sweep ...")
-        scaling = run_scaling(cfg.out, quick=cfg.mode == "quick")
-        h.scaling_coefficients = scaling["fit"]["coefficients"]
-        scaling["default_model"] = fit_check(h, wl, report)
+        scaling = run_scaling(cfg.out)
+        scaling["default_model"] = fit_check(h, wl, report, scaling["fit"]["coefficients"])
         report["scaling"] = scaling
         report["ns_per_sop"] = scaling["fit"]["ns_per_sop"]
         report["ns_per_neuron_update"] = scaling["fit"]["ns_per_neuron_update"]
@@ -241,7 +254,7 @@ def run_bench(cfg: C.BenchConfig) -> dict:
     return report
 
 
-def fit_check(h: Harness, wl: Workload, report: dict) -> dict:
+def fit_check(h: Harness, wl: Workload, report: dict, coef: dict[str, float]) -> dict:
     """The scaling fit applied to the benchmarked model's own counters: predicted vs
     measured µs/image and where the time goes."""
     from neurochip.counters import CORE
@@ -253,7 +266,6 @@ def fit_check(h: Harness, wl: Workload, report: dict) -> dict:
     feats = {"sops": core[CORE["synaptic_ops"]], "neuron_updates": core[CORE["neuron_updates"]],
              "fifo_items": core[CORE["pops"]],
              "pixel_steps": wl.desc.input_size * wl.desc.time_steps, "constant": 1.0}
-    coef = h.scaling_coefficients
     parts = {k: float(coef[k] * feats[k]) for k in TERMS}
     total = sum(parts.values())
     return {"model": wl.model.stem, "measured_us": 1e6 / report["images_per_s"],
@@ -277,14 +289,24 @@ def run_brian2(h: Harness, wl: Workload, n: int) -> list[TableRow]:
 
 def run_verilator(h: Harness, wl: Workload, n: int) -> list[TableRow]:
     model = wl.model.stem
+    from neurochip.verify.runner import cycle_budget
+
     options = {"work_dir": str(h.cfg.cache / f"verilator-{model}"), "jobs": h.cfg.verilator_jobs,
-               "budget_cycles": int(h.reference[model].cycles[:n].max()) * 2 + 1000}
+               "budget_cycles": cycle_budget(h.reference[model].cycles[:n])}
     build = h.task("verilator_build", "verilator_build", wl, n, 1, options)
     if build.status != "ok":
         return [missing_row("Verilator RTL (cocotb)", "verilator", build.status, build.reason, model)]
     res = h.task("verilator", "verilator", wl, n, h.cfg.verilator_reps, options)
     rows = h.rows_of(res, wl, "Verilator RTL (cocotb)", "verilator")
     b = build.rows[0]
+    rec = h.recording_baseline.get((model, n))
+    if rows[0].status == "ok" and rec is not None and rows[0].images_per_s:
+        plain = rows[0].neurochip_speedup
+        rows[0].neurochip_images_per_s = rec
+        rows[0].neurochip_speedup = rec / rows[0].images_per_s
+        rows[0].notes.append(
+            "ratio against neurochip recording every spike train and membrane, as the RTL "
+            "testbench reads them back" + (f" (without recording: ×{plain:,.0f})" if plain else ""))
     if rows[0].status == "ok":
         rows[0].compile_seconds = b.compile_seconds
         rows[0].notes.append("HDL build cached from an earlier run (0 s here)" if b.extra["cached"]
@@ -298,8 +320,8 @@ def run_verilator(h: Harness, wl: Workload, n: int) -> list[TableRow]:
 
 # ----------------------------------------------------------------------------- report
 
-def assemble(cfg: C.BenchConfig, machine: dict, source: str, n: int, wl: Workload,
-             rows: list[TableRow], baselines: list[dict]) -> dict:
+def assemble(cfg: C.BenchConfig, h: Harness, machine: dict, source: str, n: int,
+             wl: Workload, rows: list[TableRow], baselines: list[dict]) -> dict:
     main_model = wl.model.stem
     w1 = next(r for r in rows if r.kind == "neurochip" and r.model == main_model and r.threads == 1)
     wN = next((r for r in rows if r.kind == "neurochip" and r.model == main_model
@@ -307,8 +329,7 @@ def assemble(cfg: C.BenchConfig, machine: dict, source: str, n: int, wl: Workloa
     ver = next((r for r in rows if r.kind == "verilator" and r.status == "ok"), None)
     report: dict = {
         "schema": 1, "mode": cfg.mode, "machine": machine,
-        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()
-                   if k not in ("notes",)},
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(cfg).items()},
         "data": {"source": source, "images": n},
         "model": {"path": str(wl.model.relative_to(C.ROOT)) if wl.model.is_relative_to(C.ROOT)
                   else str(wl.model), "name": wl.desc.name, "hash": wl.desc.content_hash()[:12],
@@ -317,11 +338,15 @@ def assemble(cfg: C.BenchConfig, machine: dict, source: str, n: int, wl: Workloa
         "sops_per_s": w1.sops_per_s,
         "sops_per_s_per_core": w1.sops_per_s_per_core,
         "compile_seconds": w1.compile_seconds,
-        "speedup_vs_verilator": ver.neurochip_speedup if ver else None,
+        # a ratio is only a speed-up if both computed the same thing
+        "speedup_vs_verilator": (ver.neurochip_speedup
+                                 if ver and ver.match and ver.match["identical"] else None),
         "verilator": None if ver is None else {
             "model": ver.model, "images": ver.images, "images_per_s": ver.images_per_s,
             "neurochip_images_per_s": ver.neurochip_images_per_s,
             "identical": bool(ver.match and ver.match["identical"]),
+            "speedup": ver.neurochip_speedup,
+            "neurochip_records_spikes": (ver.model, ver.images) in h.recording_baseline,
             "build_seconds": ver.compile_seconds},
         "workers": None if wN is None else {
             "workers": wN.threads, "images_per_s": wN.images_per_s,
@@ -357,16 +382,21 @@ def markdown(report: dict, rows: list[TableRow]) -> str:
         lines += [f"**Workers.** `simulate(..., workers={w['workers']})`: "
                   f"{w['images_per_s']:,.0f} images/s, ×{w['speedup']:.2f} over 1 worker, "
                   f"results {'identical' if w['identical'] else 'DIFFERENT'}. "
-                  + (f"`neurochip simulate --workers W --json`: results "
+                  + (f"`neurochip simulate --workers W --json`: every non-timing field of "
+                     f"its summary (accuracy, cycles, spikes, SOPs, energy) "
                      f"{'identical' if cli.get('identical') else 'DIFFERENT'} for W in "
                      f"{sorted(cli.get('images_per_s', {}))} (its own images/s: "
                      f"{cli.get('images_per_s')})." if cli.get("ok") else ""), ""]
-    if report.get("speedup_vs_verilator"):
-        v = report["verilator"]
+    v = report.get("verilator")
+    if v and v.get("speedup"):
+        rec = (" (recording every spike train and membrane, as the RTL testbench reads "
+               "them back)" if v["neurochip_records_spikes"] else "")
         lines += [f"**Against the RTL.** {v['images']} images of `{v['model']}`: neurochip "
-                  f"{v['neurochip_images_per_s']:,.0f} images/s, Verilator "
-                  f"{v['images_per_s']:.3g} images/s: **×{report['speedup_vs_verilator']:,.0f}**, "
-                  f"outputs {'identical' if v['identical'] else 'DIFFERENT'}.", ""]
+                  f"{v['neurochip_images_per_s']:,.0f} images/s{rec}, Verilator "
+                  f"{v['images_per_s']:.3g} images/s: "
+                  + (f"**×{v['speedup']:,.0f}**, outputs identical." if v["identical"] else
+                     f"×{v['speedup']:,.0f} but outputs DIFFERENT, so no speed-up is claimed "
+                     "(`speedup_vs_verilator` is null)."), ""]
     lines += [f"**neurochip, cycle-accurate, 1 core:** "
               f"{report['sops_per_s_per_core'] / 1e6:,.0f} M SOP/s per core, "
               f"{report['images_per_s']:,.0f} images/s (compile/cache load "

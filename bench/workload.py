@@ -29,17 +29,12 @@ class Workload:
 
 
 def load_images(data: Path | None, limit: int = 0) -> Images:
-    """The test split of ``data`` (IDX folder) or the shipped 256-image MNIST sample."""
-    from neurochip.datasets import load_sample, load_split
+    """The test split of ``data`` (IDX folder) or the shipped 256-image MNIST sample,
+    read as ``neurochip simulate`` reads them."""
+    from neurochip.cli.simulate_cmd import load_images as cli_load_images
 
-    if data is None:
-        pixels, labels = load_sample()
-        source = "shipped MNIST test sample (neurochip/data)"
-    else:
-        pixels, labels = load_split(data, "test")
-        source = f"{data} (test split)"
-    if limit:
-        pixels, labels = pixels[:limit], labels[:limit]
+    pixels, labels, source = cli_load_images(None if data is None else str(data), "test",
+                                             limit or None)
     return Images(pixels.reshape(len(pixels), -1), np.arange(len(pixels), dtype=np.int64),
                   labels, source)
 

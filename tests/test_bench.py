@@ -67,6 +67,24 @@ def test_compare_identical_and_perturbed(small_outputs: Outputs):
     assert compare(small_outputs, partial).compared == ["predictions", "counts"]
 
 
+def test_peer_with_fewer_outputs_than_timed_images_differs(small_outputs: Outputs):
+    short = compare(small_outputs, small_outputs.head(4), timed_images=6)
+    assert not short.identical and short.images == 6
+    assert "4 images" in short.first and "timed on 6" in short.first
+    assert compare(small_outputs, small_outputs.head(4), timed_images=4).identical
+
+
+def test_peer_without_outputs_is_not_called_identical():
+    from bench.outputs import Match
+
+    row = TableRow(name="peer", kind="snntorch", model="m", images=6, seconds=[1.0],
+                   images_per_s=6.0, images_per_s_range=[6.0, 6.0], neurochip_speedup=10.0,
+                   match=Match(6, [], 0).to_json())
+    text = table([row], {})
+    assert "not compared (no outputs)" in text and "outputs not compared" in text
+    assert "identical" not in text
+
+
 def test_differing_peer_is_flagged_in_table(small_outputs: Outputs):
     bad = small_outputs.head(6)
     bad.counts = bad.counts.copy()
@@ -111,12 +129,31 @@ def test_quick_harness_tiny(tmp_path: Path):
     assert data["workers"]["identical"]
     rows = {r["name"]: r for r in data["rows"]}
     assert rows["NumPy reference (functional + cycle model)"]["match"]["identical"]
-    for r in data["rows"]:
-        assert r["status"] in ("ok", "not installed", "not applicable", "failed")
-        if r["status"] == "ok" and r["match"] is not None:
-            assert r["match"]["identical"], r  # every peer computes the chip's function
-            assert r["neurochip_speedup"] > 0
+    _check_peer_rows(data["rows"])
     assert "| # | implementation" in md.read_text()
+
+
+def _snntorch_importable() -> bool:
+    try:
+        import snntorch  # noqa: F401
+    except ImportError:
+        return not UNDER_CI  # CI installs it: a missing module there is a failure
+    return True
+
+
+def _check_peer_rows(rows: list[dict]) -> None:
+    """No peer may fail: a crashing peer is a defect, not a row to pass over. snnTorch
+    must run wherever it is installed (always in CI); Brian2 may only be missing."""
+    for r in rows:
+        if r["kind"] == "brian2":
+            assert r["status"] in ("ok", "not installed"), r
+        elif r["kind"] == "snntorch" and not _snntorch_importable():
+            assert r["status"] == "not installed", r
+        else:
+            assert r["status"] == "ok", r
+        if r["kind"] != "neurochip" and r["status"] == "ok":
+            assert r["match"] is not None and r["match"]["identical"], r
+            assert r["neurochip_speedup"] > 0
 
 
 def test_cost_fit_recovers_known_coefficients():
@@ -227,12 +264,9 @@ def test_make_bench_quick_end_to_end(tmp_path: Path):
     assert data["verilator"]["identical"] is True
     assert data["speedup_vs_verilator"] > 0
     assert data["workers"]["identical"] is True
+    assert data["verilator"]["neurochip_records_spikes"] is True
     rows = {r["name"]: r for r in data["rows"]}
     for name in ("NumPy reference (functional + cycle model)", "Verilator RTL (cocotb)"):
         assert rows[name]["status"] == "ok", rows[name]
-    if UNDER_CI:  # the dev extra installs snnTorch
-        assert rows["snnTorch CPU, batch 1"]["status"] == "ok"
-    for r in data["rows"]:
-        if r["status"] == "ok" and r["match"] is not None:
-            assert r["match"]["identical"], r
+    _check_peer_rows(data["rows"])
     assert "| # | implementation" in proc.stdout

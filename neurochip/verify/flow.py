@@ -11,7 +11,7 @@ import numpy as np
 from neurochip.description import CoreDescription
 from neurochip.sim.simulator import SimulationResult, simulate, warm_up
 from neurochip.verify.compare import Mismatch, compare_image
-from neurochip.verify.runner import RtlRun, run_rtl
+from neurochip.verify.runner import RtlRun, cycle_budget, run_rtl
 
 
 @dataclass
@@ -61,8 +61,8 @@ def verify(desc: CoreDescription, images: np.ndarray, simulator: str, work_dir: 
     """Run both models on ``images`` and compare every output of every image."""
     warm_up(desc)
     sim: SimulationResult = simulate(desc, images, indices=indices, record_spikes=True)
-    budget = int(sim.cycles.max()) * 2 + 1000
-    rtl: RtlRun = run_rtl(desc, images, simulator, work_dir, budget, indices=indices, jobs=jobs)
+    rtl: RtlRun = run_rtl(desc, images, simulator, work_dir, cycle_budget(sim.cycles),
+                          indices=indices, jobs=jobs)
     names = [lay.name for lay in desc.layers]
     mismatches: list[Mismatch] = []
     for i, result in enumerate(rtl.images):

@@ -157,6 +157,12 @@ def build(simulator: str, rtl: RtlBundle, build_dir: Path, stim_depth: int, rb_d
     return time.perf_counter() - t0
 
 
+def cycle_budget(expected_cycles: np.ndarray) -> int:
+    """Per-image time budget of a run: twice the simulator's longest image plus slack, so
+    a chip that hangs or runs slow is named instead of waited on."""
+    return int(np.max(expected_cycles)) * 2 + 1000
+
+
 def run_rtl(desc: CoreDescription, images: np.ndarray, simulator: str, work_dir: str | Path,
             budget_cycles: int, indices: np.ndarray | None = None, jobs: int = 1) -> RtlRun:
     """Generate, build (cached) and simulate; ``budget_cycles`` bounds one image."""
