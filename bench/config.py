@@ -3,7 +3,7 @@ Two presets: full (``make bench``) and quick (``make bench QUICK=1``, under a mi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -237,7 +237,7 @@ def run_bench(cfg: C.BenchConfig) -> dict:
     if "verilator" in use:
         rows += run_verilator(h, v_wl, sizes["verilator"])
     machine["load_average_end"] = load_average()
-    report = assemble(cfg, h, machine, imgs.source, n, wl, rows, baselines)
+    report = assemble(cfg, machine, imgs.source, n, wl, rows, baselines)
     if cfg.scaling:
         from bench.scaling import run_scaling
 
@@ -288,9 +288,9 @@ def run_brian2(h: Harness, wl: Workload, n: int) -> list[TableRow]:
 
 
 def run_verilator(h: Harness, wl: Workload, n: int) -> list[TableRow]:
-    model = wl.model.stem
     from neurochip.verify.runner import cycle_budget
 
+    model = wl.model.stem
     options = {"work_dir": str(h.cfg.cache / f"verilator-{model}"), "jobs": h.cfg.verilator_jobs,
                "budget_cycles": cycle_budget(h.reference[model].cycles[:n])}
     build = h.task("verilator_build", "verilator_build", wl, n, 1, options)
@@ -304,6 +304,7 @@ def run_verilator(h: Harness, wl: Workload, n: int) -> list[TableRow]:
         plain = rows[0].neurochip_speedup
         rows[0].neurochip_images_per_s = rec
         rows[0].neurochip_speedup = rec / rows[0].images_per_s
+        rows[0].extra["neurochip_records_spikes"] = True
         rows[0].notes.append(
             "ratio against neurochip recording every spike train and membrane, as the RTL "
             "testbench reads them back" + (f" (without recording: ×{plain:,.0f})" if plain else ""))
@@ -320,8 +321,8 @@ def run_verilator(h: Harness, wl: Workload, n: int) -> list[TableRow]:
 
 # ----------------------------------------------------------------------------- report
 
-def assemble(cfg: C.BenchConfig, h: Harness, machine: dict, source: str, n: int,
-             wl: Workload, rows: list[TableRow], baselines: list[dict]) -> dict:
+def assemble(cfg: C.BenchConfig, machine: dict, source: str, n: int, wl: Workload,
+             rows: list[TableRow], baselines: list[dict]) -> dict:
     main_model = wl.model.stem
     w1 = next(r for r in rows if r.kind == "neurochip" and r.model == main_model and r.threads == 1)
     wN = next((r for r in rows if r.kind == "neurochip" and r.model == main_model
@@ -346,7 +347,7 @@ def assemble(cfg: C.BenchConfig, h: Harness, machine: dict, source: str, n: int,
             "neurochip_images_per_s": ver.neurochip_images_per_s,
             "identical": bool(ver.match and ver.match["identical"]),
             "speedup": ver.neurochip_speedup,
-            "neurochip_records_spikes": (ver.model, ver.images) in h.recording_baseline,
+            "neurochip_records_spikes": bool(ver.extra.get("neurochip_records_spikes")),
             "build_seconds": ver.compile_seconds},
         "workers": None if wN is None else {
             "workers": wN.threads, "images_per_s": wN.images_per_s,

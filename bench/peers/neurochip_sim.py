@@ -37,18 +37,16 @@ def run(job: Job) -> TaskResult:
     rows: list[RowMeasurement] = []
     for workers in job.options.get("workers", [1]):
         rows.append(_workers_row(job, desc, batch, workers, compile_s, simulate))
-    for n in job.options.get("baselines", []):
-        seconds, _ = repeat(lambda: simulate(desc, batch.images[:n], batch.indices[:n]), job.reps)
-        rows.append(RowMeasurement(row=f"neurochip baseline, {n} images", kind="neurochip-baseline",
-                                   images=n, seconds=seconds, compile_seconds=compile_s))
-    # What the RTL testbench does per image: every layer's spike train and final membranes
-    # come back, so the ratio against it is taken with neurochip recording them too.
-    for n in job.options.get("recording_baselines", []):
+    # Recording baselines do what the RTL testbench does per image: every layer's spike
+    # train and final membranes come back, so the ratio against it is like for like.
+    for n, record in ([(n, False) for n in job.options.get("baselines", [])]
+                      + [(n, True) for n in job.options.get("recording_baselines", [])]):
         seconds, _ = repeat(lambda: simulate(desc, batch.images[:n], batch.indices[:n],
-                                             record_spikes=True), job.reps)
-        rows.append(RowMeasurement(row=f"neurochip baseline recording spikes, {n} images",
-                                   kind="neurochip-baseline-recording", images=n,
-                                   seconds=seconds, compile_seconds=compile_s))
+                                             record_spikes=record), job.reps)
+        rows.append(RowMeasurement(
+            row=f"neurochip baseline{' recording spikes' if record else ''}, {n} images",
+            kind="neurochip-baseline-recording" if record else "neurochip-baseline",
+            images=n, seconds=seconds, compile_seconds=compile_s))
     cli = job.options.get("cli_check")
     if cli:
         rows[0].extra["cli"] = cli_check(job.model_path, cli, job.options.get("workers", [1]))
