@@ -4,7 +4,7 @@ MODEL  ?= models/ste-bp-mnist-default.npz
 DATA   ?= ../shared/datasets/mnist
 RTL_DIR ?= rtl
 
-.PHONY: help install test simulate inspect rtl verify bench models clean
+.PHONY: help install test simulate inspect rtl verify bench models docs clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
@@ -32,6 +32,9 @@ bench:  ## simulator vs NumPy reference, snnTorch, Brian2, Verilator + scaling s
 
 models:  ## retrain the shipped models (needs torch and $(DATA)); see models/README.md
 	bash models/train.sh $(DATA)
+
+docs:  ## regenerate the generated tables in docs/
+	$(PYTHON) -m neurochip.docs
 
 clean:  ## remove build folders and caches
 	rm -rf build sim_build .pytest_cache .hypothesis .numba_cache

@@ -12,7 +12,8 @@ import numpy as np
 
 @dataclass
 class LayerSpec:
-    """One dense layer with the neuron semantics of architecture.md §5-§6."""
+    """One layer (kind ``fc``, neuron model ``lif``) with the semantics of architecture.md
+    §5-§6; ``kind`` and ``model`` select a peer's entry in its backend tables."""
 
     name: str
     weight: np.ndarray  # (inputs, neurons) int64
@@ -24,6 +25,8 @@ class LayerSpec:
     leak: str  # none | subtract | shift
     leak_amount: int
     integration: str  # continuous | discontinuous
+    kind: str = "fc"
+    model: str = "lif"
 
     @property
     def inputs(self) -> int:
@@ -95,7 +98,8 @@ def from_description(desc) -> NetSpec:
                         bias=np.asarray(lay.bias, dtype=np.int64),
                         membrane_bits=lay.membrane_bits, overflow=lay.overflow,
                         reset=lay.neuron.reset, leak=lay.neuron.leak,
-                        leak_amount=lay.neuron.leak_amount, integration=lay.neuron.integration)
+                        leak_amount=lay.neuron.leak_amount, integration=lay.neuron.integration,
+                        kind=lay.kind, model=lay.neuron.model)
               for lay in desc.layers]
     return NetSpec(desc.name, desc.time_steps, (1 << desc.count_bits) - 1, layers)
 

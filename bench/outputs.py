@@ -1,7 +1,11 @@
-"""What an implementation produced for a batch, and the exact comparison with neurochip.
+"""What a benchmark peer produced for a batch, and its exact comparison with neurochip.
 
-Every field is optional except predictions and counts; a comparison checks every field
-both sides have, with no tolerance, and names the first difference."""
+``Outputs`` is the subset of ``neurochip.observe.Observation`` a peer can report, with
+the same ``.npz`` field names, for peers that must not import neurochip (Brian2 runs in its
+own environment). The comparison is neurochip's one comparator
+(``neurochip.observe.compare``), summarised per field: every field is optional except
+predictions and counts, every field both sides have is checked with no tolerance, and the
+first difference is named."""
 
 from __future__ import annotations
 
@@ -82,11 +86,14 @@ class Match:
                 "first_difference": self.first, "summary": self.summary()}
 
 
-def compare(reference: Outputs, peer: Outputs, timed_images: int | None = None) -> Match:
-    """Compare ``peer`` with the first ``peer.images`` images of ``reference``, exactly.
+def compare(reference, peer, timed_images: int | None = None) -> Match:
+    """Compare ``peer`` with the first ``peer.images`` images of ``reference`` (an
+    ``neurochip.observe.Observation``), exactly, with neurochip's one comparator.
 
     ``timed_images``: how many images the peer's row was timed on; outputs for fewer (a
     peer that stopped early) count as a difference, never as a smaller identical check."""
+    from neurochip.observe import Observation, compare as exact
+
     n = peer.images
     if n > reference.images:
         raise ValueError(f"peer has {n} images, the reference only {reference.images}")
@@ -94,26 +101,10 @@ def compare(reference: Outputs, peer: Outputs, timed_images: int | None = None) 
         return Match(timed_images, ["predictions"], timed_images, {"predictions": timed_images},
                      f"peer returned outputs for {n} images, its row was timed on "
                      f"{timed_images}")
-    ref = reference.head(n)
-    bad_any = np.zeros(n, dtype=bool)
-    compared, per_field, first = [], {}, ""
-    for name, words in FIELDS:
-        a, b = getattr(ref, name), getattr(peer, name)
-        if a is None or b is None:
-            continue
-        compared.append(name)
-        if a.shape != b.shape:
-            per_field[name] = n
-            bad_any[:] = True
-            first = first or f"{words}: shape {b.shape}, neurochip {a.shape}"
-            continue
-        diff = (a.reshape(n, -1) != b.reshape(n, -1))
-        bad = diff.any(axis=1)
-        per_field[name] = int(bad.sum())
-        bad_any |= bad
-        if bad.any() and not first:
-            i = int(np.flatnonzero(bad)[0])
-            j = int(np.flatnonzero(diff[i])[0])
-            first = (f"image {i}, {words} element {np.unravel_index(j, a.shape[1:])}: "
-                     f"peer {b.reshape(n, -1)[i, j]}, neurochip {a.reshape(n, -1)[i, j]}")
-    return Match(n, compared, int(bad_any.sum()), per_field, first)
+    if not isinstance(peer, Observation):
+        peer = Observation(**{name: getattr(peer, name) for name, _ in FIELDS},
+                           neuron_offsets=reference.neuron_offsets,
+                           layer_names=reference.layer_names)
+    result = exact(reference, peer, limit=1, labels=("neurochip", "peer"),
+                   fields_=tuple(name for name, _ in FIELDS))
+    return Match(n, result.compared, result.differing_images, result.per_field(), result.first)

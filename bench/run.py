@@ -17,9 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+from neurochip.observe import Observation
+
 from bench import config as C
 from bench.machine import load_average, machine_info, one_line
-from bench.outputs import Match, Outputs, compare
+from bench.outputs import Match, compare
 from bench.protocol import Job, TaskResult
 from bench.report import TableRow, measured_row, missing_row, notes_list, table
 from bench.tasks import run_task
@@ -108,7 +110,7 @@ class Harness:
         self.cfg = cfg
         self.run_dir = cfg.cache / f"run-{cfg.stem}"
         self.out_dir = self.run_dir / "outputs"
-        self.reference: dict[str, Outputs] = {}  # model stem -> neurochip, 1 worker
+        self.reference: dict[str, Observation] = {}  # model stem -> neurochip, 1 worker
         self.reference_path: dict[str, Path] = {}
         self.baseline: dict[tuple[str, int], float] = {}  # (model, images) -> images/s
         # (model, images) -> images/s with every spike train and membrane recorded
@@ -147,7 +149,8 @@ class Harness:
             if m.outputs and Path(m.outputs) == self.reference_path.get(model):
                 pass  # the reference itself
             elif m.outputs:
-                row.match = compare(self.reference[model], Outputs.load(Path(m.outputs)),
+                row.match = compare(self.reference[model],
+                                    Observation.load(Path(m.outputs), like=self.reference[model]),
                                     timed_images=m.images).to_json()
             else:  # a peer that returned nothing to check is listed so, never as matching
                 row.match = Match(m.images, [], 0).to_json()
@@ -165,7 +168,7 @@ class Harness:
         model = wl.model.stem
         main = [m for m in res.rows if m.kind == "neurochip"]
         self.reference_path[model] = Path(main[0].outputs)
-        self.reference[model] = Outputs.load(self.reference_path[model])
+        self.reference[model] = Observation.load(self.reference_path[model])
         extra_baselines = []
         for m in res.rows:
             rate = m.images / float(np.median(m.seconds))

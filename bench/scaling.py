@@ -76,8 +76,8 @@ def sweep_points(quick: bool = False) -> list[SweepPoint]:
 def synthetic_description(width: int, time_steps: int, rate: float, seed: int = 0):
     """784-width-width-10, binary ±1 weights, discontinuous (like the default model), with
     thresholds ≈ one standard deviation of the expected input so ~16 % of neurons fire."""
-    from neurochip.description import (CoreDescription, CoreParams, Encoder, Layer,
-                                       NeuronParams, validate)
+    from neurochip.description import CoreDescription, CoreMapping, Encoder, Layer, validate
+    from neurochip.neurons.lif import LifNeuron
 
     rng = np.random.default_rng(seed)
     sizes = [INPUTS, width, width, 10]
@@ -89,8 +89,8 @@ def synthetic_description(width: int, time_steps: int, rate: float, seed: int = 
         layers.append(Layer(
             name=f"l{i}", inputs=n_in, neurons=n, weight_bits=1, membrane_bits=14,
             overflow="saturate",
-            neuron=NeuronParams(reset="subtract", leak="none", integration="discontinuous"),
-            core=CoreParams(index=i, lanes=min(64, n), fifo_depth=64),
+            neuron=LifNeuron(reset="subtract", leak="none", integration="discontinuous"),
+            core=CoreMapping(index=i, lanes=min(64, n), fifo_depth=64),
             weight=rng.choice([-1, 1], size=(n_in, n)).astype(np.int64),
             threshold=np.full(n, theta, dtype=np.int64), bias=np.zeros(n, dtype=np.int64),
             source="input" if i == 0 else f"l{i - 1}"))

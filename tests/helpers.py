@@ -9,11 +9,12 @@ import numpy as np
 
 
 def write_checkpoint(path: Path, sizes=(784, 48, 10), mode="discontinuous", bits=1, T=4,
-                     seed=0) -> Path:
+                     seed=0, extra=None) -> Path:
+    """``extra``: more manifest keys (e.g. dataset, data_dir, test_split_sha256)."""
     rng = np.random.default_rng(seed)
     meta = {"format": "neurochip-float-checkpoint", "version": 1, "trainer": "ste-bp",
             "mode": mode, "weight_bits": bits, "time_steps": T, "threshold": 1.0,
-            "layer_sizes": list(sizes), "encoder": "bernoulli"}
+            "layer_sizes": list(sizes), "encoder": "bernoulli", **(extra or {})}
     arrays = {"manifest": np.frombuffer(json.dumps(meta).encode(), np.uint8)}
     for i in range(len(sizes) - 1):
         arrays[f"layer{i}.weight"] = rng.normal(0, 0.08, (sizes[i], sizes[i + 1])).astype(np.float32)
@@ -25,17 +26,18 @@ def write_checkpoint(path: Path, sizes=(784, 48, 10), mode="discontinuous", bits
 def bounds_case(bits: int, overflow: str):
     """One layer of 8-bit weights whose membranes the bias drives to the B-bit bounds
     (B = ``bits``), with two images: exercises saturate/wrap at every storage width."""
-    from neurochip.description import CoreDescription, CoreParams, Encoder, Layer, NeuronParams
+    from neurochip.description import CoreDescription, CoreMapping, Encoder, Layer
+    from neurochip.neurons.lif import LifNeuron
 
     rng = np.random.default_rng(bits)
     lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
     w = rng.integers(-128, 128, size=(6, 8))
     w[0], w[1] = 127, -128
     layer = Layer(name="out", inputs=6, neurons=8, weight_bits=8, membrane_bits=bits,
-                  overflow=overflow, neuron=NeuronParams(reset="subtract", leak="none",
+                  overflow=overflow, neuron=LifNeuron(reset="subtract", leak="none",
                                                          leak_amount=0,
                                                          integration="continuous"),
-                  core=CoreParams(index=0, lanes=3, fifo_depth=2), weight=w,
+                  core=CoreMapping(index=0, lanes=3, fifo_depth=2), weight=w,
                   threshold=np.array([hi, hi, lo, lo, 0, -1, hi, lo]),
                   bias=np.array([hi, lo, hi, lo, hi, lo, 1, -1]), source="input")
     desc = CoreDescription(name="bounds", input_shape=(6,),

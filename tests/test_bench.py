@@ -43,11 +43,9 @@ def small_outputs():
     from neurochip.description import load
     from neurochip.sim.simulator import simulate
 
-    from bench.peers.neurochip_sim import to_outputs
-
     desc = load(C.SMALL_MODEL)
     images, _ = load_sample()
-    return to_outputs(simulate(desc, images[:6], record_spikes=True))
+    return simulate(desc, images[:6], record_spikes=True)  # an Observation
 
 
 def test_compare_identical_and_perturbed(small_outputs: Outputs):
@@ -193,7 +191,7 @@ def test_brian2_update_code_is_the_spec(reset: str, overflow: str):
     """The run_regularly code the Brian2 peer generates equals §6 (golden reference), for
     every reset, leak, integration and overflow mode, near the range limits too. Needs
     no Brian2."""
-    from neurochip.description import NeuronParams
+    from neurochip.neurons.lif import LifNeuron
     from neurochip.golden.reference import neuron_update
     from neurochip.random_networks import random_description
 
@@ -204,7 +202,7 @@ def test_brian2_update_code_is_the_spec(reset: str, overflow: str):
     for leak, amount in (("none", 0), ("subtract", 3), ("shift", 2)):
         for integration in ("continuous", "discontinuous"):
             lay = replace(base, membrane_bits=8, overflow=overflow,
-                          neuron=NeuronParams(reset=reset, leak=leak, leak_amount=amount,
+                          neuron=LifNeuron(reset=reset, leak=leak, leak_amount=amount,
                                               integration=integration))
             lay.threshold = rng.integers(-100, 101, size=lay.neurons)
             lay.bias = rng.integers(-60, 61, size=lay.neurons)

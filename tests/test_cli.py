@@ -154,6 +154,84 @@ def test_simulate_plot_to_a_bad_path_exits_2_naming_plot(capsys, model, tmp_path
         assert w in err
 
 
+def _per_image_rows(path):
+    """--per-image records as dicts of the JSON Lines layout, whatever the file format."""
+    import csv
+
+    if path.suffix == ".csv":
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        out = []
+        for row in rows:
+            rec = {k: v for k, v in row.items()
+                   if not k.startswith(("spikes_", "count_"))}
+            rec = {k: float(v) if k == "energy_nj" else int(v) for k, v in rec.items()}
+            rec["correct"] = bool(rec["correct"])
+            rec["spikes_per_layer"] = {k[len("spikes_"):]: int(v) for k, v in row.items()
+                                       if k.startswith("spikes_")}
+            counts = sorted((int(k[len("count_"):]), int(v)) for k, v in row.items()
+                            if k.startswith("count_"))
+            rec["counts"] = [v for _, v in counts]
+            out.append(rec)
+        return out
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+@pytest.mark.parametrize("name", ["per.jsonl", "per.json", "per.csv"])
+def test_simulate_per_image_agrees_with_the_totals(capsys, model, tmp_path, name):
+    path = tmp_path / name
+    code, out, err = run(capsys, "simulate", str(model), "--limit", "12", "--json",
+                         "--per-image", str(path))
+    assert code == 0, err
+    total = json.loads(out)
+    rows = _per_image_rows(path)
+    assert len(rows) == total["images"] == 12
+    assert [r["image"] for r in rows] == list(range(12))
+
+    def mean(key):
+        return float(np.mean([r[key] for r in rows]))
+
+    assert mean("correct") == pytest.approx(total["accuracy"], rel=1e-12)
+    assert mean("cycles") == pytest.approx(total["cycles_per_image"], rel=1e-12)
+    assert min(r["cycles"] for r in rows) == total["cycles_min"]
+    assert max(r["cycles"] for r in rows) == total["cycles_max"]
+    assert mean("input_spikes") == pytest.approx(total["input_spikes_per_image"], rel=1e-12)
+    assert mean("synaptic_ops") == pytest.approx(total["sops_per_image"], rel=1e-12)
+    assert mean("stall_cycles") == pytest.approx(total["stall_cycles_per_image"],
+                                                 rel=1e-12, abs=1e-12)
+    assert mean("host_stall_cycles") == pytest.approx(total["host_stall_cycles_per_image"],
+                                                      rel=1e-12, abs=1e-12)
+    assert mean("energy_nj") == pytest.approx(total["energy_nj_per_image"], rel=1e-9)
+    layers = list(total["spikes_per_layer"])
+    for name_ in layers:
+        assert float(np.mean([r["spikes_per_layer"][name_] for r in rows])) == \
+            pytest.approx(total["spikes_per_layer"][name_], rel=1e-12, abs=1e-12)
+    assert float(np.mean([sum(r["spikes_per_layer"].values()) for r in rows])) == \
+        pytest.approx(total["spikes_per_image"], rel=1e-12, abs=1e-12)
+    for r in rows:
+        assert len(r["counts"]) == 10
+        assert r["prediction"] == int(np.argmax(r["counts"]))  # lowest index on ties
+        assert r["correct"] == (r["prediction"] == r["label"])
+
+
+@pytest.mark.parametrize("target, words", [
+    ("{dir}/per.txt", ["--per-image", "unknown extension '.txt'", ".jsonl", ".csv"]),
+    ("{dir}/per", ["--per-image", "unknown extension"]),
+    ("{dir}", ["--per-image", "is a directory"]),
+    ("{dir}/missing/per.csv", ["--per-image", "does not exist"]),
+])
+def test_simulate_per_image_bad_path_exits_2_naming_the_option(capsys, model, tmp_path,
+                                                                 target, words):
+    path = target.format(dir=tmp_path)
+    code, out, err = run(capsys, "simulate", str(model), "--limit", "2", "--per-image", path)
+    assert code == 2
+    assert out == ""
+    assert err.startswith("neurochip: error: --per-image") and err.count("\n") == 1
+    for w in words:
+        assert w in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []  # refused before writing anything
+
+
 def test_plot_write_errors_name_plot(tmp_path):
     pytest.importorskip("matplotlib")
     from neurochip.cli.plot import plot_simulation

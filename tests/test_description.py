@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from neurochip import description as D
+from neurochip.neurons.lif import LifNeuron
 from neurochip.random_networks import random_description
 
 
@@ -148,7 +149,7 @@ def test_truncated_archive_is_refused(tmp_path):
 
 
 def test_oversized_member_is_refused_before_reading(tmp_path, monkeypatch):
-    monkeypatch.setattr(D, "MAX_ARRAY_BYTES", 10)
+    monkeypatch.setattr(D.io, "MAX_ARRAY_BYTES", 10)
     D.save(random_description(4), tmp_path / "m.npz")
     with pytest.raises(D.DescriptionError, match="would unpack to"):
         D.load(tmp_path / "m.npz")
@@ -255,15 +256,15 @@ def test_validate_refuses_api_built_descriptions_without_raw_errors():
         D.validate(desc)
     desc = random_description(3)
     desc.layers[0].membrane_bits = 40
-    with pytest.raises(D.DescriptionError, match=r"'layers\[0\]'.*membrane_bits 2 … 32"):
+    with pytest.raises(D.DescriptionError, match=r"'layers\[0\]\.membrane_bits' = 40 .*2 … 32"):
         D.validate(desc)
 
 
 def _wide_input(inputs: int, weight_bits: int = 1, membrane_bits: int = 8) -> D.CoreDescription:
     w = np.ones((inputs, 1), np.int64)
     lay = D.Layer(name="out", inputs=inputs, neurons=1, weight_bits=weight_bits,
-                  membrane_bits=membrane_bits, overflow="saturate", neuron=D.NeuronParams(),
-                  core=D.CoreParams(index=0), weight=w, threshold=np.zeros(1, np.int64),
+                  membrane_bits=membrane_bits, overflow="saturate", neuron=LifNeuron(),
+                  core=D.CoreMapping(index=0), weight=w, threshold=np.zeros(1, np.int64),
                   bias=np.zeros(1, np.int64))
     return D.CoreDescription("w", (inputs,), D.Encoder(), 1, 1e8, 4, [lay])
 
@@ -280,3 +281,30 @@ def test_membrane_narrower_than_weights_is_allowed():
     desc = _wide_input(4, weight_bits=8, membrane_bits=2)
     desc.layers[0].weight[:] = 127
     D.validate(desc)
+
+
+def test_v1_files_that_say_dense_load_as_fc(tmp_path):
+    """The kind was called 'dense' before it was called what the layers are called; such
+    v1 files still load (as 'fc', identical otherwise) and are written back as 'fc'."""
+    desc = random_description(3)
+    raw = _raw(desc)
+    man = desc.manifest()
+    for lay in man["layers"]:
+        lay["kind"] = "dense"
+    raw["manifest"] = np.frombuffer(json.dumps(man).encode(), np.uint8)
+    back = D.load(_write(tmp_path, raw))
+    assert [lay.kind for lay in back.layers] == ["fc"] * len(desc.layers)
+    assert back.content_hash() == desc.content_hash()
+    D.save(back, tmp_path / "again.npz")
+    with np.load(tmp_path / "again.npz") as z:
+        assert {lay["kind"] for lay in json.loads(z["manifest"].tobytes())["layers"]} == {"fc"}
+
+
+def test_unknown_kind_and_model_name_the_registered_ones(tmp_path):
+    for mutate, words in ((lambda m: m["layers"][0].update(kind="conv9"), ["'layers[0].kind'", "'fc'"]),
+                          (lambda m: m["layers"][0]["neuron"].update(model="hh"),
+                           ["'layers[0].neuron.model'", "'lif'"])):
+        with pytest.raises(D.DescriptionError) as err:
+            D.load(_mutated(tmp_path, mutate_manifest=mutate))
+        for w in words:
+            assert w in str(err.value)

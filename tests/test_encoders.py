@@ -5,14 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neurochip.description import CoreDescription, CoreParams, Encoder, Layer, NeuronParams
+from neurochip.description import CoreDescription, CoreMapping, Encoder, Layer
+from neurochip.neurons.lif import LifNeuron
 from neurochip.golden.encoders import encode, lfsr_seed, lfsr_step
 from neurochip.sim.simulator import encode_images
 
 
 def _desc(kind: str, T: int, inputs: int, seed: int = 5) -> CoreDescription:
     lay = Layer(name="out", inputs=inputs, neurons=1, weight_bits=1, membrane_bits=8,
-                overflow="saturate", neuron=NeuronParams(), core=CoreParams(index=0),
+                overflow="saturate", neuron=LifNeuron(), core=CoreMapping(index=0),
                 weight=np.ones((inputs, 1), dtype=np.int64), threshold=np.zeros(1, np.int64),
                 bias=np.zeros(1, np.int64))
     return CoreDescription("e", (inputs,), Encoder(kind, seed), T, 1e8, 4, [lay])

@@ -1,5 +1,6 @@
-"""The generated Verilog on Verilator and Icarus (cocotb) against the Numba simulator:
-predictions, counts, spike trains, membranes, cycles and every counter, no tolerance.
+"""The shipped models' generated Verilog on Verilator and Icarus (cocotb) against the Numba
+simulator, the checker's teeth and the `verify` command. (Random networks on every backend:
+tests/test_chip_equivalence.py.)
 Skips only when a simulator binary is genuinely missing on a developer's machine; under
 CI (CI=true, where .ci/run installs both) a missing simulator fails the run."""
 
@@ -10,14 +11,13 @@ import os
 from pathlib import Path
 
 import pytest
-from helpers import bounds_case
 
 from neurochip.cli.main import main
 from neurochip.datasets import load_sample
 from neurochip.description import load
 from neurochip.random_networks import random_description, random_images
 from neurochip.sim import simulate
-from neurochip.verify.compare import compare_image
+from neurochip.observe import compare
 from neurochip.verify.flow import verify
 from neurochip.verify.runner import missing_simulator, run_rtl
 
@@ -37,32 +37,6 @@ def need(simulator: str) -> None:
 def assert_clean(report) -> None:
     assert report.ok, "\n".join(map(str, report.mismatches[:20]))
     assert report.cycles_equal and report.predictions_equal
-
-
-# Icarus builds in a fraction of a second: many networks. Verilator compiles C++ (~30 s
-# per network on this machine), so it gets a few chosen to cover stalls and both overflows.
-@pytest.mark.parametrize("seed", range(16))
-def test_icarus_equals_simulator_on_random_networks(tmp_path, seed):
-    need("icarus")
-    desc = random_description(seed)
-    assert_clean(verify(desc, random_images(seed, 4, desc.input_size), "icarus", tmp_path))
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("seed", [1, 4, 15])
-def test_verilator_equals_simulator_on_random_networks(tmp_path, seed):
-    need("verilator")
-    desc = random_description(seed)
-    assert_clean(verify(desc, random_images(seed, 4, desc.input_size), "verilator", tmp_path))
-
-
-@pytest.mark.parametrize("overflow", ["saturate", "wrap"])
-@pytest.mark.parametrize("bits", [2, 15, 16, 31, 32])
-def test_icarus_at_membrane_width_bounds(tmp_path, bits, overflow):
-    """Membranes driven to the B-bit bounds by 8-bit weights, up to B = 32."""
-    need("icarus")
-    desc, images = bounds_case(bits, overflow)
-    assert_clean(verify(desc, images, "icarus", tmp_path))
 
 
 # The shipped models on the shipped MNIST sample. Verilator runs every model on 128
@@ -103,8 +77,7 @@ def test_a_different_chip_is_caught_and_named(tmp_path):
     rtl = run_rtl(desc, images, "icarus", tmp_path, budget_cycles=100_000)
     desc.layers[0].bias = desc.layers[0].bias + 1
     sim = simulate(desc, images, record_spikes=True)
-    mismatches = [m for i, r in enumerate(rtl.images)
-                  for m in compare_image(i, r, sim, [lay.name for lay in desc.layers])]
+    mismatches = compare(sim, rtl.observation).mismatches
     assert mismatches
     spike = next(m for m in mismatches if m.what == "spike")
     assert spike.layer == "l0" and spike.step is not None and spike.neuron is not None

@@ -12,17 +12,17 @@ from neurochip.hw.fifo import SpikeFifo
 
 
 def run_fifo(depth: int, pushes: np.ndarray, pops: np.ndarray) -> list[tuple]:
-    """Drive w_en/r_en per cycle; return per cycle (w_rdy, r_rdy, level, r_data)."""
+    """Drive w.valid/r.ready per cycle; return per cycle (w.ready, r.valid, level, r.payload)."""
     dut = SpikeFifo(depth)
     trace: list[tuple] = []
 
     async def tb(ctx):
         for c, (push, pop) in enumerate(zip(pushes, pops)):
-            ctx.set(dut.w_en, int(push))
-            ctx.set(dut.w_data, c & 0xFFFF)
-            ctx.set(dut.r_en, int(pop))
-            trace.append((ctx.get(dut.w_rdy), ctx.get(dut.r_rdy), ctx.get(dut.level),
-                          ctx.get(dut.r_data)))
+            ctx.set(dut.w.valid, int(push))
+            ctx.set(dut.w.payload, c & 0xFFFF)
+            ctx.set(dut.r.ready, int(pop))
+            trace.append((ctx.get(dut.w.ready), ctx.get(dut.r.valid), ctx.get(dut.level),
+                          ctx.get(dut.r.payload)))
             await ctx.tick()
 
     sim = Simulator(dut)
@@ -57,7 +57,7 @@ def test_fifo_matches_section_7(depth, seed):
     got = run_fifo(depth, pushes, pops)
     exp = model_fifo(depth, pushes, pops)
     for c, (g, e) in enumerate(zip(got, exp)):
-        assert g[:3] == e[:3], f"cycle {c}: (w_rdy, r_rdy, level) RTL {g[:3]}, spec {e[:3]}"
+        assert g[:3] == e[:3], f"cycle {c}: (w.ready, r.valid, level) RTL {g[:3]}, spec {e[:3]}"
         if e[3] is not None:
             assert g[3] == e[3], f"cycle {c}: head RTL {g[3]}, spec {e[3]}"
 

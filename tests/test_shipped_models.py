@@ -31,11 +31,6 @@ def test_shipped_model_reproduces_its_recorded_sample_results(name, capsys):
     assert round(out["spikes_per_image"] * out["images"]) == exp["total_spikes"]
 
 
-def test_default_model_is_accurate_on_the_sample(default_model_path, capsys):
-    main(["simulate", str(default_model_path), "--json"])
-    assert json.loads(capsys.readouterr().out)["accuracy"] >= 0.95
-
-
 def test_every_shipped_model_has_a_recipe():
     readme = (MODELS / "README.md").read_text()
     for path in (p for p in MODELS.glob("*.npz") if not p.name.endswith(".ckpt.npz")):

@@ -1,65 +1,22 @@
-"""The Numba simulator equals the plain reference exactly: spike trains, membranes,
-counts, cycles and every event counter, on random networks and on hand-worked cases."""
+"""Hand-worked §8 cycle cases and properties of the Numba simulator. (Its equality with
+the reference and the RTL on random networks is tests/test_chip_equivalence.py.)"""
 
 from __future__ import annotations
 
 import numpy as np
-import pytest
-from hypothesis import HealthCheck, given, settings
 
 from neurochip.counters import CHIP, CORE
-from neurochip.description import CoreDescription, CoreParams, Encoder, Layer, NeuronParams
-from neurochip.golden.encoders import encode
-from neurochip.golden.reference import run_image
+from neurochip.description import CoreDescription, CoreMapping, Encoder, Layer
+from neurochip.neurons.lif import LifNeuron
 from neurochip.random_networks import random_description, random_images
 from neurochip.sim import simulate
-from helpers import bounds_case
-from strategies import layers_and_images
-
-
-def assert_same(desc: CoreDescription, images: np.ndarray) -> None:
-    got = simulate(desc, images, record_spikes=True)
-    for i, img in enumerate(images):
-        ref = run_image(desc, encode(desc.encoder.kind, img, desc.time_steps, desc.encoder.seed, i))
-        for layer in range(len(desc.layers)):
-            np.testing.assert_array_equal(got.layer_spikes(i, layer), ref.spikes[layer],
-                                          err_msg=f"image {i} layer {layer} spikes")
-            np.testing.assert_array_equal(got.layer_membranes(i, layer), ref.membranes[layer],
-                                          err_msg=f"image {i} layer {layer} membranes")
-        np.testing.assert_array_equal(got.counts[i], ref.counts, err_msg=f"image {i} counts")
-        assert got.predictions[i] == ref.prediction
-        assert got.cycles[i] == ref.cycles, f"image {i} cycles"
-        np.testing.assert_array_equal(got.core_counters[i], ref.core_counters,
-                                      err_msg=f"image {i} core counters")
-        np.testing.assert_array_equal(got.chip_counters[i], ref.chip_counters,
-                                      err_msg=f"image {i} chip counters")
-
-
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(layers_and_images())
-def test_numba_equals_reference_on_random_networks(case):
-    desc, images = case
-    assert_same(desc, images)
-
-
-@pytest.mark.parametrize("seed", range(40))
-def test_numba_equals_reference_on_seeded_networks(seed):
-    desc = random_description(seed)
-    assert_same(desc, random_images(seed, 2, desc.input_size))
-
-
-def test_counters_partition_every_cycle():
-    desc = random_description(7)
-    res = simulate(desc, random_images(7, 4, desc.input_size))
-    total = res.counter("busy_cycles") + res.counter("stall_cycles") + res.counter("idle_cycles")
-    np.testing.assert_array_equal(total, np.repeat(res.cycles[:, None], len(desc.layers), axis=1))
 
 
 def _layer(name, source, weight, threshold, lanes, depth, index, bits=16, **neuron):
     weight = np.asarray(weight, dtype=np.int64)
     return Layer(name=name, inputs=weight.shape[0], neurons=weight.shape[1], weight_bits=1,
-                 membrane_bits=bits, overflow="saturate", neuron=NeuronParams(**neuron),
-                 core=CoreParams(index=index, lanes=lanes, fifo_depth=depth), weight=weight,
+                 membrane_bits=bits, overflow="saturate", neuron=LifNeuron(**neuron),
+                 core=CoreMapping(index=index, lanes=lanes, fifo_depth=depth), weight=weight,
                  threshold=np.asarray(threshold, dtype=np.int64),
                  bias=np.zeros(weight.shape[1], dtype=np.int64), source=source)
 
@@ -121,25 +78,3 @@ def test_workers_give_identical_results():
     two = simulate(desc, images, record_spikes=True, chunk=4, workers=2)
     for field in ("counts", "cycles", "core_counters", "chip_counters", "membranes", "spikes"):
         np.testing.assert_array_equal(getattr(one, field), getattr(two, field), err_msg=field)
-
-
-@pytest.mark.parametrize("overflow", ["saturate", "wrap"])
-@pytest.mark.parametrize("bits", [2, 7, 15, 16, 31, 32])
-def test_membrane_storage_boundaries(bits, overflow):
-    """The simulator stores membranes in int16 (every B <= 15), int32 (B <= 31) or adds in
-    int64 (B = 32); 8-bit weights on membranes started at the range bounds by the bias
-    must saturate or wrap exactly as the reference does at every one of those widths."""
-    desc, images = bounds_case(bits, overflow)
-    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    layer = desc.layers[0]
-    assert_same(desc, images)
-    # and the bounds were reached: a saturated membrane sits on one; wrapping changes
-    # the outcome compared with saturating the same network
-    got = simulate(desc, images, record_spikes=True)
-    if overflow == "saturate":
-        assert np.isin(got.membranes, [lo, hi]).any()
-    else:
-        layer.overflow = "saturate"
-        other = simulate(desc, images, record_spikes=True)
-        assert not (np.array_equal(got.membranes, other.membranes)
-                    and np.array_equal(got.spikes, other.spikes))

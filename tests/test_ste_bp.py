@@ -19,6 +19,7 @@ torch = pytest.importorskip("torch")
 CHECKPOINT_KEYS = {
     "format", "version", "trainer", "mode", "weight_bits", "time_steps", "threshold", "layer_sizes",
     "encoder", "dataset", "train_images", "epochs", "seed", "command", "float_test_accuracy",
+    "data_dir", "data_dir_resolved", "test_images", "test_split_sha256", "threads",
 }
 
 
@@ -139,11 +140,69 @@ def test_tiny_training_writes_checkpoint(
     assert manifest["weight_bits"] == 1 and manifest["time_steps"] == 4 and manifest["threshold"] == 1.0
     assert manifest["layer_sizes"] == [784, 32, 10] and manifest["encoder"] == "bernoulli"
     assert manifest["dataset"] == data_dir.name and manifest["train_images"] == 512
+    assert manifest["data_dir"] == str(data_dir) and manifest["data_dir_resolved"] == str(data_dir.resolve())
+    assert manifest["test_images"] == 256
+    assert manifest["test_split_sha256"] == ste_bp.split_fingerprint(*load_sample())
+    assert manifest["threads"] == ste_bp.default_threads() == torch.get_num_threads()
     assert manifest["epochs"] == 5 and manifest["seed"] == 3
     assert isinstance(manifest["command"], str) and manifest["command"]
     assert 0.2 < manifest["float_test_accuracy"] <= 1.0  # learns something in five epochs
     loaded, weights, biases = ste_bp.load_checkpoint(ckpt)
     assert loaded == manifest and [w.shape for w in weights] == [(784, 32), (32, 10)]
+
+
+@pytest.fixture()
+def keep_torch_threads():
+    """run() sets torch's thread count for the process; restore it for the other tests."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_threads_are_set_printed_and_recorded(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    keep_torch_threads: None,
+) -> None:
+    _train(data_dir, tmp_path / "t", monkeypatch, "--epochs", "1", "--threads", "1")
+    startup = capsys.readouterr().err.splitlines()[0]
+    assert startup.startswith("ste-bp: training 784-32-10") and str(data_dir) in startup
+    assert "1 torch threads" in startup and "default" not in startup
+    assert torch.get_num_threads() == 1
+    manifest, _, _ = ste_bp.load_checkpoint(tmp_path / "t.ckpt.npz")
+    assert manifest["threads"] == 1
+    # without --threads: the documented default, said to be one, and how to change it
+    _train(data_dir, tmp_path / "d", monkeypatch, "--epochs", "1")
+    startup = capsys.readouterr().err.splitlines()[0]
+    assert f"{ste_bp.default_threads()} torch threads (default; --threads N to change)" in startup
+    assert ste_bp.default_threads() == max(1, ste_bp.available_cpus() // 2)
+    assert ste_bp.run(_parse("--data", str(data_dir), "--out", str(tmp_path / "x"), "--threads", "0")) == 2
+    assert "--threads must be at least 1" in capsys.readouterr().err
+
+
+def test_help_explains_threads(capsys: pytest.CaptureFixture[str]) -> None:
+    from neurochip.cli.main import main
+
+    with pytest.raises(SystemExit) as done:
+        main(["train", "ste-bp", "--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--threads" in text and "half the usable CPUs" in text
+    assert "spin-waits" in text and "--threads 1" in text  # why, and how to change it
+
+
+def test_trained_checkpoint_is_reported_on_its_own_data(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    keep_torch_threads: None,
+) -> None:
+    from neurochip.quantize import quantize_checkpoint
+
+    _train(data_dir, tmp_path / "q", monkeypatch, "--epochs", "1")
+    capsys.readouterr()
+    monkeypatch.chdir(tmp_path.parent)  # quantized from another working directory
+    desc = quantize_checkpoint(tmp_path / "q.ckpt.npz", tmp_path / "q.npz", lanes=8)
+    err = capsys.readouterr().err
+    assert f"on 256 images ({data_dir.resolve()} test split" in err and "MNIST sample" not in err
+    assert desc.provenance["sample_accuracy"]["data"] == f"{data_dir.resolve()} test split"
 
 
 def test_training_is_deterministic(data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

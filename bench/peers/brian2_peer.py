@@ -57,6 +57,17 @@ def on_pre_code(lay: LayerSpec) -> str:
     return "m_post += w"
 
 
+def fc_connections(lay: LayerSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """fc (§5): a synapse for every non-zero weight, (pre, post, w)."""
+    pre, post = np.nonzero(lay.weight)
+    return pre, post, lay.weight[pre, post]
+
+
+# backend tables (neurochip.backends): layer kind -> synapses, neuron model -> update code
+KIND_SYNAPSES = {"fc": fc_connections}
+NEURON_MODELS = {"lif": update_code}
+
+
 class Brian2Net:
     """The network of a NetSpec, fed with ``spikes`` ((n, T, P) uint8), in Brian2."""
 
@@ -76,13 +87,14 @@ class Brian2Net:
                                threshold="f > 0.5", reset="", name=f"layer{i}")
             g.theta = lay.threshold.astype(np.float64)
             g.bias = lay.bias.astype(np.float64)
-            g.run_regularly(update_code(lay, i, T, self.period), when="before_thresholds",
+            g.run_regularly(NEURON_MODELS[lay.model](lay, i, T, self.period),
+                            when="before_thresholds",
                             name=f"layer{i}_update")
             syn = b2.Synapses(prev, g, "w : 1 (constant)", on_pre=on_pre_code(lay),
                               name=f"synapses{i}")
-            pre, post = np.nonzero(lay.weight)
+            pre, post, w = KIND_SYNAPSES[lay.kind](lay)
             syn.connect(i=pre, j=post)
-            syn.w = lay.weight[pre, post].astype(np.float64)
+            syn.w = w.astype(np.float64)
             objects += [g, syn]
             if record_hidden or i == len(spec.layers) - 1:
                 mon = b2.SpikeMonitor(g, name=f"monitor{i}")

@@ -11,19 +11,11 @@ import sys
 import numpy as np
 
 from bench.measure import memory_report, peak_rss_mib, repeat
-from bench.outputs import Outputs
 from bench.peers.common import Batch, load_batch, out_path
 from bench.protocol import Job, RowMeasurement, TaskResult
 
 # keys of `neurochip simulate --json` that are timings, not results
 CLI_TIMING_KEYS = {"sim_images_per_s", "sim_sops_per_s", "compile_seconds", "workers", "model"}
-
-
-def to_outputs(result) -> Outputs:
-    """A neurochip SimulationResult as bench Outputs."""
-    return Outputs(predictions=result.predictions, counts=result.counts,
-                   spikes=result.spikes, membranes=result.membranes, cycles=result.cycles,
-                   core_counters=result.core_counters, chip_counters=result.chip_counters)
 
 
 def run(job: Job) -> TaskResult:
@@ -61,9 +53,8 @@ def _workers_row(job: Job, desc, batch: Batch, workers: int, compile_s: float,
     images, indices = batch.images, batch.indices
     seconds, timed = repeat(lambda: simulate(desc, images, indices, workers=workers), job.reps)
     recorded = simulate(desc, images, indices, record_spikes=True, workers=workers)
-    outputs = to_outputs(recorded)
     path = out_path(job, f"neurochip_w{workers}")
-    outputs.save(path)
+    recorded.save(path)  # a SimulationResult is a neurochip.observe.Observation
     notes = [f"Numba compile/cache load {compile_s:.2f} s, excluded; timed around "
              f"simulate(), spikes not recorded in timed runs"]
     if workers > 1:

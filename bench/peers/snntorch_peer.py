@@ -14,8 +14,11 @@ from bench.protocol import Job, RowMeasurement, TaskResult
 
 
 def inexpressible(spec: NetSpec) -> str | None:
-    """Why snn.Leaky cannot run this network exactly, or None."""
+    """Why snnTorch cannot run this network exactly, or None."""
     for lay in spec.layers:
+        if lay.kind not in KIND_LAYERS or lay.model not in NEURON_MODELS:
+            return (f"layer {lay.name}: kind {lay.kind!r} / neuron model {lay.model!r} has no "
+                    "snnTorch form here")
         if lay.leak != "none":
             return f"layer {lay.name}: leak '{lay.leak}' (additive/shift leak) has no snn.Leaky form"
         if lay.integration == "continuous" and (lay.threshold < 0).any():
@@ -38,6 +41,21 @@ def _leaky(snn, torch, lay: LayerSpec):
     return snn.Leaky(beta=1.0, threshold=threshold, reset_mechanism=lay.reset)
 
 
+def _linear(torch, lay: LayerSpec):
+    """fc (§5) as nn.Linear holding the integer weights as float32 (exact here)."""
+    lin = torch.nn.Linear(lay.inputs, lay.neurons, bias=bool(lay.bias.any()))
+    with torch.no_grad():
+        lin.weight.copy_(torch.from_numpy(lay.weight.T.astype(np.float32)))
+        if lin.bias is not None:
+            lin.bias.copy_(torch.from_numpy(lay.bias.astype(np.float32)))
+    return lin
+
+
+# backend tables (neurochip.backends): layer kind -> synapse module, neuron model -> neuron
+KIND_LAYERS = {"fc": _linear}
+NEURON_MODELS = {"lif": _leaky}
+
+
 class SnnTorchNet:
     """The network of a NetSpec in snnTorch."""
 
@@ -48,13 +66,8 @@ class SnnTorchNet:
         self.torch, self.spec = torch, spec
         self.linears, self.neurons = [], []
         for lay in spec.layers:
-            lin = torch.nn.Linear(lay.inputs, lay.neurons, bias=bool(lay.bias.any()))
-            with torch.no_grad():
-                lin.weight.copy_(torch.from_numpy(lay.weight.T.astype(np.float32)))
-                if lin.bias is not None:
-                    lin.bias.copy_(torch.from_numpy(lay.bias.astype(np.float32)))
-            self.linears.append(lin)
-            self.neurons.append(_leaky(snn, torch, lay))
+            self.linears.append(KIND_LAYERS[lay.kind](torch, lay))
+            self.neurons.append(NEURON_MODELS[lay.model](snn, torch, lay))
 
     def __call__(self, x, record: bool = False):
         """x: (B, T, P) float32 spikes -> (counts (B, C), spikes (B, T, total) or None)."""

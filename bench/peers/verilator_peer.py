@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 
 from bench.measure import memory_report, peak_rss_mib
-from bench.outputs import Outputs
 from bench.peers.common import load_batch, out_path
 from bench.protocol import Job, RowMeasurement, TaskResult
 
@@ -23,18 +22,6 @@ def _why_not(simulator: str) -> str | None:
     except ImportError:
         return "cocotb (pip install -e '.[verify]')"
     return missing_simulator(simulator)
-
-
-def to_outputs(images) -> Outputs:
-    """RTL readback (list of ChipImageResult) as bench Outputs."""
-    return Outputs(
-        predictions=np.array([r.prediction for r in images], dtype=np.int64),
-        counts=np.stack([np.asarray(r.counts, dtype=np.int64) for r in images]),
-        spikes=np.stack([np.concatenate(r.spikes, axis=1) for r in images]).astype(np.uint8),
-        membranes=np.stack([np.concatenate(r.membranes) for r in images]).astype(np.int64),
-        cycles=np.array([r.tb_cycles for r in images], dtype=np.int64),
-        core_counters=np.stack([r.core_counters for r in images]).astype(np.int64),
-        chip_counters=np.stack([r.chip_counters for r in images]).astype(np.int64))
 
 
 def _run_rtl(job: Job, first: int | None = None):
@@ -80,9 +67,8 @@ def run(job: Job) -> TaskResult:
         seconds.append(rtl.run_seconds)
         builds.append(rtl.build_seconds)
         generate.append(time.perf_counter() - t0 - rtl.run_seconds - rtl.build_seconds)
-    out = to_outputs(rtl.images)
     path = out_path(job, simulator)
-    out.save(path)
+    rtl.observation.save(path)
     notes = [f"cocotb + {simulator} (single-threaded model, -O3); time = the runner's "
              "simulation call: process start, cocotb, stimulus load, the images and the "
              "per-image debug readback of all membranes and spike trains",

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 import numpy as np
 
 from neurochip.cli.main import BadInput, EXIT_OK, emit_json, load_model
+from neurochip.counters import CHIP, CORE
+
+# --per-image: file extension → format
+PER_IMAGE_FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,7 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "simulate", help="run images through the cycle-accurate chip simulator",
         description="Run MNIST-format images through the cycle-accurate simulator and report "
                     "accuracy, cycles/image, latency, spikes, synaptic operations, nJ/image "
-                    "with its breakdown, pJ/SOP and the simulator's throughput.")
+                    "with its breakdown, pJ/SOP and the simulator's throughput. "
+                    "'stalls' (stall_cycles_per_image) are the cores' push stall cycles "
+                    "(a core waiting on a full downstream FIFO, §7), summed over the cores; "
+                    "the host's waits on a full FIFO0 are host_stall_cycles_per_image.")
     p.add_argument("model", help="core description (.npz), e.g. models/ste-bp-mnist-default.npz")
     p.add_argument("--data", metavar="DIR",
                    help="folder with IDX files (train-/t10k-images-idx3-ubyte[.gz] ...); "
@@ -29,6 +37,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plot", metavar="PNG", help="also write a picture: energy breakdown and "
                    "the first image's spike rasters (needs matplotlib)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    p.add_argument("--per-image", metavar="FILE",
+                   help="also write one record per image: dataset index, label, prediction, "
+                        "correct, output counts, cycles, input spikes, spikes per layer, "
+                        "synaptic ops, stall_cycles (cores waiting on a full downstream FIFO, "
+                        "summed over cores), host_stall_cycles and energy_nj; FILE.jsonl or "
+                        "FILE.json: JSON Lines (one object per line), FILE.csv: CSV with a "
+                        "header row")
     p.set_defaults(func=run)
 
 
@@ -68,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
             check_output_path(args.plot, "--plot")
         except ValueError as exc:
             raise BadInput(str(exc)) from exc
+    per_image_format = (check_per_image_path(args.per_image)
+                        if args.per_image is not None else None)
     images, labels, source = load_images(args.data, args.split, args.limit)
     if images.reshape(len(images), -1).shape[1] != desc.input_size:
         raise BadInput(f"the images have {images[0].size} pixels but model input.shape "
@@ -83,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
         first = simulate(desc, images[:1], record_spikes=True)
         plot_simulation(args.plot, desc, report,
                         [first.layer_spikes(0, i) for i in range(len(desc.layers))])
+    if per_image_format:
+        write_per_image(args.per_image, per_image_format,
+                        per_image_records(desc, result, energy, labels))
     if args.json:
         emit_json(report)
     else:
@@ -93,9 +113,10 @@ def run(args: argparse.Namespace) -> int:
 def summarize(desc, result, energy, labels, source: str, compile_s: float, tech: str,
               workers: int = 1) -> dict:
     n = len(labels)
+    core, chip = result.core_counters, result.chip_counters
     cycles = result.cycles.astype(np.float64)
-    spikes = result.counter("spikes")
-    sops = result.counter("synaptic_ops").sum(axis=1)
+    spikes = core[:, :, CORE["spikes"]]
+    sops = core[:, :, CORE["synaptic_ops"]].sum(axis=1)
     return {
         "model_name": desc.name,
         "model_hash": desc.content_hash(),
@@ -107,11 +128,14 @@ def summarize(desc, result, energy, labels, source: str, compile_s: float, tech:
         "cycles_max": int(cycles.max()),
         "clock_hz": desc.clock_hz,
         "latency_us_per_image": float(cycles.mean() / desc.clock_hz * 1e6),
-        "input_spikes_per_image": float(result.chip_counters[:, 1].mean() - desc.time_steps),
+        "input_spikes_per_image": float(chip[:, CHIP["host_pushes"]].mean() - desc.time_steps),
         "spikes_per_image": float(spikes.sum(axis=1).mean()),
         "spikes_per_layer": {lay.name: float(spikes[:, i].mean()) for i, lay in enumerate(desc.layers)},
         "sops_per_image": float(sops.mean()),
-        "stall_cycles_per_image": float(result.counter("stall_cycles").sum(axis=1).mean()),
+        # the cores' push stalls (waiting on a full downstream FIFO), summed over cores
+        "stall_cycles_per_image": float(core[:, :, CORE["stall_cycles"]].sum(axis=1).mean()),
+        # the host's refused pushes into a full FIFO0 (not included above)
+        "host_stall_cycles_per_image": float(chip[:, CHIP["host_stall_cycles"]].mean()),
         "energy_nj_per_image": float(energy.total_pj.mean() / 1e3),
         "energy_breakdown_nj": energy.mean_nj(),
         "pj_per_sop": energy.pj_per_sop,
@@ -121,6 +145,85 @@ def summarize(desc, result, energy, labels, source: str, compile_s: float, tech:
         "compile_seconds": compile_s,
         "workers": workers,
     }
+
+
+def check_per_image_path(path: str) -> str:
+    """The format of a ``--per-image`` path ("jsonl" or "csv"), or BadInput before any
+    simulation: an unknown extension, a directory, a missing or unwritable folder."""
+    from pathlib import Path
+
+    from neurochip.cli.plot import check_output_path
+
+    try:
+        check_output_path(path, "--per-image")
+    except ValueError as exc:
+        raise BadInput(str(exc)) from exc
+    p = Path(path)
+    fmt = PER_IMAGE_FORMATS.get(p.suffix.lower())
+    if fmt is None:
+        raise BadInput(f"--per-image {path}: unknown extension {p.suffix or '(none)'!r}; use "
+                       ".jsonl or .json (JSON Lines, one object per image) or .csv")
+    target = p if p.exists() else p.parent
+    if not os.access(target, os.W_OK):
+        raise BadInput(f"--per-image {path}: {str(target)!r} is not writable; pass a "
+                       "writable file path")
+    return fmt
+
+
+def per_image_records(desc, result, energy, labels) -> list[dict]:
+    """One dict per image (in run order): the per-image values behind the totals of
+    :func:`summarize` (their means over the images are its ``*_per_image`` values)."""
+    core, chip = result.core_counters, result.chip_counters
+    spikes = core[:, :, CORE["spikes"]]
+    sops = core[:, :, CORE["synaptic_ops"]].sum(axis=1)
+    stalls = core[:, :, CORE["stall_cycles"]].sum(axis=1)
+    input_spikes = chip[:, CHIP["host_pushes"]] - desc.time_steps
+    host_stalls = chip[:, CHIP["host_stall_cycles"]]
+    energy_nj = energy.total_pj / 1e3
+    records = []
+    for i in range(len(labels)):
+        records.append({
+            "image": i,  # the image's index in its split (the LFSR seed of §11)
+            "label": int(labels[i]),
+            "prediction": int(result.predictions[i]),
+            "correct": bool(result.predictions[i] == labels[i]),
+            "counts": [int(c) for c in result.counts[i]],
+            "cycles": int(result.cycles[i]),
+            "input_spikes": int(input_spikes[i]),
+            "spikes_per_layer": {lay.name: int(spikes[i, j]) for j, lay in enumerate(desc.layers)},
+            "synaptic_ops": int(sops[i]),
+            "stall_cycles": int(stalls[i]),
+            "host_stall_cycles": int(host_stalls[i]),
+            "energy_nj": float(energy_nj[i]),
+        })
+    return records
+
+
+def write_per_image(path: str, fmt: str, records: list[dict]) -> None:
+    """JSON Lines (one object per line) or CSV (a header row; ``counts`` and
+    ``spikes_per_layer`` flattened into ``count_<class>`` and ``spikes_<layer>`` columns)."""
+    import csv
+    import json
+
+    try:
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            if fmt == "jsonl":
+                for rec in records:
+                    f.write(json.dumps(rec) + "\n")
+                return
+            rows = []
+            for rec in records:
+                row = {k: v for k, v in rec.items() if k not in ("counts", "spikes_per_layer")}
+                row["correct"] = int(rec["correct"])
+                row.update({f"spikes_{k}": v for k, v in rec["spikes_per_layer"].items()})
+                row.update({f"count_{c}": v for c, v in enumerate(rec["counts"])})
+                rows.append(row)
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["image"])
+            writer.writeheader()
+            writer.writerows(rows)
+    except OSError as exc:
+        raise BadInput(f"--per-image {path}: cannot write ({exc.strerror or exc}); pass a "
+                       "writable file path") from exc
 
 
 def print_report(r: dict) -> None:

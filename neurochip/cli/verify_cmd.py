@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         for m in report.mismatches[:20]:
             print(f"MISMATCH {m}")
         print(f"{report.model} on {report.simulator}: {report.images} images, "
-              f"{len(report.mismatches)} mismatches, cycles equal: {report.cycles_equal}")
+              f"{report.mismatch_count} mismatches, cycles equal: {report.cycles_equal}")
         print(f"RTL {_num(j['rtl_images_per_s'], 2)} images/s "
               f"({_num(j['rtl_cycles_per_s'], 0)} cycles/s), build {j['rtl_build_seconds']:.1f} s "
               f"(0 = cached); simulator {_num(j['sim_images_per_s'], 1)} images/s")

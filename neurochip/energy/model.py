@@ -1,5 +1,6 @@
 """Energy model: every counted event of the simulator times its energy in a technology
-table (JSON data file with units and sources), plus static power times run time."""
+table (JSON data file with units and sources), plus static power times run time. The
+counter table of ``neurochip.counters`` says which entry each event costs."""
 
 from __future__ import annotations
 
@@ -11,14 +12,43 @@ from pathlib import Path
 
 import numpy as np
 
-from neurochip.counters import CHIP, CORE
+from neurochip.counters import CHIP, CHIP_TABLE, CORE, CORE_TABLE
 from neurochip.description import CoreDescription
 
-ENERGY_KEYS = ("weight_sram_read_per_bit", "param_read_per_bit", "membrane_read_per_bit",
-               "membrane_write_per_bit", "add_per_bit", "neuron_update_per_bit",
-               "fifo_access_per_bit", "core_busy_cycle", "core_waiting_cycle")
+# the table's per-event entries: exactly the ones the counters name
+ENERGY_KEYS = tuple(dict.fromkeys(c.energy for c in CORE_TABLE + CHIP_TABLE if c.energy))
 STATIC_KEYS = ("per_kbit_sram", "per_core_logic")
-FIFO_ITEM_BITS = 16
+
+
+@dataclass(frozen=True)
+class KindEnergy:
+    """How a layer kind costs energy: the counters its events bump (each must have an
+    energy entry in the counter table, or be free) and the static entry of each memory
+    its ``memory_bits`` declares."""
+
+    counters: tuple[str, ...]
+    memories: dict[str, str]  # memory name -> static_uw key
+
+
+@dataclass(frozen=True)
+class ModelEnergy:
+    """The counters a neuron model's end-of-step token bumps."""
+
+    counters: tuple[str, ...]
+
+
+KIND_ENERGY: dict[str, KindEnergy] = {
+    "fc": KindEnergy(("weight_word_reads", "synaptic_ops", "membrane_word_reads",
+                      "membrane_word_writes"), {"weight_memory": "per_kbit_sram"}),
+}
+MODEL_ENERGY: dict[str, ModelEnergy] = {
+    "lif": ModelEnergy(("membrane_word_reads", "membrane_word_writes", "param_word_reads",
+                        "neuron_updates", "spikes")),
+}
+
+# energy-report components, in report order
+BUCKETS = ("weight_sram", "accumulate", "membrane", "neuron_update", "fifo", "clock_control",
+           "static")
 
 
 class TechTableError(ValueError):
@@ -98,35 +128,39 @@ class EnergyReport:
         return float(self.total_pj.sum()) / sops if sops else math.nan
 
 
+def static_memory_kbit(desc: CoreDescription) -> dict[str, float]:
+    """kbit of memory per static-power entry, from each kind's declared memories."""
+    from neurochip.kinds import get_kind
+
+    bits: dict[str, int] = {}
+    for lay in desc.layers:
+        entry = KIND_ENERGY[lay.kind]
+        for memory, n in get_kind(lay.kind).memory_bits(lay).items():
+            bits[entry.memories[memory]] = bits.get(entry.memories[memory], 0) + n
+    return {key: n / 1e3 for key, n in bits.items()}
+
+
 def energy_report(desc: CoreDescription, core_counters: np.ndarray, chip_counters: np.ndarray,
                   tech: TechTable) -> EnergyReport:
-    """Energy per image from counters (n, layers, counters) and (n, chip counters)."""
+    """Energy per image from counters (n, layers, counters) and (n, chip counters): every
+    counter of ``neurochip.counters`` times the bits one event moves times the table's
+    energy per bit, summed into its bucket; plus static power times run time."""
     e = tech.energy_pj
     c = core_counters.astype(np.float64)
-    lanes = np.array([lay.core.lanes for lay in desc.layers], dtype=np.float64)
-    wbits = np.array([lay.weight_bits for lay in desc.layers], dtype=np.float64)
-    mbits = np.array([lay.membrane_bits for lay in desc.layers], dtype=np.float64)
-
-    def per_core(counter: str, per_event: np.ndarray | float) -> np.ndarray:
-        return (c[:, :, CORE[counter]] * per_event).sum(axis=1)
-
+    n = c.shape[0]
+    components = {bucket: np.zeros(n) for bucket in BUCKETS}
+    for j, ctr in enumerate(CORE_TABLE):
+        if ctr.energy is None:
+            continue
+        per_event = np.array([ctr.bits(lay) for lay in desc.layers], dtype=np.float64) * e[ctr.energy]
+        components[ctr.bucket] = components[ctr.bucket] + (c[:, :, j] * per_event).sum(axis=1)
+    for j, ctr in enumerate(CHIP_TABLE):
+        if ctr.energy is not None:
+            components[ctr.bucket] = components[ctr.bucket] + \
+                chip_counters[:, j].astype(np.float64) * ctr.bits(None) * e[ctr.energy]
     seconds = chip_counters[:, CHIP["cycles"]] / desc.clock_hz
-    sram_kbit = sum(lay.weight_memory_bits for lay in desc.layers) / 1e3
-    static_uw = tech.static_uw["per_kbit_sram"] * sram_kbit + \
-        tech.static_uw["per_core_logic"] * len(desc.layers)
-    fifo_items = c[:, :, CORE["pops"]].sum(axis=1) + c[:, :, CORE["pushes"]].sum(axis=1) + \
-        chip_counters[:, CHIP["host_pushes"]]
-    components = {
-        "weight_sram": per_core("weight_word_reads", lanes * wbits * e["weight_sram_read_per_bit"]),
-        "accumulate": per_core("synaptic_ops", mbits * e["add_per_bit"]),
-        "membrane": per_core("membrane_word_reads", lanes * mbits * e["membrane_read_per_bit"])
-        + per_core("membrane_word_writes", lanes * mbits * e["membrane_write_per_bit"]),
-        "neuron_update": per_core("neuron_updates", mbits * e["neuron_update_per_bit"])
-        + per_core("param_word_reads", lanes * 2 * mbits * e["param_read_per_bit"]),
-        "fifo": fifo_items * FIFO_ITEM_BITS * e["fifo_access_per_bit"],
-        "clock_control": per_core("busy_cycles", e["core_busy_cycle"])
-        + per_core("stall_cycles", e["core_busy_cycle"])
-        + per_core("idle_cycles", e["core_waiting_cycle"]),
-        "static": static_uw * 1e-6 * seconds * 1e12,
-    }
+    static_uw = tech.static_uw["per_core_logic"] * len(desc.layers)
+    for key, kbit in static_memory_kbit(desc).items():
+        static_uw = tech.static_uw[key] * kbit + static_uw
+    components["static"] = static_uw * 1e-6 * seconds * 1e12
     return EnergyReport(components, c[:, :, CORE["synaptic_ops"]].sum(axis=1))

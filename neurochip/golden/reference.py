@@ -1,17 +1,24 @@
 """Plain NumPy reference of the chip: time-stepped function (§4-§6) and a cycle-by-cycle
 timing model (§7-§10). Slow on purpose: every line maps to a sentence of the spec, so the
 fast simulator and the RTL are checked against something a reader can verify by eye.
+
+Topology comes from ``neurochip.graph`` (which FIFO feeds which core); what a layer kind
+does with an address event and what a neuron model does with an end-of-step token are the
+per-kind and per-model entries of ``KINDS`` and ``MODELS`` below.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 
+from neurochip.counters import CHIP, CHIP_COUNTERS, CORE, CORE_COUNTERS
 from neurochip.description import CoreDescription, Layer, signed_range
-from neurochip.counters import CORE_COUNTERS, CHIP_COUNTERS
+from neurochip.graph import HOST, Topology
+from neurochip.observe import Observation
 
 EOS = -1  # an end-of-time-step token in the FIFO models below
 
@@ -37,13 +44,24 @@ def overflow(v: np.ndarray, layer: Layer) -> np.ndarray:
     return ((v - lo) % (1 << layer.membrane_bits)) + lo
 
 
+# ----------------------------------------------------------------------------- kind: fc
+
 def accumulate(m: np.ndarray, layer: Layer, address: int) -> np.ndarray:
-    """One address event (§5)."""
+    """One fc address event (§5): row ``address`` of W added to every neuron."""
     return overflow(m + layer.weight[address], layer)
 
 
+def fc_event_cost(layer: Layer, address: int) -> tuple[int, dict[str, int]]:
+    """§8: K accumulation cycles after the pop; §10: what they count."""
+    K = layer.words
+    return K, {"weight_word_reads": K, "synaptic_ops": layer.neurons,
+               "membrane_word_reads": K, "membrane_word_writes": K}
+
+
+# ----------------------------------------------------------------------------- model: lif
+
 def neuron_update(m: np.ndarray, layer: Layer) -> tuple[np.ndarray, np.ndarray]:
-    """One EOS token (§6): returns (fired mask, new membranes)."""
+    """One EOS token of a lif layer (§6): returns (fired mask, new membranes)."""
     p = layer.neuron
     v = overflow(m + layer.bias, layer)
     fire = v > layer.threshold
@@ -61,27 +79,56 @@ def neuron_update(m: np.ndarray, layer: Layer) -> tuple[np.ndarray, np.ndarray]:
     return fire, v
 
 
+def lif_token_counts(layer: Layer, fired: int) -> dict[str, int]:
+    """§10: K update cycles, each reading a membrane and a parameter word."""
+    K = layer.words
+    return {"membrane_word_reads": K, "membrane_word_writes": K, "param_word_reads": K,
+            "neuron_updates": layer.neurons, "spikes": fired}
+
+
+# ----------------------------------------------------------------------------- backend tables
+
+@dataclass(frozen=True)
+class KindBehaviour:
+    event: Callable[[np.ndarray, Layer, int], np.ndarray]  # membranes after one event
+    cost: Callable[[Layer, int], tuple[int, dict[str, int]]]  # busy cycles after the pop
+
+
+@dataclass(frozen=True)
+class ModelBehaviour:
+    update: Callable[[np.ndarray, Layer], tuple[np.ndarray, np.ndarray]]  # (fired, membranes)
+    counts: Callable[[Layer, int], dict[str, int]]  # counters of one token
+
+
+KINDS: dict[str, KindBehaviour] = {"fc": KindBehaviour(accumulate, fc_event_cost)}
+MODELS: dict[str, ModelBehaviour] = {"lif": ModelBehaviour(neuron_update, lif_token_counts)}
+
+
 def predict(counts: np.ndarray) -> int:
     """Largest count; np.argmax already returns the lowest index on ties (§6)."""
     return int(np.argmax(counts))
 
 
 def run_functional(desc: CoreDescription, in_spikes: np.ndarray) -> ReferenceResult:
-    """Time-stepped model: layer by layer, events in ascending order (§4)."""
+    """Time-stepped model: layer by layer, events in ascending order, sources in drain
+    order (§4)."""
     T = desc.time_steps
+    topo = Topology.from_description(desc)
     membranes = [np.zeros(lay.neurons, dtype=np.int64) for lay in desc.layers]
     spikes = [np.zeros((T, lay.neurons), dtype=np.uint8) for lay in desc.layers]
     counts = np.zeros(desc.classes, dtype=np.int64)
     count_max = (1 << desc.count_bits) - 1
     for t in range(T):
-        events = np.flatnonzero(in_spikes[t])
-        for i, lay in enumerate(desc.layers):
-            for a in events:
-                membranes[i] = accumulate(membranes[i], lay, int(a))
-            fired, membranes[i] = neuron_update(membranes[i], lay)
-            spikes[i][t] = fired
-            events = np.flatnonzero(fired)
-        counts = np.minimum(counts + spikes[-1][t], count_max)
+        for j, lay in enumerate(desc.layers):
+            kind, model = KINDS[lay.kind], MODELS[lay.neuron.model]
+            for f in topo.in_fifos[j]:
+                p = topo.producer[f]
+                events = np.flatnonzero(in_spikes[t] if p == HOST else spikes[p][t])
+                for a in events:
+                    membranes[j] = kind.event(membranes[j], lay, int(a))
+            fired, membranes[j] = model.update(membranes[j], lay)
+            spikes[j][t] = fired
+        counts = np.minimum(counts + spikes[topo.output_core][t], count_max)
     return ReferenceResult(spikes, membranes, counts, predict(counts))
 
 
@@ -93,17 +140,18 @@ def run_timing(desc: CoreDescription, in_spikes: np.ndarray,
     start of the cycle; pushes land at its end.
     """
     T, layers = desc.time_steps, desc.layers
-    n_cores = len(layers)
-    idx = {name: i for i, name in enumerate(CORE_COUNTERS)}
-    cnt = np.zeros((n_cores, len(CORE_COUNTERS)), dtype=np.int64)
+    topo = Topology.from_description(desc)
+    cnt = np.zeros((len(layers), len(CORE_COUNTERS)), dtype=np.int64)
     host_items = deque()
     for t in range(T):
         host_items.extend(int(a) for a in np.flatnonzero(in_spikes[t]))
         host_items.append(EOS)
+    (host_fifo,) = topo.host_fifos
     host_pushes = host_stalls = 0
-    fifos = [deque() for _ in range(n_cores)]  # fifos[i] feeds core i
-    programs: list[deque] = [deque() for _ in range(n_cores)]
-    tokens_seen = [0] * n_cores
+    fifos = [deque() for _ in range(topo.fifos)]
+    programs: list[deque] = [deque() for _ in layers]
+    source = [0] * len(layers)  # which input FIFO a core drains (§4 drain order)
+    tokens_seen = [0] * len(layers)
     cycle = 0
     done_cycle = -1
     while done_cycle < 0:
@@ -111,68 +159,68 @@ def run_timing(desc: CoreDescription, in_spikes: np.ndarray,
         arrivals: list[tuple[int, int]] = []
         # host
         if host_items:
-            if level[0] < layers[0].core.fifo_depth:
-                arrivals.append((0, host_items.popleft()))
+            if level[host_fifo] < topo.depth[host_fifo]:
+                arrivals.append((host_fifo, host_items.popleft()))
                 host_pushes += 1
             else:
                 host_stalls += 1
         for i, lay in enumerate(layers):
             c = cnt[i]
-            K = lay.words
-            last = i == n_cores - 1
             prog = programs[i]
             if not prog:  # IDLE: try to pop
-                if level[i] == 0:
-                    c[idx["idle_cycles"]] += 1
+                f = topo.in_fifos[i][source[i]]
+                if level[f] == 0:
+                    c[CORE["idle_cycles"]] += 1
                     continue
-                item = fifos[i].popleft()
-                c[idx["pops"]] += 1
-                c[idx["busy_cycles"]] += 1
+                item = fifos[f].popleft()
+                c[CORE["pops"]] += 1
+                c[CORE["busy_cycles"]] += 1
                 if item != EOS:
-                    prog.extend(["acc"] * K)
-                    c[idx["weight_word_reads"]] += K
-                    c[idx["synaptic_ops"]] += lay.neurons
-                    c[idx["membrane_word_reads"]] += K
-                    c[idx["membrane_word_writes"]] += K
-                else:
-                    t = tokens_seen[i]
-                    tokens_seen[i] += 1
-                    fired = np.flatnonzero(functional.spikes[i][t])
-                    c[idx["membrane_word_reads"]] += K
-                    c[idx["membrane_word_writes"]] += K
-                    c[idx["param_word_reads"]] += K
-                    c[idx["neuron_updates"]] += lay.neurons
-                    c[idx["spikes"]] += fired.size
-                    for g in range(K):
-                        prog.append("update")
-                        if not last:
-                            prog.extend(("push", int(n)) for n in fired if n // lay.core.lanes == g)
-                    if not last:
-                        prog.append(("push", EOS))
-                    elif t == T - 1:
-                        prog.append("done")
+                    busy, counts = KINDS[lay.kind].cost(lay, item)
+                    prog.extend(["acc"] * busy)
+                    for name, n in counts.items():
+                        c[CORE[name]] += n
+                    continue
+                if source[i] + 1 < len(topo.in_fifos[i]):  # next source of this step
+                    source[i] += 1
+                    continue
+                source[i] = 0
+                t = tokens_seen[i]
+                tokens_seen[i] += 1
+                fired = np.flatnonzero(functional.spikes[i][t])
+                for name, n in MODELS[lay.neuron.model].counts(lay, fired.size).items():
+                    c[CORE[name]] += n
+                outs = topo.out_fifos[i]
+                for g in range(lay.words):  # one update cycle per group, then its pushes
+                    prog.append("update")
+                    prog.extend(("push", f, int(n)) for n in fired if n // lay.core.lanes == g
+                                for f in outs)
+                prog.extend(("push", f, EOS) for f in outs)
+                if i == topo.output_core and t == T - 1:
+                    prog.append("done")
                 continue
             action = prog[0]
-            if isinstance(action, tuple):  # push into fifos[i + 1]
-                if level[i + 1] < layers[i + 1].core.fifo_depth:
+            if isinstance(action, tuple):  # push into FIFO action[1]
+                f = action[1]
+                if level[f] < topo.depth[f]:
                     prog.popleft()
-                    arrivals.append((i + 1, action[1]))
-                    c[idx["pushes"]] += 1
-                    c[idx["busy_cycles"]] += 1
+                    arrivals.append((f, action[2]))
+                    c[CORE["pushes"]] += 1
+                    c[CORE["busy_cycles"]] += 1
                 else:
-                    c[idx["stall_cycles"]] += 1
+                    c[CORE["stall_cycles"]] += 1
             else:
                 prog.popleft()
-                c[idx["busy_cycles"]] += 1
+                c[CORE["busy_cycles"]] += 1
                 if prog and prog[0] == "done":
                     done_cycle = cycle + 1
         for target, item in arrivals:
             fifos[target].append(item)
         cycle += 1
     chip = np.zeros(len(CHIP_COUNTERS), dtype=np.int64)
-    chip[CHIP_COUNTERS.index("cycles")] = done_cycle
-    chip[CHIP_COUNTERS.index("host_pushes")] = host_pushes
-    chip[CHIP_COUNTERS.index("host_stall_cycles")] = host_stalls
+    chip[CHIP["cycles"]] = done_cycle
+    chip[CHIP["host_pushes"]] = host_pushes
+    chip[CHIP["host_stall_cycles"]] = host_stalls
     functional.cycles = done_cycle
     functional.core_counters = cnt
     functional.chip_counters = chip
@@ -183,3 +231,25 @@ def run_image(desc: CoreDescription, in_spikes: np.ndarray, timing: bool = True)
     """The whole reference for one encoded image ((T, P) bool)."""
     result = run_functional(desc, in_spikes)
     return run_timing(desc, in_spikes, result) if timing else result
+
+
+def run_batch(desc: CoreDescription, in_spikes: np.ndarray, timing: bool = True) -> Observation:
+    """The reference on encoded images ((n, T, P)), as the one result type every
+    implementation reports."""
+    results = [run_image(desc, s, timing) for s in in_spikes]
+    n = len(results)
+    obs = Observation(
+        predictions=np.array([r.prediction for r in results], dtype=np.int64),
+        counts=np.stack([r.counts for r in results]).reshape(n, desc.classes),
+        membranes=np.stack([np.concatenate(r.membranes) for r in results]).reshape(n, -1),
+        spikes=np.stack([np.concatenate(r.spikes, axis=1) for r in results]).reshape(
+            n, desc.time_steps, -1).astype(np.uint8),
+        neuron_offsets=np.concatenate([[0], np.cumsum([lay.neurons for lay in desc.layers])]),
+        layer_names=tuple(lay.name for lay in desc.layers))
+    if timing:
+        obs.cycles = np.array([r.cycles for r in results], dtype=np.int64)
+        obs.core_counters = np.stack([r.core_counters for r in results]).reshape(
+            n, len(desc.layers), len(CORE_COUNTERS))
+        obs.chip_counters = np.stack([r.chip_counters for r in results]).reshape(n, len(CHIP_COUNTERS))
+        obs.done = np.ones(n, dtype=np.int64)
+    return obs

@@ -5,8 +5,12 @@ and the debug readback address map, shared by the generator, the testbenches and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+from neurochip.counters import CORE_COUNTERS
 from neurochip.description import CoreDescription, Layer
+from neurochip.graph import Topology
+from neurochip.neurons import get_model
 
 ITEM_BITS = 16
 EOS_BIT = 15
@@ -34,37 +38,57 @@ def addr_bits(n: int) -> int:
     return max(1, ceil_log2(n))
 
 
+# core counter space: counter j at offsets 2j (bits 31:0) and 2j+1 (bits 47:32)
+WORDS_PER_COUNTER = -(-COUNTER_BITS // DATA_BITS)
+
+
+def counter_select_bits(counters: int = len(CORE_COUNTERS)) -> int:
+    """Offset bits that select a counter word in the core counter space (at least 1)."""
+    return addr_bits(WORDS_PER_COUNTER * counters)
+
+
+def check_counter_space(counters: int = len(CORE_COUNTERS)) -> None:
+    """Refuse a counter table whose words the 24-bit offset cannot address."""
+    if counter_select_bits(counters) > OFFSET_BITS:
+        raise ValueError(f"{counters} core counters need {WORDS_PER_COUNTER * counters} "
+                         f"readback words, more than the {1 << OFFSET_BITS} of the address map")
+
+
+check_counter_space()
+
+
 @dataclass(frozen=True)
 class CoreConfig:
-    """Constants of one core (§3), derived once from its layer."""
+    """Constants of one core (§3), derived once from its layer. ``kind`` selects the
+    sequencer (``neurochip.hw.kinds``), ``model`` the neuron unit (``neurochip.hw.neurons``),
+    which reads its settings from ``neuron`` (the layer's model settings, e.g. ``LifNeuron``)."""
 
     index: int
     name: str
+    kind: str
+    model: str
+    neuron: Any
     inputs: int
     neurons: int
     lanes: int
     words: int
     weight_bits: int
     membrane_bits: int
+    param_bits: int  # bits of one neuron's param word (one lane of a param-memory word)
     saturate: bool
-    reset: str
-    leak: str
-    leak_amount: int
-    discontinuous: bool
     fifo_depth: int
     is_output: bool
     time_steps: int
 
     @classmethod
     def from_layer(cls, lay: Layer, index: int, is_output: bool, time_steps: int) -> "CoreConfig":
-        p = lay.neuron
-        return cls(index=index, name=lay.name, inputs=lay.inputs, neurons=lay.neurons,
+        return cls(index=index, name=lay.name, kind=lay.kind, model=lay.neuron.model,
+                   neuron=lay.neuron, inputs=lay.inputs, neurons=lay.neurons,
                    lanes=lay.core.lanes, words=lay.words, weight_bits=lay.weight_bits,
-                   membrane_bits=lay.membrane_bits, saturate=lay.overflow == "saturate",
-                   reset=p.reset, leak=p.leak, leak_amount=p.leak_amount,
-                   discontinuous=p.integration == "discontinuous",
-                   fifo_depth=lay.core.fifo_depth, is_output=is_output,
-                   time_steps=time_steps)
+                   membrane_bits=lay.membrane_bits,
+                   param_bits=get_model(lay.neuron.model).param_word_bits(lay),
+                   saturate=lay.overflow == "saturate", fifo_depth=lay.core.fifo_depth,
+                   is_output=is_output, time_steps=time_steps)
 
     def enabled_lanes(self, word: int) -> int:
         """Lanes of word ``word`` that hold a real neuron (only the last may be partial)."""
@@ -74,11 +98,8 @@ class CoreConfig:
         return (1 << self.enabled_lanes(word)) - 1
 
     @property
-    def weight_depth(self) -> int:
-        return self.inputs * self.words
-
-    @property
     def weight_width(self) -> int:
+        """Bits of a weight word: one weight per lane."""
         return self.lanes * self.weight_bits
 
     @property
@@ -87,7 +108,18 @@ class CoreConfig:
 
     @property
     def param_width(self) -> int:
-        return self.lanes * 2 * self.membrane_bits
+        """Bits of a param word (one per group of L neurons; lif: L·2B)."""
+        return self.lanes * self.param_bits
+
+    @property
+    def weight_file(self) -> str:
+        """``$readmemh`` image of the weight memory, next to the Verilog."""
+        return f"{self.name}_weights.hex"
+
+    @property
+    def param_file(self) -> str:
+        """``$readmemh`` image of the param memory (the param words)."""
+        return f"{self.name}_params.hex"
 
     @property
     def lane_bits(self) -> int:
@@ -111,29 +143,30 @@ class CoreConfig:
 
 @dataclass(frozen=True)
 class ChipConfig:
-    """The whole chip: cores in chain order plus readout constants."""
+    """The whole chip: cores in layer order, the FIFO table and readout constants."""
 
     name: str
     content_hash: str
     cores: tuple[CoreConfig, ...]
+    topology: Topology
     time_steps: int
     count_bits: int
     input_size: int
 
     @classmethod
     def from_description(cls, desc: CoreDescription) -> "ChipConfig":
-        n = len(desc.layers)
-        cores = tuple(CoreConfig.from_layer(lay, i, i == n - 1, desc.time_steps)
+        topo = Topology.from_description(desc)
+        cores = tuple(CoreConfig.from_layer(lay, i, i == topo.output_core, desc.time_steps)
                       for i, lay in enumerate(desc.layers))
         cfg = cls(name=desc.name, content_hash=desc.content_hash(), cores=cores,
-                  time_steps=desc.time_steps, count_bits=desc.count_bits,
+                  topology=topo, time_steps=desc.time_steps, count_bits=desc.count_bits,
                   input_size=desc.input_size)
         cfg.check()
         return cfg
 
     @property
     def output(self) -> CoreConfig:
-        return self.cores[-1]
+        return self.cores[self.topology.output_core]
 
     @property
     def classes(self) -> int:
@@ -149,6 +182,7 @@ class ChipConfig:
         if len(self.cores) > MAX_CORES:
             raise ValueError(f"{len(self.cores)} layers; the readback map addresses at most "
                              f"{MAX_CORES} cores")
+        check_counter_space()
         for c in self.cores:
             for what, span in (("membrane", c.words << c.lane_bits),
                                ("spike trace", c.trace_depth << c.slice_bits),

@@ -14,9 +14,9 @@ from pathlib import Path
 from amaranth.back import verilog
 
 from neurochip.description import CoreDescription
-from neurochip.hw import config as C
+from neurochip.hw import config as hwcfg
+from neurochip.hw.core import core_images, core_memories
 from neurochip.hw.memory import MemoryShape, verilog_module
-from neurochip.hw.pack import param_hex, weight_hex
 from neurochip.hw.top import TOP_NAME, Chip
 
 FILELIST = "neurochip.f"
@@ -46,14 +46,11 @@ def header(desc: CoreDescription, comment: str = "//") -> str:
             f"{comment} regenerate with: neurochip rtl MODEL.npz -o DIR\n")
 
 
-def memory_shapes(cfg: C.ChipConfig) -> list[MemoryShape]:
+def memory_shapes(cfg: hwcfg.ChipConfig) -> list[MemoryShape]:
     """Every distinct wrapper the chip instantiates (one Verilog module per size)."""
     shapes: dict[str, MemoryShape] = {}
     for c in cfg.cores:
-        for s in (MemoryShape("sram", c.weight_depth, c.weight_width, rows=c.inputs),
-                  MemoryShape("rom", c.words, c.param_width),
-                  MemoryShape("regfile", c.words, c.membrane_width),
-                  MemoryShape("regfile", c.trace_depth, c.lanes)):
+        for s in core_memories(c):
             shapes.setdefault(s.module_name, s)
     return list(shapes.values())
 
@@ -84,11 +81,11 @@ def generate(desc: CoreDescription, out_dir: str | Path) -> RtlBundle:
     bundle.verilog.append(top)
 
     for c, lay in zip(cfg.cores, desc.layers):
-        for kind, words, width in (("weights", weight_hex(lay, c), c.weight_width),
-                                   ("params", param_hex(lay, c), c.param_width)):
-            path = out / f"{c.name}_{kind}.hex"
-            path.write_text(head + f"// {len(words)} words x {width} bits (docs/rtl-interface.md)\n"
-                            + "\n".join(words) + "\n")
+        widths = {c.weight_file: c.weight_width, c.param_file: c.param_width}
+        for name, words in core_images(lay, c).items():
+            path = out / name
+            path.write_text(head + f"// {len(words)} words x {widths[name]} bits "
+                            "(docs/rtl-interface.md)\n" + "\n".join(words) + "\n")
             bundle.data.append(path)
 
     waivers = out / WAIVERS

@@ -2,13 +2,17 @@
 
 push accepted iff level < D at the start of the cycle; pop iff level > 0; an item
 pushed in cycle c is visible at the head in cycle c+1; a full FIFO does not accept a
-push in the cycle it is popped (``w_rdy`` looks only at the registered level).
+push in the cycle it is popped (``w.ready`` looks only at the registered level).
+
+Both sides are ``amaranth.lib.stream`` interfaces: ``w`` (write: payload/valid in, ready
+out; an item is pushed when valid & ready) and ``r`` (read, first-word-fall-through:
+payload/valid out, ready in; an item is popped when valid & ready).
 """
 
 from __future__ import annotations
 
 from amaranth import Module, Mux, Signal
-from amaranth.lib import memory, wiring
+from amaranth.lib import memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from neurochip.hw.config import ITEM_BITS, addr_bits
@@ -22,8 +26,7 @@ class SpikeFifo(wiring.Component):
             raise ValueError(f"FIFO depth {depth} outside 1 … 65536 (§3)")
         self.depth = depth
         super().__init__({
-            "w_data": In(ITEM_BITS), "w_en": In(1), "w_rdy": Out(1),
-            "r_data": Out(ITEM_BITS), "r_en": In(1), "r_rdy": Out(1),
+            "w": In(stream.Signature(ITEM_BITS)), "r": Out(stream.Signature(ITEM_BITS)),
             "level": Out(range(depth + 1)),
         })
 
@@ -44,14 +47,14 @@ class SpikeFifo(wiring.Component):
             return Mux(p == D - 1, 0, p + 1)[:aw]
 
         m.d.comb += [
-            self.w_rdy.eq(self.level < D),
-            self.r_rdy.eq(self.level > 0),
-            push.eq(self.w_en & self.w_rdy),
-            pop.eq(self.r_en & self.r_rdy),
+            self.w.ready.eq(self.level < D),
+            self.r.valid.eq(self.level > 0),
+            push.eq(self.w.valid & self.w.ready),
+            pop.eq(self.r.ready & self.r.valid),
             rp.addr.eq(head),
-            self.r_data.eq(rp.data),
+            self.r.payload.eq(rp.data),
             wp.addr.eq(tail),
-            wp.data.eq(self.w_data),
+            wp.data.eq(self.w.payload),
             wp.en.eq(push),
         ]
         with m.If(push):

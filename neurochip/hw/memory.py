@@ -27,7 +27,7 @@ from neurochip.hw.config import addr_bits
 class MemoryShape:
     """What a wrapper module is named after: kind, depth, width (and an optional split)."""
 
-    kind: str  # "sram" (weights), "rom" (parameters), "regfile" (membranes, trace)
+    kind: str  # "sram" (weights), "rom" (param words), "regfile" (membranes, trace)
     depth: int
     width: int
     rows: int = 0  # weights: N_in rows × K words, named rows x words x width
@@ -44,7 +44,7 @@ class MemoryShape:
 
 
 class SyncRom(wiring.Component):
-    """Read-only memory with contents fixed at generation time (weights, parameters)."""
+    """Read-only memory with contents fixed at generation time (weights, param words)."""
 
     def __init__(self, shape: MemoryShape, init: list[int], init_file: str, blackbox: bool):
         self.shape, self.init, self.init_file, self.blackbox = shape, init, init_file, blackbox

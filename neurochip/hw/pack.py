@@ -1,5 +1,6 @@
-"""Memory images of §3: weight words and parameter words of a layer, as ``$readmemh``
-hex strings (vectorised, so the 1024-neuron layers pack in well under a second)."""
+"""Memory images of §3 as ``$readmemh`` hex strings (vectorised, so the 1024-neuron layers
+pack in well under a second): the lane packer every image uses and the param words of a
+neuron model. Weight images belong to the layer kind (``neurochip.hw.kinds``)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import numpy as np
 
 from neurochip.description import Layer
 from neurochip.hw.config import CoreConfig
+from neurochip.neurons import get_model
 
 _HEX = np.array(list("0123456789abcdef"))
 
@@ -27,31 +29,29 @@ def lanes_to_hex(fields: np.ndarray, field_bits: int) -> list[str]:
     return ["".join(row) for row in chars]
 
 
-def _padded(values: np.ndarray, cfg: CoreConfig) -> np.ndarray:
+def padded(values: np.ndarray, cfg: CoreConfig) -> np.ndarray:
     """(…, N) → (…, K·L) with disabled lanes 0."""
     out = np.zeros(values.shape[:-1] + (cfg.words * cfg.lanes,), dtype=np.int64)
     out[..., :cfg.neurons] = values
     return out
 
 
-def weight_hex(lay: Layer, cfg: CoreConfig) -> list[str]:
-    """Row a, word k at address a·K + k; 1-bit weights store +1 as 1 and −1 as 0."""
-    w = _padded(lay.weight.astype(np.int64), cfg)
-    if cfg.weight_bits == 1:
-        enc = (w > 0).astype(np.uint64)
-    else:
-        enc = (w & ((1 << cfg.weight_bits) - 1)).astype(np.uint64)
-    return lanes_to_hex(enc.reshape(cfg.inputs * cfg.words, cfg.lanes), cfg.weight_bits)
-
-
 def param_hex(lay: Layer, cfg: CoreConfig) -> list[str]:
-    """Word g: lane l holds threshold at [2Bl, 2Bl+B) and bias at [2Bl+B, 2Bl+2B)."""
+    """The K param words of a layer, from its neuron model's ``param_fields``: word g, lane
+    l holds field i (B bits, two's complement) at bits [l·P + i·B, l·P + (i+1)·B), P = the
+    fields' total width, lowest field first (lif: θ at [2Bl, 2Bl+B), b at [2Bl+B, 2Bl+2B))."""
+    names = get_model(cfg.model).param_fields
     B = cfg.membrane_bits
+    if cfg.param_bits != len(names) * B:
+        raise ValueError(f"layer {cfg.name}: {cfg.param_bits}-bit param words do not hold "
+                         f"{len(names)} fields of {B} bits")
     mask = (1 << B) - 1
-    th = _padded(lay.threshold.astype(np.int64), cfg) & mask
-    bias = _padded(lay.bias.astype(np.int64), cfg) & mask
-    fields = (bias.astype(np.uint64) << np.uint64(B)) | th.astype(np.uint64)
-    return lanes_to_hex(fields.reshape(cfg.words, cfg.lanes), 2 * B)
+    lane_words = np.zeros((cfg.words, cfg.lanes, len(names)), dtype=np.uint64)
+    for i, name in enumerate(names):
+        field = padded(np.asarray(getattr(lay, name)).astype(np.int64), cfg) & mask
+        lane_words[:, :, i] = field.astype(np.uint64).reshape(cfg.words, cfg.lanes)
+    # the fields of one lane are consecutive B-bit fields: pack them as L·|fields| lanes
+    return lanes_to_hex(lane_words.reshape(cfg.words, cfg.lanes * len(names)), B)
 
 
 def as_ints(hex_words: list[str]) -> list[int]:

@@ -1,5 +1,6 @@
-"""Chip top level (§1): host port → FIFO0 → core 0 → FIFO1 → … → output core, the
-per-image ``clear`` (§9), ``done``, the chip counters of §10 and the debug readback
+"""Chip top level (§1): the FIFOs and cores of the topology table (``neurochip.graph``:
+the host writes its input FIFO, core j drains ``in_fifos[j]`` and feeds ``out_fifos[j]``),
+the per-image ``clear`` (§9), ``done``, the chip counters of §10 and the debug readback
 mux. Port list and timing: docs/rtl-interface.md."""
 
 from __future__ import annotations
@@ -13,9 +14,8 @@ from neurochip.hw.config import (CHIP_CYCLES, CHIP_HASH, CHIP_HOST_PUSHES, CHIP_
                                  CHIP_LAYERS, CHIP_PREDICTION, CHIP_STATUS, CORE_SHIFT,
                                  COUNTER_BITS, DATA_BITS, ITEM_BITS, OFFSET_BITS, SPACE_CHIP,
                                  SPACE_SHIFT, ChipConfig)
-from neurochip.hw.core import Core
+from neurochip.hw.core import build_core
 from neurochip.hw.fifo import SpikeFifo
-from neurochip.hw.pack import as_ints, param_hex, weight_hex
 
 TOP_NAME = "neurochip_top"
 
@@ -38,35 +38,34 @@ class Chip(wiring.Component):
     def elaborate(self, platform) -> Module:
         m = Module()
         cfg = self.cfg
-        fifos, cores = [], []
-        for i, (c, lay) in enumerate(zip(cfg.cores, self.desc.layers)):
-            fifo = SpikeFifo(c.fifo_depth)
-            if self.blackbox:
-                weights, params = [], []
-            else:
-                weights, params = as_ints(weight_hex(lay, c)), as_ints(param_hex(lay, c))
-            core = Core(c, cfg.count_bits, weights, params, self.blackbox)
-            m.submodules[f"fifo{i}"] = ResetInserter(self.clear)(fifo)
-            m.submodules[f"core{i}"] = ResetInserter(self.clear)(core)
-            fifos.append(fifo)
+        topo = cfg.topology
+        if len(topo.host_fifos) != 1:
+            raise NotImplementedError(f"{len(topo.host_fifos)} layers read the input; the "
+                                      "host port feeds exactly one FIFO")
+        fifos = [SpikeFifo(depth) for depth in topo.depth]
+        for f, fifo in enumerate(fifos):
+            m.submodules[f"fifo{f}"] = ResetInserter(self.clear)(fifo)
+        cores = []
+        for j, (c, lay) in enumerate(zip(cfg.cores, self.desc.layers)):
+            core = build_core(c, lay, cfg.count_bits, self.blackbox,
+                              inputs=len(topo.in_fifos[j]), outputs=len(topo.out_fifos[j]))
+            m.submodules[f"core{j}"] = ResetInserter(self.clear)(core)
             cores.append(core)
 
         done = Signal()
         running = Signal()
         m.d.comb += [running.eq(~done), self.done.eq(done)]
         # host port: no push in the clear cycle
-        m.d.comb += [fifos[0].w_data.eq(self.in_data),
-                     fifos[0].w_en.eq(self.in_valid & ~self.clear),
-                     self.in_ready.eq(fifos[0].w_rdy & ~self.clear)]
-        for i, core in enumerate(cores):
-            m.d.comb += [core.in_data.eq(fifos[i].r_data), core.in_rdy.eq(fifos[i].r_rdy),
-                         fifos[i].r_en.eq(core.pop), core.count_en.eq(running),
-                         core.rb_active.eq(done)]
-            if i + 1 < len(cores):
-                m.d.comb += [fifos[i + 1].w_data.eq(core.out_data),
-                             fifos[i + 1].w_en.eq(core.out_valid),
-                             core.out_rdy.eq(fifos[i + 1].w_rdy)]
-        out = cores[-1]
+        host = fifos[topo.host_fifos[0]].w
+        m.d.comb += [host.payload.eq(self.in_data), host.valid.eq(self.in_valid & ~self.clear),
+                     self.in_ready.eq(host.ready & ~self.clear)]
+        for j, core in enumerate(cores):
+            for i, f in enumerate(topo.in_fifos[j]):
+                wiring.connect(m, fifos[f].r, core.ins[i])
+            for o, f in enumerate(topo.out_fifos[j]):
+                wiring.connect(m, core.outs[o], fifos[f].w)
+            m.d.comb += [core.count_en.eq(running), core.rb_active.eq(done)]
+        out = cores[topo.output_core]
         m.d.comb += [self.prediction.eq(out.prediction), self.counts.eq(out.counts)]
 
         # chip counters (§10) and done (§8), all zeroed by clear (§9)

@@ -5,6 +5,21 @@ from one FIFO interaction (pop, push) to the next, while the work between them
 (accumulating an event, updating a group) is applied at once with its exact cycle
 cost added. Every FIFO is a ring buffer; stalls and idles are resolved by waking the
 blocked agent one cycle after its partner frees or fills a slot (§7).
+
+Layout of this module:
+* the **scheduler** (:func:`simulate_batch`): FIFOs, wake-ups, stall accounting and the
+  push program, reading the FIFO table of ``neurochip.graph`` (no "FIFO j feeds core j");
+* **behaviour**, dispatched once per popped item on a literal integer code (the two
+  ``dispatch`` blocks of the scheduler, the only lines that name kinds and models): what
+  a layer *kind* does with an address event (``_<kind>_accumulate`` applies it,
+  ``_<kind>_counts`` counts it and returns its busy cycles) and what a *neuron model*
+  does with an end-of-step token (``_<model>_update``, ``_<model>_counts``), one
+  section per kind and per model below.
+All njit code of every kind and model lives in this one file on purpose: Numba's cache
+does not notice edits to functions in other files, and treats globals as constants, so the
+codes are literals here and ``tests/test_registry_complete.py`` checks they equal the
+registries' (``neurochip.kinds``, ``neurochip.neurons``). The host side that fills the
+tables is ``neurochip.sim.pack``.
 """
 
 from __future__ import annotations
@@ -12,19 +27,32 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# columns of the per-layer parameter table (see neurochip.sim.packing)
-P_INPUTS, P_NEURONS, P_WORDS, P_LANES, P_LO, P_HI, P_WRAP, P_BITS, P_RESET, P_LEAK, \
-    P_LEAK_AMOUNT, P_DISCONTINUOUS, P_DEPTH = range(13)
-N_PARAMS = 13
+# layer kinds and neuron models (codes of neurochip.kinds / neurochip.neurons)
+KIND_FC = 0
+MODEL_LIF = 0
 
-RESET_SUBTRACT, RESET_ZERO = 0, 1
-LEAK_NONE, LEAK_SUBTRACT, LEAK_SHIFT = 0, 1, 2
 ENC_BERNOULLI, ENC_RATE, ENC_LATENCY = 0, 1, 2
 
-# core counter columns, in the order of neurochip.counters.CORE_COUNTERS
+# columns of the per-layer configuration table ``layer_cfg`` (layers, N_LAYER_CFG) int64,
+# filled by neurochip.sim.pack: common columns, then 8 a kind defines for itself and 8 a
+# neuron model defines (named in its section below)
+LC_KIND, LC_MODEL, LC_INPUTS, LC_NEURONS, LC_WORDS, LC_LANES, LC_LO, LC_HI, LC_WRAP, \
+    LC_BITS = range(10)
+KIND_SLOTS = 10
+MODEL_SLOTS = 18
+N_LAYER_CFG = 26
+MAX_PARAM_FIELDS = 4  # ``param_values`` holds this many rows of total-neurons values,
+# flattened (row r of neuron n at r * total + n): per-neuron parameter-memory fields
+
+# core counter columns, in the order of neurochip.counters.CORE_COUNTERS (checked on import
+# of neurochip.sim.pack); chip counter columns in the order of CHIP_COUNTERS
 C_POPS, C_PUSHES, C_WREADS, C_SOPS, C_MREADS, C_MWRITES, C_PREADS, C_UPDATES, C_SPIKES, \
     C_BUSY, C_STALL, C_IDLE = range(12)
 N_CORE_COUNTERS = 12
+CHIP_CYCLES, CHIP_HOST_PUSHES, CHIP_HOST_STALLS = range(3)
+
+# what a core waits for (scheduler)
+RUNNABLE, WAIT_EMPTY, WAIT_FULL = 0, 1, 2
 
 EOS = -1
 INF = np.int64(1) << 62
@@ -77,6 +105,8 @@ def encode_image(kind: int, pixels: np.ndarray, time_steps: int, seed: int,
     return n
 
 
+# =========================================================================== arithmetic (§2)
+
 @njit(cache=True, inline="always")
 def _overflow(v: np.int64, lo: np.int64, hi: np.int64, wrap: bool, bits: np.int64) -> np.int64:
     if wrap:
@@ -125,20 +155,31 @@ def _add_rows32(m: np.ndarray, row: np.ndarray, lo: int, hi: int, wrap: bool, bi
             m[n] = v
 
 
+@njit(cache=True, inline="always")
+def _select_overflow(v: np.int64, lo: np.int64, hi: np.int64, wrap: bool,
+                     mask: np.int64) -> np.int64:
+    """_overflow written as selects, so a loop over neurons vectorises."""
+    wrapped = ((v - lo) & mask) + lo
+    clamped = min(max(v, lo), hi)
+    return wrapped if wrap else clamped
+
+
+# =========================================================================== kind: fc (§5)
+
 @njit(cache=True)
-def _accumulate(mem: np.ndarray, m0: int, weights: np.ndarray, w0: int,
-                params: np.ndarray, layer: int, address: int) -> None:
+def _fc_accumulate(mem: np.ndarray, m0: int, weights: np.ndarray, w0: int,
+                   layer_cfg: np.ndarray, layer: int, address: int) -> None:
     """§5 for one address event: every neuron of the layer, one saturating add each.
 
     ``weights`` are int8 and ``mem`` int16 (every B <= 15) or int32, so a row is a
     short contiguous stream the compiler vectorises in the narrowest lanes that cannot
     overflow; B beyond the storage's fast range (only B = 32 for int32) adds in int64.
     """
-    N = params[layer, P_NEURONS]
-    lo = params[layer, P_LO]
-    hi = params[layer, P_HI]
-    bits = params[layer, P_BITS]
-    wrap = params[layer, P_WRAP] != 0
+    N = layer_cfg[layer, LC_NEURONS]
+    lo = layer_cfg[layer, LC_LO]
+    hi = layer_cfg[layer, LC_HI]
+    bits = layer_cfg[layer, LC_BITS]
+    wrap = layer_cfg[layer, LC_WRAP] != 0
     row = weights[w0 + address * N:w0 + address * N + N]
     m = mem[m0:m0 + N]
     if bits < 8 * mem.itemsize:
@@ -152,42 +193,58 @@ def _accumulate(mem: np.ndarray, m0: int, weights: np.ndarray, w0: int,
 
 
 @njit(cache=True, inline="always")
-def _select_overflow(v: np.int64, lo: np.int64, hi: np.int64, wrap: bool,
-                     mask: np.int64) -> np.int64:
-    """_overflow written as selects, so a loop over neurons vectorises."""
-    wrapped = ((v - lo) & mask) + lo
-    clamped = min(max(v, lo), hi)
-    return wrapped if wrap else clamped
+def _fc_counts(row: np.ndarray, K: int, N: int) -> int:
+    """§8, §10 of an fc event: K accumulation cycles, each reading a weight word and a
+    membrane word and writing the membrane word; N synaptic ops. Returns the busy cycles
+    after the pop. (Takes only the core's counter row: an inlined function that takes
+    arrays costs reference counting per event, measured ~15 % of the simulator's speed.)"""
+    row[C_WREADS] += K
+    row[C_SOPS] += N
+    row[C_MREADS] += K
+    row[C_MWRITES] += K
+    return K
+
+
+# =========================================================================== model: lif (§6)
+
+LIF_RESET = MODEL_SLOTS + 0  # LIF_RESET_SUBTRACT | LIF_RESET_ZERO
+LIF_LEAK = MODEL_SLOTS + 1  # LIF_LEAK_NONE | LIF_LEAK_SUBTRACT | LIF_LEAK_SHIFT
+LIF_LEAK_AMOUNT = MODEL_SLOTS + 2
+LIF_DISCONTINUOUS = MODEL_SLOTS + 3
+LIF_RESET_SUBTRACT, LIF_RESET_ZERO = 0, 1
+LIF_LEAK_NONE, LIF_LEAK_SUBTRACT, LIF_LEAK_SHIFT = 0, 1, 2
+LIF_THRESHOLD, LIF_BIAS = 0, 1  # rows of param_values (the model's param_fields order)
 
 
 @njit(cache=True)
-def _update(mem: np.ndarray, m0: int, threshold: np.ndarray, bias: np.ndarray,
-            params: np.ndarray, layer: int, fired: np.ndarray, flags: np.ndarray) -> int:
+def _lif_update(mem: np.ndarray, m0: int, param_values: np.ndarray, layer_cfg: np.ndarray,
+                layer: int, fired: np.ndarray, flags: np.ndarray) -> int:
     """§6 for one EOS token; writes fired neuron indices into ``fired``, returns count.
 
     Two passes: a branch-free pass over all neurons (vectorised) that updates membranes
     and marks spikes in ``flags``, then a scan that lists the marked neurons in order.
     """
-    N = params[layer, P_NEURONS]
-    lo = params[layer, P_LO]
-    hi = params[layer, P_HI]
-    wrap = params[layer, P_WRAP] != 0
-    mask = (np.int64(1) << params[layer, P_BITS]) - 1
-    subtract = params[layer, P_RESET] == RESET_SUBTRACT
-    leak = params[layer, P_LEAK]
-    lam = params[layer, P_LEAK_AMOUNT]
-    keep = params[layer, P_DISCONTINUOUS] == 0
+    N = layer_cfg[layer, LC_NEURONS]
+    lo = layer_cfg[layer, LC_LO]
+    hi = layer_cfg[layer, LC_HI]
+    wrap = layer_cfg[layer, LC_WRAP] != 0
+    mask = (np.int64(1) << layer_cfg[layer, LC_BITS]) - 1
+    subtract = layer_cfg[layer, LIF_RESET] == LIF_RESET_SUBTRACT
+    leak = layer_cfg[layer, LIF_LEAK]
+    lam = layer_cfg[layer, LIF_LEAK_AMOUNT]
+    keep = layer_cfg[layer, LIF_DISCONTINUOUS] == 0
     m = mem[m0:m0 + N]
-    th = threshold[m0:m0 + N]
-    b = bias[m0:m0 + N]
+    stride = param_values.shape[0] // MAX_PARAM_FIELDS  # total neurons
+    th = param_values[LIF_THRESHOLD * stride + m0:LIF_THRESHOLD * stride + m0 + N]
+    b = param_values[LIF_BIAS * stride + m0:LIF_BIAS * stride + m0 + N]
     for n in range(N):
         v = _select_overflow(np.int64(m[n]) + b[n], lo, hi, wrap, mask)
         spike = v > th[n]
         after = _select_overflow(v - th[n], lo, hi, wrap, mask) if subtract else np.int64(0)
         v = after if spike else v
-        if leak == LEAK_SUBTRACT:
+        if leak == LIF_LEAK_SUBTRACT:
             v = max(v - lam, 0) if v > 0 else min(v + lam, 0)
-        elif leak == LEAK_SHIFT:
+        elif leak == LIF_LEAK_SHIFT:
             v = v - (v >> lam)
         m[n] = v if keep else 0
         flags[n] = spike
@@ -198,11 +255,28 @@ def _update(mem: np.ndarray, m0: int, threshold: np.ndarray, bias: np.ndarray,
     return nf
 
 
+@njit(cache=True, inline="always")
+def _lif_counts(row: np.ndarray, K: int, N: int, fired: int) -> int:
+    """§8, §10 of a lif token: K update cycles, each reading a membrane and a parameter
+    word and writing the membrane word back. Returns the update cycles."""
+    row[C_MREADS] += K
+    row[C_MWRITES] += K
+    row[C_PREADS] += K
+    row[C_UPDATES] += N
+    row[C_SPIKES] += fired
+    return K
+
+
+# =========================================================================== scheduler
+
 @njit(cache=True, nogil=True)
 def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed: int,
-                   time_steps: int, count_max: int, params: np.ndarray,
-                   weights: np.ndarray, w_off: np.ndarray, threshold: np.ndarray,
-                   bias: np.ndarray, n_off: np.ndarray, record_spikes: bool,
+                   time_steps: int, count_max: int, layer_cfg: np.ndarray,
+                   weights: np.ndarray, w_off: np.ndarray, param_values: np.ndarray,
+                   n_off: np.ndarray, fifo_depth: np.ndarray, fifo_producer: np.ndarray,
+                   fifo_consumer: np.ndarray, in_ptr: np.ndarray, in_fifo: np.ndarray,
+                   out_ptr: np.ndarray, out_fifo: np.ndarray, host_fifo: int,
+                   output_core: int, record_spikes: bool,
                    counts_out: np.ndarray, cycles_out: np.ndarray,
                    core_out: np.ndarray, chip_out: np.ndarray,
                    mem_out: np.ndarray, spikes_out: np.ndarray, mem: np.ndarray) -> None:
@@ -212,43 +286,50 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
     mem_out (n, total neurons), spikes_out (n, T, total neurons) if record_spikes.
     ``mem`` is the membrane scratch (total neurons,), int16 when every layer's B <= 15,
     else int32 (see membrane_dtype); its dtype selects the compiled specialisation.
+    The FIFO table (fifo_*, in_*, out_*) is neurochip.graph.Topology.arrays().
     """
-    L = params.shape[0]
-    P = images.shape[1]
+    L = layer_cfg.shape[0]
+    F = fifo_depth.shape[0]
     T = time_steps
     total_n = n_off[L]
-    max_n = 0
-    f_off = np.zeros(L + 1, dtype=np.int64)
+    max_pend = 1
     for j in range(L):
-        max_n = max(max_n, params[j, P_NEURONS])
-        f_off[j + 1] = f_off[j] + params[j, P_DEPTH]
-    items = np.empty(T * (P + 1), dtype=np.int64)
-    fifo = np.zeros(f_off[L], dtype=np.int64)
-    head = np.zeros(L, dtype=np.int64)
-    level = np.zeros(L, dtype=np.int64)
-    lvl0 = np.zeros(L, dtype=np.int64)
-    pushed = np.zeros(L, dtype=np.bool_)
-    popped = np.zeros(L, dtype=np.bool_)
+        max_pend = max(max_pend, (layer_cfg[j, LC_NEURONS] + 1) * (out_ptr[j + 1] - out_ptr[j]))
+    f_off = np.zeros(F + 1, dtype=np.int64)
+    for f in range(F):
+        f_off[f + 1] = f_off[f] + fifo_depth[f]
+    items = np.empty(T * (images.shape[1] + 1), dtype=np.int64)
+    fifo = np.zeros(f_off[F], dtype=np.int64)
+    head = np.zeros(F, dtype=np.int64)
+    level = np.zeros(F, dtype=np.int64)
+    lvl0 = np.zeros(F, dtype=np.int64)
+    pushed = np.zeros(F, dtype=np.bool_)
+    popped = np.zeros(F, dtype=np.bool_)
     t_next = np.zeros(L, dtype=np.int64)
-    blocked = np.zeros(L, dtype=np.int64)  # 0 runnable, 1 waiting on empty, 2 on full
+    blocked = np.zeros(L, dtype=np.int64)  # RUNNABLE, WAIT_EMPTY or WAIT_FULL
+    wait_fifo = np.zeros(L, dtype=np.int64)  # the FIFO a blocked core waits on
     attempt = np.zeros(L, dtype=np.int64)
+    source = np.zeros(L, dtype=np.int64)  # input FIFO being drained (position in in_fifo)
     pushing = np.zeros(L, dtype=np.bool_)
     tokens = np.zeros(L, dtype=np.int64)
-    pend_item = np.zeros((L, max_n + 1), dtype=np.int64)
-    pend_gap = np.zeros((L, max_n + 1), dtype=np.int64)
+    pend_item = np.zeros((L, max_pend), dtype=np.int64)
+    pend_fifo = np.zeros((L, max_pend), dtype=np.int64)
+    pend_gap = np.zeros((L, max_pend), dtype=np.int64)
     pend_len = np.zeros(L, dtype=np.int64)
     pend_pos = np.zeros(L, dtype=np.int64)
+    max_n = 0
+    for j in range(L):
+        max_n = max(max_n, layer_cfg[j, LC_NEURONS])
     fired = np.empty(max_n, dtype=np.int64)
     flags = np.empty(max_n, dtype=np.uint8)
-    classes = params[L - 1, P_NEURONS]
-    out0 = n_off[L - 1]
     for img in range(images.shape[0]):
         n_items = encode_image(enc_kind, images[img], T, seed, indices[img], items)
         mem[:] = 0
         head[:] = 0
         level[:] = 0
         t_next[:] = 0
-        blocked[:] = 0
+        blocked[:] = RUNNABLE
+        source[:] = 0
         pushing[:] = False
         tokens[:] = 0
         cnt = core_out[img]
@@ -266,35 +347,34 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
             if host_pos < n_items and not host_blocked:
                 c = host_t
             for j in range(L):
-                if blocked[j] == 0 and t_next[j] < c:
+                if blocked[j] == RUNNABLE and t_next[j] < c:
                     c = t_next[j]
-            for j in range(L):
-                lvl0[j] = level[j]
-                pushed[j] = False
-                popped[j] = False
-            # host (§8): one item per cycle into FIFO 0
+            for f in range(F):
+                lvl0[f] = level[f]
+                pushed[f] = False
+                popped[f] = False
+            # host (§8): one item per cycle into its FIFO
             if host_pos < n_items and not host_blocked and host_t == c:
-                if lvl0[0] < params[0, P_DEPTH]:
-                    fifo[f_off[0] + (head[0] + level[0]) % params[0, P_DEPTH]] = items[host_pos]
-                    level[0] += 1
-                    pushed[0] = True
+                f = host_fifo
+                if lvl0[f] < fifo_depth[f]:
+                    fifo[f_off[f] + (head[f] + level[f]) % fifo_depth[f]] = items[host_pos]
+                    level[f] += 1
+                    pushed[f] = True
                     host_pos += 1
                     host_t = c + 1
                 else:
                     host_blocked = True
                     host_attempt = c
             for j in range(L):
-                if blocked[j] != 0 or t_next[j] != c:
+                if blocked[j] != RUNNABLE or t_next[j] != c:
                     continue
-                K = params[j, P_WORDS]
-                last = j == L - 1
-                if pushing[j]:  # push pend_item[pos] into FIFO j+1
-                    depth = params[j + 1, P_DEPTH]
-                    if lvl0[j + 1] < depth:
-                        pos = pend_pos[j]
-                        fifo[f_off[j + 1] + (head[j + 1] + level[j + 1]) % depth] = pend_item[j, pos]
-                        level[j + 1] += 1
-                        pushed[j + 1] = True
+                if pushing[j]:  # push pend_item[pos] into pend_fifo[pos]
+                    pos = pend_pos[j]
+                    f = pend_fifo[j, pos]
+                    if lvl0[f] < fifo_depth[f]:
+                        fifo[f_off[f] + (head[f] + level[f]) % fifo_depth[f]] = pend_item[j, pos]
+                        level[f] += 1
+                        pushed[f] = True
                         cnt[j, C_PUSHES] += 1
                         cnt[j, C_BUSY] += 1
                         pos += 1
@@ -305,38 +385,51 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
                             pushing[j] = False
                             t_next[j] = c + 1
                     else:
-                        blocked[j] = 2
+                        blocked[j] = WAIT_FULL
+                        wait_fifo[j] = f
                         attempt[j] = c
                     continue
-                if lvl0[j] == 0:
-                    blocked[j] = 1
+                f = in_fifo[in_ptr[j] + source[j]]
+                if lvl0[f] == 0:
+                    blocked[j] = WAIT_EMPTY
+                    wait_fifo[j] = f
                     attempt[j] = c
                     continue
-                depth = params[j, P_DEPTH]
-                item = fifo[f_off[j] + head[j]]
-                head[j] = (head[j] + 1) % depth
-                level[j] -= 1
-                popped[j] = True
+                item = fifo[f_off[f] + head[f]]
+                head[f] = (head[f] + 1) % fifo_depth[f]
+                level[f] -= 1
+                popped[f] = True
                 cnt[j, C_POPS] += 1
-                cnt[j, C_BUSY] += 1 + K
-                cnt[j, C_MREADS] += K
-                cnt[j, C_MWRITES] += K
+                cnt[j, C_BUSY] += 1
                 if item != EOS:
-                    _accumulate(mem, n_off[j], weights, w_off[j], params, j, item)
-                    cnt[j, C_WREADS] += K
-                    cnt[j, C_SOPS] += params[j, P_NEURONS]
-                    t_next[j] = c + K + 1
+                    # --- dispatch: the layer kind applies and counts the address event
+                    kind = layer_cfg[j, LC_KIND]
+                    busy = 0
+                    if kind == KIND_FC:
+                        _fc_accumulate(mem, n_off[j], weights, w_off[j], layer_cfg, j, item)
+                        busy = _fc_counts(cnt[j], layer_cfg[j, LC_WORDS], layer_cfg[j, LC_NEURONS])
+                    cnt[j, C_BUSY] += busy
+                    t_next[j] = c + 1 + busy
                     continue
+                if source[j] + 1 < in_ptr[j + 1] - in_ptr[j]:
+                    source[j] += 1  # drain the next source's items of this step (§4)
+                    t_next[j] = c + 1
+                    continue
+                source[j] = 0
                 t = tokens[j]
                 tokens[j] = t + 1
-                nf = _update(mem, n_off[j], threshold, bias, params, j, fired, flags)
-                cnt[j, C_PREADS] += K
-                cnt[j, C_UPDATES] += params[j, P_NEURONS]
-                cnt[j, C_SPIKES] += nf
+                # --- dispatch: the neuron model updates every group and counts it
+                model = layer_cfg[j, LC_MODEL]
+                nf = 0
+                K = 0
+                if model == MODEL_LIF:
+                    nf = _lif_update(mem, n_off[j], param_values, layer_cfg, j, fired, flags)
+                    K = _lif_counts(cnt[j], layer_cfg[j, LC_WORDS], layer_cfg[j, LC_NEURONS], nf)
+                cnt[j, C_BUSY] += K
                 if record_spikes:
                     for q in range(nf):
                         spikes_out[img, t, n_off[j] + fired[q]] = 1
-                if last:
+                if j == output_core:
                     for q in range(nf):
                         k = fired[q]
                         if counts[k] < count_max:
@@ -345,38 +438,53 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
                     if t + 1 == T:
                         done = c + K + 1
                     continue
-                lanes = params[j, P_LANES]
-                g_prev = -1  # gap = update cycles between two pushes (§8)
-                for q in range(nf):
-                    g = fired[q] // lanes
-                    pend_item[j, q] = fired[q]
-                    pend_gap[j, q] = g - g_prev
+                # push program (§8): a spike of group g waits for g's update cycle; every
+                # item goes to each output FIFO in order; the EOS token follows the last group
+                lanes = layer_cfg[j, LC_LANES]
+                o0 = out_ptr[j]
+                n_out = out_ptr[j + 1] - o0
+                g_prev = -1  # gap = update cycles between two pushes
+                q = 0
+                for s in range(nf):
+                    g = fired[s] // lanes
+                    for o in range(n_out):
+                        pend_item[j, q] = fired[s]
+                        pend_fifo[j, q] = out_fifo[o0 + o]
+                        pend_gap[j, q] = g - g_prev if o == 0 else 0
+                        q += 1
                     g_prev = g
-                pend_item[j, nf] = EOS
-                pend_gap[j, nf] = K - 1 - g_prev
-                pend_len[j] = nf + 1
+                for o in range(n_out):
+                    pend_item[j, q] = EOS
+                    pend_fifo[j, q] = out_fifo[o0 + o]
+                    pend_gap[j, q] = K - 1 - g_prev if o == 0 else 0
+                    q += 1
+                pend_len[j] = q
                 pend_pos[j] = 0
                 pushing[j] = True
                 t_next[j] = c + 1 + pend_gap[j, 0]
             # wake agents whose partner freed or filled a slot this cycle (§7)
-            if popped[0] and host_blocked:
+            if host_blocked and popped[host_fifo]:
                 host_blocked = False
                 host_stalls += c + 1 - host_attempt
                 host_t = c + 1
-            for j in range(L):
-                if pushed[j] and blocked[j] == 1:
-                    blocked[j] = 0  # idle cycles are the remainder, counted at the end
-                    t_next[j] = c + 1
-                if j + 1 < L and popped[j + 1] and blocked[j] == 2:
-                    blocked[j] = 0
-                    cnt[j, C_STALL] += c + 1 - attempt[j]
-                    t_next[j] = c + 1
+            for f in range(F):
+                if pushed[f]:
+                    j = fifo_consumer[f]
+                    if blocked[j] == WAIT_EMPTY and wait_fifo[j] == f:
+                        blocked[j] = RUNNABLE  # idle cycles are the remainder, counted at the end
+                        t_next[j] = c + 1
+                if popped[f]:
+                    j = fifo_producer[f]
+                    if j >= 0 and blocked[j] == WAIT_FULL and wait_fifo[j] == f:
+                        blocked[j] = RUNNABLE
+                        cnt[j, C_STALL] += c + 1 - attempt[j]
+                        t_next[j] = c + 1
         for j in range(L):
             cnt[j, C_IDLE] = done - cnt[j, C_BUSY] - cnt[j, C_STALL]
         cycles_out[img] = done
-        chip_out[img, 0] = done
-        chip_out[img, 1] = host_pos
-        chip_out[img, 2] = host_stalls
+        chip_out[img, CHIP_CYCLES] = done
+        chip_out[img, CHIP_HOST_PUSHES] = host_pos
+        chip_out[img, CHIP_HOST_STALLS] = host_stalls
         for n in range(total_n):
             mem_out[img, n] = mem[n]
 

@@ -1,5 +1,5 @@
-"""Python face of the Numba simulator: packs a core description into flat arrays, runs
-images in chunks (with a progress bar) and returns typed results."""
+"""Python face of the Numba simulator: packs a core description (``neurochip.sim.pack``),
+runs images in chunks (with a progress bar) and returns typed results."""
 
 from __future__ import annotations
 
@@ -11,87 +11,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurochip.counters import CHIP_COUNTERS, CORE_COUNTERS
-from neurochip.description import CoreDescription, signed_range
-from neurochip.sim import kernel as K
-
-ENCODER_CODES = {"bernoulli_lfsr": K.ENC_BERNOULLI, "rate_deterministic": K.ENC_RATE,
-                 "latency": K.ENC_LATENCY}
-
-
-@dataclass(frozen=True)
-class PackedModel:
-    """A core description flattened into the arrays the kernel takes."""
-
-    params: np.ndarray  # (layers, N_PARAMS) int64
-    weights: np.ndarray  # int8 (w <= 8), every layer's (inputs, neurons) row-major, concatenated
-    w_off: np.ndarray
-    threshold: np.ndarray
-    bias: np.ndarray
-    n_off: np.ndarray  # neuron offsets, (layers + 1,)
-    enc_kind: int
-    seed: int
-    time_steps: int
-    count_max: int
-
-    @classmethod
-    def from_description(cls, desc: CoreDescription) -> "PackedModel":
-        rows = []
-        for lay in desc.layers:
-            lo, hi = signed_range(lay.membrane_bits)
-            row = np.zeros(K.N_PARAMS, dtype=np.int64)
-            row[K.P_INPUTS] = lay.inputs
-            row[K.P_NEURONS] = lay.neurons
-            row[K.P_WORDS] = lay.words
-            row[K.P_LANES] = lay.core.lanes
-            row[K.P_LO], row[K.P_HI] = lo, hi
-            row[K.P_WRAP] = lay.overflow == "wrap"
-            row[K.P_BITS] = lay.membrane_bits
-            row[K.P_RESET] = {"subtract": K.RESET_SUBTRACT, "zero": K.RESET_ZERO}[lay.neuron.reset]
-            row[K.P_LEAK] = {"none": K.LEAK_NONE, "subtract": K.LEAK_SUBTRACT,
-                             "shift": K.LEAK_SHIFT}[lay.neuron.leak]
-            row[K.P_LEAK_AMOUNT] = lay.neuron.leak_amount
-            row[K.P_DISCONTINUOUS] = lay.neuron.integration == "discontinuous"
-            row[K.P_DEPTH] = lay.core.fifo_depth
-            rows.append(row)
-        sizes = [lay.weight.size for lay in desc.layers]
-        return cls(
-            params=np.stack(rows),
-            weights=np.concatenate([lay.weight.ravel() for lay in desc.layers]).astype(np.int8),
-            w_off=np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64),
-            threshold=np.concatenate([lay.threshold for lay in desc.layers]).astype(np.int64),
-            bias=np.concatenate([lay.bias for lay in desc.layers]).astype(np.int64),
-            n_off=np.concatenate([[0], np.cumsum([lay.neurons for lay in desc.layers])]).astype(np.int64),
-            enc_kind=ENCODER_CODES[desc.encoder.kind],
-            seed=desc.encoder.seed,
-            time_steps=desc.time_steps,
-            count_max=(1 << desc.count_bits) - 1,
-        )
-
+from neurochip.description import CoreDescription
+from neurochip.observe import Observation
+from neurochip.sim import kernel
+from neurochip.sim.pack import ENCODER_CODES, PackedModel
 
 @dataclass
-class SimulationResult:
-    """Per-image outputs of the simulator, stacked over the batch."""
+class SimulationResult(Observation):
+    """The simulator's :class:`~neurochip.observe.Observation` of a batch, with the wall
+    time of its kernel calls (compile excluded after warm_up)."""
 
-    counts: np.ndarray  # (n, classes)
-    predictions: np.ndarray  # (n,)
-    cycles: np.ndarray  # (n,)
-    core_counters: np.ndarray  # (n, layers, len(CORE_COUNTERS))
-    chip_counters: np.ndarray  # (n, len(CHIP_COUNTERS))
-    membranes: np.ndarray  # (n, total neurons), after the last step
-    spikes: np.ndarray | None  # (n, T, total neurons) uint8 when recorded
-    neuron_offsets: np.ndarray  # layer i owns columns n_off[i]:n_off[i+1]
-    seconds: float  # wall time of the kernel calls (compile excluded after warm_up)
-
-    def layer_membranes(self, image: int, layer: int) -> np.ndarray:
-        return self.membranes[image, self.neuron_offsets[layer]:self.neuron_offsets[layer + 1]]
-
-    def layer_spikes(self, image: int, layer: int) -> np.ndarray:
-        assert self.spikes is not None, "run simulate(..., record_spikes=True)"
-        return self.spikes[image, :, self.neuron_offsets[layer]:self.neuron_offsets[layer + 1]]
-
-    def counter(self, name: str) -> np.ndarray:
-        """One core counter, (n, layers)."""
-        return self.core_counters[:, :, CORE_COUNTERS.index(name)]
+    seconds: float = 0.0
 
 
 def simulate(desc: CoreDescription, images: np.ndarray, indices: np.ndarray | None = None,
@@ -100,8 +30,11 @@ def simulate(desc: CoreDescription, images: np.ndarray, indices: np.ndarray | No
     """Run ``images`` ((n, ...) uint8 pixels) through the chip of ``desc``.
 
     ``indices`` are the images' positions in their dataset split (they seed the LFSR
-    encoder, §11); by default 0 … n-1. ``workers`` > 1 runs chunks on threads (the kernel
-    releases the GIL); images are independent (§9), so results do not change.
+    encoder, §11); by default 0 … n-1, so a shuffled or subsetted batch must pass its
+    original indices: under another index a ``bernoulli_lfsr`` image gets other input
+    spikes and can give another result. ``workers`` > 1 runs chunks on threads (the
+    kernel releases the GIL); images are independent (§9), so neither the chunking nor
+    the order in which images run changes a result, as long as each keeps its index.
     """
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
@@ -121,14 +54,14 @@ def simulate(desc: CoreDescription, images: np.ndarray, indices: np.ndarray | No
     mem = np.zeros((n, total), dtype=np.int64)
     spikes = np.zeros((n, T, total) if record_spikes else (1, 1, 1), dtype=np.uint8)
     scratch_dtype = membrane_dtype(desc)
+    model_args = packed.kernel_args()
     bar = _progress_bar(n, progress)
 
     def run_chunk(sl: slice) -> int:
-        K.simulate_batch(flat[sl], idx[sl], packed.enc_kind, packed.seed, T, packed.count_max,
-                         packed.params, packed.weights, packed.w_off, packed.threshold,
-                         packed.bias, packed.n_off, record_spikes, counts[sl], cycles[sl],
-                         core[sl], chip[sl], mem[sl], spikes[sl] if record_spikes else spikes,
-                         np.zeros(total, dtype=scratch_dtype))
+        kernel.simulate_batch(flat[sl], idx[sl], *model_args, record_spikes, counts[sl],
+                              cycles[sl], core[sl], chip[sl], mem[sl],
+                              spikes[sl] if record_spikes else spikes,
+                              np.zeros(total, dtype=scratch_dtype))
         return sl.stop - sl.start
 
     if workers > 1:  # at least 4 chunks a worker, so a small batch still spreads evenly
@@ -148,8 +81,12 @@ def simulate(desc: CoreDescription, images: np.ndarray, indices: np.ndarray | No
         pool.shutdown()
     if bar is not None:
         bar.close()
-    return SimulationResult(counts, np.argmax(counts, axis=1), cycles, core, chip, mem,
-                            spikes if record_spikes else None, packed.n_off, seconds)
+    return SimulationResult(predictions=np.argmax(counts, axis=1), counts=counts, cycles=cycles,
+                            core_counters=core, chip_counters=chip, membranes=mem,
+                            spikes=spikes if record_spikes else None,
+                            done=np.ones(n, dtype=np.int64), neuron_offsets=packed.n_off,
+                            layer_names=tuple(lay.name for lay in desc.layers),
+                            seconds=seconds)
 
 
 def membrane_dtype(desc: CoreDescription) -> type:
@@ -181,7 +118,7 @@ def encode_images(desc: CoreDescription, images: np.ndarray,
     flat = check_images(desc, images)
     idx = check_indices(indices, flat.shape[0])
     out = np.zeros((len(flat), desc.time_steps, flat.shape[1]), dtype=np.uint8)
-    K.encode_batch(ENCODER_CODES[desc.encoder.kind], flat, idx, desc.time_steps,
+    kernel.encode_batch(ENCODER_CODES[desc.encoder.kind], flat, idx, desc.time_steps,
                    desc.encoder.seed, out)
     return out
 

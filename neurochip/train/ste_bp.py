@@ -12,12 +12,16 @@ trained with a straight-through estimator and the weights are quantized in the f
 Inference runs T time steps on independent Bernoulli samples and predicts the class with the
 most output spikes, ties to the lowest class index (the chip's rule, docs/architecture.md §6).
 
+``--arch`` trains a convolutional network instead (discontinuous integration only; Yin et
+al.'s binary CNN is ``--arch cnn``): see :mod:`neurochip.train.ste_bp_cnn`.
+
 Torch is imported only when training is run, so the rest of the package works without it.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib
 import importlib.util
 import json
@@ -33,18 +37,52 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from neurochip.datasets import load_split
+from neurochip.train.ste_bp_cnn import (YIN_CNN, ArchError, SpikingCNN, format_arch, parse_arch,
+                                        weighted_shapes)
 
 if TYPE_CHECKING:
     import torch
 
 THRESHOLD = 1.0
 INPUT_SIZE = 28 * 28
+INPUT_SHAPE = (28, 28, 1)  # (H, W, C) of a CNN's input stream: address = pixel index
 NUM_CLASSES = 10
 MODES = ("discontinuous", "continuous")
 CHECKPOINT_FORMAT = "neurochip-float-checkpoint"
 CHECKPOINT_VERSION = 1
 TORCH_HINT = "pip install torch==2.13.0 (or pip install neurochip[train])"
 EVAL_BATCH = 1000
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def default_threads() -> int:
+    """Default torch intra-op thread count: half the usable CPUs, at least 1.
+
+    torch's own default (one thread per core) makes its OpenMP workers spin-wait for each
+    other at every matrix product; when another process holds one of those cores, every
+    product waits for a descheduled worker (a user saw training slow ~30x). Leaving half
+    the cores free keeps the trainer robust to that, and the products of a batch of 100
+    gain little from more threads (784-1024-1024-10 on a 2-core machine: 36 ms/batch with
+    1 thread, 26 ms with 2 while idle, but 40 ms vs 70 ms with one core busy).
+    ``--threads N`` overrides it; the count used is printed and written to the checkpoint."""
+    return max(1, available_cpus() // 2)
+
+
+def split_fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
+    """SHA-256 of a split's decoded images (shape and bytes) and labels: the identity of the
+    data whatever its file names, compression or folder. The checkpoint manifest records it
+    for the test split so the quantizer can tell whether a folder holds the same data."""
+    h = hashlib.sha256(repr((tuple(images.shape), str(images.dtype), len(labels))).encode())
+    h.update(np.ascontiguousarray(images).tobytes())
+    h.update(np.ascontiguousarray(labels).tobytes())
+    return h.hexdigest()
 
 
 def _import_torch() -> Any:
@@ -182,6 +220,11 @@ class SpikingMLP:
             self.weights.append(w.requires_grad_())
             self.biases.append(torch.zeros(fan_out, requires_grad=True))
 
+    @property
+    def dropout_sizes(self) -> list[int]:
+        """Sizes of the hidden spike vectors dropout masks apply to."""
+        return self.layer_sizes[1:-1]
+
     def parameters(self) -> list[torch.Tensor]:
         return self.weights + self.biases
 
@@ -242,7 +285,7 @@ def _squared_hinge(x: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 def spiking_inference(
-    model: SpikingMLP, pixels: torch.Tensor, mode: str, time_steps: int, seed: int
+    model: SpikingMLP | SpikingCNN, pixels: torch.Tensor, mode: str, time_steps: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Run the T-step spiking network; return output spike counts and summed pre-threshold values.
 
@@ -284,16 +327,22 @@ def train(
     train_labels: np.ndarray,
     test_images: np.ndarray,
     test_labels: np.ndarray,
-) -> tuple[SpikingMLP, float]:
-    """Train a SpikingMLP as configured by ``args``; return it and its final test accuracy."""
+) -> tuple[SpikingMLP | SpikingCNN, float]:
+    """Train a SpikingMLP (or, with ``args.arch``, a SpikingCNN) as configured by ``args``;
+    return it and its final test accuracy."""
     torch = _import_torch()
     from tqdm import tqdm
 
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
     generator = torch.Generator().manual_seed(args.seed)
-    layer_sizes = [INPUT_SIZE, *args.hidden, NUM_CLASSES]
-    model = SpikingMLP(layer_sizes, args.weight_bits, generator)
+    arch = getattr(args, "arch", None)
+    model: SpikingMLP | SpikingCNN
+    if arch is not None:
+        model = SpikingCNN(full_arch(arch), INPUT_SHAPE, args.weight_bits, generator)
+    else:
+        layer_sizes = [INPUT_SIZE, *args.hidden, NUM_CLASSES]
+        model = SpikingMLP(layer_sizes, args.weight_bits, generator)
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=args.lr_decay)
 
@@ -310,7 +359,7 @@ def train(
             index = order[start : start + args.batch_size]
             labels = y_train[index]
             pixels = _shift(x_train[index].view(-1, 28, 28), args.augment_shift, generator).reshape(len(index), -1)
-            masks = _dropout_masks(len(index), args.hidden, args.dropout, generator)
+            masks = _dropout_masks(len(index), model.dropout_sizes, args.dropout, generator)
             w_eff = model.effective_weights()
             if args.mode == "continuous":
                 _, v_sum = model.run_continuous(pixels, args.time_steps, generator, w_eff, masks)
@@ -335,25 +384,33 @@ def train(
     return model, accuracy
 
 
-def save_checkpoint(path: str | os.PathLike, manifest: dict[str, Any], model: SpikingMLP) -> None:
-    """Write the float checkpoint: a JSON manifest as uint8 bytes and float32 arrays, no pickles."""
+def save_checkpoint(path: str | os.PathLike, manifest: dict[str, Any], model: SpikingMLP | SpikingCNN) -> None:
+    """Write the float checkpoint: a JSON manifest as uint8 bytes and float32 arrays, no pickles.
+
+    MLP: ``layer{i}.weight``/``.bias`` for the i-th weight layer; CNN: i is the layer's
+    position in the manifest's ``arch`` (pooling layers have no arrays)."""
     arrays = {"manifest": np.frombuffer(json.dumps(manifest).encode("utf-8"), dtype=np.uint8)}
-    for i, (w, b) in enumerate(zip(model.weights, model.biases)):
-        arrays[f"layer{i}.weight"] = w.detach().numpy().astype(np.float32)
-        arrays[f"layer{i}.bias"] = b.detach().numpy().astype(np.float32)
+    prefixes = getattr(model, "array_prefixes", None) or [f"layer{i}" for i in range(len(model.weights))]
+    for prefix, w, b in zip(prefixes, model.weights, model.biases):
+        arrays[f"{prefix}.weight"] = w.detach().numpy().astype(np.float32)
+        arrays[f"{prefix}.bias"] = b.detach().numpy().astype(np.float32)
     with open(path, "wb") as f:
         np.savez_compressed(f, **arrays)
 
 
 def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], list[np.ndarray], list[np.ndarray]]:
-    """Read a float checkpoint: (manifest, latent weights, biases)."""
+    """Read a float checkpoint: (manifest, latent weights, biases); for a CNN (manifest key
+    ``arch``) the weights and biases of its conv and fc layers in order."""
     with np.load(path, allow_pickle=False) as data:
         manifest = json.loads(data["manifest"].tobytes().decode("utf-8"))
         if manifest.get("format") != CHECKPOINT_FORMAT:
             raise ValueError(f"{path}: not a {CHECKPOINT_FORMAT} file")
-        n_layers = len(manifest["layer_sizes"]) - 1
-        weights = [data[f"layer{i}.weight"] for i in range(n_layers)]
-        biases = [data[f"layer{i}.bias"] for i in range(n_layers)]
+        if "arch" in manifest:
+            indices = [i for i, _ in weighted_shapes(manifest["arch"], tuple(manifest["input_shape"]))]
+        else:
+            indices = list(range(len(manifest["layer_sizes"]) - 1))
+        weights = [data[f"layer{i}.weight"] for i in indices]
+        biases = [data[f"layer{i}.bias"] for i in indices]
     return manifest, weights, biases
 
 
@@ -388,12 +445,36 @@ def _layer_list(text: str) -> list[int]:
     return sizes
 
 
+def _arch(text: str) -> list[dict[str, Any]] | None:
+    """``--arch``: None for the MLP, else the CNN's layers without the output layer."""
+    if text.strip().lower() == "mlp":
+        return None
+    try:
+        return parse_arch(text)
+    except ArchError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def full_arch(arch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A CNN's layers with the output layer of NUM_CLASSES neurons appended."""
+    return [*arch, {"type": "fc", "neurons": NUM_CLASSES}]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``neurochip train ste-bp``."""
     parser.add_argument("--data", default="../shared/datasets/mnist", help="directory with the IDX files (default: %(default)s)")
     parser.add_argument("--out", required=True, help="output prefix: writes PREFIX.ckpt.npz (and PREFIX.npz via neurochip.quantize)")
     parser.add_argument("--mode", choices=MODES, default="discontinuous", help="membrane integration across time steps (default: %(default)s)")
-    parser.add_argument("--hidden", type=_layer_list, default=[1024, 1024], help="hidden layer sizes, comma-separated (default: 1024,1024)")
+    parser.add_argument(
+        "--arch", type=_arch, default="mlp",
+        help="network: 'mlp' (default: the fully connected network of --hidden) or a binary CNN "
+        "as comma-separated layers, convolutions and pooling first: <C>c<k> = C channels, k×k "
+        "kernel, stride 1, no padding (<C>c<k>p<pad> pads), p<w> = w×w OR (spike max) pooling, "
+        f"<N> = fully connected; the {NUM_CLASSES}-class output layer is implied. 'cnn' = Yin "
+        f"et al.'s {YIN_CNN} (28×28 → 24×24×12 → 12×12×12 → 8×8×64 → 4×4×64 → 512 → 10). "
+        "CNNs train with discontinuous integration only",
+    )
+    parser.add_argument("--hidden", type=_layer_list, default=None, help="hidden layer sizes of the MLP, comma-separated (default: 1024,1024; with a CNN --arch put the fc sizes in --arch)")
     parser.add_argument("--weight-bits", type=int, default=1, help="weight precision 1..8 (default: %(default)s)")
     parser.add_argument("--time-steps", type=int, default=8, help="time steps T of spiking inference (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=30, help="(default: %(default)s)")
@@ -404,17 +485,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hinge-offset", type=float, default=1.0, help="squared hinge on x − OFFSET: 1 centres the ±1 targets on the firing threshold (default: %(default)s)")
     parser.add_argument("--augment-shift", type=int, default=0, help="random translation of training images by up to this many pixels (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument(
+        "--threads", type=int, default=None,
+        help=f"torch CPU threads (default: half the usable CPUs, at least 1; here {default_threads()}). "
+        "torch's own default of one thread per core spin-waits, so training slows many times over "
+        "when another process holds a core; raise it (e.g. --threads $(nproc)) on an otherwise idle "
+        "machine, lower it (--threads 1) on a shared one. The count used is printed at start-up "
+        "and written to the checkpoint manifest",
+    )
 
 
 def _validate(args: argparse.Namespace) -> None:
     _check_bits(args.weight_bits)
+    arch = getattr(args, "arch", None)
+    if arch is None:
+        if args.hidden is None:
+            args.hidden = [1024, 1024]
+    else:
+        if args.hidden is not None:
+            raise ValueError("--hidden sets the hidden layers of the MLP; with a CNN --arch put the "
+                             f"fully connected sizes in --arch (e.g. --arch {YIN_CNN})")
+        if args.mode != "discontinuous":
+            raise ValueError(f"--mode {args.mode}: convolutional networks (--arch) train with "
+                             "discontinuous integration only; use --mode discontinuous")
     if args.time_steps < 1 or args.epochs < 1 or args.batch_size < 1:
         raise ValueError("--time-steps, --epochs and --batch-size must be at least 1")
     if not 0.0 <= args.dropout < 1.0:
         raise ValueError(f"--dropout must be in [0, 1), got {args.dropout}")
     if args.lr <= 0 or args.lr_decay <= 0:
         raise ValueError("--lr and --lr-decay must be positive")
+    if args.threads is not None and args.threads < 1:
+        raise ValueError(f"--threads must be at least 1, got {args.threads}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -427,8 +528,20 @@ def run(args: argparse.Namespace) -> int:
     except (ImportError, ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    threads = args.threads if args.threads is not None else default_threads()
+    torch.set_num_threads(threads)  # always: torch's default spins (see default_threads)
+    arch = getattr(args, "arch", None)
+    if arch is None:
+        sizes = "-".join(str(n) for n in [INPUT_SIZE, *args.hidden, NUM_CLASSES])
+    else:
+        sizes = "x".join(map(str, INPUT_SHAPE)) + "-" + format_arch(full_arch(arch)).replace(",", "-")
+    print(
+        f"ste-bp: training {sizes} ({args.mode}, T={args.time_steps}, {args.weight_bits}-bit weights) "
+        f"on {args.data} ({len(train_images)} train / {len(test_images)} test images), "
+        f"{args.epochs} epoch{'s' if args.epochs != 1 else ''}, {torch.get_num_threads()} torch threads"
+        f"{'' if args.threads is not None else ' (default; --threads N to change)'}",
+        file=sys.stderr,
+    )
     started = time.monotonic()
     model, accuracy = train(args, train_images, train_labels, test_images, test_labels)
     manifest = {
@@ -440,11 +553,18 @@ def run(args: argparse.Namespace) -> int:
         "time_steps": args.time_steps,
         "threshold": THRESHOLD,
         "layer_sizes": model.layer_sizes,
+        **({} if arch is None else {"arch": model.arch, "input_shape": list(model.input_shape)}),
         "encoder": "bernoulli",
         "dataset": Path(os.path.normpath(args.data)).name,
+        # where the data was, so `neurochip quantize` can report on the same test split
+        "data_dir": str(args.data),
+        "data_dir_resolved": str(Path(args.data).resolve()),
+        "test_images": len(test_images),
+        "test_split_sha256": split_fingerprint(test_images, test_labels),
         "train_images": len(train_images),
         "epochs": args.epochs,
         "seed": args.seed,
+        "threads": torch.get_num_threads(),
         "command": _command_line(),
         "float_test_accuracy": accuracy,
     }

@@ -9,16 +9,17 @@ from amaranth.sim import Simulator
 
 from neurochip.description import CoreDescription
 from neurochip.hw.top import Chip
-from neurochip.verify.readback import ChipImageResult, ReadbackPlan
+from neurochip.observe import Observation
+from neurochip.verify.readback import ReadbackPlan
 from neurochip.verify.stimulus import item_streams
 
 
 def run_amaranth(desc: CoreDescription, images: np.ndarray,
-                 max_cycles: int = 1_000_000) -> list[ChipImageResult]:
+                 max_cycles: int = 1_000_000) -> Observation:
     dut = Chip(desc, blackbox=False)
     plan = ReadbackPlan.for_chip(dut.cfg)
     streams = item_streams(desc, images)
-    results: list[ChipImageResult] = []
+    results: list[tuple[int, list[int]]] = []
 
     async def testbench(ctx) -> None:
         for items in streams:
@@ -42,10 +43,10 @@ def run_amaranth(desc: CoreDescription, images: np.ndarray,
                 ctx.set(dut.dbg_addr, a)
                 await ctx.tick()
                 words.append(ctx.get(dut.dbg_data))
-            results.append(plan.decode(cycles, words))
+            results.append((cycles, words))
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
     sim.add_testbench(testbench)
     sim.run()
-    return results
+    return plan.decode(results)

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from neurochip.description import CoreDescription
+from neurochip.counters import CHIP
+from neurochip.observe import Comparison, Mismatch, compare
 from neurochip.sim.simulator import SimulationResult, simulate, warm_up
-from neurochip.verify.compare import Mismatch, compare_image
 from neurochip.verify.runner import RtlRun, cycle_budget, run_rtl
 
 
@@ -22,7 +23,8 @@ class VerifyReport:
     content_hash: str
     simulator: str
     images: int
-    mismatches: list[Mismatch]
+    mismatches: list[Mismatch]  # the first ones in detail (up to compare's limit)
+    mismatch_count: int  # every differing value
     cycles_equal: bool
     predictions_equal: bool
     total_cycles: int
@@ -33,12 +35,12 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
-        return not self.mismatches
+        return self.mismatch_count == 0
 
     def to_json(self, limit: int = 50) -> dict:
         return {
             "model": self.model, "hash": self.content_hash, "simulator": self.simulator,
-            "images": self.images, "mismatches": len(self.mismatches),
+            "images": self.images, "mismatches": self.mismatch_count,
             "cycles_equal": self.cycles_equal, "predictions_equal": self.predictions_equal,
             "total_cycles": self.total_cycles,
             "rtl_build_seconds": round(self.build_seconds, 3),
@@ -63,19 +65,15 @@ def verify(desc: CoreDescription, images: np.ndarray, simulator: str, work_dir: 
     sim: SimulationResult = simulate(desc, images, indices=indices, record_spikes=True)
     rtl: RtlRun = run_rtl(desc, images, simulator, work_dir, cycle_budget(sim.cycles),
                           indices=indices, jobs=jobs)
-    names = [lay.name for lay in desc.layers]
-    mismatches: list[Mismatch] = []
-    for i, result in enumerate(rtl.images):
-        mismatches += compare_image(i, result, sim, names)
-    tb_cycles = np.array([r.tb_cycles for r in rtl.images])
-    chip_cycles = np.array([r.chip_counters[0] for r in rtl.images])
+    rtl_obs = rtl.observation
+    result: Comparison = compare(sim, rtl_obs, labels=("simulator", "RTL"))
+    tb_cycles, chip_cycles = rtl_obs.cycles, rtl_obs.chip_counters[:, CHIP["cycles"]]
     return VerifyReport(
         model=desc.name, content_hash=desc.content_hash(), simulator=simulator,
-        images=len(images), mismatches=mismatches,
+        images=len(images), mismatches=result.mismatches, mismatch_count=result.count,
         cycles_equal=bool(np.array_equal(tb_cycles, sim.cycles)
                           and np.array_equal(chip_cycles, sim.cycles)),
-        predictions_equal=bool(np.array_equal([r.prediction for r in rtl.images],
-                                              sim.predictions)),
+        predictions_equal=bool(np.array_equal(rtl_obs.predictions, sim.predictions)),
         total_cycles=int(tb_cycles.sum()), build_seconds=rtl.build_seconds,
         rtl_seconds=rtl.run_seconds, sim_seconds=sim.seconds,
         extra={"work_dir": str(rtl.work_dir)})

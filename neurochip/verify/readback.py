@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurochip.counters import CHIP_COUNTERS, CORE_COUNTERS
+from neurochip.observe import Observation
 from neurochip.hw.config import (CHIP_CYCLES, CHIP_HOST_PUSHES, CHIP_HOST_STALLS,
                                  CHIP_PREDICTION, CHIP_STATUS, DATA_BITS, SPACE_CHIP,
                                  SPACE_COUNT, SPACE_COUNTER, ChipConfig, address,
@@ -21,18 +22,43 @@ _CHIP_OFFSETS = {"cycles": CHIP_CYCLES, "host_pushes": CHIP_HOST_PUSHES,
                  "host_stall_cycles": CHIP_HOST_STALLS}
 
 
-@dataclass
-class ChipImageResult:
-    """Everything the RTL reports for one image, shaped like the simulator's outputs."""
+def _membrane_addresses(c) -> list[int]:
+    return [membrane_address(c, n) for n in range(c.neurons)]
 
-    tb_cycles: int  # cycles from the first cycle after clear until done, counted by the TB
-    status: int
-    prediction: int
-    counts: np.ndarray  # (classes,)
-    core_counters: np.ndarray  # (layers, 12)
-    chip_counters: np.ndarray  # (3,)
-    membranes: list[np.ndarray]  # per layer (N,)
-    spikes: list[np.ndarray]  # per layer (T, N) uint8
+
+def _trace_addresses(c) -> list[int]:
+    return [trace_address(c, t, k, s) for t in range(c.time_steps)
+            for k in range(c.words) for s in range(c.trace_slices)]
+
+
+def _decode_membranes(it, c, obs: Observation, i: int, off: int) -> None:
+    mem = np.array([next(it) for _ in range(c.neurons)], dtype=np.int64)
+    obs.membranes[i, off:off + c.neurons] = np.where(mem >= 1 << 31, mem - (1 << 32), mem)
+
+
+def _decode_trace(it, c, obs: Observation, i: int, off: int) -> None:
+    bits = np.zeros((c.time_steps, c.words * c.lanes), dtype=np.uint8)
+    for t in range(c.time_steps):
+        for k in range(c.words):
+            row = 0
+            for s in range(c.trace_slices):
+                row |= next(it) << (DATA_BITS * s)
+            for lane in range(c.lanes):
+                bits[t, k * c.lanes + lane] = (row >> lane) & 1
+    obs.spikes[i, :, off:off + c.neurons] = bits[:, :c.neurons]
+
+
+# observable -> (its debug addresses for a core, its decoder into the Observation)
+OBSERVABLES = {"membranes": (_membrane_addresses, _decode_membranes),
+               "spikes": (_trace_addresses, _decode_trace)}
+# backend tables (neurochip.backends): what the sweep reads of each kind and neuron model,
+# in sweep order, beyond the §10 counters every core has
+KIND_READBACK: dict[str, tuple[str, ...]] = {"fc": ()}  # fc keeps no state of its own
+MODEL_READBACK: dict[str, tuple[str, ...]] = {"lif": ("membranes", "spikes")}
+
+
+def core_observables(c) -> tuple[str, ...]:
+    return KIND_READBACK[c.kind] + MODEL_READBACK[c.model]
 
 
 @dataclass(frozen=True)
@@ -48,39 +74,46 @@ class ReadbackPlan:
             a += [address(SPACE_CHIP, 0, off), address(SPACE_CHIP, 0, off + 1)]
         for c in cfg.cores:
             a += [address(SPACE_COUNTER, c.index, j) for j in range(2 * len(CORE_COUNTERS))]
-            a += [membrane_address(c, n) for n in range(c.neurons)]
-            a += [trace_address(c, t, k, s) for t in range(c.time_steps)
-                  for k in range(c.words) for s in range(c.trace_slices)]
+            for name in core_observables(c):
+                a += OBSERVABLES[name][0](c)
         a += [address(SPACE_COUNT, cfg.output.index, n) for n in range(cfg.classes)]
         return cls(cfg, tuple(a))
 
-    def decode(self, tb_cycles: int, words: list[int]) -> ChipImageResult:
+    def decode(self, images: list[tuple[int, list[int]]]) -> Observation:
+        """Per image (testbench cycle count, readback words in plan order) → the batch's
+        Observation; ``cycles`` is the testbench's own count, ``chip_counters`` the chip's."""
+        cfg = self.cfg
+        n = len(images)
+        total = sum(c.neurons for c in cfg.cores)
+        offsets = np.concatenate([[0], np.cumsum([c.neurons for c in cfg.cores])]).astype(np.int64)
+        obs = Observation(
+            predictions=np.zeros(n, np.int64), counts=np.zeros((n, cfg.classes), np.int64),
+            cycles=np.zeros(n, np.int64), done=np.zeros(n, np.int64),
+            core_counters=np.zeros((n, len(cfg.cores), len(CORE_COUNTERS)), np.int64),
+            chip_counters=np.zeros((n, len(CHIP_COUNTERS)), np.int64),
+            membranes=np.zeros((n, total), np.int64),
+            spikes=np.zeros((n, cfg.time_steps, total), np.uint8),
+            neuron_offsets=offsets, layer_names=tuple(c.name for c in cfg.cores))
+        for i, (tb_cycles, words) in enumerate(images):
+            self._decode_image(obs, i, tb_cycles, words)
+        return obs
+
+    def _decode_image(self, obs: Observation, i: int, tb_cycles: int, words: list[int]) -> None:
         if len(words) != len(self.addresses):
-            raise ValueError(f"readback returned {len(words)} words, expected {len(self.addresses)}")
+            raise ValueError(f"image {i}: readback returned {len(words)} words, expected "
+                             f"{len(self.addresses)}")
         it = iter(words)
 
         def wide() -> int:
             lo, hi = next(it), next(it)
             return lo | (hi << DATA_BITS)
 
-        status, prediction = next(it), next(it)
-        chip = np.array([wide() for _ in CHIP_COUNTERS], dtype=np.int64)
-        cfg = self.cfg
-        core_ctr = np.zeros((len(cfg.cores), len(CORE_COUNTERS)), dtype=np.int64)
-        membranes, spikes = [], []
-        for c in cfg.cores:
-            core_ctr[c.index] = [wide() for _ in CORE_COUNTERS]
-            mem = np.array([next(it) for _ in range(c.neurons)], dtype=np.int64)
-            membranes.append(np.where(mem >= 1 << 31, mem - (1 << 32), mem))
-            bits = np.zeros((c.time_steps, c.words * c.lanes), dtype=np.uint8)
-            for t in range(c.time_steps):
-                for k in range(c.words):
-                    row = 0
-                    for s in range(c.trace_slices):
-                        row |= next(it) << (DATA_BITS * s)
-                    for lane in range(c.lanes):
-                        bits[t, k * c.lanes + lane] = (row >> lane) & 1
-            spikes.append(bits[:, :c.neurons])
-        counts = np.array([next(it) for _ in range(cfg.classes)], dtype=np.int64)
-        return ChipImageResult(tb_cycles, status, prediction, counts, core_ctr, chip,
-                               membranes, spikes)
+        obs.cycles[i] = tb_cycles
+        obs.done[i] = next(it) & 1  # status bit 0
+        obs.predictions[i] = next(it)
+        obs.chip_counters[i] = [wide() for _ in CHIP_COUNTERS]
+        for c, off in zip(self.cfg.cores, obs.neuron_offsets):
+            obs.core_counters[i, c.index] = [wide() for _ in CORE_COUNTERS]
+            for name in core_observables(c):
+                OBSERVABLES[name][1](it, c, obs, i, int(off))
+        obs.counts[i] = [next(it) for _ in range(self.cfg.classes)]

@@ -21,7 +21,8 @@ import numpy as np
 from neurochip.description import CoreDescription
 from neurochip.hw.config import ChipConfig
 from neurochip.hw.emit import RtlBundle, generate, header
-from neurochip.verify.readback import ChipImageResult, ReadbackPlan
+from neurochip.observe import Observation
+from neurochip.verify.readback import ReadbackPlan
 from neurochip.verify.stimulus import item_streams, write_addresses, write_stimulus
 
 SIMULATORS = ("verilator", "icarus")
@@ -86,7 +87,7 @@ class RtlRun:
     """Results of one batch on one simulator, with the wall times of build and run."""
 
     simulator: str
-    images: list[ChipImageResult]
+    observation: Observation  # what the RTL produced (cycles counted by the testbench)
     build_seconds: float  # 0 when the cached build was reused
     run_seconds: float
     rtl: RtlBundle
@@ -214,25 +215,22 @@ def _check_results(xml: Path, log: Path) -> None:
         raise RtlRunError(f"cocotb test failed ({failed} of {tests}); see {log}\n{tail}")
 
 
-def parse_dump(path: Path, plan: ReadbackPlan, images: int) -> list[ChipImageResult]:
+def parse_dump(path: Path, plan: ReadbackPlan, images: int) -> Observation:
     """Split the testbench dump into per-image readback words and decode them."""
     if not path.is_file():
         raise RtlRunError(f"the testbench wrote no dump ({path})")
-    results: list[ChipImageResult] = []
-    cycles, words = -1, []
-    lines = path.read_text().splitlines()
-    for line in lines:
+    per_image: list[tuple[int, list[int]]] = []
+    for line in path.read_text().splitlines():
         if line.startswith("I "):
-            if cycles >= 0:
-                results.append(plan.decode(cycles, words))
-            cycles, words = int(line.split()[2]), []
+            per_image.append((int(line.split()[2]), []))
         elif line.strip():
             if "x" in line or "z" in line:
-                raise RtlRunError(f"image {len(results)}: readback word {len(words)} is "
-                                  f"undefined ({line.strip()}) in {path}")
-            words.append(int(line, 16))
-    if cycles >= 0:
-        results.append(plan.decode(cycles, words))
-    if len(results) != images:
-        raise RtlRunError(f"dump holds {len(results)} images, expected {images} ({path})")
-    return results
+                raise RtlRunError(f"image {len(per_image) - 1}: readback word "
+                                  f"{len(per_image[-1][1])} is undefined ({line.strip()}) in {path}")
+            per_image[-1][1].append(int(line, 16))
+    if len(per_image) != images:
+        raise RtlRunError(f"dump holds {len(per_image)} images, expected {images} ({path})")
+    try:
+        return plan.decode(per_image)
+    except ValueError as exc:
+        raise RtlRunError(f"{exc} ({path})") from exc

@@ -1,16 +1,17 @@
-"""Neuron-update unit (§6): bias, threshold, reset, leak and integration for L lanes
-in one cycle. The layer's modes are generation-time constants, so only the selected
-logic is built; every mode of the spec is available."""
+"""``lif`` (neurochip/neurons/lif.py) neuron unit (§6): bias, threshold, reset, leak and
+integration for L lanes in one cycle. The layer's modes are generation-time constants,
+so only the selected logic is built; every mode of the spec is available."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from amaranth import Const, Module, Mux, Value, signed
-from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 
 from neurochip.hw.arith import overflow
+from neurochip.hw.config import CoreConfig
+from neurochip.hw.neurons.base import NeuronUnit, decode_param_word
+from neurochip.neurons.lif import MODEL
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,12 @@ class NeuronMode:
     leak: str  # "none" | "subtract" | "shift"
     leak_amount: int
     discontinuous: bool
+
+    @classmethod
+    def from_config(cls, cfg: CoreConfig) -> "NeuronMode":
+        p = cfg.neuron  # neurochip.neurons.lif.LifNeuron
+        return cls(cfg.membrane_bits, cfg.saturate, p.reset, p.leak, p.leak_amount,
+                   p.integration == "discontinuous")
 
 
 def update_lane(v0: Value, bias: Value, theta: Value, mode: NeuronMode) -> tuple[Value, Value]:
@@ -51,26 +58,28 @@ def update_lane(v0: Value, bias: Value, theta: Value, mode: NeuronMode) -> tuple
     return fire, v
 
 
-class NeuronUpdate(wiring.Component):
-    """L lanes of :func:`update_lane`; disabled lanes never fire and keep 0.
+class NeuronUpdate(NeuronUnit):
+    """L lanes of :func:`update_lane`; disabled lanes never fire and keep 0. Each lane's
+    param word holds the model's ``param_fields`` (threshold, bias), B bits each."""
 
-    Parameter word layout per lane l: threshold at bits [2Bl, 2Bl+B), bias at [2Bl+B, 2Bl+2B).
-    """
+    model = MODEL.name
 
     def __init__(self, lanes: int, mode: NeuronMode):
-        self.lanes, self.mode = lanes, mode
+        self.mode = mode
         B = mode.membrane_bits
-        super().__init__({"membrane": In(lanes * B), "params": In(lanes * 2 * B),
-                          "enable": In(lanes), "result": Out(lanes * B), "fire": Out(lanes)})
+        super().__init__(lanes, B, len(MODEL.param_fields) * B)
+
+    @classmethod
+    def for_core(cls, cfg: CoreConfig) -> "NeuronUpdate":
+        return cls(cfg.lanes, NeuronMode.from_config(cfg))
 
     def elaborate(self, platform) -> Module:
         m = Module()
-        B = self.mode.membrane_bits
+        B, P = self.membrane_bits, self.param_bits
         for lane in range(self.lanes):
             v0 = self.membrane.word_select(lane, B).as_signed()
-            pw = self.params.word_select(lane, 2 * B)
-            theta, bias = pw[:B].as_signed(), pw[B:].as_signed()
-            fire, v = update_lane(v0, bias, theta, self.mode)
+            p = decode_param_word(self.model, self.param_word.word_select(lane, P), B)
+            fire, v = update_lane(v0, p["bias"], p["threshold"], self.mode)
             en = self.enable[lane]
             m.d.comb += [self.fire[lane].eq(en & fire),
                          self.result.word_select(lane, B).eq(Mux(en, v, 0))]

@@ -1,0 +1,18 @@
+"""The core description: the fixed-point chip configuration stored in ``model.npz``.
+
+``model`` holds the dataclasses, ``fields``/``schema`` the declared manifest fields,
+``io`` reading and writing, ``rules`` validation. The format is documented in
+``docs/core-description.md``; the meaning of every field in ``docs/architecture.md``."""
+
+from neurochip.description.fields import DescriptionError, Field
+from neurochip.description.io import from_arrays, load, save
+from neurochip.description.model import (ENCODERS, FORMAT_NAME, FORMAT_VERSION, INPUT,
+                                         MAX_ADDRESS, MAX_ARRAY_BYTES, MAX_CLOCK_HZ, OVERFLOWS,
+                                         CoreDescription, CoreMapping, Encoder, Layer,
+                                         array_shapes)
+from neurochip.description.rules import signed_range, validate, weight_range
+
+__all__ = ["DescriptionError", "Field", "from_arrays", "load", "save", "ENCODERS",
+           "FORMAT_NAME", "FORMAT_VERSION", "INPUT", "MAX_ADDRESS", "MAX_ARRAY_BYTES",
+           "MAX_CLOCK_HZ", "OVERFLOWS", "CoreDescription", "CoreMapping", "Encoder", "Layer",
+           "array_shapes", "signed_range", "validate", "weight_range"]

@@ -1,0 +1,190 @@
+"""Reading and writing ``model.npz``: a JSON manifest (key ``manifest``, UTF-8 bytes as
+uint8) and integer arrays ``<layer>.<array>``. Loading never unpickles and validates
+everything, naming the field and the fix in every error (docs/core-description.md)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neurochip.description.fields import DescriptionError, Reader, short
+from neurochip.description.model import (FORMAT_NAME, FORMAT_VERSION, INT64_MAX,
+                                         MAX_ARRAY_BYTES, CoreDescription, CoreMapping,
+                                         Encoder, Layer, array_shapes)
+from neurochip.description.rules import validate
+from neurochip.description.schema import LAYER_FIELDS, TOP_FIELDS
+
+_TOP = {f.path: f for f in TOP_FIELDS}
+_LAYER = {f.path: f for f in LAYER_FIELDS}
+
+
+def save(desc: CoreDescription, path: str | Path) -> None:
+    """Validate, then write ``desc`` as a compressed ``.npz`` (no pickled objects)."""
+    validate(desc)
+    manifest = json.dumps(desc.manifest(), indent=1, sort_keys=True).encode("utf-8")
+    arrays = {"manifest": np.frombuffer(manifest, dtype=np.uint8)}
+    arrays.update(desc.arrays())
+    path = Path(path)
+    buf = io.BytesIO()
+    np.savez_compressed(buf, **arrays)
+    path.write_bytes(buf.getvalue())
+
+
+def load(path: str | Path) -> CoreDescription:
+    """Load and validate a core description; raise DescriptionError naming the problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise DescriptionError(f"{path}: no such file; pass the path of a model .npz "
+                               "(for example models/ste-bp-mnist-default.npz)")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if not info.filename.endswith(".npy"):
+                    raise DescriptionError(
+                        f"{path}: member {info.filename!r} is not a .npy array; every member "
+                        "of a core description is '<array>.npy' (re-create the file with "
+                        "`neurochip quantize` or neurochip.description.save)")
+                if info.file_size > MAX_ARRAY_BYTES:
+                    raise DescriptionError(
+                        f"{path}: member {info.filename!r} would unpack to "
+                        f"{info.file_size} bytes (limit {MAX_ARRAY_BYTES}); the file is "
+                        "not a neurochip core description")
+    except zipfile.BadZipFile as exc:
+        raise DescriptionError(f"{path}: not an .npz (zip) archive ({exc}); write it with "
+                               "`neurochip quantize` or neurochip.description.save") from exc
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            raw = {key: npz[key] for key in npz.files}
+    except ValueError as exc:
+        raise DescriptionError(f"{path}: contains pickled objects or an unreadable array "
+                               f"({exc}); only plain integer arrays are allowed") from exc
+    except Exception as exc:  # corrupt members, truncated data, bad headers
+        raise DescriptionError(f"{path}: unreadable .npz member ({exc}); re-create the "
+                               "file with `neurochip quantize`") from exc
+    return from_arrays(raw, origin=str(path))
+
+
+def from_arrays(raw: dict[str, np.ndarray], origin: str = "<arrays>") -> CoreDescription:
+    """Build and validate a description from the raw ``npz`` contents."""
+    for key, arr in raw.items():
+        if not isinstance(arr, np.ndarray):
+            raise DescriptionError(f"{origin}: member {key!r} is {type(arr).__name__}, not a "
+                                   "NumPy array; every member must be a '.npy' array")
+    if "manifest" not in raw:
+        raise DescriptionError(f"{origin}: missing the 'manifest' array; this is not a "
+                               "neurochip core description")
+    m_arr = raw["manifest"]
+    if m_arr.dtype != np.uint8 or m_arr.ndim != 1:
+        raise DescriptionError(f"{origin}: 'manifest' must be a 1-D uint8 array of UTF-8 "
+                               f"JSON, got {m_arr.dtype} with shape {m_arr.shape}")
+    try:
+        manifest = json.loads(m_arr.tobytes().decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        # ValueError covers JSONDecodeError and integers longer than Python's digit limit
+        raise DescriptionError(f"{origin}: 'manifest' is not valid UTF-8 JSON ({exc})") from exc
+    desc = _parse_manifest(manifest, raw, origin)
+    expected = {"manifest"} | set(desc.arrays())
+    unknown = sorted(set(raw) - expected)
+    if unknown:
+        raise DescriptionError(f"{origin}: unexpected arrays {unknown}; every array must "
+                               "belong to a layer of the manifest (remove them)")
+    validate(desc, origin)
+    return desc
+
+
+def _as_int64(arr: np.ndarray, key: str, origin: str) -> np.ndarray:
+    """``arr`` as int64, refusing values a cast would wrap (uint64 above 2^63 − 1).
+
+    The range is checked on the original dtype, so no value changes silently; the
+    bit-width check of :func:`validate` then sees the true values."""
+    if arr.dtype.kind == "u" and arr.dtype.itemsize >= 8 and arr.size and arr.max() > INT64_MAX:
+        bad = int(arr[arr > INT64_MAX].ravel()[0])
+        raise DescriptionError(f"{origin}: array '{key}' holds {bad}, which does not fit a "
+                               "signed 64-bit integer (let alone the layer's bit width); "
+                               "store signed values within the declared bits or re-quantize")
+    return arr.astype(np.int64)
+
+
+def _parse_manifest(manifest: Any, raw: dict[str, np.ndarray], origin: str) -> CoreDescription:
+    top = Reader(manifest, "", origin)
+    fmt = top.get("format", str)
+    if fmt != FORMAT_NAME:
+        raise DescriptionError(f"{origin}: field 'format' is {short(fmt)}, expected {FORMAT_NAME!r}")
+    version = top.get("version", int)
+    if version != FORMAT_VERSION:
+        raise DescriptionError(f"{origin}: field 'version' is {short(version)}; this neurochip reads "
+                               f"version {FORMAT_VERSION} only (upgrade neurochip or re-export "
+                               "the model)")
+    shape = _TOP["input.shape"].read(top)
+    if not shape or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape):
+        raise DescriptionError(f"{origin}: field 'input.shape' must be a non-empty list of "
+                               f"positive integers, got {short(shape)}")
+    encoder = Encoder(kind=_TOP["input.encoder.kind"].read(top),
+                      seed=_TOP["input.encoder.seed"].read(top))
+    _TOP["readout.kind"].read(top)
+    _TOP["readout.tie_break"].read(top)
+    clock = _TOP["clock_hz"].read(top)
+    layers_json = top.get("layers", list)
+    if not layers_json:
+        raise DescriptionError(f"{origin}: field 'layers' is empty; a model needs at least "
+                               "one layer")
+    layers = [_parse_layer(lj, i, raw, origin) for i, lj in enumerate(layers_json)]
+    return CoreDescription(
+        name=_TOP["name"].read(top),
+        input_shape=tuple(shape),
+        encoder=encoder,
+        time_steps=_TOP["time_steps"].read(top),
+        clock_hz=clock,
+        count_bits=_TOP["readout.count_bits"].read(top),
+        layers=layers,
+        provenance=_TOP["provenance"].read(top),
+    )
+
+
+def _parse_layer(obj: Any, i: int, raw: dict[str, np.ndarray], origin: str) -> Layer:
+    from neurochip.kinds import KINDS, get_kind
+    from neurochip.neurons import MODELS, get_model
+
+    lay = Reader(obj, f"layers[{i}]", origin)
+    name = lay.get("name", str)
+    if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", name):
+        raise DescriptionError(f"{origin}: field 'layers[{i}].name' = {name!r}; use 1-32 "
+                               "lower-case letters, digits or '_' starting with a letter")
+    kind_name = lay.get("kind", str)
+    try:
+        kind = get_kind(kind_name)
+    except DescriptionError:
+        raise DescriptionError(f"{origin}: field 'layers[{i}].kind' is {short(kind_name)}; use "
+                               f"one of {sorted(KINDS)}") from None
+    neuron = lay.sub("neuron")
+    model = get_model(neuron.choice("model", tuple(sorted(MODELS))))
+    layer = Layer(
+        name=name,
+        kind=kind.name,  # a v1 alias ('dense') loads as the kind it names ('fc')
+        source=_LAYER["source"].read(lay),
+        **kind.parse(lay),
+        weight_bits=_LAYER["weight_bits"].read(lay),
+        membrane_bits=_LAYER["membrane_bits"].read(lay),
+        overflow=_LAYER["overflow"].read(lay),
+        neuron=model.parse(neuron),
+        core=CoreMapping(index=_LAYER["core.index"].read(lay), lanes=_LAYER["core.lanes"].read(lay),
+                         fifo_depth=_LAYER["core.fifo_depth"].read(lay)),
+        weight=np.zeros(0), threshold=np.zeros(0), bias=np.zeros(0),
+    )
+    for part in array_shapes(layer):
+        key = f"{name}.{part}"
+        if key not in raw:
+            raise DescriptionError(f"{origin}: missing array '{key}' for layer {name!r}")
+        arr = raw[key]
+        if arr.dtype.kind not in "iu":
+            raise DescriptionError(f"{origin}: array '{key}' has dtype {arr.dtype}; it must "
+                                   "hold integers (quantize the model with `neurochip "
+                                   "quantize` first)")
+        setattr(layer, part, _as_int64(arr, key, origin))
+    return layer

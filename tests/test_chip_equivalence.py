@@ -1,0 +1,173 @@
+"""Every implementation of the chip equals the Numba simulator exactly, written once and
+parametrised over backends (the hls4ml layers × backends sweep): the golden NumPy
+reference, the whole chip in Amaranth's simulator, and the generated Verilog on Icarus and
+Verilator (cocotb). Compared with neurochip.observe.compare: predictions, output counts,
+every layer's spike train, final membranes, cycles, every core and chip counter, no
+tolerance. Networks come from the one generator, neurochip.random_networks."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from neurochip.counters import CHIP, CORE
+from neurochip.description import CoreDescription, validate
+from neurochip.golden.reference import run_batch
+from neurochip.kinds import KINDS
+from neurochip.neurons import MODELS
+from neurochip.observe import Observation, compare
+from neurochip.random_networks import Knobs, random_description, random_images
+from neurochip.sim import simulate
+from neurochip.sim.simulator import encode_images
+from helpers import bounds_case
+
+
+def need(simulator: str) -> None:
+    """Skip when an HDL simulator is genuinely missing on a developer's machine; under CI
+    (CI=true, where .ci/run installs both) a missing simulator fails the run."""
+    from neurochip.verify.runner import missing_simulator
+
+    why = missing_simulator(simulator)
+    if why and os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"CI must co-simulate on {simulator}: {why}")
+    if why:
+        pytest.skip(why)
+
+
+def _reference(desc: CoreDescription, images: np.ndarray, tmp_path) -> Observation:
+    return run_batch(desc, encode_images(desc, images))
+
+
+def _amaranth(desc: CoreDescription, images: np.ndarray, tmp_path) -> Observation:
+    from neurochip.verify.amaranth_run import run_amaranth
+
+    return run_amaranth(desc, images)
+
+
+def _hdl(simulator: str):
+    def run(desc: CoreDescription, images: np.ndarray, tmp_path) -> Observation:
+        from neurochip.verify.runner import run_rtl
+
+        need(simulator)
+        cycles = simulate(desc, images).cycles
+        return run_rtl(desc, images, simulator, tmp_path, 2 * int(cycles.max()) + 1000).observation
+    return run
+
+
+BACKENDS = {"reference": _reference, "amaranth": _amaranth, "icarus": _hdl("icarus"),
+            "verilator": _hdl("verilator")}
+# Seeds per backend: the HDL runs cost a build each (Verilator compiles C++, ~30 s here)
+SEEDS = {"reference": range(40), "amaranth": range(24), "icarus": range(16),
+         "verilator": (1, 4, 15)}
+SLOW = {"verilator"}
+
+
+def assert_backend_equals_simulator(backend: str, desc: CoreDescription, images: np.ndarray,
+                                    tmp_path) -> Observation:
+    sim = simulate(desc, images, record_spikes=True)
+    got = BACKENDS[backend](desc, images, tmp_path)
+    result = compare(sim, got, labels=("simulator", backend))
+    assert result.identical, "\n".join(map(str, result.mismatches[:20]))
+    assert set(result.compared) >= {"predictions", "counts", "spikes", "membranes", "cycles",
+                                    "core_counters", "chip_counters"}
+    return sim
+
+
+def _cases():
+    for backend, seeds in SEEDS.items():
+        marks = [pytest.mark.slow] if backend in SLOW else []
+        for seed in seeds:
+            yield pytest.param(backend, seed, marks=marks, id=f"{backend}-{seed}")
+
+
+@pytest.mark.parametrize("backend, seed", list(_cases()))
+def test_backend_equals_simulator_on_random_network(backend, seed, tmp_path):
+    desc = random_description(seed)
+    assert_backend_equals_simulator(backend, desc, random_images(seed, 3, desc.input_size),
+                                    tmp_path)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 2**32 - 1),
+       knobs=st.builds(Knobs, max_inputs=st.integers(1, 20), max_neurons=st.integers(1, 20),
+                       max_layers=st.integers(1, 3), max_steps=st.integers(1, 6),
+                       max_lanes=st.integers(1, 9), wide_membranes=st.booleans(),
+                       extremes=st.booleans()),
+       n_images=st.integers(1, 3))
+def test_reference_equals_simulator_on_drawn_networks(seed, knobs, n_images, tmp_path_factory):
+    """Hypothesis draws the generator's seed and knobs (wide membranes up to B = 32,
+    thresholds and biases on the B-bit bounds)."""
+    desc = random_description(seed, knobs)
+    assert_backend_equals_simulator("reference", desc,
+                                    random_images(seed, n_images, desc.input_size), None)
+
+
+@pytest.mark.parametrize("overflow", ["saturate", "wrap"])
+@pytest.mark.parametrize("backend, bits", [("reference", b) for b in (2, 7, 15, 16, 31, 32)]
+                         + [("icarus", b) for b in (2, 15, 16, 31, 32)])
+def test_membrane_width_bounds(backend, bits, overflow, tmp_path):
+    """Membranes driven to the B-bit bounds by 8-bit weights at every width where the
+    simulator changes its storage (int16, int32, int64 adds)."""
+    desc, images = bounds_case(bits, overflow)
+    sim = assert_backend_equals_simulator(backend, desc, images, tmp_path)
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    if overflow == "saturate":  # the bounds were really reached
+        assert np.isin(sim.membranes, [lo, hi]).any()
+
+
+@pytest.mark.parametrize("overflow", ["saturate", "wrap"])
+def test_depth_one_fifos_and_two_bit_membranes_on_amaranth(overflow):
+    """Hand-made worst case: every FIFO of depth 1 (stalls everywhere), 2-bit membranes
+    hit by 8-bit weights (every add overflows), one lane (K = N)."""
+    desc = random_description(4, max_layers=3)
+    for lay in desc.layers:
+        lay.core = replace(lay.core, fifo_depth=1, lanes=1)
+        lay.membrane_bits, lay.weight_bits, lay.overflow = 2, 8, overflow
+        lay.threshold = np.clip(lay.threshold, -2, 1)
+        lay.bias = np.clip(lay.bias, -2, 1)
+        lay.neuron = replace(lay.neuron, leak="none", leak_amount=0)
+    validate(desc)
+    sim = assert_backend_equals_simulator("amaranth", desc, random_images(4, 2, desc.input_size),
+                                          None)
+    assert sim.counter("stall_cycles")[:, :-1].sum() > 0
+
+
+def test_random_suite_has_teeth():
+    """The seeds above really exercise every kind and neuron model, FIFO-full stalls of
+    cores and of the host, both overflow modes and every lif mode."""
+    stalls = host_stalls = 0
+    seen: dict[str, set] = {k: set() for k in ("kind", "model", "overflow", "reset", "leak",
+                                               "integration")}
+    for seed in SEEDS["amaranth"]:
+        desc = random_description(seed)
+        res = simulate(desc, random_images(seed, 3, desc.input_size))
+        stalls += int(res.counter("stall_cycles").sum())
+        host_stalls += int(res.chip_counter("host_stall_cycles").sum())
+        for lay in desc.layers:
+            seen["kind"].add(lay.kind)
+            seen["model"].add(lay.neuron.model)
+            seen["overflow"].add(lay.overflow)
+            for key in ("reset", "leak", "integration"):
+                seen[key].add(getattr(lay.neuron, key))
+    assert stalls > 0 and host_stalls > 0
+    assert seen["kind"] == set(KINDS) and seen["model"] == set(MODELS)
+    assert seen["overflow"] == {"saturate", "wrap"}
+    assert seen["reset"] == {"subtract", "zero"} and seen["integration"] == {"continuous", "discontinuous"}
+    assert seen["leak"] == {"none", "subtract", "shift"}
+
+
+def test_reference_counts_every_cycle_exactly_once():
+    """§10: busy + stall + idle = cycles for every core. The reference counts idle cycles
+    itself (the Numba kernel derives them as the remainder), so this can fail."""
+    for seed in range(12):
+        desc = random_description(seed)
+        ref = run_batch(desc, encode_images(desc, random_images(seed, 3, desc.input_size)))
+        total = ref.counter("busy_cycles") + ref.counter("stall_cycles") + ref.counter("idle_cycles")
+        np.testing.assert_array_equal(total, np.repeat(ref.cycles[:, None], len(desc.layers), 1))
+        assert (ref.chip_counters[:, CHIP["cycles"]] == ref.cycles).all()
+        assert (ref.core_counters[:, :, CORE["idle_cycles"]] >= 0).all()
