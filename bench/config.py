@@ -1,5 +1,5 @@
 """What one benchmark run does: images per implementation, repetitions, models, peers.
-Two presets: full (``make bench``) and quick (``make bench QUICK=1``, under a minute)."""
+Two presets: full (``make bench``) and quick (``make bench QUICK=1``, ~1 min)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
 DEFAULT_MODEL = MODELS / "ste-bp-mnist-default.npz"
 SMALL_MODEL = MODELS / "ste-bp-mnist-small.npz"
+# The convolutional network (Yin et al.: 28×28 → 12C5 → OR-pool2 → 64C5 → OR-pool2 → 512 →
+# 10). Until this trained file exists the CNN rows use bench.cnn's synthetic stand-in of the
+# same topology, and say so; switching is this one line (or --cnn-model PATH).
+CNN_MODEL = MODELS / "ste-bp-mnist-cnn.npz"
 MNIST_DIR = ROOT.parent / "shared" / "datasets" / "mnist"
 CACHE = ROOT / "bench" / ".cache"
 RESULTS = ROOT / "bench" / "results"
@@ -39,6 +43,20 @@ class BenchConfig:
     verilator_jobs: int = 2
     verilator_reps: int = 3
     peers: tuple[str, ...] = PEERS
+    # the CNN rows: 'auto' = CNN_MODEL if it exists, else the synthetic stand-in;
+    # 'synthetic'; 'none' (no CNN rows); or the path of a core description
+    cnn_model: str = "auto"
+    cnn_images: int = 256  # neurochip's CNN images (0: all of the data)
+    cnn_workers: bool = True  # also the multi-worker neurochip row on the CNN
+    cnn_numpy_images: int = 4  # the reference walks every touched position in Python
+    cnn_numpy_reps: int = 0  # 0: peer_reps
+    cnn_snntorch_b1_images: int = 256
+    cnn_snntorch_batch_images: int = 0  # 0: all CNN images; < 0: no batch row
+    cnn_brian2_images: int = 64
+    # numpy: on the CNN faster than cython (0.17 vs 0.30 s/image measured on 2 cores) and
+    # without cython's first compile of its ~30 code objects (~5 min)
+    cnn_brian2_target: str = "numpy"
+    cnn_verilator_images: int = 16  # 0: no Verilator row on the CNN
     scaling: bool = True
     cli_check: bool = True  # also run `neurochip simulate --workers W --json` (W = 1, workers)
     in_process: bool = False  # run tasks in this process (tests); no per-row memory
@@ -53,11 +71,16 @@ def full() -> BenchConfig:
 
 
 def quick() -> BenchConfig:
-    """Under a minute on a fresh clone: the shipped sample, few images and repetitions,
-    Brian2's numpy target (cython's first compile alone takes minutes), and the small
-    model for the Verilator row (the default model's first Verilator build takes ~40 s)."""
+    """About a minute on a fresh clone: the shipped sample, few images and repetitions,
+    Brian2's numpy target (cython's first compile alone takes minutes), the small model
+    for the Verilator row (the default model's first Verilator build takes ~40 s), and a
+    slice of the CNN rows (neurochip, NumPy reference, snnTorch batch 1, Brian2)."""
     return replace(full(), mode="quick", data=None, reps=5, peer_reps=3, numpy_images=8,
                    snntorch_b1_images=32, snntorch_batch_images=256, brian2_images=16,
                    brian2_target="numpy", verilator_images=16, verilator_model=SMALL_MODEL,
                    verilator_reps=2,
+                   # a slice of the CNN rows: few images, no workers/batch/Verilator rows
+                   cnn_images=32, cnn_workers=False, cnn_numpy_images=1, cnn_numpy_reps=1,
+                   cnn_snntorch_b1_images=8, cnn_snntorch_batch_images=-1,
+                   cnn_brian2_images=4, cnn_verilator_images=0,
                    scaling=False, cli_check=False, stem="quick", task_timeout=300.0)

@@ -1,5 +1,6 @@
 """``make bench``: neurochip's cycle-accurate simulator against the NumPy reference,
-snnTorch, Brian2 and the Verilator RTL, on the same network and the same images.
+snnTorch, Brian2 and the Verilator RTL, on the same network and the same images, for the
+default fc model and for a convolutional network (the CNN rows).
 
 Writes ``bench/results/<stem>.json`` and ``<stem>.md`` (stem ``latest``; ``quick`` with
 --quick) and prints the table. Every implementation runs in its own process; a peer that
@@ -41,8 +42,9 @@ def parse_args(argv: list[str] | None = None) -> C.BenchConfig:
             f"  {c.mode:5s}  {_preset(c)}" for c in (C.full(), C.quick())),
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true",
-                   help="CI-sized run (< 1 min): shipped sample, few images, small model for "
-                        "the Verilator row, Brian2 numpy target, no scaling sweep")
+                   help="CI-sized run (~1 min): shipped sample, few images, small model for "
+                        "the Verilator row, Brian2 numpy target, a slice of the CNN rows, no "
+                        "scaling sweep")
     p.add_argument("--images", type=int, help="neurochip's images (peers run a prefix of them); "
                    "default all of the data")
     p.add_argument("--reps", type=int, help="repetitions of neurochip (peers: --peer-reps)")
@@ -66,6 +68,15 @@ def parse_args(argv: list[str] | None = None) -> C.BenchConfig:
     p.add_argument("--verilator-images", type=int)
     p.add_argument("--verilator-model", type=Path)
     p.add_argument("--verilator-reps", type=int)
+    p.add_argument("--cnn-model", help="the CNN rows' model: 'auto' (default: "
+                   f"{C.CNN_MODEL.relative_to(C.ROOT)} if it exists, else the synthetic stand-in), "
+                   "'synthetic', 'none' (no CNN rows) or a core description's path")
+    p.add_argument("--cnn-images", type=int, help="neurochip's CNN images (0: all; default 256, quick 32)")
+    p.add_argument("--cnn-numpy-images", type=int)
+    p.add_argument("--cnn-snntorch-images", type=int, help="images of the CNN's snnTorch batch-1 row")
+    p.add_argument("--cnn-brian2-images", type=int)
+    p.add_argument("--cnn-brian2-target", choices=("cython", "numpy"))
+    p.add_argument("--cnn-verilator-images", type=int, help="0: no Verilator row on the CNN")
     p.add_argument("--no-scaling", action="store_true", help="skip the scaling sweep")
     p.add_argument("--in-process", action="store_true",
                    help="run every task in this process (tests; no per-row memory)")
@@ -77,7 +88,11 @@ def parse_args(argv: list[str] | None = None) -> C.BenchConfig:
             "torch_threads": a.torch_threads, "brian2_images": a.brian2_images,
             "brian2_target": a.brian2_target, "brian2_python": a.brian2_python,
             "verilator_images": a.verilator_images, "verilator_model": a.verilator_model,
-            "verilator_reps": a.verilator_reps}
+            "verilator_reps": a.verilator_reps, "cnn_model": a.cnn_model,
+            "cnn_images": a.cnn_images, "cnn_numpy_images": a.cnn_numpy_images,
+            "cnn_snntorch_b1_images": a.cnn_snntorch_images,
+            "cnn_brian2_images": a.cnn_brian2_images, "cnn_brian2_target": a.cnn_brian2_target,
+            "cnn_verilator_images": a.cnn_verilator_images}
     cfg = replace(cfg, **{k: v for k, v in pick.items() if v is not None})
     if a.data is not None:
         cfg.data = None if a.data == "sample" else Path(a.data)
@@ -97,7 +112,13 @@ def _preset(c: C.BenchConfig) -> str:
             f"{c.images or 'all'}, reps {c.reps}/{c.peer_reps}; NumPy ref {c.numpy_images}, "
             f"snnTorch {c.snntorch_b1_images} (batch 1) / {c.snntorch_batch_images or 'all'} "
             f"(batch {c.snntorch_batch}), Brian2 {c.brian2_images} ({c.brian2_target}), "
-            f"Verilator {c.verilator_images} ({v} model, {c.verilator_reps} reps); "
+            f"Verilator {c.verilator_images} ({v} model, {c.verilator_reps} reps); CNN "
+            f"({c.cnn_model}): {c.cnn_images or 'all'} images, NumPy ref {c.cnn_numpy_images}, "
+            f"snnTorch {c.cnn_snntorch_b1_images}"
+            + ("" if c.cnn_snntorch_batch_images < 0 else
+               f" / {c.cnn_snntorch_batch_images or 'all'}")
+            + f", Brian2 {c.cnn_brian2_images} ({c.cnn_brian2_target}), Verilator "
+            f"{c.cnn_verilator_images or 'no'}; "
             f"scaling {'yes' if c.scaling else 'no'}; writes {c.stem}.json/.md")
 
 
@@ -118,7 +139,7 @@ class Harness:
 
     def task(self, kind: str, name: str, wl: Workload, images: int, reps: int,
              options: dict | None = None, python: str | None = None) -> TaskResult:
-        job = Job(kind=kind, workload=str(wl.path), out_dir=str(self.out_dir), reps=reps,
+        job = Job(kind=kind, workload=str(wl.path), out_dir=str(self.out_dir / wl.model.stem), reps=reps,
                   images=images, model_path=str(wl.model), options=options or {})
         t0 = time.perf_counter()
         log(f"{name}: {images} images, {reps} reps ...")
@@ -198,6 +219,9 @@ def brian2_python(cfg: C.BenchConfig) -> list[tuple[str | None, str]]:
 
 def run_bench(cfg: C.BenchConfig) -> dict:
     t_start = time.perf_counter()
+    if cfg.cnn_model not in ("auto", "synthetic", "none") and not Path(cfg.cnn_model).is_file():
+        raise SystemExit(f"--cnn-model {cfg.cnn_model}: no such file; use auto, synthetic, "
+                         "none or the path of a core description")
     machine = machine_info(C.ROOT)
     h = Harness(cfg)
     imgs = load_images(cfg.data, cfg.images)
@@ -238,27 +262,179 @@ def run_bench(cfg: C.BenchConfig) -> dict:
     if "brian2" in use:
         rows += run_brian2(h, wl, sizes["brian2"])
     if "verilator" in use:
-        rows += run_verilator(h, v_wl, sizes["verilator"])
+        note = (f"model {v_wl.model.stem}, not the default: quick mode keeps the first "
+                "Verilator build within the time budget" if v_wl is not wl else None)
+        rows += run_verilator(h, v_wl, sizes["verilator"], note=note)
+    cnn_rows, cnn_wl, cnn_info, more = run_cnn(h, imgs, use)
+    baselines += more
     machine["load_average_end"] = load_average()
     report = assemble(cfg, machine, imgs.source, n, wl, rows, baselines)
+    if cnn_wl is not None:
+        report["cnn"] = cnn_section(cnn_rows, cnn_wl, cnn_info)
+        report["rows"] += [r.to_json() for r in cnn_rows]
+    else:
+        report["cnn"] = None
     if cfg.scaling:
         from bench.scaling import run_scaling
 
         log("scaling sweep ...")
         scaling = run_scaling(cfg.out)
-        scaling["default_model"] = fit_check(h, wl, report, scaling["fit"]["coefficients"])
+        coef = scaling["fit"]["coefficients"]
+        scaling["default_model"] = fit_check(h, wl, report["images_per_s"], coef)
+        if cnn_wl is not None:
+            scaling["cnn"] = fit_check(h, cnn_wl, report["cnn"]["images_per_s"], coef)
         report["scaling"] = scaling
         report["ns_per_sop"] = scaling["fit"]["ns_per_sop"]
         report["ns_per_neuron_update"] = scaling["fit"]["ns_per_neuron_update"]
+        report["ns_per_address_step"] = scaling["fit"]["coefficients_ns"]["address_steps"]
     else:
         report["scaling"] = {"skipped": "quick mode or --no-scaling; run `make bench`"}
     report["wall_seconds"] = round(time.perf_counter() - t_start, 1)
-    report["markdown"] = markdown(report, rows)
+    report["markdown"] = markdown(report, rows + cnn_rows)
     return report
 
 
-def fit_check(h: Harness, wl: Workload, report: dict, coef: dict[str, float]) -> dict:
-    """The scaling fit applied to the benchmarked model's own counters: predicted vs
+# ----------------------------------------------------------------------------- the CNN
+
+def resolve_cnn(cfg: C.BenchConfig, imgs) -> tuple[Path, dict] | None:
+    """The CNN rows' model (see ``BenchConfig.cnn_model``) and what it is."""
+    choice = cfg.cnn_model
+    if choice == "none":
+        return None
+    why = ""
+    if choice == "auto":
+        if C.CNN_MODEL.is_file():
+            return C.CNN_MODEL.resolve(), {"synthetic": False}
+        choice, why = "synthetic", f"{C.CNN_MODEL.relative_to(C.ROOT)} does not exist yet"
+    if choice == "synthetic":
+        from bench.cnn import write_synthetic_cnn
+
+        t0 = time.perf_counter()
+        path, firing = write_synthetic_cnn(cfg.cache / f"run-{cfg.stem}" / "synthetic-cnn.npz",
+                                           imgs.pixels, imgs.indices)
+        log(f"synthetic CNN built and calibrated in {time.perf_counter() - t0:.1f} s "
+            f"({why or 'asked for'})")
+        return path.resolve(), {
+            "synthetic": True, "why": why or "--cnn-model synthetic",
+            "calibration_firing": firing,
+            "what": "stand-in of the same topology: random ±1 weights, per-channel "
+                    "thresholds calibrated on the run's first images for ~15 % firing"}
+    path = Path(choice)
+    if not path.is_file():
+        raise SystemExit(f"--cnn-model {choice}: no such file; use auto, synthetic, none or "
+                         "the path of a core description")
+    return path.resolve(), {"synthetic": False}
+
+
+def run_cnn(h: Harness, imgs, use: set[str]) -> tuple[list[TableRow], Workload | None, dict, list[dict]]:
+    """The CNN rows: neurochip (1 and N workers), the NumPy reference, snnTorch (batch 1
+    and B), Brian2 and the Verilator RTL, on the same integer network and images."""
+    cfg = h.cfg
+    resolved = resolve_cnn(cfg, imgs)
+    if resolved is None:
+        return [], None, {}, []
+    path, info = resolved
+    total = len(imgs.pixels)
+    n = max(1, min(cfg.cnn_images or total, total))
+    clamp = lambda k: max(1, min(k or n, n))  # noqa: E731
+    sizes = {"numpy": clamp(cfg.cnn_numpy_images), "snn1": clamp(cfg.cnn_snntorch_b1_images),
+             "snnB": clamp(cfg.cnn_snntorch_batch_images), "brian2": clamp(cfg.cnn_brian2_images),
+             "verilator": clamp(cfg.cnn_verilator_images)}
+    batch_row = cfg.cnn_snntorch_batch_images >= 0
+    verilator = "verilator" in use and cfg.cnn_verilator_images > 0
+    log(f"CNN rows: {path.name}{' (synthetic stand-in)' if info['synthetic'] else ''}, "
+        f"{n} images")
+    wl = make_workload(path, imgs, n, h.run_dir)
+    peer = [("numpy", "numpy")] + [("snn1", "snntorch")] + ([("snnB", "snntorch")] if batch_row
+                                                              else []) + [("brian2", "brian2")]
+    peer_sizes = {sizes[k] for k, p in peer if p in use}
+    if verilator:
+        peer_sizes.add(sizes["verilator"])
+    workers = [1, cfg.workers] if cfg.cnn_workers and cfg.workers > 1 else [1]
+    rows, baselines = h.neurochip(wl, workers, sorted(peer_sizes - {n}), None,
+                                  [sizes["verilator"]] if verilator else [])
+    if info["synthetic"]:
+        rows[0].notes.append(f"synthetic CNN ({info['why']}): {info['what']}; calibration "
+                             "firing per layer " + ", ".join(f"{f:.0%}" for f in
+                                                             info["calibration_firing"]))
+    if "numpy" in use:
+        res = h.task("numpy_ref", "cnn-numpy_ref", wl, sizes["numpy"],
+                     cfg.cnn_numpy_reps or cfg.peer_reps)
+        rows += h.rows_of(res, wl, "NumPy reference", "numpy_ref")
+    if "snntorch" in use:
+        for key, batch in (("snn1", 1),) + ((("snnB", cfg.snntorch_batch),) if batch_row else ()):
+            res = h.task("snntorch", f"cnn-snntorch_b{batch}", wl, sizes[key], cfg.peer_reps,
+                         {"batch": batch, "threads": cfg.torch_threads})
+            rows += h.rows_of(res, wl, f"snnTorch CPU, batch {batch}", "snntorch")
+    if "brian2" in use:
+        rows += run_brian2(h, wl, sizes["brian2"], target=cfg.cnn_brian2_target, name="cnn-brian2")
+    if verilator:
+        rows += run_verilator(h, wl, sizes["verilator"], name="cnn-verilator")
+    return rows, wl, info, baselines
+
+
+def cnn_section(rows: list[TableRow], wl: Workload, info: dict) -> dict:
+    """The CNN's headline numbers: SOP/s per core and the ratios, each claimed only for
+    identical outputs."""
+    def identical(r):
+        return bool(r is not None and r.status == "ok" and r.match and r.match["identical"])
+
+    def ratio(r):
+        return r.neurochip_speedup if identical(r) else None
+
+    w1 = next(r for r in rows if r.kind == "neurochip" and r.threads == 1)
+    wN = next((r for r in rows if r.kind == "neurochip" and r.threads > 1), None)
+    ver = next((r for r in rows if r.kind == "verilator"), None)
+    snn = [r for r in rows if r.kind == "snntorch"]
+    snn1 = next((r for r in snn if r.name.endswith("batch 1")), None)
+    snnB = next((r for r in snn if not r.name.endswith("batch 1")), None)
+    b2 = next((r for r in rows if r.kind == "brian2"), None)
+    ref = next((r for r in rows if r.kind == "numpy_ref"), None)
+    out = {
+        "model": wl.model.stem,
+        "path": (str(wl.model.relative_to(C.ROOT)) if wl.model.is_relative_to(C.ROOT)
+                 else str(wl.model)),
+        "synthetic": info["synthetic"], "synthetic_why": info.get("why"),
+        "calibration_firing": info.get("calibration_firing"),
+        "name": wl.desc.name, "hash": wl.desc.content_hash()[:12],
+        "network": wl.spec.shape_text(), "kinds": [lay.kind for lay in wl.desc.layers],
+        "time_steps": wl.spec.time_steps, "images": w1.images,
+        "images_per_s": w1.images_per_s, "sops_per_image": (w1.sops or 0) / max(1, w1.images),
+        "sops_per_s_per_core": w1.sops_per_s_per_core, "compile_seconds": w1.compile_seconds,
+        "workers": None if wN is None else {
+            "workers": wN.threads, "images_per_s": wN.images_per_s,
+            "speedup": wN.images_per_s / w1.images_per_s, "identical": identical(wN)},
+        "speedup_vs_verilator": ratio(ver),
+        "verilator": None if ver is None else {
+            "status": ver.status, "reason": ver.reason, "identical": identical(ver),
+            "images": ver.images, "images_per_s": ver.images_per_s,
+            "match": (ver.match or {}).get("summary"),
+            "ratio_unclaimed": None if identical(ver) else ver.neurochip_speedup,
+            "neurochip_records_spikes": bool(ver.extra.get("neurochip_records_spikes"))},
+        "vs_snntorch_batch1": ratio(snn1),
+        "vs_snntorch_batch": ratio(snnB),
+        "snntorch_batch": snnB.extra.get("batch") if snnB is not None else None,
+        "vs_brian2": ratio(b2), "vs_numpy_reference": ratio(ref),
+        # every row that ran, against neurochip 1 worker
+        "all_ran_identical": all(identical(r) for r in rows if r.status == "ok"
+                                 and (r.kind != "neurochip" or r.threads > 1)),
+    }
+    if wN is not None:
+        wN.notes.append(f"speed-up over 1 worker ×{out['workers']['speedup']:.2f}; outputs "
+                        "compared with 1 worker")
+    out["targets"] = {
+        "sops_per_s_per_core >= 1e8": bool((w1.sops_per_s_per_core or 0) >= 1e8),
+        "verilator >= 100x with identical outputs": (None if ver is None or ver.status != "ok"
+                                                     else bool(identical(ver) and
+                                                               ver.neurochip_speedup >= 100)),
+        "faster than snnTorch batch 1": (None if out["vs_snntorch_batch1"] is None
+                                         else out["vs_snntorch_batch1"] > 1),
+    }
+    return out
+
+
+def fit_check(h: Harness, wl: Workload, images_per_s: float, coef: dict[str, float]) -> dict:
+    """The scaling fit applied to a benchmarked model's own counters: predicted vs
     measured µs/image and where the time goes."""
     from neurochip.counters import CORE
 
@@ -267,20 +443,22 @@ def fit_check(h: Harness, wl: Workload, report: dict, coef: dict[str, float]) ->
     ref = h.reference[wl.model.stem]
     core = ref.core_counters.sum(axis=1).mean(axis=0)
     feats = {"sops": core[CORE["synaptic_ops"]], "neuron_updates": core[CORE["neuron_updates"]],
-             "fifo_items": core[CORE["pops"]],
+             "fifo_items": core[CORE["pops"]], "address_steps": core[CORE["address_steps"]],
              "pixel_steps": wl.desc.input_size * wl.desc.time_steps, "constant": 1.0}
     parts = {k: float(coef[k] * feats[k]) for k in TERMS}
     total = sum(parts.values())
-    return {"model": wl.model.stem, "measured_us": 1e6 / report["images_per_s"],
+    return {"model": wl.model.stem, "measured_us": 1e6 / images_per_s,
             "fitted_us": total * 1e6, "counts_per_image": {k: float(v) for k, v in feats.items()},
             "shares": {k: v / total for k, v in parts.items()}}
 
 
-def run_brian2(h: Harness, wl: Workload, n: int) -> list[TableRow]:
-    options = {"target": h.cfg.brian2_target, "cython_cache": str(h.cfg.cache / "brian2-cython")}
+def run_brian2(h: Harness, wl: Workload, n: int, target: str | None = None,
+               name: str = "brian2") -> list[TableRow]:
+    options = {"target": target or h.cfg.brian2_target,
+               "cython_cache": str(h.cfg.cache / "brian2-cython")}
     reasons = []
     for python, how in brian2_python(h.cfg):
-        res = h.task("brian2", "brian2", wl, n, h.cfg.peer_reps, options, python=python)
+        res = h.task("brian2", name, wl, n, h.cfg.peer_reps, options, python=python)
         if res.status == "ok":
             rows = h.rows_of(res, wl, "Brian2", "brian2")
             rows[0].notes.insert(0, f"interpreter: {how}" + (f" ({python})" if python else "")
@@ -290,17 +468,22 @@ def run_brian2(h: Harness, wl: Workload, n: int) -> list[TableRow]:
     return [missing_row("Brian2", "brian2", res.status, "; ".join(reasons), wl.model.stem)]
 
 
-def run_verilator(h: Harness, wl: Workload, n: int) -> list[TableRow]:
+def run_verilator(h: Harness, wl: Workload, n: int, name: str = "verilator",
+                  note: str | None = None) -> list[TableRow]:
     from neurochip.verify.runner import cycle_budget
 
     model = wl.model.stem
     options = {"work_dir": str(h.cfg.cache / f"verilator-{model}"), "jobs": h.cfg.verilator_jobs,
                "budget_cycles": cycle_budget(h.reference[model].cycles[:n])}
-    build = h.task("verilator_build", "verilator_build", wl, n, 1, options)
+    build = h.task("verilator_build", f"{name}_build", wl, n, 1, options)
     if build.status != "ok":
-        return [missing_row("Verilator RTL (cocotb)", "verilator", build.status, build.reason, model)]
-    res = h.task("verilator", "verilator", wl, n, h.cfg.verilator_reps, options)
+        return [missing_row("Verilator RTL (cocotb)", "verilator", build.status,
+                            f"the RTL build/verify of {model} failed, so no ratio is claimed: "
+                            f"{build.reason}" if build.status == "failed" else build.reason, model)]
+    res = h.task("verilator", name, wl, n, h.cfg.verilator_reps, options)
     rows = h.rows_of(res, wl, "Verilator RTL (cocotb)", "verilator")
+    if rows[0].status == "failed":
+        rows[0].reason = f"the RTL run of {model} failed, so no ratio is claimed: {rows[0].reason}"
     b = build.rows[0]
     rec = h.recording_baseline.get((model, n))
     if rows[0].status == "ok" and rec is not None and rows[0].images_per_s:
@@ -316,9 +499,8 @@ def run_verilator(h: Harness, wl: Workload, n: int) -> list[TableRow]:
         rows[0].notes.append("HDL build cached from an earlier run (0 s here)" if b.extra["cached"]
                              else f"HDL build {b.compile_seconds:.1f} s (jobs "
                                   f"{h.cfg.verilator_jobs}), excluded")
-        if model != h.cfg.model.resolve().stem:
-            rows[0].notes.append(f"model {model}, not the default: quick mode keeps the "
-                                 "first Verilator build within the one-minute budget")
+        if note:
+            rows[0].notes.append(note)
     return rows
 
 
@@ -379,6 +561,9 @@ def markdown(report: dict, rows: list[TableRow]) -> str:
              f"counted synaptic operations on those images (peers doing dense work are "
              f"credited the same useful SOPs). Peak RSS: getrusage ru_maxrss of the row's "
              f"own process (interpreter and imports included).", "",
+             *([f"CNN rows: model `{report['cnn']['model']}` ({report['cnn']['network']}, "
+                f"T = {report['cnn']['time_steps']}){' — synthetic stand-in' if report['cnn']['synthetic'] else ''}; "
+                "their ratios are against neurochip on the CNN.", ""] if report.get("cnn") else []),
              table(rows, report["reps"]), "", notes_list(rows), ""]
     w = report.get("workers")
     if w:
@@ -405,6 +590,8 @@ def markdown(report: dict, rows: list[TableRow]) -> str:
               f"{report['sops_per_s_per_core'] / 1e6:,.0f} M SOP/s per core, "
               f"{report['images_per_s']:,.0f} images/s (compile/cache load "
               f"{report['compile_seconds']:.2f} s, excluded).", ""]
+    if report.get("cnn"):
+        lines += [cnn_markdown(report["cnn"]), ""]
     sc = report.get("scaling", {})
     if "fit" in sc:
         from bench.scaling import markdown_section
@@ -412,6 +599,45 @@ def markdown(report: dict, rows: list[TableRow]) -> str:
         lines += [markdown_section(sc), ""]
     lines.append(f"Total wall time of this run: {report['wall_seconds']} s.")
     return "\n".join(lines) + "\n"
+
+
+def cnn_markdown(c: dict) -> str:
+    """The CNN's paragraph: what the model is, SOP/s per core, each ratio (claimed only
+    for identical outputs) and the targets."""
+    what = (f"`{c['path']}`" if not c["synthetic"] else
+            f"`{c['model']}`, a synthetic stand-in ({c['synthetic_why']}; random ±1 weights, "
+            "thresholds calibrated for ~15 % firing)")
+
+    def x(v, label):
+        return f"×{v:,.3g} vs {label}" if v is not None else f"{label}: no ratio (not run or outputs not identical)"
+
+    parts = [x(c["vs_snntorch_batch1"], "snnTorch batch 1")]
+    if c.get("snntorch_batch"):
+        v = c["vs_snntorch_batch"]
+        parts.append(x(v, f"snnTorch batch {c['snntorch_batch']}")
+                     + (" (below 1: batched snnTorch is faster)" if v is not None and v < 1 else ""))
+    parts.append(x(c["vs_brian2"], "Brian2"))
+    parts.append(x(c["vs_numpy_reference"], "the NumPy reference"))
+    v = c.get("verilator")
+    if v is None:
+        ver = "Verilator: not run in this mode"
+    elif v["status"] != "ok":
+        ver = f"Verilator: **{v['status']}** ({v['reason']}), so no ratio is claimed"
+    elif not v["identical"]:
+        ver = (f"Verilator: outputs **differ** ({v['match']}), so no ratio is claimed "
+               f"(raw ×{v['ratio_unclaimed']:,.0f})")
+    else:
+        ver = f"**×{c['speedup_vs_verilator']:,.0f} vs Verilator**, outputs identical"
+    w = c.get("workers")
+    workers = (f"; {w['workers']} workers ×{w['speedup']:.2f}, "
+               f"{'identical' if w['identical'] else 'DIFFERENT'}" if w else "")
+    met = ", ".join(f"{k}: {'yes' if ok else 'NO' if ok is not None else 'not measured'}"
+                    for k, ok in c["targets"].items())
+    return (f"**CNN** ({what}; {c['network']}, kinds {', '.join(dict.fromkeys(c['kinds']))}, "
+            f"T = {c['time_steps']}, hash {c['hash']}): neurochip {c['images_per_s']:,.0f} "
+            f"images/s, **{c['sops_per_s_per_core'] / 1e6:,.0f} M SOP/s per core** "
+            f"({c['sops_per_image']:,.0f} SOPs/image, 1 worker{workers}); "
+            + "; ".join(parts) + f"; {ver}. Targets: {met}.")
 
 
 def write(report: dict, cfg: C.BenchConfig) -> tuple[Path, Path]:

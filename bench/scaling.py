@@ -1,13 +1,16 @@
 """How the simulator's cost grows with the work: sweeps over input spike rate, network
-width and time steps on synthetic networks, a least-squares cost model fitted to the
+width and time steps on synthetic fc networks, and over channels, kernel size and input
+rate on synthetic convolutional networks, a least-squares cost model fitted to the
 measured seconds/image, and a PNG of both.
 
     python -m bench.scaling [--quick] [--out bench/results]
 
-Cost model (per image): t = a·SOPs + b·neuron_updates + c·FIFO_items + d·P·T + e, where
-SOPs, neuron updates and FIFO items (every item popped by a core: address events and
-end-of-step tokens) are neurochip's own counters (§10), P·T is the encoder's pixel-steps
-(§11, one LFSR draw per pixel and step) and e a per-image constant."""
+Cost model (per image): t = a·SOPs + b·neuron_updates + c·FIFO_items + g·address_steps +
+d·P·T + e, where SOPs, neuron updates, FIFO items (every item popped by a core: address
+events and end-of-step tokens) and address steps (output positions a conv2d or pool
+address generator visits, one per touched position, §5.2-§5.3) are neurochip's own
+counters (§10), P·T is the encoder's pixel-steps (§11, one LFSR draw per pixel and step)
+and e a per-image constant."""
 
 from __future__ import annotations
 
@@ -21,18 +24,31 @@ from pathlib import Path
 import numpy as np
 
 INPUTS = 784
-TERMS = ("sops", "neuron_updates", "fifo_items", "pixel_steps", "constant")
+TERMS = ("sops", "neuron_updates", "fifo_items", "address_steps", "pixel_steps", "constant")
 TERM_WORDS = {"sops": "synaptic ops", "neuron_updates": "neuron updates",
-              "fifo_items": "FIFO items (events + tokens)", "pixel_steps": "encoder pixel-steps",
-              "constant": "per image"}
+              "fifo_items": "FIFO items (events + tokens)",
+              "address_steps": "address steps (touched positions)",
+              "pixel_steps": "encoder pixel-steps", "constant": "per image"}
+CONV_SWEEPS = ("conv_channels", "conv_kernel", "conv_rate")
 
 
 @dataclass(frozen=True)
 class SweepPoint:
-    sweep: str  # rate | width | time_steps
+    sweep: str  # rate | rate_narrow | width | time_steps | conv_channels | conv_kernel | conv_rate
     rate: float  # Bernoulli probability per pixel and step (pixel value / 256)
-    width: int  # neurons of each of the two hidden layers
+    width: int  # neurons of each of the two hidden layers (fc); conv: the channels
     time_steps: int
+    channels: int = 0  # conv networks: channels C of both convolutions (0: fc network)
+    kernel: int = 0  # conv networks: k of the k × k kernels ("same" padding (k − 1) / 2)
+
+    @property
+    def conv(self) -> bool:
+        return self.channels > 0
+
+    @property
+    def key(self) -> tuple:
+        """What the network and images depend on (points of several sweeps share it)."""
+        return (self.rate, self.width, self.time_steps, self.channels, self.kernel)
 
 
 @dataclass
@@ -49,9 +65,11 @@ class Measurement:
     spikes: float  # all neurons' spikes per image
     cycles: float
     weight_bytes_max: int = 0  # largest layer's weight matrix as the kernel stores it (int8)
+    address_steps: float = 0.0  # conv2d / pool positions visited per image (0 for fc)
 
     def features(self) -> np.ndarray:
-        return np.array([self.sops, self.neuron_updates, self.fifo_items, self.pixel_steps, 1.0])
+        return np.array([self.sops, self.neuron_updates, self.fifo_items, self.address_steps,
+                         self.pixel_steps, 1.0])
 
 
 def sweep_points(quick: bool = False) -> list[SweepPoint]:
@@ -70,7 +88,49 @@ def sweep_points(quick: bool = False) -> list[SweepPoint]:
     pts += [SweepPoint("rate_narrow", r, 64, 8) for r in narrow]
     pts += [SweepPoint("width", 0.1, w, 8) for w in widths]
     pts += [SweepPoint("time_steps", 0.1, 1024, t) for t in steps]
+    pts += conv_points(quick)
     return pts
+
+
+def conv_points(quick: bool = False) -> list[SweepPoint]:
+    """Synthetic 28×28 → conv(C, k) → pool 2 → conv(C, k) → pool 2 → 10 networks (T 8):
+    channels C at k 5 and rate 10 % (SOPs per address step grow with C), kernel k at C 8
+    (touched positions per event grow with k²), and the input rate at C 8, k 5 (events,
+    address steps and SOPs grow together from a dense floor)."""
+    if quick:
+        channels, kernels, rates = [2, 8, 32], [1, 5], [0.02, 0.3]
+    else:
+        channels, kernels, rates = [2, 4, 8, 16, 32], [1, 3, 5, 7, 9], [0.0, 0.02, 0.05, 0.2, 0.5]
+    pts = [SweepPoint("conv_channels", 0.1, c, 8, c, 5) for c in channels]
+    pts += [SweepPoint("conv_kernel", 0.1, 8, 8, 8, k) for k in kernels]
+    pts += [SweepPoint("conv_rate", r, 8, 8, 8, 5) for r in rates]
+    return pts
+
+
+def synthetic_conv_description(channels: int, kernel: int, time_steps: int, rate: float,
+                               seed: int = 0):
+    """28×28 → conv(C, k×k, same padding) → OR-pool 2 → conv(C, k) → OR-pool 2 → fc 10,
+    binary ±1 weights, per-channel thresholds calibrated on the point's own input (a
+    constant image of spike probability ``rate``) so that ~16 % of each layer fires."""
+    from neurochip.sim.simulator import encode_images
+
+    from bench.cnn import conv_chain, finish
+
+    pad = (kernel - 1) // 2
+    desc = conv_chain([(channels, kernel, pad), (channels, kernel, pad)], [],
+                      time_steps=time_steps, seed=seed,
+                      name=f"synthetic-conv-C{channels}-k{kernel}-T{time_steps}")
+    desc.provenance["generator"] = "bench.scaling"
+    value = max(1, min(255, int(round(rate * 256))))  # rate 0: calibrate as if 1/256
+    pixels = np.full((8, INPUTS), value, dtype=np.uint8)
+    finish(desc, encode_images(desc, pixels), target=0.16)
+    return desc
+
+
+def _description(p: SweepPoint):
+    if p.conv:
+        return synthetic_conv_description(p.channels, p.kernel, p.time_steps, p.rate)
+    return synthetic_description(p.width, p.time_steps, p.rate)
 
 
 def synthetic_description(width: int, time_steps: int, rate: float, seed: int = 0):
@@ -130,10 +190,10 @@ def measure_all(points: list[SweepPoint], reps: int, target_s: float,
 
     configs: dict[tuple, _Config] = {}
     for p in points:
-        key = (p.rate, p.width, p.time_steps)
+        key = p.key
         if key in configs:
             continue
-        desc = synthetic_description(p.width, p.time_steps, p.rate)
+        desc = _description(p)
         warm_up(desc)
         value = min(255, int(round(p.rate * 256)))
         pilot_s, _ = _run(desc, np.full((16, INPUTS), value, dtype=np.uint8))
@@ -144,7 +204,7 @@ def measure_all(points: list[SweepPoint], reps: int, target_s: float,
             s, c.result = _run(c.desc, c.pixels)
             c.seconds.append(s / len(c.pixels))
         log(f"round {r + 1}/{reps} done")
-    return [_measurement(p, configs[(p.rate, p.width, p.time_steps)]) for p in points]
+    return [_measurement(p, configs[p.key]) for p in points]
 
 
 def _measurement(point: SweepPoint, c: _Config) -> Measurement:
@@ -161,7 +221,8 @@ def _measurement(point: SweepPoint, c: _Config) -> Measurement:
         fifo_items=float(core[CORE["pops"]]), pixel_steps=float(INPUTS * T),
         input_rate=float((host - T) / (INPUTS * T)), spikes=float(core[CORE["spikes"]]),
         cycles=float(res.cycles.mean()),
-        weight_bytes_max=max(lay.inputs * lay.neurons for lay in c.desc.layers))
+        weight_bytes_max=max(int(lay.weight.size) for lay in c.desc.layers),
+        address_steps=float(core[CORE["address_steps"]]))
 
 
 @dataclass
@@ -181,7 +242,7 @@ class Fit:
 
 def fit(ms: list[Measurement]) -> Fit:
     """Non-negative least squares on relative error (each row divided by its measured
-    time, so cheap configurations count as much as expensive ones). With five terms the
+    time, so cheap configurations count as much as expensive ones). With six terms the
     exact NNLS is found by trying every subset of terms and keeping the best solution
     whose coefficients are all >= 0 (a cost cannot be negative)."""
     X = np.stack([m.features() for m in ms])
@@ -248,14 +309,21 @@ def plot(ms: list[Measurement], f: Fit, path: Path, outliers: list[int] = ()) ->
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(2, 2, figsize=(11, 8.5))
+    fig, axes = plt.subplots(3, 2, figsize=(11, 12.5))
     # (sweep, x label, x of a point, log-log axes)
     panels = (("rate", "input spike rate (spikes / pixel / step)", lambda m: m.input_rate, False),
               ("width", "hidden width N (784-N-N-10)", lambda m: m.point.width, True),
-              ("time_steps", "time steps T", lambda m: m.point.time_steps, False))
-    colors = dict(zip(TERMS, ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:gray")))
+              ("time_steps", "time steps T", lambda m: m.point.time_steps, False),
+              ("conv_channels", "conv channels C (28×28 → C·k5 → p2 → C·k5 → p2 → 10)",
+               lambda m: m.point.channels, True),
+              ("conv_kernel", "conv kernel k (k × k, C = 8)", lambda m: m.point.kernel, False))
+    colors = dict(zip(TERMS, ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple",
+                              "tab:gray")))
     for ax, (sweep, label, xf, loglog) in zip(axes.flat, panels):
         pts = sorted((m for m in ms if m.point.sweep == sweep), key=xf)
+        if not pts:
+            ax.set_visible(False)
+            continue
         x = np.array([xf(m) for m in pts], dtype=float)
         parts = np.array([[max(0.0, f.parts(m)[k]) * 1e6 for k in TERMS] for m in pts]).T
         ax.stackplot(x, parts, labels=[f"fit: {TERM_WORDS[k]}" for k in TERMS],
@@ -283,11 +351,14 @@ def plot(ms: list[Measurement], f: Fit, path: Path, outliers: list[int] = ()) ->
                 ax.set_title("cost vs input spike rate (N = 1024 stacked; N = 64)")
         ax.grid(alpha=0.3)
     axes[0, 0].legend(fontsize=7, loc="upper left")
-    ax = axes[1, 1]
+    ax = axes[2, 1]
     y = np.array([m.seconds_per_image for m in ms]) * 1e6
     p = np.array([f.predict(m) for m in ms]) * 1e6
-    for sweep, marker in (("rate", "o"), ("rate_narrow", "D"), ("width", "s"), ("time_steps", "^")):
+    for sweep, marker in (("rate", "o"), ("rate_narrow", "D"), ("width", "s"), ("time_steps", "^"),
+                          ("conv_channels", "P"), ("conv_kernel", "X"), ("conv_rate", "v")):
         sel = [i for i, m in enumerate(ms) if m.point.sweep == sweep]
+        if not sel:
+            continue
         ax.scatter(p[sel], y[sel], marker=marker, label=sweep)
     if outliers:
         ax.scatter(p[list(outliers)], y[list(outliers)], s=160, facecolors="none",
@@ -299,10 +370,12 @@ def plot(ms: list[Measurement], f: Fit, path: Path, outliers: list[int] = ()) ->
     ax.set_xlabel("fitted µs / image")
     ax.set_ylabel("measured µs / image")
     ax.set_title(f"fit: {f.ns_per_sop:.3g} ns/SOP, {f.ns_per_neuron_update:.3g} ns/update, "
-                 f"R² {f.r2:.3f}", fontsize=9)
+                 f"{f.coefficients['address_steps'] * 1e9:.3g} ns/address step, R² {f.r2:.3f}",
+                 fontsize=9)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    fig.suptitle("neurochip cycle-accurate simulator: cost per image (1 thread)")
+    fig.suptitle("neurochip cycle-accurate simulator: cost per image (1 thread); fc and conv "
+                 "networks")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -347,6 +420,29 @@ def findings(ms: list[Measurement], f: Fit, outliers: list[int] = ()) -> list[st
         out.append(f"Width: SOPs are {s0['sops']:.0%} of the cost at N = {width[0].point.width} "
                    f"and {s1['sops']:.0%} at N = {width[-1].point.width}; small layers are "
                    f"dominated by per-item and dense overheads.")
+    chans = sorted((m for m in ms if m.point.sweep == "conv_channels"),
+                   key=lambda m: m.point.channels)
+    if chans:
+        lo, hi = chans[0], chans[-1]
+        s0, s1 = share(lo), share(hi)
+        step_ns = f.coefficients["address_steps"] * 1e9
+        out.append(
+            f"Convolutions: an address step (one touched output position: its kernel row "
+            f"and membrane words, K_c = ceil(C / L) of them) costs {step_ns:.3g} ns besides "
+            f"its C synaptic ops ({f.ns_per_sop:.3g} ns each). On the conv networks address "
+            f"steps are {s0['address_steps']:.0%} and SOPs {s0['sops']:.0%} of the fitted "
+            f"cost at C = {lo.point.channels}, {s1['address_steps']:.0%} and {s1['sops']:.0%} "
+            f"at C = {hi.point.channels} ({lo.address_steps:,.0f} → {hi.address_steps:,.0f} "
+            f"address steps, {lo.sops:,.0f} → {hi.sops:,.0f} SOPs per image).")
+    kern = sorted((m for m in ms if m.point.sweep == "conv_kernel"), key=lambda m: m.point.kernel)
+    if len(kern) > 1:
+        a, b = kern[0], kern[-1]
+        out.append(
+            f"Kernel size: from k = {a.point.kernel} to k = {b.point.kernel} (C = "
+            f"{a.point.channels}) the touched positions per image grow {a.address_steps:,.0f} → "
+            f"{b.address_steps:,.0f} (up to k² per event) and the time "
+            f"{a.seconds_per_image * 1e6:,.0f} → {b.seconds_per_image * 1e6:,.0f} µs "
+            f"(fit {f.predict(a) * 1e6:,.0f} → {f.predict(b) * 1e6:,.0f} µs).")
     caches = cache_sizes()
     for i in outliers:
         m = ms[i]
@@ -380,8 +476,8 @@ def run_scaling(out_dir: Path, quick: bool = False, reps: int | None = None,
     png = out_dir / ("scaling-quick.png" if quick else "scaling.png")
     plot(ms, f, png, outliers)
     return {"png": str(png), "quick": quick, "reps": reps, "seconds": round(time.perf_counter() - t0, 1),
-            "model": ("t = a·SOPs + b·neuron_updates + c·FIFO_items + d·P·T + e per image, "
-                      "non-negative least squares on relative error"),
+            "model": ("t = a·SOPs + b·neuron_updates + c·FIFO_items + g·address_steps + d·P·T "
+                      "+ e per image, non-negative least squares on relative error"),
             "fit": {**asdict(f), "coefficients_ns": {k: v * 1e9 for k, v in f.coefficients.items()}},
             "findings": findings(ms, f, outliers),
             "interval_ns_5_95": bootstrap([m for i, m in enumerate(ms) if i not in outliers]),
@@ -393,11 +489,12 @@ def run_scaling(out_dir: Path, quick: bool = False, reps: int | None = None,
 def markdown_section(sc: dict) -> str:
     f = sc["fit"]
     c = f["coefficients_ns"]
-    lines = [f"## Scaling (synthetic 784-N-N-10 networks, 1 thread)", "",
+    lines = [f"## Scaling (synthetic 784-N-N-10 and convolutional networks, 1 thread)", "",
              f"![cost scaling]({Path(sc['png']).name})", "",
              f"Fitted cost ({sc['model']}): **{c['sops']:.3g} ns per synaptic op**, "
              f"**{c['neuron_updates']:.3g} ns per neuron update**, {c['fifo_items']:.3g} ns per "
-             f"FIFO item, {c['pixel_steps']:.3g} ns per encoder pixel-step, "
+             f"FIFO item, **{c['address_steps']:.3g} ns per address step** (conv2d/pool "
+             f"touched position), {c['pixel_steps']:.3g} ns per encoder pixel-step, "
              f"{c['constant'] / 1e3:.3g} µs per image; R² {f['r2']:.4f}, worst relative "
              f"error {f['max_relative_error']:.1%} over the {sum(p['in_fit'] for p in sc['points'])} "
              f"of {len(sc['points'])} points in the fit.", "",
@@ -405,11 +502,13 @@ def markdown_section(sc: dict) -> str:
              + ", ".join(f"{TERM_WORDS[k]} {lo:.3g}-{hi:.3g}"
                          for k, (lo, hi) in sc["interval_ns_5_95"].items()) + ".", ""]
     lines += [f"* {s}" for s in sc["findings"]]
-    d = sc.get("default_model")
-    if d:
-        shares = ", ".join(f"{TERM_WORDS[k]} {v:.0%}" for k, v in d["shares"].items())
-        lines.append(f"* The fit on `{d['model']}`'s own counters: {d['fitted_us']:.0f} µs/image "
-                     f"predicted, {d['measured_us']:.0f} µs measured (1 worker); {shares}.")
+    for key in ("default_model", "cnn"):
+        d = sc.get(key)
+        if d:
+            shares = ", ".join(f"{TERM_WORDS[k]} {v:.0%}" for k, v in d["shares"].items())
+            lines.append(f"* The fit on `{d['model']}`'s own counters: {d['fitted_us']:.0f} "
+                         f"µs/image predicted, {d['measured_us']:.0f} µs measured (1 worker); "
+                         f"{shares}.")
     return "\n".join(lines)
 
 

@@ -41,6 +41,10 @@ def _one(lay) -> int:
     return 1
 
 
+def _lanes(lay) -> int:
+    return lay.core.lanes
+
+
 @dataclass(frozen=True)
 class Counter:
     """One §10 counter. ``energy`` is the technology-table key of one event's energy per
@@ -72,13 +76,21 @@ CORE_TABLE: tuple[Counter, ...] = (
             "param_read_per_bit", _param_word, "L · parameter-word bits (lif: 2B)", "neuron_update"),
     Counter("neuron_updates", "enabled neurons updated (N per token)", "§6",
             "neuron_update_per_bit", _b, "B", "neuron_update"),
-    Counter("spikes", "neurons fired", "§6"),
+    Counter("spikes", "neurons that fired and went out (a pool with emit = once counts only "
+            "a neuron's first)", "§6, §5.3"),
     Counter("busy_cycles", "pop, accumulation, update and accepted push cycles", "§8",
             "core_busy_cycle", _one, "1 (per cycle)", "clock_control"),
     Counter("stall_cycles", "cycles a push waited on a full FIFO", "§7, §8",
             "core_busy_cycle", _one, "1 (per cycle)", "clock_control"),
     Counter("idle_cycles", "cycles the core waited on an empty FIFO", "§7, §8",
             "core_waiting_cycle", _one, "1 (per cycle)", "clock_control"),
+    Counter("address_steps", "output positions the address generator visited (conv2d, pool: "
+            "one per touched position)", "§5.2, §5.3", "address_step", _one,
+            "1 (per position)", "address_generation"),
+    Counter("bitmap_reads", "sent-bitmap words read (pool with emit = once: K per token)",
+            "§5.3", "bitmap_read_per_bit", _lanes, "L", "neuron_update"),
+    Counter("bitmap_writes", "sent-bitmap words written (pool with emit = once: K per token)",
+            "§5.3", "bitmap_write_per_bit", _lanes, "L", "neuron_update"),
 )
 
 CHIP_TABLE: tuple[Counter, ...] = (

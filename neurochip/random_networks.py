@@ -13,6 +13,7 @@ from neurochip.description import (ENCODERS, OVERFLOWS, CoreDescription, CoreMap
                                    Layer, validate, weight_range)
 from neurochip.kinds import KINDS
 from neurochip.neurons import MODELS
+from neurochip.shapes import stream_shape
 
 FIFO_DEPTHS = (1, 2, 3, 4, 5, 8, 16, 64)
 WIDE_MEMBRANES = (15, 16, 17, 30, 31, 32)  # where the simulator changes membrane storage
@@ -21,49 +22,109 @@ WIDE_MEMBRANES = (15, 16, 17, 30, 31, 32)  # where the simulator changes membran
 @dataclass(frozen=True)
 class Knobs:
     """What a random network may contain. The defaults give small, deliberately nasty
-    networks: narrow membranes that saturate or wrap, tiny FIFOs that fill, every mode."""
+    networks: narrow membranes that saturate or wrap, tiny FIFOs that fill, every mode,
+    conv/pool/add on small maps with borders, padding, strides and residual diamonds."""
 
     max_inputs: int = 40
     max_neurons: int = 24
     max_layers: int = 3
     max_steps: int = 5
     max_lanes: int = 8
+    max_side: int = 6  # H and W of spatial inputs
+    max_channels: int = 3
     wide_membranes: bool = False  # also draw B from WIDE_MEMBRANES
     extremes: bool = False  # thresholds and biases on the B-bit bounds too
     kinds: tuple[str, ...] = tuple(KINDS)
     models: tuple[str, ...] = tuple(MODELS)
 
 
+def _input_shape(rng: np.random.Generator, k: Knobs, spatial: bool) -> tuple[int, ...]:
+    if not spatial:
+        return (int(rng.integers(1, k.max_inputs + 1)),)
+    h, w = (int(x) for x in rng.integers(1, k.max_side + 1, 2))
+    c = int(rng.integers(1, k.max_channels + 1))
+    return (h, w) if c == 1 and rng.random() < 0.5 else (h, w, c)
+
+
+def _layer(rng: np.random.Generator, k: Knobs, kind, name: str, index: int,
+           source, in_shape: tuple[int, int, int], geometry: dict | None = None,
+           neurons: int | None = None, depth: int | None = None) -> Layer:
+    """One random layer of ``kind`` reading ``in_shape``."""
+    model = MODELS[str(rng.choice(k.models))]
+    wbits = 1 if kind.name == "pool" else int(rng.integers(1, 9))
+    mbits = int(rng.integers(max(2, wbits), 17))
+    if k.wide_membranes and rng.random() < 0.3:
+        mbits = int(rng.choice(WIDE_MEMBRANES))
+    inputs = in_shape[0] * in_shape[1] * in_shape[2]
+    if kind.name == "fc":
+        geometry = {}
+        neurons = neurons or int(rng.integers(1, k.max_neurons + 1))
+    else:
+        if geometry is None:
+            geometry = kind.random_geometry(rng, in_shape)
+            if kind.name == "conv2d":
+                geometry["channels"] = min(geometry["channels"], k.max_channels + 1)
+        out = kind.out_shape(geometry)
+        neurons = out[0] * out[1] * out[2]
+    lay = Layer(name=name, kind=kind.name, source=source, inputs=inputs, neurons=neurons,
+                weight_bits=wbits, membrane_bits=mbits, overflow=str(rng.choice(OVERFLOWS)),
+                neuron=model.random_settings(rng, mbits, None if k.extremes else 8),
+                core=CoreMapping(index=index, lanes=int(rng.integers(1, k.max_lanes + 1)),
+                                 fifo_depth=depth or int(rng.choice(FIFO_DEPTHS))),
+                weight=kind.random_weight(rng, inputs, neurons, wbits, geometry),
+                threshold=np.zeros(0), bias=np.zeros(0), geometry=geometry)
+    wspan = (1, 1) if kind.name == "pool" else weight_range(wbits)
+    params = model.random_params(rng, mbits, wspan, kind.channels(lay), k.extremes)
+    lay.threshold, lay.bias = params["threshold"], params["bias"]
+    return lay
+
+
 def random_description(seed: int, knobs: Knobs | None = None, **overrides) -> CoreDescription:
-    """A valid random network; ``overrides`` replace single knobs (``max_layers=1``)."""
+    """A valid random network; ``overrides`` replace single knobs (``max_layers=1``). Layer
+    kinds are drawn from ``knobs.kinds``; an ``add`` comes as a residual block: a
+    shape-preserving layer on the main path and the add of (main, shortcut), whose shortcut
+    FIFO holds exactly one step of its source (the minimum, so it fills)."""
     k = knobs or Knobs()
     if overrides:
         k = Knobs(**{**k.__dict__, **overrides})
     rng = np.random.default_rng(seed)
     n_layers = int(rng.integers(1, k.max_layers + 1))
-    inputs = int(rng.integers(1, k.max_inputs + 1))
-    layers = []
-    prev, prev_name = inputs, "input"
-    for i in range(n_layers):
-        kind = KINDS[str(rng.choice(k.kinds))]
-        model = MODELS[str(rng.choice(k.models))]
-        neurons = int(rng.integers(1, k.max_neurons + 1))
-        wbits = int(rng.integers(1, 9))
-        mbits = int(rng.integers(max(2, wbits), 17))
-        if k.wide_membranes and rng.random() < 0.3:
-            mbits = int(rng.choice(WIDE_MEMBRANES))
-        weight = kind.random_weight(rng, prev, neurons, wbits)
-        params = model.random_params(rng, mbits, weight_range(wbits), neurons, k.extremes)
-        layers.append(Layer(
-            name=f"l{i}", kind=kind.name, source=prev_name, inputs=prev, neurons=neurons,
-            weight_bits=wbits, membrane_bits=mbits, overflow=str(rng.choice(OVERFLOWS)),
-            neuron=model.random_settings(rng, mbits, None if k.extremes else 8),
-            core=CoreMapping(index=i, lanes=int(rng.integers(1, k.max_lanes + 1)),
-                             fifo_depth=int(rng.choice(FIFO_DEPTHS))),
-            weight=weight, **params))
-        prev, prev_name = kind.output_size(layers[-1]), f"l{i}"
+    spatial = any(name != "fc" for name in k.kinds) and rng.random() < 0.6
+    input_shape = _input_shape(rng, k, spatial)
+    shape = stream_shape(input_shape)
+    layers: list[Layer] = []
+    prev = "input"
+    while len(layers) < n_layers:
+        i = len(layers)
+        name = str(rng.choice(k.kinds))
+        if name == "add" and i + 2 <= n_layers + 1 and prev != "input":
+            main_kind = KINDS["conv2d"] if "conv2d" in k.kinds else KINDS["fc"]
+            same = {"in_shape": list(shape), "channels": shape[2], "kernel": [1, 1],
+                    "stride": 1, "pad": 0}
+            if main_kind.name == "conv2d" and rng.random() < 0.5 and min(shape[:2]) >= 1:
+                same.update(kernel=[3, 3], pad=1)
+            main = _layer(rng, k, main_kind, f"l{i}", i, prev, shape,
+                          geometry=same if main_kind.name == "conv2d" else None,
+                          neurons=shape[0] * shape[1] * shape[2])
+            if main_kind.name == "fc":  # an fc output is (1, 1, N): only for a 1×1 map
+                if shape[:2] != (1, 1):
+                    continue
+            layers.append(main)
+            need = shape[0] * shape[1] * shape[2] + 1
+            layers.append(_layer(rng, k, KINDS["add"], f"l{i + 1}", i + 1, (f"l{i}", prev),
+                                 shape, geometry={"in_shape": list(shape)},
+                                 depth=int(rng.choice([need, need + 3]))))
+            prev = f"l{i + 1}"
+            continue
+        if name == "add":
+            name = "fc"
+        kind = KINDS[name]
+        lay = _layer(rng, k, kind, f"l{i}", i, prev, shape)
+        layers.append(lay)
+        shape = kind.output_shape(lay)
+        prev = f"l{i}"
     desc = CoreDescription(
-        name=f"random-{seed}", input_shape=(inputs,),
+        name=f"random-{seed}", input_shape=input_shape,
         encoder=Encoder(kind=str(rng.choice(ENCODERS)), seed=int(rng.integers(0, 2**32))),
         time_steps=int(rng.integers(1, k.max_steps + 1)), clock_hz=100e6,
         count_bits=int(rng.integers(1, 5)), layers=layers,

@@ -125,10 +125,19 @@ def test_quick_harness_tiny(tmp_path: Path):
     assert data["sops_per_s_per_core"] > 0
     assert data["speedup_vs_verilator"] is None  # no Verilator row here
     assert data["workers"]["identical"]
-    rows = {r["name"]: r for r in data["rows"]}
-    assert rows["NumPy reference (functional + cycle model)"]["match"]["identical"]
+    rows = {(r["name"], r["model"]): r for r in data["rows"]}
+    assert rows[("NumPy reference (functional + cycle model)", "ste-bp-mnist-small")]["match"]["identical"]
     _check_peer_rows(data["rows"])
     assert "| # | implementation" in md.read_text()
+    # the CNN slice: the synthetic stand-in until models/ste-bp-mnist-cnn.npz exists
+    cnn = data["cnn"]
+    assert cnn["kinds"][:4] == ["conv2d", "pool", "conv2d", "pool"]
+    assert cnn["synthetic"] == (not C.CNN_MODEL.is_file())
+    assert cnn["sops_per_s_per_core"] > 0 and cnn["all_ran_identical"]
+    assert cnn["speedup_vs_verilator"] is None  # no Verilator row: no ratio claimed
+    cnn_rows = [r for r in data["rows"] if r["model"] == cnn["model"]]
+    assert {r["kind"] for r in cnn_rows} >= {"neurochip", "numpy_ref", "snntorch"}
+    assert "**CNN**" in md.read_text()
 
 
 def _snntorch_importable() -> bool:
@@ -159,17 +168,22 @@ def test_cost_fit_recovers_known_coefficients():
     from bench.scaling import Measurement, SweepPoint, fit
 
     rng = np.random.default_rng(0)
-    truth = np.array([0.1e-9, 5e-9, 1e-9, 6e-9, 15e-6])
+    # sops, neuron updates, FIFO items, address steps, pixel-steps, constant
+    truth = np.array([0.1e-9, 5e-9, 1e-9, 20e-9, 6e-9, 15e-6])
     ms = []
-    for i in range(12):
+    for i in range(16):
+        conv = i % 2 == 1  # fc points have no address steps
         f = np.array([rng.uniform(0, 5e6), rng.uniform(1e3, 5e4), rng.uniform(1e2, 1e4),
-                      784 * rng.integers(1, 33), 1.0])
-        ms.append(Measurement(SweepPoint("rate", 0.1, 64, 8), 16, float(f @ truth), [0.0, 0.0],
-                              *f[:4], input_rate=0.1, spikes=0.0, cycles=0.0))
+                      rng.uniform(1e3, 4e5) if conv else 0.0, 784 * rng.integers(1, 33), 1.0])
+        ms.append(Measurement(SweepPoint("conv_channels" if conv else "rate", 0.1, 64, 8,
+                                         8 if conv else 0, 5 if conv else 0),
+                              16, float(f @ truth), [0.0, 0.0], f[0], f[1], f[2], f[4],
+                              input_rate=0.1, spikes=0.0, cycles=0.0, address_steps=f[3]))
     got = fit(ms)
     assert got.r2 > 0.999
     assert got.ns_per_sop == pytest.approx(0.1, rel=1e-6)
     assert got.ns_per_neuron_update == pytest.approx(5.0, rel=1e-6)
+    assert got.coefficients["address_steps"] * 1e9 == pytest.approx(20.0, rel=1e-6)
 
 
 def _eval_brian2_update(code: str, m: float, bias: float, theta: float) -> tuple[int, float]:
@@ -198,7 +212,7 @@ def test_brian2_update_code_is_the_spec(reset: str, overflow: str):
     from bench.peers.brian2_peer import update_code
 
     rng = np.random.default_rng(7)
-    base = random_description(3).layers[0]
+    base = random_description(3, kinds=("fc",)).layers[0]
     for leak, amount in (("none", 0), ("subtract", 3), ("shift", 2)):
         for integration in ("continuous", "discontinuous"):
             lay = replace(base, membrane_bits=8, overflow=overflow,
@@ -206,7 +220,7 @@ def test_brian2_update_code_is_the_spec(reset: str, overflow: str):
                                               integration=integration))
             lay.threshold = rng.integers(-100, 101, size=lay.neurons)
             lay.bias = rng.integers(-60, 61, size=lay.neurons)
-            spec_lay = from_description(replace(random_description(3), layers=[lay])).layers[0]
+            spec_lay = from_description(replace(random_description(3, kinds=("fc",)), layers=[lay])).layers[0]
             code = update_code(spec_lay, stage=0, time_steps=4, period=8)
             for _ in range(8):
                 m = rng.integers(-128, 128, size=lay.neurons)
@@ -217,7 +231,88 @@ def test_brian2_update_code_is_the_spec(reset: str, overflow: str):
                     assert got == (int(fire[n]), float(v[n])), (lay.neuron, overflow, code)
 
 
-@pytest.mark.parametrize("seed", range(8))
+SNNTORCH_SEEDS = range(12)
+BRIAN2_SEEDS = range(12)
+
+
+def _expressible_for_snntorch(desc):
+    """The random network without what snn.Leaky cannot do: no leak, thresholds >= 0 and
+    membranes wide enough that no add can overflow (§2 saturation/wrap never acts)."""
+    desc.layers = [replace(lay, membrane_bits=30, threshold=np.abs(lay.threshold),
+                           neuron=replace(lay.neuron, leak="none", leak_amount=0))
+                   for lay in desc.layers]
+    return desc
+
+
+def test_random_networks_cover_every_kind():
+    """The peer tests below draw conv2d, pool (both emit modes), add (a residual diamond:
+    a core with two sources and a fan-out) and fc."""
+    from neurochip.random_networks import random_description
+
+    for seeds in (SNNTORCH_SEEDS, BRIAN2_SEEDS):
+        layers = [lay for s in seeds for lay in random_description(s).layers]
+        kinds = {lay.kind for lay in layers}
+        assert kinds == {"fc", "conv2d", "pool", "add"}, kinds
+        assert {lay.geometry["emit"] for lay in layers if lay.kind == "pool"} == {"once", "every_step"}
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_netspec_synapse_lists_are_the_chips_order(seed: int):
+    """Applying a layer's explicit (pre, post, w) list event by event, with saturation after
+    every add, gives the golden reference's membranes for the same events (§4-§5): the lists
+    hold every kind's touched neurons in the chip's order, per source in drain order."""
+    from neurochip.description import signed_range
+    from neurochip.golden.reference import KINDS
+    from neurochip.random_networks import random_description
+
+    from bench.netspec import INPUT, NetSpec
+
+    desc = random_description(seed)
+    spec = NetSpec.from_arrays(from_description(desc).to_arrays())  # through the file format
+    rng = np.random.default_rng(seed)
+    assert [lay.sources for lay in spec.layers] == [
+        [INPUT if s == "input" else [l.name for l in desc.layers].index(s) for s in lay.sources]
+        for lay in desc.layers]
+    for lay, sl in zip(desc.layers, spec.layers):
+        assert sl.kind == lay.kind and sl.neurons == lay.neurons and sl.inputs == lay.inputs
+        assert len(sl.threshold) == sl.channels and sl.per_neuron(sl.threshold).shape == (lay.neurons,)
+        lay = replace(lay, overflow="saturate")
+        lo, hi = signed_range(lay.membrane_bits)
+        start = rng.integers(lo, hi + 1, size=lay.neurons)
+        ref, mine = start.copy(), start.astype(np.int64).copy()
+        for s in range(len(sl.sources)):
+            events = np.flatnonzero(rng.random(lay.inputs) < 0.4)
+            for a in events:
+                ref = KINDS[lay.kind].event(ref, lay, int(a), s)
+            pre, post, w = sl.synapses.of(s)
+            for a in events:
+                for n, wn in zip(post[pre == a], w[pre == a]):
+                    mine[n] = min(max(mine[n] + wn, lo), hi)
+        assert np.array_equal(ref, mine), (lay.kind, seed)
+
+
+def test_netspec_of_an_fc_chain_written_before_geometry_loads():
+    """A netspec file of the fc-only format (no kind geometry, sources, shapes or synapse
+    lists) still loads as the chain it was."""
+    import json
+
+    from neurochip.description import load
+
+    from bench.netspec import NetSpec
+
+    arrays = from_description(load(C.SMALL_MODEL)).to_arrays(synapses=False)
+    meta = json.loads(bytes(arrays["netspec"]).decode())
+    for lay in meta["layers"]:
+        for key in ("sources", "geometry", "in_shape", "shape"):
+            lay.pop(key)
+    arrays["netspec"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    spec = NetSpec.from_arrays(arrays)
+    assert [lay.sources for lay in spec.layers] == [[-1], [0]]
+    assert spec.shape_text() == "784-64-10" and spec.stages() == [0, 1]
+    assert all(lay.synapses is None for lay in spec.layers)
+
+
+@pytest.mark.parametrize("seed", SNNTORCH_SEEDS)
 def test_snntorch_peer_matches_on_expressible_networks(seed: int):
     """snn.Leaky as the peer builds it computes the chip's spikes exactly whenever
     inexpressible() lets it run (leak none; membranes wide enough never to overflow)."""
@@ -228,10 +323,7 @@ def test_snntorch_peer_matches_on_expressible_networks(seed: int):
 
     from bench.peers.snntorch_peer import SnnTorchNet, inexpressible
 
-    desc = random_description(seed)
-    desc.layers = [replace(lay, membrane_bits=30, threshold=np.abs(lay.threshold),
-                           neuron=replace(lay.neuron, leak="none", leak_amount=0))
-                   for lay in desc.layers]
+    desc = _expressible_for_snntorch(random_description(seed))
     spec = from_description(desc)
     assert inexpressible(spec) is None
     images = random_images(seed, 6, desc.input_size)
@@ -240,6 +332,121 @@ def test_snntorch_peer_matches_on_expressible_networks(seed: int):
                                       record=True)
     assert np.array_equal(trace.numpy().astype(np.uint8), ref.spikes)
     assert np.array_equal(counts.numpy().astype(np.int64), ref.counts)
+
+
+def test_snntorch_refuses_only_what_snn_leaky_cannot_do():
+    from neurochip.random_networks import random_description
+
+    from bench.peers.snntorch_peer import inexpressible
+
+    desc = _expressible_for_snntorch(random_description(0))
+    lay = desc.layers[0]
+    for change, words in ((dict(neuron=replace(lay.neuron, leak="shift", leak_amount=1)), "leak"),
+                          (dict(membrane_bits=4), "does not rule it out")):
+        other = replace(desc, layers=[replace(lay, **change)] + desc.layers[1:])
+        assert words in inexpressible(from_description(other))
+
+
+def test_snntorch_peer_matches_on_the_cnn():
+    """The benchmark's CNN (conv2d → pool → conv2d → pool → fc → fc) as snnTorch runs it."""
+    need_snntorch()
+    import torch
+    from neurochip.datasets import load_sample
+    from neurochip.sim.simulator import encode_images, simulate
+
+    from bench.cnn import synthetic_cnn
+    from bench.peers.snntorch_peer import SnnTorchNet, inexpressible
+
+    images, _ = load_sample()
+    images = images.reshape(len(images), -1)[:12]
+    desc, firing = synthetic_cnn(images)
+    assert all(0.05 < f < 0.5 for f in firing), firing
+    spec = from_description(desc)
+    assert inexpressible(spec) is None
+    ref = simulate(desc, images, record_spikes=True)
+    x = torch.from_numpy(encode_images(desc, images).astype(np.float32))
+    for batch in (1, 12):
+        counts, trace = SnnTorchNet(spec).run_batches(x, batch, record=True)
+        assert np.array_equal(trace.numpy().astype(np.uint8), ref.spikes)
+        assert np.array_equal(counts.numpy().astype(np.int64), ref.counts)
+
+
+def test_brian2_emit_once_code_is_the_spec():
+    """pool emit = once (§5.3) in the Brian2 update: a neuron goes out at its first firing
+    of an image only, the membrane update is unchanged, and the sent bit clears with the
+    image. Needs no Brian2."""
+    import math
+
+    from neurochip.random_networks import random_description
+
+    from bench.peers.brian2_peer import KIND_EMIT, update_code
+
+    desc = next(d for d in (random_description(s) for s in range(40))
+                if any(lay.kind == "pool" and lay.geometry["emit"] == "once" for lay in d.layers))
+    lay = next(l for l in from_description(desc).layers if l.kind == "pool" and l.emit_once)
+    T, stage, period = 4, 1, 7
+    code = update_code(lay, stage, T, period) + "\n" + KIND_EMIT["pool"](lay, stage)
+    theta = float(lay.threshold[0])
+    fires = [0, 1, 0, 1]  # the neuron fires in steps 1 and 3 of each image
+    got = []
+    ns = {"sent": 0.0, "theta": theta, "bias": 0.0, "dt": 1, "timestep": lambda t, dt: t,
+          "clip": lambda x, lo, hi: min(max(x, lo), hi), "floor": math.floor, "int": int}
+    for image in range(2):
+        for k in range(period):
+            t = image * period + k
+            step = k - stage - 1
+            ns.update(t=t, m=theta + 1.0 if 0 <= step < T and fires[step] else theta)
+            for line in code.splitlines():
+                name, expr = line.split(" = ", 1)
+                ns[name.strip()] = eval(expr, {"__builtins__": {}}, ns)
+            got.append(int(ns["f"]))
+    assert got == [0, 0, 0, 1, 0, 0, 0] * 2
+
+
+def _brian2_python() -> str | None:
+    """An interpreter with a working brian2: BENCH_BRIAN2_PYTHON, this one, or the side
+    environment of bench/setup_brian2.sh."""
+    if os.environ.get("BENCH_BRIAN2_PYTHON"):
+        return os.environ["BENCH_BRIAN2_PYTHON"]
+    try:
+        import brian2  # noqa: F401
+
+        return sys.executable
+    except Exception:
+        pass
+    return str(C.BRIAN2_VENV_PYTHON) if C.BRIAN2_VENV_PYTHON.is_file() else None
+
+
+def test_brian2_peer_matches_on_random_networks(tmp_path: Path):
+    """The Brian2 peer equals neurochip exactly (every layer's spike trains and the
+    counts) on random networks with conv2d, pool, add and fc, every reset, leak, overflow
+    and integration mode as drawn (Brian2 expresses all of them), in one Brian2 process."""
+    from neurochip.random_networks import random_description, random_images
+    from neurochip.sim.simulator import encode_images, simulate
+
+    from bench.netspec import save_workload
+
+    python = _brian2_python()
+    if python is None:
+        if UNDER_CI:
+            pytest.fail("CI must run the Brian2 peer check (bash bench/setup_brian2.sh)")
+        pytest.skip("no brian2 (bash bench/setup_brian2.sh)")
+    refs, files = {}, []
+    for seed in BRIAN2_SEEDS:
+        desc = random_description(seed)
+        images = random_images(seed, 5, desc.input_size)
+        refs[seed] = simulate(desc, images, record_spikes=True)
+        path = tmp_path / f"w{seed}.npz"
+        save_workload(path, from_description(desc), encode_images(desc, images),
+                      images=images, indices=np.arange(5))
+        files.append(str(path))
+    proc = subprocess.run([python, "-m", "bench.peers.brian2_peer", str(tmp_path / "out")] + files,
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    for seed in BRIAN2_SEEDS:
+        got = Outputs.load(tmp_path / "out" / f"w{seed}.outputs.npz")
+        match = compare(refs[seed], got)
+        assert match.identical and "spikes" in match.compared, (seed, match.summary(), match.first)
 
 
 @pytest.mark.slow
@@ -271,3 +478,7 @@ def test_make_bench_quick_end_to_end(tmp_path: Path):
     _check_peer_rows(data["rows"], brian2_required=UNDER_CI)
     assert any(r["kind"] == "brian2" for r in data["rows"])
     assert "| # | implementation" in proc.stdout
+    cnn = data["cnn"]
+    assert cnn["sops_per_s_per_core"] > 0 and cnn["all_ran_identical"]
+    assert {r["kind"] for r in data["rows"] if r["model"] == cnn["model"]} >= {
+        "neurochip", "numpy_ref", "snntorch", "brian2"}

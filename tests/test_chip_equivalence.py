@@ -127,10 +127,14 @@ def test_depth_one_fifos_and_two_bit_membranes_on_amaranth(overflow):
     desc = random_description(4, max_layers=3)
     for lay in desc.layers:
         lay.core = replace(lay.core, fifo_depth=1, lanes=1)
-        lay.membrane_bits, lay.weight_bits, lay.overflow = 2, 8, overflow
+        lay.membrane_bits, lay.overflow = 2, overflow
+        lay.weight_bits = 1 if lay.kind == "pool" else 8  # a pool has no weight memory
         lay.threshold = np.clip(lay.threshold, -2, 1)
         lay.bias = np.clip(lay.bias, -2, 1)
         lay.neuron = replace(lay.neuron, leak="none", leak_amount=0)
+        if lay.kind != "pool":  # 8-bit weights: every add overflows the 2-bit membrane
+            rng = np.random.default_rng(4)
+            lay.weight = rng.integers(-128, 128, size=lay.weight.shape)
     validate(desc)
     sim = assert_backend_equals_simulator("amaranth", desc, random_images(4, 2, desc.input_size),
                                           None)

@@ -116,8 +116,36 @@ def test_inspect_reports_memory_and_compression(capsys, model):
     # binary weights, lanes 8 divide 32 and pad 10 -> 16: 32x minus the padding
     assert s["weight_memory_bits"] == 784 * 32 + 32 * 16
     assert s["compression_vs_32bit"] == pytest.approx(32 * s["synapses"] / s["weight_memory_bits"])
+    assert s["stored_weights"] == s["synapses"]  # fc: every synapse is a stored weight
+    assert s["parameters"] == 2 * (32 + 10)  # threshold and bias per neuron
+    all_bits = s["weight_memory_bits"] + s["parameter_bits"]
+    assert s["compression_all_parameters"] == pytest.approx(32 * (s["synapses"] + 84) / all_bits)
     code, out, _ = run(capsys, "inspect", str(model))
     assert "smaller than 32-bit weights" in out
+
+
+def test_inspect_reports_kernel_memory_of_a_conv_network(capsys, tmp_path):
+    """conv2d stores its kernel, not an unrolled matrix: C_in·kh·kw·K_c·L·w bits."""
+    from neurochip.description import save
+    from neurochip.random_networks import random_description
+
+    desc = next(d for d in (random_description(s, kinds=("conv2d", "pool"), max_layers=2)
+                            for s in range(50)) if d.layers[0].kind == "conv2d")
+    save(desc, tmp_path / "c.npz")
+    code, out, _ = run(capsys, "inspect", str(tmp_path / "c.npz"), "--json")
+    s = json.loads(out)
+    lay = s["layers"][0]
+    c_in = lay["in_shape"][0][2]
+    kh, kw = lay["kernel"]
+    kc = -(-lay["channels"] // lay["lanes"])
+    assert lay["stored_weights"] == c_in * kh * kw * lay["channels"]
+    assert lay["weight_memory_bits"] == c_in * kh * kw * kc * lay["lanes"] * lay["weight_bits"]
+    h, w, c = lay["out_shape"]
+    assert lay["synapses"] == h * w * c * c_in * kh * kw
+    assert s["kernel_compression_vs_32bit"] == pytest.approx(
+        32 * s["kernel_weights"] / s["kernel_memory_bits"])
+    code, out, _ = run(capsys, "inspect", str(tmp_path / "c.npz"))
+    assert code == 0 and "conv kernels:" in out
 
 
 def test_console_script_help_and_usage_errors():
@@ -248,7 +276,7 @@ def test_plot_write_errors_name_plot(tmp_path):
 
 def load_desc():
     from neurochip.random_networks import random_description
-    return random_description(2)
+    return random_description(2, kinds=("fc",))
 
 
 @pytest.mark.parametrize("argv, words", [

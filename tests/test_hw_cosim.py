@@ -10,6 +10,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from neurochip.cli.main import main
@@ -72,11 +73,13 @@ def test_a_different_chip_is_caught_and_named(tmp_path):
     """Teeth: RTL of a model whose bias differs from the simulated one must mismatch,
     and the report names image, layer, neuron and time step."""
     need("icarus")
-    desc = random_description(1)
-    images = random_images(1, 2, desc.input_size)
+    desc = random_description(2)
+    images = random_images(2, 2, desc.input_size)
     rtl = run_rtl(desc, images, "icarus", tmp_path, budget_cycles=100_000)
+    before = simulate(desc, images, record_spikes=True)
     desc.layers[0].bias = desc.layers[0].bias + 1
     sim = simulate(desc, images, record_spikes=True)
+    assert not np.array_equal(before.spikes, sim.spikes)  # the change is visible at all
     mismatches = compare(sim, rtl.observation).mismatches
     assert mismatches
     spike = next(m for m in mismatches if m.what == "spike")

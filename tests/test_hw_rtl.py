@@ -42,19 +42,29 @@ def test_every_generated_file_carries_the_content_hash(tmp_path, seed):
     assert json.loads((tmp_path / MANIFEST).read_text())["content_hash"] == h
 
 
-@pytest.mark.parametrize("seed", [2, 3, 8])
+@pytest.mark.parametrize("seed", [2, 3, 8, 0])
 def test_weight_images_round_trip_to_the_model(tmp_path, seed):
+    """R rows × K_c words (fc: N_in × K, conv2d: the kernel rows, add: the 2 sources),
+    lane l of word k = channel k·L + l; a pool has no weight memory and no image."""
     desc = random_description(seed)
     generate(desc, tmp_path)
     cfg = ChipConfig.from_description(desc)
+    kinds = set()
     for c, lay in zip(cfg.cores, desc.layers):
-        raw = decode_words(tmp_path / f"{c.name}_weights.hex", c.lanes, c.weight_bits)
-        raw = raw.reshape(c.inputs, c.words * c.lanes)[:, :c.neurons]
+        kinds.add(c.kind)
+        path = tmp_path / f"{c.name}_weights.hex"
+        if c.kind == "pool":
+            assert not path.exists()
+            continue
+        raw = decode_words(path, c.lanes, c.weight_bits)
+        rows = lay.weight.shape[0]
+        raw = raw.reshape(rows, c.wpp * c.lanes)[:, :c.channels]
         if c.weight_bits == 1:
             w = np.where(raw == 1, 1, -1)
         else:
             w = np.where(raw >= 1 << (c.weight_bits - 1), raw - (1 << c.weight_bits), raw)
         np.testing.assert_array_equal(w, lay.weight)
+    assert seed != 0 or kinds == {"fc", "pool", "conv2d", "add"}
 
 
 def test_memory_wrappers_are_named_by_size(tmp_path):
@@ -63,6 +73,21 @@ def test_memory_wrappers_are_named_by_size(tmp_path):
     names = {p.stem for p in bundle.verilog}
     # fc1: 784 rows x 1 word x 64 lanes of 1 bit; parameters 1 word x 64·2·11 bits
     assert {"sram_784x1x64", "rom_1x1408", "regfile_1x704", "neurochip_top"} <= names
+
+
+def test_memory_wrappers_of_map_kinds_are_named_by_size(tmp_path):
+    """conv2d: the kernel, C_in·kh·kw rows × K_c words; pool: no weight memory, and with
+    emit = once a sent bitmap of K words × L bits; param memories have K_c words."""
+    desc = random_description(2)  # conv2d (3×4 kernel on 3 channels) → pool (once) → fc
+    assert [lay.kind for lay in desc.layers] == ["conv2d", "pool", "fc"]
+    bundle = generate(desc, tmp_path)
+    names = {p.stem for p in bundle.verilog}
+    conv, pool, _ = ChipConfig.from_description(desc).cores
+    assert f"sram_36x{conv.wpp}x{conv.lanes * conv.weight_bits}" in names  # 3·3·4 rows
+    assert f"rom_{conv.wpp}x{conv.param_width}" in names
+    assert f"regfile_{pool.words}x{pool.lanes}" in names  # the sent bitmap
+    assert not (tmp_path / f"{pool.name}_weights.hex").exists()
+    assert {"sram_36x2x3", "regfile_18x3"} <= names
 
 
 def need_verilator() -> None:
@@ -74,7 +99,7 @@ def need_verilator() -> None:
         pytest.skip(why)
 
 
-@pytest.mark.parametrize("seed", [0, 4, 9])
+@pytest.mark.parametrize("seed", [0, 4, 9, 2])  # 0: every kind, a fan-out and an add; 2: emit once
 def test_generated_verilog_is_lint_clean(tmp_path, seed):
     from neurochip.cli.rtl_cmd import lint
 

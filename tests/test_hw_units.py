@@ -1,7 +1,9 @@
 """Accumulator lanes, neuron-update unit and spike counters against the golden
 reference's arithmetic (§2, §5, §6), exhaustively over modes, in Amaranth's simulator;
-the fc sequencer, the param-word layout, the core shell's limits and the top level's
-wiring from the topology table."""
+the sequencers (address generators) of every kind against ``neurochip.kinds`` (fc's row
+walk, ``touched()`` order of conv2d / pool / add at borders, with padding and strides), the
+param-word layout, the readback map of map-shaped layers, the core shell's limits and the
+top level's wiring from the topology table."""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from amaranth.sim import Simulator
 from neurochip.description import CoreMapping, Layer, signed_range, weight_range
 from neurochip.neurons.lif import LifNeuron
 from neurochip.golden.reference import accumulate, neuron_update
-from neurochip.hw.config import ChipConfig, check_counter_space, counter_select_bits
+from neurochip.hw.config import (ChipConfig, CoreConfig, check_counter_space,
+                                 counter_select_bits)
 from neurochip.hw.kinds import SEQUENCERS, WEIGHT_IMAGES
 from neurochip.hw.lanes import AccumulatorLanes
 from neurochip.hw.neurons import NEURON_UNITS, PARAM_IMAGES
@@ -227,38 +230,220 @@ def test_fc_sequencer_walks_the_weight_row_of_the_popped_event(lanes, neurons):
 
 
 def test_param_words_follow_the_models_param_fields():
-    """lif: threshold at [2Bl, 2Bl+B), bias at [2Bl+B, 2Bl+2B), from ``param_fields``."""
+    """lif: threshold at [2Bl, 2Bl+B), bias at [2Bl+B, 2Bl+2B), from ``param_fields``; one
+    word per channel word (K_c words; update group g reads word g mod K_c)."""
     from neurochip.neurons import get_model
 
     assert get_model("lif").param_fields == ("threshold", "bias")
-    desc, cfg = small_chip(7)
-    for lay, c in zip(desc.layers, cfg.cores):
-        B, L = c.membrane_bits, c.lanes
-        assert c.param_bits == 2 * B and c.param_width == L * 2 * B
-        got = as_ints(PARAM_IMAGES[c.model](lay, c))
-        th = np.zeros(c.words * L, np.int64)
-        bias = np.zeros(c.words * L, np.int64)
-        th[:c.neurons], bias[:c.neurons] = lay.threshold, lay.bias
-        fields = [(int(t) & ((1 << B) - 1)) | ((int(b) & ((1 << B) - 1)) << B)
-                  for t, b in zip(th, bias)]
-        assert got == [pack(fields[k * L:(k + 1) * L], 2 * B) for k in range(c.words)]
-        unit = NEURON_UNITS[c.model].for_core(c)
-        assert (unit.lanes, unit.membrane_bits, unit.param_bits) == (L, B, c.param_bits)
-        Fragment.get(unit, None)  # elaborates
+    for seed in (7, 2, 0):  # fc, conv2d / pool / add layers
+        desc, cfg = small_chip(seed)
+        for lay, c in zip(desc.layers, cfg.cores):
+            B, L, Kc = c.membrane_bits, c.lanes, c.wpp
+            assert c.param_bits == 2 * B and c.param_width == L * 2 * B
+            assert c.param_words == Kc and c.words == c.positions * Kc
+            got = as_ints(PARAM_IMAGES[c.model](lay, c))
+            th = np.zeros(Kc * L, np.int64)
+            bias = np.zeros(Kc * L, np.int64)
+            th[:c.channels], bias[:c.channels] = lay.threshold, lay.bias
+            fields = [(int(t) & ((1 << B) - 1)) | ((int(b) & ((1 << B) - 1)) << B)
+                      for t, b in zip(th, bias)]
+            assert got == [pack(fields[k * L:(k + 1) * L], 2 * B) for k in range(Kc)]
+            unit = NEURON_UNITS[c.model].for_core(c)
+            assert (unit.lanes, unit.membrane_bits, unit.param_bits) == (L, B, c.param_bits)
+            Fragment.get(unit, None)  # elaborates
 
 
-def test_core_shell_refuses_fan_in_and_fan_out():
+def test_core_shell_accepts_fan_in_and_fan_out_but_not_an_output_core_that_pushes():
     from neurochip.hw.core import build_core
 
     desc, cfg = small_chip(4, max_layers=3)
     assert len(cfg.cores) >= 2
     hidden = cfg.cores[0]
-    with pytest.raises(NotImplementedError, match="2 input FIFOs"):
-        build_core(hidden, desc.layers[0], cfg.count_bits, False, inputs=2, outputs=1)
-    with pytest.raises(NotImplementedError, match="fan-out"):
-        build_core(hidden, desc.layers[0], cfg.count_bits, False, inputs=1, outputs=2)
-    with pytest.raises(NotImplementedError, match="output core"):
+    for inputs, outputs in ((2, 1), (1, 2), (2, 3)):
+        Fragment.get(build_core(hidden, desc.layers[0], cfg.count_bits, False,
+                                inputs=inputs, outputs=outputs), None)
+    with pytest.raises(ValueError, match="at least one input"):
+        build_core(hidden, desc.layers[0], cfg.count_bits, False, inputs=0, outputs=1)
+    with pytest.raises(ValueError, match="at least one output"):
+        build_core(hidden, desc.layers[0], cfg.count_bits, False, inputs=1, outputs=0)
+    with pytest.raises(ValueError, match="output core"):
         build_core(cfg.output, desc.layers[-1], cfg.count_bits, False, inputs=1, outputs=1)
+
+
+# --------------------------------------------------------------------------- address generators
+
+def map_layer(kind: str, geometry: dict, lanes: int, wbits: int = 4, seed: int = 0) -> Layer:
+    """A layer of a map kind (conv2d, pool, add) with random weights and parameters."""
+    from neurochip.kinds import get_kind
+
+    k = get_kind(kind)
+    rng = np.random.default_rng(seed)
+    h, w, c = geometry["in_shape"]
+    lay = Layer(name="m", kind=kind, inputs=h * w * c, neurons=1, weight_bits=wbits,
+                membrane_bits=8, overflow="saturate", neuron=LifNeuron(),
+                core=CoreMapping(index=0, lanes=lanes, fifo_depth=4),
+                weight=np.zeros((0, 0), np.int64), threshold=np.zeros(0, np.int64),
+                bias=np.zeros(0, np.int64), geometry=geometry,
+                source=("a", "b") if kind == "add" else "input")
+    oh, ow, oc = k.output_shape(lay)
+    lay.neurons = oh * ow * oc
+    lay.weight = k.random_weight(rng, lay.inputs, lay.neurons, wbits, geometry)
+    lay.threshold = np.zeros(oc, np.int64)
+    lay.bias = np.zeros(oc, np.int64)
+    return lay
+
+
+def run_sequencer(cfg, words: list[int], events: list[tuple[int, int]], max_cycles: int):
+    """Pop each (address, source) event, then step until ``last``; per event: (empty,
+    next_word at the pop, [(word, weights, enable, ops, visit, last, next_word) per cycle])."""
+    from neurochip.hw.kinds import sequencer
+
+    dut = sequencer(cfg.kind)(cfg, words, blackbox=False)
+    seen = []
+
+    async def tb(ctx):
+        for a, src in events:
+            ctx.set(dut.address, a)
+            ctx.set(dut.source, src)
+            ctx.set(dut.start, 1)
+            empty, first = ctx.get(dut.empty), ctx.get(dut.next_word)
+            await ctx.tick()
+            ctx.set(dut.start, 0)
+            ctx.set(dut.address, 0)  # the head item may change: the event is latched
+            ctx.set(dut.source, 0)
+            cycles = []
+            while not empty and len(cycles) < max_cycles:
+                ctx.set(dut.step, 1)
+                cycles.append(tuple(ctx.get(p) for p in (dut.word, dut.weights, dut.enable,
+                                                         dut.ops, dut.visit, dut.last,
+                                                         dut.next_word)))
+                await ctx.tick()
+                if cycles[-1][5]:
+                    break
+            ctx.set(dut.step, 0)
+            seen.append((empty, first, cycles))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(tb)
+    sim.run()
+    return seen
+
+
+def expected_cycles(cfg, touched: list[tuple[int, int, int, int]]) -> list[tuple]:
+    """(word, weights, enable, ops, visit, last) per accumulation cycle from
+    (membrane word, weights, lane mask, first-of-position) tuples."""
+    out = []
+    for i, (word, weights, mask, visit) in enumerate(touched):
+        out.append((word, weights, mask, bin(mask).count("1"), visit, int(i == len(touched) - 1)))
+    return out
+
+
+def check_walk(cfg, seen, expect, addresses) -> None:
+    for a, (empty, first, cycles), exp in zip(addresses, seen, expect):
+        assert empty == int(not exp), f"address {a}: empty"
+        assert [c[:6] for c in cycles] == exp, f"address {a}"
+        if exp:  # the membrane read address one cycle ahead: first, then each next word
+            assert first == exp[0][0], f"address {a}: first word"
+            assert [c[6] for c in cycles[:-1]] == [e[0] for e in exp[1:]], f"address {a}"
+
+
+CONV_CASES = [  # (in_shape, channels, kernel, stride, pad, lanes)
+    ((5, 6, 2), 5, (3, 2), 2, 1, 2),  # borders, padding, stride 2, K_c = 3 with a partial word
+    ((5, 5, 1), 3, (1, 2), 3, 0, 4),  # stride > kernel: events that touch no position
+    ((4, 3, 3), 2, (3, 3), 1, 2, 1),  # pad = kh − 1, one lane
+    ((1, 7, 1), 8, (1, 3), 1, 1, 8),  # one row, a full word
+]
+
+
+@pytest.mark.parametrize("in_shape,channels,kernel,stride,pad,lanes", CONV_CASES)
+def test_conv2d_sequencer_follows_touched_order(in_shape, channels, kernel, stride, pad, lanes):
+    """Every address of the input map: the touched positions in ``touched()`` order, K_c
+    words each (weight word r·K_c + k, membrane word pos·K_c + k, lanes of word k), an
+    address step at each position, 1 + T·K_c cycles, just the pop when T = 0."""
+    from neurochip.kinds import get_kind
+
+    geometry = {"in_shape": list(in_shape), "channels": channels, "kernel": list(kernel),
+                "stride": stride, "pad": pad}
+    lay = map_layer("conv2d", geometry, lanes)
+    cfg = CoreConfig.from_layer(lay, 0, True, 1)
+    Kc = cfg.wpp
+    words = as_ints(WEIGHT_IMAGES["conv2d"](lay, cfg))
+    assert len(words) == lay.weight.shape[0] * Kc
+    addresses = list(range(lay.inputs))
+    expect = []
+    for a in addresses:
+        t = [(pos * Kc + k, words[row * Kc + k], cfg.lane_mask(k), int(k == 0))
+             for row, pos in get_kind("conv2d").touched(lay, a) for k in range(Kc)]
+        expect.append(expected_cycles(cfg, t))
+        assert len(t) <= SEQUENCERS["conv2d"].cycles(cfg)
+    assert any(not e for e in expect) == (stride > min(kernel))
+    seen = run_sequencer(cfg, words, [(a, 0) for a in addresses], 4 * cfg.words + 4)
+    check_walk(cfg, seen, expect, addresses)
+
+
+POOL_CASES = [  # (in_shape, window, stride, lanes, some event falls in no window)
+    ((5, 7, 3), 2, 1, 2, False),  # overlapping windows, K_c = 2 with a partial word
+    ((6, 8, 3), 3, 2, 4, True),  # borders: the last row and column fall in no window
+    ((6, 5, 2), 2, 3, 1, True),  # stride > window: gaps between the windows
+]
+
+
+@pytest.mark.parametrize("in_shape,window,stride,lanes,gaps", POOL_CASES)
+def test_pool_sequencer_follows_touched_order(in_shape, window, stride, lanes, gaps):
+    """One cycle per window holding the event, in ``touched()`` order: membrane word
+    pos·K_c + c div L, lane c mod L only, the implicit +1 in every lane, no weight memory."""
+    from neurochip.kinds import get_kind
+
+    geometry = {"in_shape": list(in_shape), "window": window, "stride": stride,
+                "emit": "once"}
+    lay = map_layer("pool", geometry, lanes, wbits=1)
+    cfg = CoreConfig.from_layer(lay, 0, True, 1)
+    assert SEQUENCERS["pool"].weight_shape(cfg) is None and "pool" not in WEIGHT_IMAGES
+    Kc, L = cfg.wpp, cfg.lanes
+    plus_one = sum(1 << i for i in range(L))  # 1-bit weights: bit 1 = +1 in every lane
+    addresses = list(range(lay.inputs))
+    expect = [expected_cycles(cfg, [(pos * Kc + c // L, plus_one, 1 << (c % L), 1)
+                                    for c, pos in get_kind("pool").touched(lay, a)])
+              for a in addresses]
+    assert any(not e for e in expect) == gaps
+    seen = run_sequencer(cfg, [], [(a, 0) for a in addresses], cfg.words + 4)
+    check_walk(cfg, seen, expect, addresses)
+
+
+@pytest.mark.parametrize("in_shape,lanes", [((3, 2, 5), 2), ((1, 4, 3), 4), ((2, 2, 1), 1)])
+def test_add_sequencer_adds_the_gain_of_the_events_source(in_shape, lanes):
+    """One cycle: gain word s·K_c + c div L, membrane word pos·K_c + c div L, lane c mod L."""
+    from neurochip.kinds import get_kind
+
+    lay = map_layer("add", {"in_shape": list(in_shape)}, lanes, wbits=3)
+    cfg = CoreConfig.from_layer(lay, 0, True, 1)
+    Kc, L, C = cfg.wpp, cfg.lanes, cfg.channels
+    words = as_ints(WEIGHT_IMAGES["add"](lay, cfg))
+    assert len(words) == 2 * Kc
+    events = [(a, src) for src in (1, 0) for a in range(lay.inputs)]
+    expect = []
+    for a, src in events:
+        ((row, n),) = get_kind("add").touched(lay, a, src)
+        c = n % C
+        expect.append(expected_cycles(cfg, [((n // C) * Kc + c // L, words[row * Kc + c // L],
+                                             1 << (c % L), 0)]))
+    seen = run_sequencer(cfg, words, events, 3)
+    check_walk(cfg, seen, expect, events)
+
+
+def test_readback_addresses_of_map_layers_follow_positions_and_channel_words():
+    """Neuron n = pos·C + ch: membrane word pos·K_c + ch div L, lane ch mod L (§3)."""
+    from neurochip.hw.config import SPACE_MEMBRANE, address, membrane_address
+
+    lay = map_layer("conv2d", {"in_shape": [3, 3, 1], "channels": 5, "kernel": [2, 2],
+                               "stride": 1, "pad": 0}, lanes=2)
+    cfg = CoreConfig.from_layer(lay, 3, False, 2)
+    assert (cfg.channels, cfg.positions, cfg.wpp, cfg.words) == (5, 4, 3, 12)
+    n = 2 * 5 + 4  # position 2, channel 4: word 2·3 + 2, lane 0
+    assert cfg.neuron_word(n) == (8, 0) and cfg.word_neuron(8, 0) == n
+    assert cfg.word_neuron(8, 1) == -1  # the disabled tail lane of the position
+    assert membrane_address(cfg, n) == address(SPACE_MEMBRANE, 3, (8 << 1) | 0)
 
 
 def test_counter_readback_select_follows_the_counter_table():

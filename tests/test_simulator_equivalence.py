@@ -78,3 +78,116 @@ def test_workers_give_identical_results():
     two = simulate(desc, images, record_spikes=True, chunk=4, workers=2)
     for field in ("counts", "cycles", "core_counters", "chip_counters", "membranes", "spikes"):
         np.testing.assert_array_equal(getattr(one, field), getattr(two, field), err_msg=field)
+
+
+def _map_layer(name, kind, source, geometry, weight, threshold, lanes, depth, index, bits=16,
+               wbits=2, **neuron):
+    from neurochip.kinds import get_kind
+
+    lay = Layer(name=name, kind=kind, source=source, inputs=0, neurons=0, weight_bits=wbits,
+                membrane_bits=bits, overflow="saturate", neuron=LifNeuron(**neuron),
+                core=CoreMapping(index=index, lanes=lanes, fifo_depth=depth),
+                weight=np.asarray(weight, dtype=np.int64),
+                threshold=np.asarray(threshold, dtype=np.int64),
+                bias=np.zeros(len(threshold), dtype=np.int64), geometry=geometry)
+    k = get_kind(kind)
+    lay.inputs = int(np.prod(geometry["in_shape"]))
+    lay.neurons = int(np.prod(k.output_shape(lay)))
+    return lay
+
+
+def test_hand_worked_conv_event_at_a_padded_border():
+    """§5.2/§8 by hand: a 3×3 kernel with padding 1 on a 3×3 map, C_out = 3 on L = 2 lanes
+    (K_c = 2, the last word half disabled). The event at the corner (0, 0) touches the four
+    positions (0,0), (0,1), (1,0), (1,1) with kernel rows 4, 3, 1, 0: 1 + 4·2 = 9 cycles.
+    cycle 0 host a0 / core idle; 1 pop a0; 2-9 accumulate; 10 pop EOS; 11-28 update the
+    9·2 = 18 groups; done in cycle 29."""
+    rng = np.random.default_rng(0)
+    w = rng.integers(-2, 2, size=(9, 3))
+    geometry = {"in_shape": [3, 3, 1], "channels": 3, "kernel": [3, 3], "stride": 1, "pad": 1}
+    lay = _map_layer("out", "conv2d", "input", geometry, w, [100, 100, 100], 2, 4, 0,
+                     integration="continuous")
+    desc = CoreDescription(name="conv", input_shape=(3, 3), encoder=Encoder("latency", 0),
+                           time_steps=1, clock_hz=1e8, count_bits=4, layers=[lay])
+    image = np.zeros((1, 9), dtype=np.uint8)
+    image[0, 0] = 255
+    res = simulate(desc, image)
+    assert res.cycles[0] == 29
+    c = res.core_counters[0, 0]
+    assert c[CORE["address_steps"]] == 4 and c[CORE["weight_word_reads"]] == 8
+    assert c[CORE["synaptic_ops"]] == 12 and c[CORE["membrane_word_reads"]] == 8 + 18
+    assert (c[CORE["busy_cycles"]], c[CORE["idle_cycles"]], c[CORE["pops"]]) == (28, 1, 2)
+    m = res.layer_membranes(0, 0).reshape(3, 3, 3)  # (oy, ox, channel)
+    np.testing.assert_array_equal(m[0, 0], w[4])
+    np.testing.assert_array_equal(m[0, 1], w[3])
+    np.testing.assert_array_equal(m[1, 0], w[1])
+    np.testing.assert_array_equal(m[1, 1], w[0])
+    assert not m[2].any() and not m[:, 2].any()
+
+
+def test_hand_worked_pool_spike_suppressed_by_emit_once():
+    """§5.3/§8 by hand: OR pooling (θ = 0, reset zero, discontinuous) of a 2×2 map by one
+    2×2 window, emit = once, pixels 0 and 3 at 255 with the deterministic rate code, T = 3
+    (they spike in steps 1 and 2). Step 0: pop EOS 1, update 2 (no spike). Steps 1 and 2:
+    pop a0, +1 (2 cycles), pop a3, +1 (2), pop EOS, update 1 group: cycles 3-8 and 9-14.
+    The window fires in steps 1 and 2, but the second spike is suppressed by its sent bit.
+    Done in 15."""
+    geometry = {"in_shape": [2, 2, 1], "window": 2, "stride": 2, "emit": "once"}
+    lay = _map_layer("out", "pool", "input", geometry, np.zeros((0, 0)), [0], 1, 8, 0, bits=4,
+                     wbits=1, reset="zero", integration="discontinuous")
+    desc = CoreDescription(name="pool", input_shape=(2, 2),
+                           encoder=Encoder("rate_deterministic", 0), time_steps=3,
+                           clock_hz=1e8, count_bits=4, layers=[lay])
+    res = simulate(desc, np.array([[255, 0, 0, 255]], dtype=np.uint8), record_spikes=True)
+    assert res.cycles[0] == 15
+    np.testing.assert_array_equal(res.layer_spikes(0, 0), [[0], [1], [0]])
+    assert list(res.counts[0]) == [1]
+    c = res.core_counters[0, 0]
+    assert c[CORE["spikes"]] == 1 and c[CORE["bitmap_reads"]] == 3 and c[CORE["bitmap_writes"]] == 3
+    assert c[CORE["address_steps"]] == 4 and c[CORE["synaptic_ops"]] == 4
+    assert (c[CORE["busy_cycles"]], c[CORE["idle_cycles"]]) == (14, 1)
+    lay.geometry = dict(geometry, emit="every_step")  # without the bitmap: both spikes go out
+    again = simulate(desc, np.array([[255, 0, 0, 255]], dtype=np.uint8), record_spikes=True)
+    np.testing.assert_array_equal(again.layer_spikes(0, 0), [[0], [1], [1]])
+    assert again.core_counters[0, 0, CORE["bitmap_reads"]] == 0
+
+
+def test_hand_worked_add_drains_source_0_then_source_1():
+    """§4/§8 by hand: x = l0 (fc 1→1) fans out to l1 (fc 1→1) and to the add l2, whose
+    sources are (l1, l0). l0: pop a0 1, acc 2, EOS 3, update 4, pushes n0→l1 5, n0→l2 6,
+    EOS→l1 7, EOS→l2 8. l1: pop n0 6, acc 7, EOS 8, update 9, push n0 10, EOS 11. l2: pop
+    n0 of source 0 at 11, +gain 12, EOS of source 0 13 (1 cycle), n0 of source 1 14, +gain
+    15, EOS 16, update 17; done in 18."""
+    l0 = _layer("l0", "input", [[1]], [0], 1, 4, 0)
+    l1 = _layer("l1", "l0", [[1]], [0], 1, 4, 1)
+    add = _map_layer("out", "add", ("l1", "l0"), {"in_shape": [1, 1, 1]}, [[1], [1]], [1], 1, 2,
+                     2)
+    desc = _chip([l0, l1, add], 1)
+    res = simulate(desc, np.array([[255]], dtype=np.uint8), record_spikes=True)
+    assert res.cycles[0] == 18
+    assert list(res.counts[0]) == [1]
+    c0, c1, c2 = res.core_counters[0]
+    assert c0[CORE["pushes"]] == 4 and c0[CORE["busy_cycles"]] == 8
+    assert (c2[CORE["pops"]], c2[CORE["busy_cycles"]], c2[CORE["idle_cycles"]]) == (4, 7, 11)
+    assert c2[CORE["synaptic_ops"]] == 2 and c2[CORE["weight_word_reads"]] == 2
+
+
+def test_a_diamond_whose_shortcut_fifo_cannot_hold_a_step_is_refused():
+    """§7: the shortcut FIFO of an add must hold one step of its source (N + 1 items)."""
+    import pytest
+
+    from neurochip.description import DescriptionError, validate
+
+    l0 = _layer("l0", "input", [[1, 1, 1]], [0, 0, 0], 1, 4, 0)
+    l1 = _layer("l1", "l0", np.eye(3, dtype=int) * 2 - 1, [0, 0, 0], 1, 4, 1)
+    add = _map_layer("out", "add", ("l1", "l0"), {"in_shape": [1, 1, 3]}, [[1] * 3, [1] * 3],
+                     [1, 1, 1], 2, 3, 2)
+    desc = _chip([l0, l1, add], 1)
+    with pytest.raises(DescriptionError, match=r"FIFO from 'l0'.*depth 3.*fifo_depth >= 4"):
+        validate(desc)
+    from dataclasses import replace
+
+    add.core = replace(add.core, fifo_depth=4)
+    validate(desc)
+    res = simulate(desc, np.array([[255]], dtype=np.uint8))
+    assert res.cycles[0] > 0

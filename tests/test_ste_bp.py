@@ -251,3 +251,140 @@ def test_works_without_torch() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True).stdout
     assert out.splitlines()[0] == "1.0"
     assert "pip install torch==2.13.0" in out and "neurochip[train]" in out
+
+
+# ------------------------------------------------------------ convolutional networks (--arch)
+
+from neurochip.train import ste_bp_cnn  # noqa: E402
+
+TINY_CNN = "4c5,p2,6c3p1,p2,16"  # 28×28 → 24×24×4 → 12×12×4 → 12×12×6 → 6×6×6 → 16 → 10
+
+
+def test_arch_strings() -> None:
+    yin = ste_bp_cnn.parse_arch("cnn")
+    assert yin == [{"type": "conv", "channels": 12, "kernel": 5, "pad": 0}, {"type": "pool", "window": 2},
+                   {"type": "conv", "channels": 64, "kernel": 5, "pad": 0}, {"type": "pool", "window": 2},
+                   {"type": "fc", "neurons": 512}]
+    assert ste_bp_cnn.format_arch(yin) == ste_bp_cnn.YIN_CNN == "12c5,p2,64c5,p2,512"
+    full = ste_bp.full_arch(yin)
+    assert ste_bp_cnn.stream_sizes(full, (28, 28, 1)) == [784, 6912, 1728, 4096, 1024, 512, 10]
+    assert ste_bp_cnn.weighted_shapes(full, (28, 28, 1)) == [
+        (0, (25, 12)), (2, (300, 64)), (4, (1024, 512)), (5, (512, 10))]
+    assert ste_bp_cnn.parse_arch("32c5p2, p2")[0] == {"type": "conv", "channels": 32, "kernel": 5, "pad": 2}
+    for bad, words in (("12c5,512,p2", "after a fully connected"), ("512", "no convolution"),
+                       ("12x5", "token '12x5'"), ("12c5p5", "smaller than the kernel"),
+                       ("12c9,p2,p2,12c7", "does not fit"), ("12c17", "1 … 16"), ("64c3p1", "at most 32768")):
+        with pytest.raises(ste_bp_cnn.ArchError, match=words):
+            ste_bp_cnn.parse_arch(bad)
+
+
+def test_arch_option_default_is_the_mlp(capsys: pytest.CaptureFixture[str]) -> None:
+    from neurochip.cli.main import main
+
+    args = _parse("--out", "x")
+    assert args.arch is None and args.hidden is None
+    ste_bp._validate(args)
+    assert args.hidden == [1024, 1024]  # the MLP default, as before --arch existed
+    assert _parse("--out", "x", "--arch", "cnn").arch == ste_bp_cnn.parse_arch(ste_bp_cnn.YIN_CNN)
+    with pytest.raises(SystemExit):
+        _parse("--out", "x", "--arch", "12c5,512,p2")
+    assert "after a fully connected one" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as done:
+        main(["train", "ste-bp", "--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--arch" in text and "'mlp' (default" in text and "'cnn'" in text and "12c5,p2,64c5,p2,512" in text
+
+
+def test_arch_conflicts_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert ste_bp.run(_parse("--out", str(tmp_path / "x"), "--arch", "cnn", "--hidden", "64")) == 2
+    assert "--hidden sets the hidden layers of the MLP" in capsys.readouterr().err
+    assert ste_bp.run(_parse("--out", str(tmp_path / "x"), "--arch", "cnn", "--mode", "continuous")) == 2
+    assert "discontinuous integration only" in capsys.readouterr().err
+
+
+def test_cnn_torch_forward_matches_the_quantizers_float_step(tmp_path: Path) -> None:
+    """The trainer's (C, H, W) torch forward and the quantizer's address-order NumPy forward
+    (what float_predict runs) compute the same x: same kernel layout, same fc row order."""
+    from neurochip.quantize import cnn_float_step, load_checkpoint
+
+    arch = ste_bp.full_arch(ste_bp_cnn.parse_arch("3c3,p2,5c3p1,7"))
+    shape = (12, 13, 2)  # C > 1 and H ≠ W: the input permutation matters
+    gen = torch.Generator().manual_seed(0)
+    model = ste_bp_cnn.SpikingCNN(arch, shape, 1, gen)
+    with torch.no_grad():
+        for b in model.biases:
+            b.copy_(torch.randn(b.shape, generator=gen))
+    manifest = {"format": "neurochip-float-checkpoint", "version": 1, "mode": "discontinuous",
+                "weight_bits": 1, "time_steps": 1, "threshold": 1.0, "layer_sizes": model.layer_sizes,
+                "arch": arch, "input_shape": list(shape)}
+    ste_bp.save_checkpoint(tmp_path / "c.ckpt.npz", manifest, model)
+    with np.load(tmp_path / "c.ckpt.npz") as data:
+        assert set(data.files) == {"manifest", "layer0.weight", "layer0.bias", "layer2.weight",
+                                   "layer2.bias", "layer3.weight", "layer3.bias", "layer4.weight",
+                                   "layer4.bias"}
+        # 12×13×2 → 10×11×3 → 5×5×3 → 5×5×5 (padded) → fc 7 reading the conv map directly
+        assert data["layer0.weight"].shape == (18, 3) and data["layer3.weight"].shape == (5 * 5 * 5, 7)
+    spikes = torch.rand(64, 12 * 13 * 2, generator=gen) < 0.4
+    with torch.no_grad():
+        x_torch = model.step_discontinuous(spikes.float(), model.effective_weights(), None).numpy()
+    x_numpy = cnn_float_step(load_checkpoint(tmp_path / "c.ckpt.npz"), spikes.numpy())
+    np.testing.assert_allclose(x_numpy, x_torch, rtol=1e-5, atol=1e-5)
+    assert 0.05 < (x_torch > 1).mean() < 0.95
+
+
+def test_cnn_dropout_masks_follow_the_spike_maps() -> None:
+    model = ste_bp_cnn.SpikingCNN(ste_bp.full_arch(ste_bp_cnn.parse_arch("cnn")), (28, 28, 1), 1,
+                                  torch.Generator().manual_seed(0))
+    # after pool1 (feeds conv2), after pool2 (feeds fc1), after fc1 (feeds out)
+    assert model.mask_after == [1, 3, 4] and model.dropout_sizes == [1728, 1024, 512]
+    masks = [torch.zeros(2, n) for n in model.dropout_sizes]
+    x = model.step_discontinuous(torch.ones(2, 784), model.effective_weights(), masks)
+    assert torch.equal(x, model.biases[-1].expand(2, -1))  # everything dropped: x = b
+
+
+def test_tiny_cnn_training_writes_checkpoint(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    keep_torch_threads: None,
+) -> None:
+    from neurochip.kinds import KINDS
+    from neurochip.quantize import float_predict, load_checkpoint, quantize, quantize_checkpoint
+    from neurochip.sim.simulator import encode_images
+
+    calls: list[tuple[Path, Path]] = []
+    monkeypatch.setattr(ste_bp, "_quantize", lambda ckpt, out: calls.append((ckpt, out)))
+    prefix = tmp_path / "cnn"
+    args = _parse("--data", str(data_dir), "--out", str(prefix), "--arch", TINY_CNN, "--epochs", "1",
+                  "--batch-size", "32", "--lr", "3e-3", "--time-steps", "2", "--seed", "3",
+                  "--augment-shift", "1", "--dropout", "0.1", "--threads", "1")
+    assert ste_bp.run(args) == 0
+    startup = capsys.readouterr().err.splitlines()[0]
+    assert startup.startswith("ste-bp: training 28x28x1-4c5-p2-6c3p1-p2-16-10 (discontinuous, T=2")
+    ckpt = tmp_path / "cnn.ckpt.npz"
+    assert calls == [(ckpt, tmp_path / "cnn.npz")]
+    with np.load(ckpt, allow_pickle=False) as data:
+        manifest = json.loads(data["manifest"].tobytes().decode("utf-8"))
+        shapes = {k: data[k].shape for k in data.files if k != "manifest"}
+        assert all(data[k].dtype == np.float32 for k in shapes)
+    assert shapes == {"layer0.weight": (25, 4), "layer0.bias": (4,), "layer2.weight": (36, 6),
+                      "layer2.bias": (6,), "layer4.weight": (216, 16), "layer4.bias": (16,),
+                      "layer5.weight": (16, 10), "layer5.bias": (10,)}
+    assert set(manifest) == CHECKPOINT_KEYS | {"arch", "input_shape"}
+    assert manifest["arch"] == ste_bp.full_arch(ste_bp_cnn.parse_arch(TINY_CNN))
+    assert manifest["input_shape"] == [28, 28, 1]
+    assert manifest["layer_sizes"] == [784, 2304, 576, 864, 216, 16, 10]
+    assert manifest["mode"] == "discontinuous" and manifest["epochs"] == 1 and manifest["threads"] == 1
+    assert 0.0 <= manifest["float_test_accuracy"] <= 1.0  # one epoch of 16 batches learns little
+    _, weights, biases = ste_bp.load_checkpoint(ckpt)
+    assert [w.shape for w in weights] == [(25, 4), (36, 6), (216, 16), (16, 10)]
+
+    model = load_checkpoint(ckpt)
+    desc = quantize(model, "cnn", lanes=8)
+    assert [lay.kind for lay in desc.layers] == ["conv2d", "pool", "conv2d", "pool", "fc", "fc"]
+    images, labels = load_sample()
+    pred = float_predict(model, encode_images(desc, images))
+    assert pred.shape == labels.shape and 0 <= pred.min() and pred.max() < 10
+    if {"conv2d", "pool"} <= set(KINDS):  # the chip's conv kinds: the whole quantize report
+        desc = quantize_checkpoint(ckpt, tmp_path / "cnn.npz", lanes=8)
+        acc = desc.provenance["sample_accuracy"]
+        assert acc["images"] == 256 and acc["agreement"] > 0.95

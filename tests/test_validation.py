@@ -13,7 +13,7 @@ from neurochip.sim.simulator import encode_images
 
 @pytest.fixture(scope="module")
 def desc():
-    return random_description(3)
+    return random_description(3, kinds=("fc",))
 
 
 @pytest.fixture(scope="module")

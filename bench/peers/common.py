@@ -25,8 +25,9 @@ class Batch:
         return int(len(self.spikes))
 
 
-def load_batch(job: Job) -> Batch:
-    spec, spikes, arrays = load_workload(Path(job.workload))
+def load_batch(job: Job, synapses: bool = False) -> Batch:
+    """The job's images; ``synapses``: also the explicit synapse lists (Brian2)."""
+    spec, spikes, arrays = load_workload(Path(job.workload), synapses=synapses)
     n = job.images or len(spikes)
     return Batch(spec, spikes[:n], arrays["images"][:n], arrays["indices"][:n])
 

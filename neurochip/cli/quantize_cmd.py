@@ -20,7 +20,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "MNIST sample.")
     p.add_argument("checkpoint", help="float checkpoint (*.ckpt.npz) written by `neurochip train`")
     p.add_argument("-o", "--out", required=True, help="output core description (.npz)")
-    p.add_argument("--lanes", type=int, default=64, help="accumulator lanes per core (default 64)")
+    p.add_argument("--lanes", type=int, default=64,
+                   help="accumulator lanes per core (default 64); the output layer's core and a "
+                        "conv2d or pool core of a CNN checkpoint use at most one lane per "
+                        "neuron or channel (min(LANES, C_out))")
     p.add_argument("--fifo-depth", type=int, default=64, help="spike FIFO depth (default 64)")
     p.add_argument("--clock-hz", type=float, default=100e6, help="clock (default 100e6)")
     p.add_argument("--data", metavar="DIR", default=None,

@@ -11,7 +11,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "quantized core description.")
     trainers = p.add_subparsers(title="trainers", metavar="TRAINER")
     ste = trainers.add_parser("ste-bp", help="Yin et al. 2017: back-propagation with binary "
-                                             "activations and a straight-through estimator")
+                                             "activations and a straight-through estimator "
+                                             "(an MLP, or a CNN with --arch)")
     from neurochip.train import ste_bp
 
     ste_bp.add_arguments(ste)

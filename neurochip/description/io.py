@@ -122,9 +122,10 @@ def _parse_manifest(manifest: Any, raw: dict[str, np.ndarray], origin: str) -> C
                                f"version {FORMAT_VERSION} only (upgrade neurochip or re-export "
                                "the model)")
     shape = _TOP["input.shape"].read(top)
-    if not shape or not all(isinstance(s, int) and not isinstance(s, bool) and s > 0 for s in shape):
-        raise DescriptionError(f"{origin}: field 'input.shape' must be a non-empty list of "
-                               f"positive integers, got {short(shape)}")
+    if not 1 <= len(shape) <= 3 or not all(isinstance(s, int) and not isinstance(s, bool)
+                                           and s > 0 for s in shape):
+        raise DescriptionError(f"{origin}: field 'input.shape' must be a list of 1 to 3 "
+                               f"positive integers ([P], [H, W] or [H, W, C]), got {short(shape)}")
     encoder = Encoder(kind=_TOP["input.encoder.kind"].read(top),
                       seed=_TOP["input.encoder.seed"].read(top))
     _TOP["readout.kind"].read(top)
@@ -147,6 +148,17 @@ def _parse_manifest(manifest: Any, raw: dict[str, np.ndarray], origin: str) -> C
     )
 
 
+def _read_source(lay: Reader, i: int, origin: str) -> str | tuple[str, ...]:
+    """``source``: a layer name or ``input``, or a list of them in drain order (add)."""
+    val = lay.get("source", (str, list))
+    if isinstance(val, list):
+        if not val or not all(isinstance(v, str) for v in val):
+            raise DescriptionError(f"{origin}: field 'layers[{i}].source' is {short(val)}; use "
+                                   "a layer name, 'input', or a non-empty list of names")
+        return tuple(val)
+    return val
+
+
 def _parse_layer(obj: Any, i: int, raw: dict[str, np.ndarray], origin: str) -> Layer:
     from neurochip.kinds import KINDS, get_kind
     from neurochip.neurons import MODELS, get_model
@@ -167,7 +179,7 @@ def _parse_layer(obj: Any, i: int, raw: dict[str, np.ndarray], origin: str) -> L
     layer = Layer(
         name=name,
         kind=kind.name,  # a v1 alias ('dense') loads as the kind it names ('fc')
-        source=_LAYER["source"].read(lay),
+        source=_read_source(lay, i, origin),
         **kind.parse(lay),
         weight_bits=_LAYER["weight_bits"].read(lay),
         membrane_bits=_LAYER["membrane_bits"].read(lay),

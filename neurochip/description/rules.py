@@ -39,6 +39,9 @@ def validate(desc: CoreDescription, origin: str = "<description>") -> None:
             or not 0 < clock <= MAX_CLOCK_HZ):  # exact comparisons: no float overflow, NaN fails
         raise DescriptionError(f"{origin}: field 'clock_hz' = {short(clock)}; use a finite "
                                f"frequency in Hz > 0 and <= {MAX_CLOCK_HZ:g}")
+    if not 1 <= len(desc.input_shape) <= 3:
+        raise DescriptionError(f"{origin}: field 'input.shape' = {list(desc.input_shape)}; use "
+                               "[P], [H, W] or [H, W, C] (§3)")
     if desc.input_size > MAX_ADDRESS:
         raise DescriptionError(f"{origin}: field 'input.shape' has {short(desc.input_size)} inputs; "
                                f"the event format addresses at most {MAX_ADDRESS}")
@@ -54,13 +57,13 @@ def validate(desc: CoreDescription, origin: str = "<description>") -> None:
         if lay.core.index != i:
             raise DescriptionError(f"{origin}: field '{where}.core.index' = {lay.core.index}; "
                                    f"v1 maps layer i to core i, so use {i}")
-        kind.validate(lay, topo.input_sizes(i), where, origin)
+        kind.validate(lay, topo.input_shapes(i), where, origin)
         for part, shape in array_shapes(lay).items():
             _check_array(origin, f"{lay.name}.{part}", getattr(lay, part), shape)
         lo, hi = weight_range(lay.weight_bits)
         _check_values(origin, f"{lay.name}.weight", lay.weight, lo, hi,
                       f"{where}.weight_bits = {lay.weight_bits}")
-        if lay.weight_bits == 1 and np.any(lay.weight == 0):
+        if lay.weight_bits == 1 and lay.weight.size and np.any(lay.weight == 0):
             raise DescriptionError(f"{origin}: array '{lay.name}.weight' holds 0 but "
                                    f"'{where}.weight_bits' = 1 stores only -1/+1; use "
                                    "weight_bits >= 2 for ternary weights")
@@ -69,6 +72,7 @@ def validate(desc: CoreDescription, origin: str = "<description>") -> None:
             _check_values(origin, f"{lay.name}.{part}", getattr(lay, part), lo, hi,
                           f"{where}.membrane_bits = {lay.membrane_bits}")
         model.validate(lay, where, origin)
+    topo.check_deadlock_free(origin)
 
 
 def _check_array(origin: str, key: str, arr: np.ndarray, shape: tuple[int, ...]) -> None:

@@ -12,8 +12,9 @@ TOP_FIELDS: tuple[Field, ...] = (
     Field("version", int, "format version; other versions are refused with \"upgrade neurochip or "
           "re-export\"", range_text=str(FORMAT_VERSION)),
     Field("name", str, "model name (RTL headers, reports)"),
-    Field("input.shape", list, "shape of one input image, row-major pixel index p = address",
-          "§2, §11", range_text="positive integers, product ≤ 32768 (pixel addresses 0 … 32767)"),
+    Field("input.shape", list, "shape of one input image, row-major pixel index p = address; "
+          "as a map: [P] = (1, 1, P), [H, W] = (H, W, 1), [H, W, C]", "§3, §11",
+          range_text="1 to 3 positive integers, product ≤ 32768 (addresses 0 … 32767)"),
     Field("input.encoder.kind", str, "host-side input encoder", "§11", choices=ENCODERS),
     Field("input.encoder.seed", int, "LFSR seed of `bernoulli_lfsr`", "§11", 0, 2**32 - 1, default=1,
           range_text="0 … 2^32−1"),
@@ -30,8 +31,9 @@ TOP_FIELDS: tuple[Field, ...] = (
 LAYER_FIELDS: tuple[Field, ...] = (
     Field("name", str, "unique layer name, prefix of its array names",
           range_text="`[a-z][a-z0-9_]{0,31}`, unique"),
-    Field("source", str, "what feeds the layer: `input` or an earlier layer's name", "§1, §4",
-          range_text="`input` or the previous layer's name (v1 is a chain)"),
+    Field("source", str, "what feeds the layer: `input` or an earlier layer's name; a list "
+          "of them in drain order for an `add` layer", "§1, §4",
+          range_text="`input` (read by exactly one layer) or earlier layers' names"),
     Field("weight_bits", int, "bits w per weight (1: ±1)", "§2", 1, 8),
     Field("membrane_bits", int, "bits B of membranes, thresholds and biases; may be smaller "
           "than `weight_bits` (sums are exact before overflow)", "§2", 2, 32),

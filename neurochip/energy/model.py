@@ -37,9 +37,15 @@ class ModelEnergy:
     counters: tuple[str, ...]
 
 
+_ACCUMULATE = ("weight_word_reads", "synaptic_ops", "membrane_word_reads", "membrane_word_writes")
 KIND_ENERGY: dict[str, KindEnergy] = {
-    "fc": KindEnergy(("weight_word_reads", "synaptic_ops", "membrane_word_reads",
-                      "membrane_word_writes"), {"weight_memory": "per_kbit_sram"}),
+    "fc": KindEnergy(_ACCUMULATE, {"weight_memory": "per_kbit_sram"}),
+    "conv2d": KindEnergy(_ACCUMULATE + ("address_steps",), {"weight_memory": "per_kbit_sram"}),
+    # the sent bitmap is an SRAM-sized array of flip-flops: its leakage is estimated as SRAM's
+    "pool": KindEnergy(("synaptic_ops", "membrane_word_reads", "membrane_word_writes",
+                        "address_steps", "bitmap_reads", "bitmap_writes"),
+                       {"bitmap_memory": "per_kbit_sram"}),
+    "add": KindEnergy(_ACCUMULATE, {"weight_memory": "per_kbit_sram"}),
 }
 MODEL_ENERGY: dict[str, ModelEnergy] = {
     "lif": ModelEnergy(("membrane_word_reads", "membrane_word_writes", "param_word_reads",
@@ -48,7 +54,7 @@ MODEL_ENERGY: dict[str, ModelEnergy] = {
 
 # energy-report components, in report order
 BUCKETS = ("weight_sram", "accumulate", "membrane", "neuron_update", "fifo", "clock_control",
-           "static")
+           "address_generation", "static")
 
 
 class TechTableError(ValueError):

@@ -18,6 +18,7 @@ import numpy as np
 from neurochip.counters import CHIP, CHIP_COUNTERS, CORE, CORE_COUNTERS
 from neurochip.description import CoreDescription, Layer, signed_range
 from neurochip.graph import HOST, Topology
+from neurochip.kinds import get_kind
 from neurochip.observe import Observation
 
 EOS = -1  # an end-of-time-step token in the FIFO models below
@@ -46,27 +47,105 @@ def overflow(v: np.ndarray, layer: Layer) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- kind: fc
 
-def accumulate(m: np.ndarray, layer: Layer, address: int) -> np.ndarray:
-    """One fc address event (§5): row ``address`` of W added to every neuron."""
+def accumulate(m: np.ndarray, layer: Layer, address: int, source: int = 0) -> np.ndarray:
+    """One fc address event (§5.1): row ``address`` of W added to every neuron."""
     return overflow(m + layer.weight[address], layer)
 
 
-def fc_event_cost(layer: Layer, address: int) -> tuple[int, dict[str, int]]:
+def fc_event_cost(layer: Layer, address: int, source: int = 0) -> tuple[int, dict[str, int]]:
     """§8: K accumulation cycles after the pop; §10: what they count."""
     K = layer.words
     return K, {"weight_word_reads": K, "synaptic_ops": layer.neurons,
                "membrane_word_reads": K, "membrane_word_writes": K}
 
 
+# ----------------------------------------------------------------------------- kind: conv2d
+
+def conv2d_accumulate(m: np.ndarray, layer: Layer, address: int, source: int = 0) -> np.ndarray:
+    """§5.2: at every touched position (oy then ox ascending), kernel row
+    (c·kh + ky)·kw + kx added to the C_out neurons of that position, in that order."""
+    C = layer.geometry["channels"]
+    m = m.copy()
+    for row, pos in get_kind("conv2d").touched(layer, address):
+        m[pos * C:pos * C + C] = overflow(m[pos * C:pos * C + C] + layer.weight[row], layer)
+    return m
+
+
+def conv2d_event_cost(layer: Layer, address: int, source: int = 0) -> tuple[int, dict[str, int]]:
+    """§8: K_c accumulation cycles per touched position; §10: what they count."""
+    touched = len(list(get_kind("conv2d").touched(layer, address)))
+    kc = get_kind("conv2d").words_per_position(layer)
+    return touched * kc, {"weight_word_reads": touched * kc,
+                          "synaptic_ops": touched * layer.geometry["channels"],
+                          "membrane_word_reads": touched * kc,
+                          "membrane_word_writes": touched * kc, "address_steps": touched}
+
+
+# ----------------------------------------------------------------------------- kind: pool
+
+def pool_accumulate(m: np.ndarray, layer: Layer, address: int, source: int = 0) -> np.ndarray:
+    """§5.3: +1 (the implicit unit weight) to channel c of every window holding the event."""
+    C = layer.geometry["in_shape"][2]
+    m = m.copy()
+    for c, pos in get_kind("pool").touched(layer, address):
+        m[pos * C + c] = overflow(m[pos * C + c] + 1, layer)
+    return m
+
+
+def pool_event_cost(layer: Layer, address: int, source: int = 0) -> tuple[int, dict[str, int]]:
+    """§8: one cycle per window holding the event (one lane of one membrane word)."""
+    touched = len(list(get_kind("pool").touched(layer, address)))
+    return touched, {"synaptic_ops": touched, "membrane_word_reads": touched,
+                     "membrane_word_writes": touched, "address_steps": touched}
+
+
+def pool_emit(layer: Layer, fired: np.ndarray, sent: np.ndarray | None) -> np.ndarray:
+    """§5.3 ``emit = once``: a neuron's spike goes out only if it has not before (its sent
+    bit); every fired neuron sets its bit. ``every_step``: all spikes go out."""
+    if layer.geometry["emit"] != "once":
+        return fired
+    out = fired & ~sent
+    sent |= fired
+    return out
+
+
+def pool_token_counts(layer: Layer) -> dict[str, int]:
+    """§10: with ``emit = once`` every update cycle reads and writes one bitmap word."""
+    K = layer.words
+    return {"bitmap_reads": K, "bitmap_writes": K} if layer.geometry["emit"] == "once" else {}
+
+
+# ----------------------------------------------------------------------------- kind: add
+
+def add_accumulate(m: np.ndarray, layer: Layer, address: int, source: int = 0) -> np.ndarray:
+    """§5.4: the gain W[source, c] added to the one neuron ``address`` = (y, x, c)."""
+    C = layer.geometry["in_shape"][2]
+    m = m.copy()
+    m[address] = overflow(m[address] + layer.weight[source, address % C], layer)
+    return m
+
+
+def add_event_cost(layer: Layer, address: int, source: int = 0) -> tuple[int, dict[str, int]]:
+    """§8: one cycle: one gain word read, one lane of one membrane word."""
+    return 1, {"weight_word_reads": 1, "synaptic_ops": 1, "membrane_word_reads": 1,
+               "membrane_word_writes": 1}
+
+
 # ----------------------------------------------------------------------------- model: lif
+
+def per_neuron(layer: Layer, values: np.ndarray) -> np.ndarray:
+    """Per-channel parameters repeated over the output positions (neuron n = pos·C + ch)."""
+    return np.tile(values, layer.neurons // len(values)) if len(values) else values
+
 
 def neuron_update(m: np.ndarray, layer: Layer) -> tuple[np.ndarray, np.ndarray]:
     """One EOS token of a lif layer (§6): returns (fired mask, new membranes)."""
     p = layer.neuron
-    v = overflow(m + layer.bias, layer)
-    fire = v > layer.threshold
+    theta, bias = per_neuron(layer, layer.threshold), per_neuron(layer, layer.bias)
+    v = overflow(m + bias, layer)
+    fire = v > theta
     if p.reset == "subtract":
-        v = np.where(fire, overflow(v - layer.threshold, layer), v)
+        v = np.where(fire, overflow(v - theta, layer), v)
     elif p.reset == "zero":
         v = np.where(fire, 0, v)
     if p.leak == "subtract":
@@ -88,10 +167,20 @@ def lif_token_counts(layer: Layer, fired: int) -> dict[str, int]:
 
 # ----------------------------------------------------------------------------- backend tables
 
+def _no_emit(layer: Layer, fired: np.ndarray, state: np.ndarray | None) -> np.ndarray:
+    return fired
+
+
+def _no_counts(layer: Layer) -> dict[str, int]:
+    return {}
+
+
 @dataclass(frozen=True)
 class KindBehaviour:
-    event: Callable[[np.ndarray, Layer, int], np.ndarray]  # membranes after one event
-    cost: Callable[[Layer, int], tuple[int, dict[str, int]]]  # busy cycles after the pop
+    event: Callable[[np.ndarray, Layer, int, int], np.ndarray]  # membranes after one event
+    cost: Callable[[Layer, int, int], tuple[int, dict[str, int]]]  # busy cycles after the pop
+    emit: Callable = _no_emit  # (layer, fired, per-image kind state) -> spikes that go out
+    token_counts: Callable[[Layer], dict[str, int]] = _no_counts  # kind's share of a token
 
 
 @dataclass(frozen=True)
@@ -100,8 +189,20 @@ class ModelBehaviour:
     counts: Callable[[Layer, int], dict[str, int]]  # counters of one token
 
 
-KINDS: dict[str, KindBehaviour] = {"fc": KindBehaviour(accumulate, fc_event_cost)}
+KINDS: dict[str, KindBehaviour] = {
+    "fc": KindBehaviour(accumulate, fc_event_cost),
+    "conv2d": KindBehaviour(conv2d_accumulate, conv2d_event_cost),
+    "pool": KindBehaviour(pool_accumulate, pool_event_cost, pool_emit, pool_token_counts),
+    "add": KindBehaviour(add_accumulate, add_event_cost),
+}
 MODELS: dict[str, ModelBehaviour] = {"lif": ModelBehaviour(neuron_update, lif_token_counts)}
+
+
+def _group_of(layer: Layer) -> Callable[[int], int]:
+    """Update group (membrane word) of neuron n = pos·C + ch: pos·K_c + ch div L (§3)."""
+    kind = get_kind(layer.kind)
+    C, kc, L = kind.channels(layer), kind.words_per_position(layer), layer.core.lanes
+    return lambda n: (n // C) * kc + (n % C) // L
 
 
 def predict(counts: np.ndarray) -> int:
@@ -118,16 +219,17 @@ def run_functional(desc: CoreDescription, in_spikes: np.ndarray) -> ReferenceRes
     spikes = [np.zeros((T, lay.neurons), dtype=np.uint8) for lay in desc.layers]
     counts = np.zeros(desc.classes, dtype=np.int64)
     count_max = (1 << desc.count_bits) - 1
+    sent = [np.zeros(lay.neurons, dtype=bool) for lay in desc.layers]  # pool emit = once
     for t in range(T):
         for j, lay in enumerate(desc.layers):
             kind, model = KINDS[lay.kind], MODELS[lay.neuron.model]
-            for f in topo.in_fifos[j]:
+            for source, f in enumerate(topo.in_fifos[j]):  # sources in drain order (§4)
                 p = topo.producer[f]
                 events = np.flatnonzero(in_spikes[t] if p == HOST else spikes[p][t])
                 for a in events:
-                    membranes[j] = kind.event(membranes[j], lay, int(a))
+                    membranes[j] = kind.event(membranes[j], lay, int(a), source)
             fired, membranes[j] = model.update(membranes[j], lay)
-            spikes[j][t] = fired
+            spikes[j][t] = kind.emit(lay, fired.astype(bool), sent[j])
         counts = np.minimum(counts + spikes[topo.output_core][t], count_max)
     return ReferenceResult(spikes, membranes, counts, predict(counts))
 
@@ -176,7 +278,7 @@ def run_timing(desc: CoreDescription, in_spikes: np.ndarray,
                 c[CORE["pops"]] += 1
                 c[CORE["busy_cycles"]] += 1
                 if item != EOS:
-                    busy, counts = KINDS[lay.kind].cost(lay, item)
+                    busy, counts = KINDS[lay.kind].cost(lay, item, source[i])
                     prog.extend(["acc"] * busy)
                     for name, n in counts.items():
                         c[CORE[name]] += n
@@ -190,10 +292,13 @@ def run_timing(desc: CoreDescription, in_spikes: np.ndarray,
                 fired = np.flatnonzero(functional.spikes[i][t])
                 for name, n in MODELS[lay.neuron.model].counts(lay, fired.size).items():
                     c[CORE[name]] += n
+                for name, n in KINDS[lay.kind].token_counts(lay).items():
+                    c[CORE[name]] += n
                 outs = topo.out_fifos[i]
+                group = _group_of(lay)
                 for g in range(lay.words):  # one update cycle per group, then its pushes
                     prog.append("update")
-                    prog.extend(("push", f, int(n)) for n in fired if n // lay.core.lanes == g
+                    prog.extend(("push", f, int(n)) for n in fired if group(n) == g
                                 for f in outs)
                 prog.extend(("push", f, EOS) for f in outs)
                 if i == topo.output_core and t == T - 1:

@@ -79,23 +79,67 @@ class CoreConfig:
     fifo_depth: int
     is_output: bool
     time_steps: int
+    channels: int = 0  # C: neurons per output position (fc: N)
+    positions: int = 1  # P: output positions (fc: 1)
+    wpp: int = 0  # K_c = ceil(C / L): lane words per position (fc: K)
+    sources: int = 1  # input FIFOs, drained in this order (§4)
+    geometry: tuple[tuple[str, Any], ...] = ()  # the kind's fields (lists as tuples)
+    in_shape: tuple[int, int, int] = (1, 1, 1)  # (H, W, C) of the input stream(s)
+    out_shape: tuple[int, int, int] = (1, 1, 1)  # (H, W, C) of the output stream
+
+    def __post_init__(self):
+        if not self.channels:  # a bare fc config: one position of N channels
+            object.__setattr__(self, "channels", self.neurons)
+            object.__setattr__(self, "wpp", self.words)
+            object.__setattr__(self, "out_shape", (1, 1, self.neurons))
 
     @classmethod
-    def from_layer(cls, lay: Layer, index: int, is_output: bool, time_steps: int) -> "CoreConfig":
+    def from_layer(cls, lay: Layer, index: int, is_output: bool, time_steps: int,
+                   in_shape: tuple[int, int, int] | None = None) -> "CoreConfig":
+        from neurochip.kinds import get_kind
+
+        kind = get_kind(lay.kind)
+        geometry = tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                                for k, v in lay.geometry.items()))
+        if in_shape is None:
+            in_shape = (tuple(lay.geometry["in_shape"]) if "in_shape" in lay.geometry
+                        else (1, 1, lay.inputs))
         return cls(index=index, name=lay.name, kind=lay.kind, model=lay.neuron.model,
                    neuron=lay.neuron, inputs=lay.inputs, neurons=lay.neurons,
                    lanes=lay.core.lanes, words=lay.words, weight_bits=lay.weight_bits,
                    membrane_bits=lay.membrane_bits,
                    param_bits=get_model(lay.neuron.model).param_word_bits(lay),
                    saturate=lay.overflow == "saturate", fifo_depth=lay.core.fifo_depth,
-                   is_output=is_output, time_steps=time_steps)
+                   is_output=is_output, time_steps=time_steps,
+                   channels=kind.channels(lay), positions=kind.positions(lay),
+                   wpp=kind.words_per_position(lay), sources=len(lay.sources),
+                   geometry=geometry, in_shape=tuple(in_shape),
+                   out_shape=tuple(kind.output_shape(lay)))
+
+    def geo(self, key: str) -> Any:
+        """A field of the kind's geometry (``in_shape``, ``kernel``, ``stride``, …)."""
+        return dict(self.geometry)[key]
 
     def enabled_lanes(self, word: int) -> int:
-        """Lanes of word ``word`` that hold a real neuron (only the last may be partial)."""
-        return min(self.lanes, self.neurons - word * self.lanes)
+        """Lanes of word ``word`` (a group g or a word k of a position: only k = g mod K_c
+        matters) that hold a real channel: only the last word of a position may be partial."""
+        k = word % self.wpp
+        return min(self.lanes, self.channels - k * self.lanes)
 
     def lane_mask(self, word: int) -> int:
         return (1 << self.enabled_lanes(word)) - 1
+
+    def neuron_word(self, neuron: int) -> tuple[int, int]:
+        """(word g, lane) of neuron n = pos·C + ch: g = pos·K_c + ch div L, lane ch mod L (§3)."""
+        pos, ch = divmod(neuron, self.channels)
+        k, lane = divmod(ch, self.lanes)
+        return pos * self.wpp + k, lane
+
+    def word_neuron(self, word: int, lane: int) -> int:
+        """Neuron n of lane ``lane`` of word g (−1 for a disabled lane)."""
+        pos, k = divmod(word, self.wpp)
+        ch = k * self.lanes + lane
+        return pos * self.channels + ch if ch < self.channels else -1
 
     @property
     def weight_width(self) -> int:
@@ -108,8 +152,13 @@ class CoreConfig:
 
     @property
     def param_width(self) -> int:
-        """Bits of a param word (one per group of L neurons; lif: L·2B)."""
+        """Bits of a param word (one per channel word k = g mod K_c; lif: L·2B)."""
         return self.lanes * self.param_bits
+
+    @property
+    def param_words(self) -> int:
+        """Words of the param memory: K_c, one per channel word (parameters are per channel)."""
+        return self.wpp
 
     @property
     def weight_file(self) -> str:
@@ -156,7 +205,8 @@ class ChipConfig:
     @classmethod
     def from_description(cls, desc: CoreDescription) -> "ChipConfig":
         topo = Topology.from_description(desc)
-        cores = tuple(CoreConfig.from_layer(lay, i, i == topo.output_core, desc.time_steps)
+        cores = tuple(CoreConfig.from_layer(lay, i, i == topo.output_core, desc.time_steps,
+                                            topo.input_shapes(i)[0][1])
                       for i, lay in enumerate(desc.layers))
         cfg = cls(name=desc.name, content_hash=desc.content_hash(), cores=cores,
                   topology=topo, time_steps=desc.time_steps, count_bits=desc.count_bits,
@@ -198,8 +248,9 @@ def address(space: int, core: int, offset: int) -> int:
 
 
 def membrane_address(core: CoreConfig, neuron: int) -> int:
-    k, lane = divmod(neuron, core.lanes)
-    return address(SPACE_MEMBRANE, core.index, (k << core.lane_bits) | lane)
+    """Neuron n = pos·C + ch lives in word pos·K_c + ch div L, lane ch mod L (§3)."""
+    word, lane = core.neuron_word(neuron)
+    return address(SPACE_MEMBRANE, core.index, (word << core.lane_bits) | lane)
 
 
 def trace_address(core: CoreConfig, step: int, word: int, slice_: int) -> int:

@@ -98,8 +98,10 @@ def generate(desc: CoreDescription, out_dir: str | Path) -> RtlBundle:
         "data": [p.name for p in bundle.data], "lint_waivers": WAIVERS,
         "hash32": f"{cfg.hash32:08x}", "time_steps": cfg.time_steps,
         "count_bits": cfg.count_bits, "classes": cfg.classes,
-        "cores": [{"name": c.name, "inputs": c.inputs, "neurons": c.neurons, "lanes": c.lanes,
-                   "words": c.words, "weight_bits": c.weight_bits,
+        "cores": [{"name": c.name, "kind": c.kind, "inputs": c.inputs, "neurons": c.neurons,
+                   "lanes": c.lanes, "words": c.words, "channels": c.channels,
+                   "positions": c.positions, "words_per_position": c.wpp,
+                   "weight_bits": c.weight_bits,
                    "membrane_bits": c.membrane_bits, "fifo_depth": c.fifo_depth,
                    "lane_bits": c.lane_bits, "trace_slices": c.trace_slices}
                   for c in cfg.cores],

@@ -10,7 +10,9 @@ from neurochip.hw.arith import decode_weight, overflow
 
 
 class AccumulatorLanes(wiring.Component):
-    """One weight word added to one membrane word; disabled lanes stay 0 (§3)."""
+    """One weight word added to the enabled lanes of one membrane word; the other lanes
+    keep their membrane (a pool or add event adds into one lane of a word whose other lanes
+    are real neurons; a disabled lane of §3 holds 0, so it stays 0)."""
 
     def __init__(self, lanes: int, weight_bits: int, membrane_bits: int, saturate: bool):
         self.lanes, self.w, self.b, self.saturate = lanes, weight_bits, membrane_bits, saturate
@@ -23,5 +25,5 @@ class AccumulatorLanes(wiring.Component):
             v = self.membrane.word_select(lane, self.b).as_signed()
             w = decode_weight(self.weights.word_select(lane, self.w), self.w)
             r = overflow(v + w, self.b, self.saturate)
-            m.d.comb += self.result.word_select(lane, self.b).eq(Mux(self.enable[lane], r, 0))
+            m.d.comb += self.result.word_select(lane, self.b).eq(Mux(self.enable[lane], r, v))
         return m

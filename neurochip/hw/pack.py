@@ -30,15 +30,27 @@ def lanes_to_hex(fields: np.ndarray, field_bits: int) -> list[str]:
 
 
 def padded(values: np.ndarray, cfg: CoreConfig) -> np.ndarray:
-    """(…, N) → (…, K·L) with disabled lanes 0."""
-    out = np.zeros(values.shape[:-1] + (cfg.words * cfg.lanes,), dtype=np.int64)
-    out[..., :cfg.neurons] = values
+    """(…, C) per-channel values → (…, K_c·L) with the disabled lanes 0 (fc: C = N)."""
+    out = np.zeros(values.shape[:-1] + (cfg.wpp * cfg.lanes,), dtype=np.int64)
+    out[..., :cfg.channels] = values
     return out
 
 
+def channel_words_hex(rows: np.ndarray, cfg: CoreConfig) -> list[str]:
+    """A (R, C) weight array as R rows × K_c words, word r·K_c + k, lane l = channel k·L + l
+    (§3); 1-bit weights store +1 as 1 and −1 as 0, wider ones two's complement."""
+    w = padded(np.asarray(rows).astype(np.int64).reshape(-1, cfg.channels), cfg)
+    if cfg.weight_bits == 1:
+        enc = (w > 0).astype(np.uint64)
+    else:
+        enc = (w & ((1 << cfg.weight_bits) - 1)).astype(np.uint64)
+    return lanes_to_hex(enc.reshape(w.shape[0] * cfg.wpp, cfg.lanes), cfg.weight_bits)
+
+
 def param_hex(lay: Layer, cfg: CoreConfig) -> list[str]:
-    """The K param words of a layer, from its neuron model's ``param_fields``: word g, lane
-    l holds field i (B bits, two's complement) at bits [l·P + i·B, l·P + (i+1)·B), P = the
+    """The K_c param words of a layer (parameters are per channel; update group g reads word
+    g mod K_c), from its neuron model's ``param_fields``: word k, lane l holds channel
+    k·L + l's field i (B bits, two's complement) at bits [l·P + i·B, l·P + (i+1)·B), P = the
     fields' total width, lowest field first (lif: θ at [2Bl, 2Bl+B), b at [2Bl+B, 2Bl+2B))."""
     names = get_model(cfg.model).param_fields
     B = cfg.membrane_bits
@@ -46,12 +58,13 @@ def param_hex(lay: Layer, cfg: CoreConfig) -> list[str]:
         raise ValueError(f"layer {cfg.name}: {cfg.param_bits}-bit param words do not hold "
                          f"{len(names)} fields of {B} bits")
     mask = (1 << B) - 1
-    lane_words = np.zeros((cfg.words, cfg.lanes, len(names)), dtype=np.uint64)
+    K_c = cfg.param_words
+    lane_words = np.zeros((K_c, cfg.lanes, len(names)), dtype=np.uint64)
     for i, name in enumerate(names):
         field = padded(np.asarray(getattr(lay, name)).astype(np.int64), cfg) & mask
-        lane_words[:, :, i] = field.astype(np.uint64).reshape(cfg.words, cfg.lanes)
+        lane_words[:, :, i] = field.astype(np.uint64).reshape(K_c, cfg.lanes)
     # the fields of one lane are consecutive B-bit fields: pack them as L·|fields| lanes
-    return lanes_to_hex(lane_words.reshape(cfg.words, cfg.lanes * len(names)), B)
+    return lanes_to_hex(lane_words.reshape(K_c, cfg.lanes * len(names)), B)
 
 
 def as_ints(hex_words: list[str]) -> list[int]:

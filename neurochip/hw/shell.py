@@ -1,19 +1,25 @@
-"""The core shell (§3, §8): everything of a core that is the same for every layer kind and
-neuron model. It pops the input stream, runs the kind's sequencer for an address event
-and the model's neuron unit for an EOS token, pushes the fired neurons and the token
-downstream, and owns the membrane register file (with its valid bits), the param memory,
-the accumulator lanes, the spike trace, the §10 event counters, the output core's spike
-counters and the debug readback.
+"""The core shell (§3, §4, §8): everything of a core that is the same for every layer kind
+and neuron model. It drains the input streams in source order, runs the kind's sequencer
+(address generator) for an address event and the model's neuron unit for the EOS token of
+the last source, pushes the neurons that go out and the token into every output stream
+(fan-out), and owns the membrane register file (with its valid bits), the param memory,
+the accumulator lanes, the sent bitmap of a ``pool`` with ``emit = once``, the spike
+trace, the §10 event counters, the output core's spike counters and the debug readback.
 
-Cycle plan (K membrane words = K groups of L lanes):
-* IDLE: pop if the input stream is valid (pop cycle), presenting the reads of the next
-  cycle (the sequencer's first word for an address event, group 0 for a token).
+Cycle plan (K membrane words = K update groups of L lanes; group g = pos·K_c + k):
+* IDLE: pop the head of the current source's stream if it is valid (pop cycle),
+  presenting the reads of the next cycle (the sequencer's first word for an address
+  event, group 0 for a token). The EOS token of a source that is not the last moves on to
+  the next source and costs only its pop cycle; an address event that touches nothing
+  (``empty``) likewise.
 * ACC: one accumulation cycle of the sequencer: the read data of its word arrives
-  (addressed one cycle earlier), add, write; after its last cycle, IDLE.
-* UPD g: update group g, write it back and into the trace; fired lanes go to ``pending``.
-* PUSH: one cycle per pending lane, lowest first, stalling while the output stream is
-  not ready.
-* EOS: push the token (stalling likewise), then IDLE.
+  (addressed one cycle earlier), add into the enabled lanes, write; after its last, IDLE.
+* UPD g: update group g (param word k = g mod K_c; sent-bitmap word g for emit = once),
+  write it back and into the trace; the lanes that go out (``fire & ~sent``) go to
+  ``pending``, with push addresses pos·C + k·L + lane.
+* PUSH: one cycle per pending lane and output stream (lowest lane first, each item into
+  the streams in consumer order), stalling while that stream is not ready.
+* EOS: push the token into every output stream likewise, then IDLE.
 Memories read synchronously, so every state presents the address of the word the next
 cycle works on; a word is never read and written in the same cycle.
 """
@@ -40,11 +46,22 @@ from neurochip.hw.spike_counters import SpikeCounters
 ITEM = stream.Signature(ITEM_BITS)  # a FIFO item: bit 15 = EOS, bits 14:0 = address
 
 
+def has_sent_bitmap(cfg: CoreConfig) -> bool:
+    """§5.3: the kind asks for one sent bit per neuron (a ``pool`` with ``emit = once``)."""
+    from neurochip.hw.kinds import sequencer
+
+    return sequencer(cfg.kind).sent_bitmap(cfg)
+
+
 def shell_memories(cfg: CoreConfig) -> dict[str, MemoryShape]:
-    """The shell's own memories: param words, membranes, spike trace."""
-    return {"param_words": MemoryShape("rom", cfg.words, cfg.param_width),
+    """The shell's own memories: param words (K_c, one per channel word), membranes, the
+    spike trace and, for emit = once, the sent bitmap (K words of L bits)."""
+    mems = {"param_words": MemoryShape("rom", cfg.param_words, cfg.param_width),
             "membranes": MemoryShape("regfile", cfg.words, cfg.membrane_width),
             "trace": MemoryShape("regfile", cfg.trace_depth, cfg.lanes)}
+    if has_sent_bitmap(cfg):
+        mems["sent"] = MemoryShape("regfile", cfg.words, cfg.lanes)
+    return mems
 
 
 class CoreShell(wiring.Component):
@@ -52,10 +69,10 @@ class CoreShell(wiring.Component):
     :class:`~neurochip.hw.kinds.base.Sequencer`) and ``unit`` (the neuron model's
     :class:`~neurochip.hw.neurons.base.NeuronUnit`).
 
-    ``ins[i]`` are the input streams (one per input FIFO, in drain order), ``outs[o]`` the
-    output streams (one per output FIFO); this shell drains one input and feeds at most
-    one output (the output core none). ``param_words`` are the param-memory init words
-    (ints) for the Amaranth simulation; with ``blackbox`` they come from ``cfg.param_file``.
+    ``ins[i]`` are the input streams (one per input FIFO, in drain order, §4), ``outs[o]``
+    the output streams (one per output FIFO, in push order; none for the output core).
+    ``param_words`` are the param-memory init words (ints) for the Amaranth simulation;
+    with ``blackbox`` they come from ``cfg.param_file``.
     """
 
     def __init__(self, cfg: CoreConfig, count_bits: int, seq: Sequencer, unit: NeuronUnit,
@@ -67,6 +84,7 @@ class CoreShell(wiring.Component):
                              "membrane bits or param-word bits")
         self.cfg, self.count_bits, self.blackbox = cfg, count_bits, blackbox
         self.seq, self.unit, self.param_words = seq, unit, param_words
+        self.inputs, self.outputs = inputs, outputs
         members = {
             "ins": In(ITEM).array(inputs), "outs": Out(ITEM).array(outputs),
             "count_en": In(1),
@@ -81,16 +99,16 @@ class CoreShell(wiring.Component):
 
     @staticmethod
     def check_streams(cfg: CoreConfig, inputs: int, outputs: int) -> None:
-        """Refuse what the shell does not implement (yet): fan-in and fan-out."""
-        if inputs != 1:
-            raise NotImplementedError(f"layer {cfg.name}: a core with {inputs} input FIFOs; "
-                                      "the RTL core shell drains exactly one")
-        if outputs > 1:
-            raise NotImplementedError(f"layer {cfg.name}: a core with {outputs} output FIFOs "
-                                      "(fan-out); the RTL core shell feeds at most one")
-        if outputs != (0 if cfg.is_output else 1):
-            raise NotImplementedError(f"layer {cfg.name}: {outputs} output FIFOs; the RTL core "
-                                      "shell feeds one, and none from the output core")
+        """Refuse stream counts that do not fit the core: at least one input; the output
+        core feeds no FIFO, every other core at least one."""
+        if inputs < 1:
+            raise ValueError(f"layer {cfg.name}: a core needs at least one input FIFO")
+        if cfg.is_output and outputs:
+            raise ValueError(f"layer {cfg.name}: the output core drives the spike counters "
+                             f"and feeds no FIFO, but {outputs} output FIFOs were given")
+        if not cfg.is_output and outputs < 1:
+            raise ValueError(f"layer {cfg.name}: a core that is not the output core needs at "
+                             "least one output FIFO")
 
     def elaborate(self, platform) -> Module:
         m = Module()
@@ -103,11 +121,33 @@ class CoreShell(wiring.Component):
         self._readback(m, s)
         return m
 
+    def _streams(self, m: Module, s: SimpleNamespace) -> None:
+        """The head of the current source's stream (``src_sel``) and the push port of the
+        current consumer's stream (``dst_sel``)."""
+        n_in, n_out = self.inputs, self.outputs
+        s.src_sel = Signal(range(max(2, n_in)))  # source being drained (§4)
+        s.src_last = (s.src_sel == n_in - 1) if n_in > 1 else Const(1, 1)
+        s.src_valid, s.src_payload, s.pop = Signal(), Signal(ITEM_BITS), Signal()
+        for i, port in enumerate(self.ins):
+            sel = (s.src_sel == i) if n_in > 1 else Const(1, 1)
+            m.d.comb += port.ready.eq(s.pop & sel)
+            with m.If(sel):
+                m.d.comb += [s.src_valid.eq(port.valid), s.src_payload.eq(port.payload)]
+        s.dst_sel = Signal(range(max(2, n_out)))  # consumer of the next push (§4 fan-out)
+        s.dst_last = (s.dst_sel == n_out - 1) if n_out > 1 else Const(1, 1)
+        s.dst_valid, s.dst_ready, s.dst_payload = Signal(), Signal(), Signal(ITEM_BITS)
+        for o, port in enumerate(self.outs):
+            sel = (s.dst_sel == o) if n_out > 1 else Const(1, 1)
+            m.d.comb += [port.valid.eq(s.dst_valid & sel), port.payload.eq(s.dst_payload)]
+            with m.If(sel):
+                m.d.comb += s.dst_ready.eq(port.ready)
+
     def _datapath(self, m: Module) -> SimpleNamespace:
         """Memories, units, state registers, counters and the wiring the states share."""
         cfg = self.cfg
-        K, L = cfg.words, cfg.lanes
-        s = SimpleNamespace(src=self.ins[0], dst=None if cfg.is_output else self.outs[0])
+        K, L, C, Kc = cfg.words, cfg.lanes, cfg.channels, cfg.wpp
+        s = SimpleNamespace()
+        self._streams(m, s)
 
         # ---- memories and datapath units
         mems = shell_memories(cfg)
@@ -124,36 +164,60 @@ class CoreShell(wiring.Component):
         s.group = group = Signal(addr_bits(K))  # group of the next update cycle
         s.group_next = Signal.like(group)
         s.last = group == K - 1
+        s.k = k = Signal(range(max(2, Kc)))  # its word inside its position: g mod K_c
+        s.k_next = Signal.like(k)
+        s.k_last = (k == Kc - 1) if Kc > 1 else Const(1, 1)
         s.pending = Signal(L)
         s.push_base = Signal(range(max(2, cfg.neurons)))
-        s.grp_base = Signal(range(max(2, cfg.neurons + L)))
+        s.grp_base = Signal(range(max(2, cfg.neurons + L)))  # pos·C + k·L of ``group``
         s.last_group = Signal()
         s.trace_row = Signal(range(max(2, cfg.trace_depth)))
         s.tokens = Signal(range(cfg.time_steps + 1))
         s.mvalid = Signal(max(1, K))  # membrane word written since clear (else it reads 0)
         s.mvalid_q = Signal()
-        s.is_eos = s.src.payload[EOS_BIT]
+        s.is_eos = s.src_payload[EOS_BIT]
         m.d.comb += [s.group_next.eq(Mux(s.last, 0, group + 1)),
-                     seq.address.eq(s.src.payload[:EOS_BIT])]
-        s.group_lanes = Mux(s.last, cfg.enabled_lanes(K - 1), cfg.enabled_lanes(0))
+                     s.k_next.eq(Mux(s.k_last, 0, k + 1)),
+                     seq.address.eq(s.src_payload[:EOS_BIT]), seq.source.eq(s.src_sel)]
+        s.base_next = Mux(s.k_last, s.grp_base + (C - (Kc - 1) * L), s.grp_base + L)
+        s.group_lanes = Mux(s.k_last, cfg.enabled_lanes(Kc - 1), cfg.enabled_lanes(0))
 
         # ---- datapath wiring
         mem_word = Signal(cfg.membrane_width)
         s.waddr = Signal(addr_bits(K))  # membrane word written this cycle
-        s.raddr = Signal(addr_bits(K))  # membrane / param word of the next cycle
+        s.raddr = Signal(addr_bits(K))  # membrane (and sent-bitmap) word of the next cycle
+        s.praddr = Signal(addr_bits(Kc))  # param word of the next cycle
         m.d.comb += [
             mem_word.eq(Mux(s.mvalid_q, mrf.rdata, 0)),
             acc.membrane.eq(mem_word), acc.weights.eq(seq.weights), acc.enable.eq(seq.enable),
             unit.membrane.eq(mem_word), unit.param_word.eq(pmem.data),
-            unit.enable.eq(Mux(s.last, cfg.lane_mask(K - 1), cfg.lane_mask(0))),
-            s.waddr.eq(group), mrf.waddr.eq(s.waddr), pmem.addr.eq(s.raddr),
-            trf.waddr.eq(s.trace_row), trf.wdata.eq(unit.fire),
+            unit.enable.eq(Mux(s.k_last, cfg.lane_mask(Kc - 1), cfg.lane_mask(0))),
+            s.waddr.eq(group), mrf.waddr.eq(s.waddr), pmem.addr.eq(s.praddr),
+            trf.waddr.eq(s.trace_row),
         ]
         with m.If(self.rb_active):
             m.d.comb += mrf.raddr.eq(self.rb_offset >> cfg.lane_bits)
         with m.Else():
             m.d.comb += mrf.raddr.eq(s.raddr)
         m.d.sync += s.mvalid_q.eq(s.mvalid.bit_select(mrf.raddr, 1))
+
+        # ---- §5.3 emit = once: the sent bitmap (valid bits like the membranes')
+        s.out = Signal(L)  # the lanes of the group being updated that go out
+        if has_sent_bitmap(cfg):
+            m.submodules.sent = s.brf = brf = RegFile(mems["sent"], self.blackbox)
+            bvalid = Signal(max(1, K))
+            bvalid_q = Signal()
+            sent = Signal(L)
+            s.sent_write = [bvalid.bit_select(group, 1).eq(1)]
+            m.d.sync += bvalid_q.eq(bvalid.bit_select(s.raddr, 1))
+            m.d.comb += [brf.raddr.eq(s.raddr), brf.waddr.eq(group),
+                         sent.eq(Mux(bvalid_q, brf.rdata, 0)),
+                         brf.wdata.eq(sent | unit.fire),
+                         s.out.eq(unit.fire & ~sent)]
+        else:
+            s.brf, s.sent_write = None, []
+            m.d.comb += s.out.eq(unit.fire)
+        m.d.comb += trf.wdata.eq(s.out)
 
         # ---- counters of §10 (48 bits, count only inside the image window)
         s.ctr = {name: Signal(COUNTER_BITS, name=f"ctr_{name}") for name in CORE_COUNTERS}
@@ -166,8 +230,8 @@ class CoreShell(wiring.Component):
         # ---- output core: spike counters
         if cfg.is_output:
             m.submodules.counters = s.sc = sc = SpikeCounters(cfg.neurons, L, K,
-                                                              self.count_bits)
-            m.d.comb += [sc.fire.eq(unit.fire), sc.word.eq(group), self.counts.eq(sc.counts),
+                                                              self.count_bits, C, Kc)
+            m.d.comb += [sc.fire.eq(s.out), sc.word.eq(group), self.counts.eq(sc.counts),
                          self.prediction.eq(sc.prediction)]
         return s
 
@@ -175,26 +239,32 @@ class CoreShell(wiring.Component):
         """IDLE (pop) and ACC (the sequencer's accumulation cycles of an address event)."""
         seq, inc = s.seq, s.inc
         with m.State("IDLE"):
-            m.d.comb += s.src.ready.eq(1)
+            m.d.comb += [s.pop.eq(1), s.praddr.eq(0)]
             with m.If(s.is_eos):
                 m.d.comb += s.raddr.eq(0)
             with m.Else():
                 m.d.comb += s.raddr.eq(seq.next_word)
-            with m.If(s.src.valid):
+            with m.If(s.src_valid):
                 m.d.comb += [inc["pops"].eq(1), inc["busy_cycles"].eq(1)]
                 with m.If(s.is_eos):
-                    m.d.sync += [s.group.eq(0), s.grp_base.eq(0)]
-                    m.next = "UPD"
+                    with m.If(s.src_last):  # the step's last token: update (§6)
+                        m.d.sync += [s.src_sel.eq(0), s.group.eq(0), s.k.eq(0),
+                                     s.grp_base.eq(0)]
+                        m.next = "UPD"
+                    with m.Else():  # drain the next source (§4): the pop cycle only
+                        m.d.sync += s.src_sel.eq(s.src_sel + 1)
                 with m.Else():
                     m.d.comb += seq.start.eq(1)
-                    m.next = "ACC"
+                    with m.If(~seq.empty):
+                        m.next = "ACC"
             with m.Else():
                 m.d.comb += inc["idle_cycles"].eq(1)
         with m.State("ACC"):
             m.d.comb += [seq.step.eq(1), s.raddr.eq(seq.next_word), s.waddr.eq(seq.word),
                          s.mrf.wdata.eq(s.acc.result), s.mrf.we.eq(1),
-                         inc["busy_cycles"].eq(1), inc["weight_word_reads"].eq(1),
-                         inc["synaptic_ops"].eq(seq.ops),
+                         inc["busy_cycles"].eq(1),
+                         inc["weight_word_reads"].eq(int(type(seq).reads_weights)),
+                         inc["synaptic_ops"].eq(seq.ops), inc["address_steps"].eq(seq.visit),
                          inc["membrane_word_reads"].eq(1), inc["membrane_word_writes"].eq(1)]
             m.d.sync += s.mvalid.bit_select(seq.word, 1).eq(1)
             with m.If(seq.last):
@@ -204,16 +274,21 @@ class CoreShell(wiring.Component):
         """UPD g: the neuron unit updates group g; the output core counts, the others push."""
         unit, inc = s.unit, s.inc
         with m.State("UPD"):
-            m.d.comb += [s.raddr.eq(s.group_next),
+            m.d.comb += [s.raddr.eq(s.group_next), s.praddr.eq(s.k_next),
                          s.mrf.wdata.eq(unit.result), s.mrf.we.eq(1), s.trf.we.eq(1),
                          inc["busy_cycles"].eq(1), inc["membrane_word_reads"].eq(1),
                          inc["membrane_word_writes"].eq(1), inc["param_word_reads"].eq(1),
                          inc["neuron_updates"].eq(s.group_lanes),
-                         inc["spikes"].eq(popcount(unit.fire))]
-            m.d.sync += [s.group.eq(s.group_next), s.mvalid.bit_select(s.group, 1).eq(1),
+                         inc["spikes"].eq(popcount(s.out))]
+            if s.brf is not None:
+                m.d.comb += [s.brf.we.eq(1), inc["bitmap_reads"].eq(1),
+                             inc["bitmap_writes"].eq(1)]
+                m.d.sync += s.sent_write
+            m.d.sync += [s.group.eq(s.group_next), s.k.eq(s.k_next),
+                         s.mvalid.bit_select(s.group, 1).eq(1),
                          s.trace_row.eq(s.trace_row + 1),
-                         s.grp_base.eq(s.grp_base + self.cfg.lanes),
-                         s.push_base.eq(s.grp_base), s.pending.eq(unit.fire),
+                         s.grp_base.eq(s.base_next),
+                         s.push_base.eq(s.grp_base), s.pending.eq(s.out),
                          s.last_group.eq(s.last)]
             if self.cfg.is_output:
                 m.d.comb += s.sc.strobe.eq(1)
@@ -222,38 +297,46 @@ class CoreShell(wiring.Component):
                     m.d.comb += self.last_token.eq(s.tokens == self.cfg.time_steps - 1)
                     m.next = "IDLE"
             else:
-                with m.If(unit.fire != 0):
+                with m.If(s.out != 0):
                     m.next = "PUSH"
                 with m.Elif(s.last):
                     m.next = "EOS"
 
     def _push_states(self, m: Module, s: SimpleNamespace) -> None:
-        """PUSH (fired neurons of the group, lowest lane first) and EOS (the token)."""
-        dst, inc, pending = s.dst, s.inc, s.pending
+        """PUSH (the group's neurons that go out, lowest lane first, each into every output
+        stream in consumer order) and EOS (the token, likewise)."""
+        inc, pending = s.inc, s.pending
         with m.State("PUSH"):
             lowest = Signal(range(max(2, self.cfg.lanes)))
             for lane in reversed(range(self.cfg.lanes)):
                 with m.If(pending[lane]):
                     m.d.comb += lowest.eq(lane)
             remaining = pending & (pending - 1)
-            m.d.comb += [s.raddr.eq(s.group), dst.valid.eq(1),
-                         dst.payload.eq(s.push_base + lowest)]
-            with m.If(dst.ready):
+            m.d.comb += [s.raddr.eq(s.group), s.praddr.eq(s.k), s.dst_valid.eq(1),
+                         s.dst_payload.eq(s.push_base + lowest)]
+            with m.If(s.dst_ready):
                 m.d.comb += [inc["pushes"].eq(1), inc["busy_cycles"].eq(1)]
-                m.d.sync += pending.eq(remaining)
-                with m.If(remaining == 0):
-                    with m.If(s.last_group):
-                        m.next = "EOS"
-                    with m.Else():
-                        m.next = "UPD"
+                with m.If(s.dst_last):
+                    m.d.sync += [pending.eq(remaining), s.dst_sel.eq(0)]
+                    with m.If(remaining == 0):
+                        with m.If(s.last_group):
+                            m.next = "EOS"
+                        with m.Else():
+                            m.next = "UPD"
+                with m.Else():
+                    m.d.sync += s.dst_sel.eq(s.dst_sel + 1)
             with m.Else():
                 m.d.comb += inc["stall_cycles"].eq(1)
         with m.State("EOS"):
-            m.d.comb += [s.raddr.eq(s.group), dst.valid.eq(1),
-                         dst.payload.eq(Const(1 << EOS_BIT, ITEM_BITS))]
-            with m.If(dst.ready):
+            m.d.comb += [s.raddr.eq(s.group), s.praddr.eq(s.k), s.dst_valid.eq(1),
+                         s.dst_payload.eq(Const(1 << EOS_BIT, ITEM_BITS))]
+            with m.If(s.dst_ready):
                 m.d.comb += [inc["pushes"].eq(1), inc["busy_cycles"].eq(1)]
-                m.next = "IDLE"
+                with m.If(s.dst_last):
+                    m.d.sync += s.dst_sel.eq(0)
+                    m.next = "IDLE"
+                with m.Else():
+                    m.d.sync += s.dst_sel.eq(s.dst_sel + 1)
             with m.Else():
                 m.d.comb += inc["stall_cycles"].eq(1)
 

@@ -9,10 +9,15 @@ from amaranth.lib.wiring import In, Out
 
 
 class SpikeCounters(wiring.Component):
-    """Updated in the output core's update cycles: group ``word``'s fired lanes count +1."""
+    """Updated in the output core's update cycles: group ``word``'s fired lanes count +1.
+    Class n = pos·C + ch lives in group pos·K_c + ch div L, lane ch mod L (§3; fc: C = N,
+    K_c = K, so group n div L, lane n mod L)."""
 
-    def __init__(self, classes: int, lanes: int, words: int, count_bits: int):
+    def __init__(self, classes: int, lanes: int, words: int, count_bits: int,
+                 channels: int = 0, wpp: int = 0):
         self.classes, self.lanes, self.words, self.count_bits = classes, lanes, words, count_bits
+        self.channels = channels or classes
+        self.wpp = wpp or -(-self.channels // lanes)
         super().__init__({
             "fire": In(lanes), "word": In(range(max(2, words))), "strobe": In(1),
             "counts": Out(classes * count_bits),
@@ -26,7 +31,8 @@ class SpikeCounters(wiring.Component):
         top = (1 << C) - 1
         regs = [Signal(C, name=f"count{n}") for n in range(self.classes)]
         for n, reg in enumerate(regs):
-            k, lane = divmod(n, self.lanes)
+            pos, ch = divmod(n, self.channels)
+            k, lane = pos * self.wpp + ch // self.lanes, ch % self.lanes
             with m.If(self.strobe & (self.word == k) & self.fire[lane] & (reg != top)):
                 m.d.sync += reg.eq(reg + 1)
             m.d.comb += self.counts.word_select(n, C).eq(reg)

@@ -6,11 +6,11 @@ when one is missing."""
 
 from __future__ import annotations
 
-from neurochip.kinds import fc
+from neurochip.kinds import add, conv2d, fc, pool
 from neurochip.kinds.base import LayerKind
 from neurochip.neurons.base import unknown
 
-KINDS: dict[str, LayerKind] = {k.name: k for k in (fc.KIND,)}
+KINDS: dict[str, LayerKind] = {k.name: k for k in (fc.KIND, conv2d.KIND, pool.KIND, add.KIND)}
 ALIASES: dict[str, str] = {alias: k.name for k in KINDS.values() for alias in k.aliases}
 
 

@@ -35,23 +35,48 @@ class LayerKind:
     def output_size(self, layer) -> int:
         return layer.neurons
 
-    def words(self, layer) -> int:
-        """K: lane words of the core's membrane (and weight-row) memory."""
-        raise NotImplementedError
+    def output_shape(self, layer) -> tuple[int, int, int]:
+        """The (H, W, C) map of the layer's output stream (§3)."""
+        return (1, 1, layer.neurons)
 
-    def validate(self, layer, input_sizes: list[tuple[str, int]], where: str, origin: str) -> None:
-        """Geometry and shape rules; ``input_sizes`` are (source name, size) in drain order."""
+    def channels(self, layer) -> int:
+        """C: neurons per output position; parameters are per channel (§3)."""
+        return self.output_shape(layer)[2]
+
+    def positions(self, layer) -> int:
+        h, w, _ = self.output_shape(layer)
+        return h * w
+
+    def words_per_position(self, layer) -> int:
+        """K_c = ceil(C / L): lane words of one output position."""
+        return -(-self.channels(layer) // layer.core.lanes)
+
+    def words(self, layer) -> int:
+        """K: lane words (update groups) of the core's membrane memory, positions × K_c."""
+        return self.positions(layer) * self.words_per_position(layer)
+
+    def validate(self, layer, inputs: list[tuple[str, tuple[int, int, int]]], where: str,
+                 origin: str) -> None:
+        """Geometry and shape rules; ``inputs`` are (source name, (H, W, C)) in drain order."""
         for f in self.fields:
             f.check(getattr(layer, f.key), where, origin)
 
     def synapses(self, layer) -> int:
-        """Connections the layer computes (what a dense 32-bit implementation would store)."""
+        """Connections the layer computes (input → neuron pairs)."""
+        raise NotImplementedError
+
+    def stored_weights(self, layer) -> int:
+        """Weights the layer stores (the kernel of a conv2d, the matrix of an fc)."""
         raise NotImplementedError
 
     def memory_bits(self, layer) -> dict[str, int]:
         """Bits of each memory of the core (``inspect``, static energy)."""
         raise NotImplementedError
 
+    def random_geometry(self, rng: np.random.Generator, in_shape) -> dict:
+        """Random kind fields for an input map ``in_shape`` (kinds on maps only)."""
+        return {}
+
     def random_weight(self, rng: np.random.Generator, layer_inputs: int, neurons: int,
-                      weight_bits: int) -> np.ndarray:
+                      weight_bits: int, geometry: dict | None = None) -> np.ndarray:
         raise NotImplementedError

@@ -3,7 +3,7 @@
 An address event a (an input spike) adds row a of the weight matrix to every enabled
 neuron: ``m[n] ← ovf(m[n] + W[a, n])``; the core reads the row as K = ceil(N / L) lane
 words, one per cycle, so an event costs K + 1 cycles (pop + K). Weight memory: N_in rows
-× K words of L·w bits.
+× K words of L·w bits. Its output is the map (1, 1, N): one position of N channels.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ class FcKind(LayerKind):
     name = "fc"
     code = 0
     doc = "fully connected: an input event adds its weight row to every neuron"
-    section = "§5"
+    section = "§5.1"
     aliases = ("dense",)
     fields = (
         Field("inputs", int, "size of the input stream (addresses 0 … inputs−1); equals the "
@@ -30,15 +30,13 @@ class FcKind(LayerKind):
     def arrays(self, layer) -> dict[str, tuple[int, ...]]:
         return {"weight": (layer.inputs, layer.neurons)}
 
-    def words(self, layer) -> int:
-        return -(-layer.neurons // layer.core.lanes)
-
-    def validate(self, layer, input_sizes, where: str, origin: str) -> None:
-        super().validate(layer, input_sizes, where, origin)
-        if len(input_sizes) != 1:
-            raise DescriptionError(f"{origin}: field '{where}.source' names {len(input_sizes)} "
+    def validate(self, layer, inputs, where: str, origin: str) -> None:
+        super().validate(layer, inputs, where, origin)
+        if len(inputs) != 1:
+            raise DescriptionError(f"{origin}: field '{where}.source' names {len(inputs)} "
                                    "sources; an fc layer has exactly one")
-        source, size = input_sizes[0]
+        source, shape = inputs[0]
+        size = shape[0] * shape[1] * shape[2]
         if layer.inputs != size:
             raise DescriptionError(f"{origin}: field '{where}.inputs' = {layer.inputs} but the "
                                    f"previous stage ({source}) has {size} outputs")
@@ -46,11 +44,14 @@ class FcKind(LayerKind):
     def synapses(self, layer) -> int:
         return layer.inputs * layer.neurons
 
+    def stored_weights(self, layer) -> int:
+        return layer.inputs * layer.neurons
+
     def memory_bits(self, layer) -> dict[str, int]:
         return {"weight_memory": layer.inputs * self.words(layer) * layer.core.lanes * layer.weight_bits}
 
     def random_weight(self, rng: np.random.Generator, layer_inputs: int, neurons: int,
-                      weight_bits: int) -> np.ndarray:
+                      weight_bits: int, geometry: dict | None = None) -> np.ndarray:
         if weight_bits == 1:
             return rng.choice([-1, 1], size=(layer_inputs, neurons)).astype(np.int64)
         lo, hi = -(1 << (weight_bits - 1)), (1 << (weight_bits - 1)) - 1

@@ -29,7 +29,10 @@ class NeuronModel:
         return self.settings(model=self.name, **{f.key: f.read(reader) for f in self.fields})
 
     def arrays(self, layer) -> dict[str, tuple[int, ...]]:
-        return {name: (layer.neurons,) for name in self.param_fields}
+        """One value per channel (per neuron for fc, whose channels are its neurons)."""
+        from neurochip.kinds import get_kind
+
+        return {name: (get_kind(layer.kind).channels(layer),) for name in self.param_fields}
 
     def param_word_bits(self, layer) -> int:
         """Bits of one neuron's parameter word (one lane of a parameter-memory word)."""

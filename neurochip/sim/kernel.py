@@ -28,7 +28,7 @@ import numpy as np
 from numba import njit
 
 # layer kinds and neuron models (codes of neurochip.kinds / neurochip.neurons)
-KIND_FC = 0
+KIND_FC, KIND_CONV2D, KIND_POOL, KIND_ADD = 0, 1, 2, 3
 MODEL_LIF = 0
 
 ENC_BERNOULLI, ENC_RATE, ENC_LATENCY = 0, 1, 2
@@ -36,19 +36,22 @@ ENC_BERNOULLI, ENC_RATE, ENC_LATENCY = 0, 1, 2
 # columns of the per-layer configuration table ``layer_cfg`` (layers, N_LAYER_CFG) int64,
 # filled by neurochip.sim.pack: common columns, then 8 a kind defines for itself and 8 a
 # neuron model defines (named in its section below)
+# (LC_WORDS: K, every update group of the core; LC_CHANNELS: C, neurons per output
+# position; LC_POSITIONS: P; LC_WPP: K_c = ceil(C / L) words per position; LC_P0: offset of
+# the layer's per-channel parameters in param_values)
 LC_KIND, LC_MODEL, LC_INPUTS, LC_NEURONS, LC_WORDS, LC_LANES, LC_LO, LC_HI, LC_WRAP, \
-    LC_BITS = range(10)
-KIND_SLOTS = 10
-MODEL_SLOTS = 18
-N_LAYER_CFG = 26
-MAX_PARAM_FIELDS = 4  # ``param_values`` holds this many rows of total-neurons values,
-# flattened (row r of neuron n at r * total + n): per-neuron parameter-memory fields
+    LC_BITS, LC_CHANNELS, LC_POSITIONS, LC_WPP, LC_P0 = range(14)
+KIND_SLOTS = 14
+MODEL_SLOTS = 22
+N_LAYER_CFG = 30
+MAX_PARAM_FIELDS = 4  # ``param_values`` holds this many rows of total-channels values,
+# flattened (row r of channel entry e at r * total + e): the parameter-memory fields
 
 # core counter columns, in the order of neurochip.counters.CORE_COUNTERS (checked on import
 # of neurochip.sim.pack); chip counter columns in the order of CHIP_COUNTERS
 C_POPS, C_PUSHES, C_WREADS, C_SOPS, C_MREADS, C_MWRITES, C_PREADS, C_UPDATES, C_SPIKES, \
-    C_BUSY, C_STALL, C_IDLE = range(12)
-N_CORE_COUNTERS = 12
+    C_BUSY, C_STALL, C_IDLE, C_ADDR, C_BMREADS, C_BMWRITES = range(15)
+N_CORE_COUNTERS = 15
 CHIP_CYCLES, CHIP_HOST_PUSHES, CHIP_HOST_STALLS = range(3)
 
 # what a core waits for (scheduler)
@@ -205,6 +208,165 @@ def _fc_counts(row: np.ndarray, K: int, N: int) -> int:
     return K
 
 
+# =========================================================================== kind: conv2d (§5.2)
+
+CONV_IN_W = KIND_SLOTS + 0
+CONV_IN_C = KIND_SLOTS + 1
+CONV_KH = KIND_SLOTS + 2
+CONV_KW = KIND_SLOTS + 3
+CONV_STRIDE = KIND_SLOTS + 4
+CONV_PAD = KIND_SLOTS + 5
+CONV_OUT_H = KIND_SLOTS + 6
+CONV_OUT_W = KIND_SLOTS + 7
+
+
+@njit(cache=True)
+def _conv2d_accumulate(mem: np.ndarray, m0: int, weights: np.ndarray, w0: int,
+                       layer_cfg: np.ndarray, j: int, address: int) -> int:
+    """§5.2 for one input event (y, x, c): at every output position it touches, oy then
+    ox ascending, kernel row (c·kh + ky)·kw + kx added to that position's C_out neurons.
+    Returns the number of touched positions."""
+    C = layer_cfg[j, LC_CHANNELS]
+    w_in = layer_cfg[j, CONV_IN_W]
+    c_in = layer_cfg[j, CONV_IN_C]
+    kh = layer_cfg[j, CONV_KH]
+    kw = layer_cfg[j, CONV_KW]
+    s = layer_cfg[j, CONV_STRIDE]
+    p = layer_cfg[j, CONV_PAD]
+    w_out = layer_cfg[j, CONV_OUT_W]
+    lo = layer_cfg[j, LC_LO]
+    hi = layer_cfg[j, LC_HI]
+    bits = layer_cfg[j, LC_BITS]
+    wrap = layer_cfg[j, LC_WRAP] != 0
+    y = address // (w_in * c_in)
+    x = (address // c_in) % w_in
+    c = address % c_in
+    # 0 <= y + p - oy·s < kh  <=>  ceil((y + p - kh + 1) / s) <= oy <= floor((y + p) / s)
+    oy_lo = max(0, -((kh - 1 - y - p) // s))
+    oy_hi = min(layer_cfg[j, CONV_OUT_H] - 1, (y + p) // s)
+    ox_lo = max(0, -((kw - 1 - x - p) // s))
+    ox_hi = min(w_out - 1, (x + p) // s)
+    touched = 0
+    for oy in range(oy_lo, oy_hi + 1):
+        ky = y + p - oy * s
+        for ox in range(ox_lo, ox_hi + 1):
+            kx = x + p - ox * s
+            wb = w0 + ((c * kh + ky) * kw + kx) * C
+            mb = m0 + (oy * w_out + ox) * C
+            row = weights[wb:wb + C]
+            m = mem[mb:mb + C]
+            if bits < 8 * mem.itemsize:
+                if mem.itemsize == 2:
+                    _add_rows16(m, row, lo, hi, wrap, bits)
+                else:
+                    _add_rows32(m, row, lo, hi, wrap, bits)
+            else:
+                for n in range(C):
+                    m[n] = _overflow(np.int64(m[n]) + np.int64(row[n]), lo, hi, wrap, bits)
+            touched += 1
+    return touched
+
+
+@njit(cache=True, inline="always")
+def _conv2d_counts(row: np.ndarray, touched: int, kc: int, C: int) -> int:
+    """§8, §10: K_c accumulation cycles per touched position, one address step each."""
+    row[C_WREADS] += touched * kc
+    row[C_SOPS] += touched * C
+    row[C_MREADS] += touched * kc
+    row[C_MWRITES] += touched * kc
+    row[C_ADDR] += touched
+    return touched * kc
+
+
+# =========================================================================== kind: pool (§5.3)
+
+POOL_IN_W = KIND_SLOTS + 0
+POOL_IN_C = KIND_SLOTS + 1
+POOL_WINDOW = KIND_SLOTS + 2
+POOL_STRIDE = KIND_SLOTS + 3
+POOL_OUT_H = KIND_SLOTS + 4
+POOL_OUT_W = KIND_SLOTS + 5
+POOL_ONCE = KIND_SLOTS + 6  # emit = once: the sent bitmap
+
+
+@njit(cache=True)
+def _pool_accumulate(mem: np.ndarray, m0: int, layer_cfg: np.ndarray, j: int,
+                     address: int) -> int:
+    """§5.3 for one input event (y, x, c): +1 to channel c of every window holding it, oy
+    then ox ascending. Returns the number of windows."""
+    C = layer_cfg[j, LC_CHANNELS]
+    w_in = layer_cfg[j, POOL_IN_W]
+    pw = layer_cfg[j, POOL_WINDOW]
+    s = layer_cfg[j, POOL_STRIDE]
+    w_out = layer_cfg[j, POOL_OUT_W]
+    lo = layer_cfg[j, LC_LO]
+    hi = layer_cfg[j, LC_HI]
+    bits = layer_cfg[j, LC_BITS]
+    wrap = layer_cfg[j, LC_WRAP] != 0
+    y = address // (w_in * C)
+    x = (address // C) % w_in
+    c = address % C
+    # 0 <= y - oy·s < p  <=>  ceil((y - p + 1) / s) <= oy <= floor(y / s)
+    oy_lo = max(0, -((pw - 1 - y) // s))
+    oy_hi = min(layer_cfg[j, POOL_OUT_H] - 1, y // s)
+    ox_lo = max(0, -((pw - 1 - x) // s))
+    ox_hi = min(w_out - 1, x // s)
+    touched = 0
+    for oy in range(oy_lo, oy_hi + 1):
+        for ox in range(ox_lo, ox_hi + 1):
+            n = m0 + (oy * w_out + ox) * C + c
+            mem[n] = _overflow(np.int64(mem[n]) + 1, lo, hi, wrap, bits)
+            touched += 1
+    return touched
+
+
+@njit(cache=True, inline="always")
+def _pool_counts(row: np.ndarray, touched: int) -> int:
+    """§8, §10: one cycle per window: one lane of one membrane word, one address step."""
+    row[C_SOPS] += touched
+    row[C_MREADS] += touched
+    row[C_MWRITES] += touched
+    row[C_ADDR] += touched
+    return touched
+
+
+@njit(cache=True)
+def _pool_emit_once(fired: np.ndarray, nf: int, sent: np.ndarray, n0: int) -> int:
+    """§5.3 emit = once: keep the fired neurons whose sent bit is clear, then set the bit of
+    every fired neuron. Returns how many spikes go out (``fired`` is compacted)."""
+    out = 0
+    for q in range(nf):
+        n = fired[q]
+        if sent[n0 + n] == 0:
+            fired[out] = n
+            out += 1
+        sent[n0 + n] = 1
+    return out
+
+
+# =========================================================================== kind: add (§5.4)
+
+@njit(cache=True)
+def _add_accumulate(mem: np.ndarray, m0: int, weights: np.ndarray, w0: int,
+                    layer_cfg: np.ndarray, j: int, address: int, source: int) -> None:
+    """§5.4: the gain W[source, c] added to the one neuron at ``address`` = (y, x, c)."""
+    C = layer_cfg[j, LC_CHANNELS]
+    n = m0 + address
+    w = np.int64(weights[w0 + source * C + address % C])
+    mem[n] = _overflow(np.int64(mem[n]) + w, layer_cfg[j, LC_LO], layer_cfg[j, LC_HI],
+                       layer_cfg[j, LC_WRAP] != 0, layer_cfg[j, LC_BITS])
+
+
+@njit(cache=True, inline="always")
+def _add_counts(row: np.ndarray) -> int:
+    """§8, §10: one cycle: one gain word, one lane of one membrane word."""
+    row[C_WREADS] += 1
+    row[C_SOPS] += 1
+    row[C_MREADS] += 1
+    row[C_MWRITES] += 1
+    return 1
+
+
 # =========================================================================== model: lif (§6)
 
 LIF_RESET = MODEL_SLOTS + 0  # LIF_RESET_SUBTRACT | LIF_RESET_ZERO
@@ -221,10 +383,14 @@ def _lif_update(mem: np.ndarray, m0: int, param_values: np.ndarray, layer_cfg: n
                 layer: int, fired: np.ndarray, flags: np.ndarray) -> int:
     """§6 for one EOS token; writes fired neuron indices into ``fired``, returns count.
 
-    Two passes: a branch-free pass over all neurons (vectorised) that updates membranes
-    and marks spikes in ``flags``, then a scan that lists the marked neurons in order.
+    Neuron n = pos·C + ch uses the parameters of channel ch (fc: P = 1, C = N). Two
+    passes: a branch-free pass over the C neurons of each position (vectorised) that
+    updates membranes and marks spikes in ``flags``, then a scan that lists the marked
+    neurons in order.
     """
     N = layer_cfg[layer, LC_NEURONS]
+    C = layer_cfg[layer, LC_CHANNELS]
+    P = layer_cfg[layer, LC_POSITIONS]
     lo = layer_cfg[layer, LC_LO]
     hi = layer_cfg[layer, LC_HI]
     wrap = layer_cfg[layer, LC_WRAP] != 0
@@ -233,21 +399,24 @@ def _lif_update(mem: np.ndarray, m0: int, param_values: np.ndarray, layer_cfg: n
     leak = layer_cfg[layer, LIF_LEAK]
     lam = layer_cfg[layer, LIF_LEAK_AMOUNT]
     keep = layer_cfg[layer, LIF_DISCONTINUOUS] == 0
-    m = mem[m0:m0 + N]
-    stride = param_values.shape[0] // MAX_PARAM_FIELDS  # total neurons
-    th = param_values[LIF_THRESHOLD * stride + m0:LIF_THRESHOLD * stride + m0 + N]
-    b = param_values[LIF_BIAS * stride + m0:LIF_BIAS * stride + m0 + N]
-    for n in range(N):
-        v = _select_overflow(np.int64(m[n]) + b[n], lo, hi, wrap, mask)
-        spike = v > th[n]
-        after = _select_overflow(v - th[n], lo, hi, wrap, mask) if subtract else np.int64(0)
-        v = after if spike else v
-        if leak == LIF_LEAK_SUBTRACT:
-            v = max(v - lam, 0) if v > 0 else min(v + lam, 0)
-        elif leak == LIF_LEAK_SHIFT:
-            v = v - (v >> lam)
-        m[n] = v if keep else 0
-        flags[n] = spike
+    stride = param_values.shape[0] // MAX_PARAM_FIELDS  # total channels
+    p0 = layer_cfg[layer, LC_P0]
+    th = param_values[LIF_THRESHOLD * stride + p0:LIF_THRESHOLD * stride + p0 + C]
+    b = param_values[LIF_BIAS * stride + p0:LIF_BIAS * stride + p0 + C]
+    for pos in range(P):
+        m = mem[m0 + pos * C:m0 + pos * C + C]
+        f = flags[pos * C:pos * C + C]
+        for n in range(C):
+            v = _select_overflow(np.int64(m[n]) + b[n], lo, hi, wrap, mask)
+            spike = v > th[n]
+            after = _select_overflow(v - th[n], lo, hi, wrap, mask) if subtract else np.int64(0)
+            v = after if spike else v
+            if leak == LIF_LEAK_SUBTRACT:
+                v = max(v - lam, 0) if v > 0 else min(v + lam, 0)
+            elif leak == LIF_LEAK_SHIFT:
+                v = v - (v >> lam)
+            m[n] = v if keep else 0
+            f[n] = spike
     nf = 0
     for n in range(N):
         fired[nf] = n
@@ -282,7 +451,7 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
                    mem_out: np.ndarray, spikes_out: np.ndarray, mem: np.ndarray) -> None:
     """Run every image of ``images`` ((n, P) uint8) through the chip, filling the outputs.
 
-    counts_out (n, classes), cycles_out (n,), core_out (n, layers, 12), chip_out (n, 3),
+    counts_out (n, classes), cycles_out (n,), core_out (n, layers, N_CORE_COUNTERS), chip_out (n, 3),
     mem_out (n, total neurons), spikes_out (n, T, total neurons) if record_spikes.
     ``mem`` is the membrane scratch (total neurons,), int16 when every layer's B <= 15,
     else int32 (see membrane_dtype); its dtype selects the compiled specialisation.
@@ -322,9 +491,11 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
         max_n = max(max_n, layer_cfg[j, LC_NEURONS])
     fired = np.empty(max_n, dtype=np.int64)
     flags = np.empty(max_n, dtype=np.uint8)
+    sent = np.zeros(total_n, dtype=np.uint8)  # pool emit = once (§5.3)
     for img in range(images.shape[0]):
         n_items = encode_image(enc_kind, images[img], T, seed, indices[img], items)
         mem[:] = 0
+        sent[:] = 0
         head[:] = 0
         level[:] = 0
         t_next[:] = 0
@@ -408,6 +579,18 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
                     if kind == KIND_FC:
                         _fc_accumulate(mem, n_off[j], weights, w_off[j], layer_cfg, j, item)
                         busy = _fc_counts(cnt[j], layer_cfg[j, LC_WORDS], layer_cfg[j, LC_NEURONS])
+                    elif kind == KIND_CONV2D:
+                        touched = _conv2d_accumulate(mem, n_off[j], weights, w_off[j], layer_cfg,
+                                                     j, item)
+                        busy = _conv2d_counts(cnt[j], touched, layer_cfg[j, LC_WPP],
+                                              layer_cfg[j, LC_CHANNELS])
+                    elif kind == KIND_POOL:
+                        busy = _pool_counts(cnt[j], _pool_accumulate(mem, n_off[j], layer_cfg,
+                                                                     j, item))
+                    elif kind == KIND_ADD:
+                        _add_accumulate(mem, n_off[j], weights, w_off[j], layer_cfg, j, item,
+                                        source[j])
+                        busy = _add_counts(cnt[j])
                     cnt[j, C_BUSY] += busy
                     t_next[j] = c + 1 + busy
                     continue
@@ -425,6 +608,13 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
                 if model == MODEL_LIF:
                     nf = _lif_update(mem, n_off[j], param_values, layer_cfg, j, fired, flags)
                     K = _lif_counts(cnt[j], layer_cfg[j, LC_WORDS], layer_cfg[j, LC_NEURONS], nf)
+                # --- the kind's share of the token: which spikes go out (§5.3)
+                if layer_cfg[j, LC_KIND] == KIND_POOL and layer_cfg[j, POOL_ONCE] != 0:
+                    spiked = nf
+                    nf = _pool_emit_once(fired, nf, sent, n_off[j])
+                    cnt[j, C_SPIKES] -= spiked - nf
+                    cnt[j, C_BMREADS] += K
+                    cnt[j, C_BMWRITES] += K
                 cnt[j, C_BUSY] += K
                 if record_spikes:
                     for q in range(nf):
@@ -441,12 +631,14 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
                 # push program (§8): a spike of group g waits for g's update cycle; every
                 # item goes to each output FIFO in order; the EOS token follows the last group
                 lanes = layer_cfg[j, LC_LANES]
+                C = layer_cfg[j, LC_CHANNELS]
+                kc = layer_cfg[j, LC_WPP]
                 o0 = out_ptr[j]
                 n_out = out_ptr[j + 1] - o0
                 g_prev = -1  # gap = update cycles between two pushes
                 q = 0
                 for s in range(nf):
-                    g = fired[s] // lanes
+                    g = (fired[s] // C) * kc + (fired[s] % C) // lanes  # group of n (§3)
                     for o in range(n_out):
                         pend_item[j, q] = fired[s]
                         pend_fifo[j, q] = out_fifo[o0 + o]

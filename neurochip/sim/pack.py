@@ -24,14 +24,41 @@ ENCODER_CODES = {"bernoulli_lfsr": kernel.ENC_BERNOULLI, "rate_deterministic": k
 assert [CORE_COUNTERS[i] for i in (kernel.C_POPS, kernel.C_PUSHES, kernel.C_WREADS,
                                    kernel.C_SOPS, kernel.C_MREADS, kernel.C_MWRITES,
                                    kernel.C_PREADS, kernel.C_UPDATES, kernel.C_SPIKES,
-                                   kernel.C_BUSY, kernel.C_STALL, kernel.C_IDLE)] == list(CORE_COUNTERS)
+                                   kernel.C_BUSY, kernel.C_STALL, kernel.C_IDLE, kernel.C_ADDR,
+                                   kernel.C_BMREADS, kernel.C_BMWRITES)] == list(CORE_COUNTERS)
 assert kernel.N_CORE_COUNTERS == len(CORE_COUNTERS)
 assert [CHIP_COUNTERS[i] for i in (kernel.CHIP_CYCLES, kernel.CHIP_HOST_PUSHES,
                                    kernel.CHIP_HOST_STALLS)] == list(CHIP_COUNTERS)
 
 
 def _pack_fc(layer: Layer, row: np.ndarray) -> None:
-    """fc uses no kind columns: K and N are common."""
+    """fc uses no kind columns: one position of N channels."""
+
+
+def _pack_conv2d(layer: Layer, row: np.ndarray) -> None:
+    g = layer.geometry
+    _, w_in, c_in = g["in_shape"]
+    h_out, w_out, _ = get_kind("conv2d").output_shape(layer)
+    for col, value in ((kernel.CONV_IN_W, w_in), (kernel.CONV_IN_C, c_in),
+                       (kernel.CONV_KH, g["kernel"][0]), (kernel.CONV_KW, g["kernel"][1]),
+                       (kernel.CONV_STRIDE, g["stride"]), (kernel.CONV_PAD, g["pad"]),
+                       (kernel.CONV_OUT_H, h_out), (kernel.CONV_OUT_W, w_out)):
+        row[col] = value
+
+
+def _pack_pool(layer: Layer, row: np.ndarray) -> None:
+    g = layer.geometry
+    _, w_in, c_in = g["in_shape"]
+    h_out, w_out, _ = get_kind("pool").output_shape(layer)
+    for col, value in ((kernel.POOL_IN_W, w_in), (kernel.POOL_IN_C, c_in),
+                       (kernel.POOL_WINDOW, g["window"]), (kernel.POOL_STRIDE, g["stride"]),
+                       (kernel.POOL_OUT_H, h_out), (kernel.POOL_OUT_W, w_out),
+                       (kernel.POOL_ONCE, g["emit"] == "once")):
+        row[col] = value
+
+
+def _pack_add(layer: Layer, row: np.ndarray) -> None:
+    """add uses no kind columns: C is common, the source index comes from the scheduler."""
 
 
 def _pack_lif(layer: Layer, row: np.ndarray) -> None:
@@ -47,6 +74,9 @@ def _pack_lif(layer: Layer, row: np.ndarray) -> None:
 # backend tables: kind / neuron model name -> (kernel code, packer of its columns)
 KIND_PACKERS: dict[str, tuple[int, Callable[[Layer, np.ndarray], None]]] = {
     "fc": (kernel.KIND_FC, _pack_fc),
+    "conv2d": (kernel.KIND_CONV2D, _pack_conv2d),
+    "pool": (kernel.KIND_POOL, _pack_pool),
+    "add": (kernel.KIND_ADD, _pack_add),
 }
 MODEL_PACKERS: dict[str, tuple[int, Callable[[Layer, np.ndarray], None]]] = {
     "lif": (kernel.MODEL_LIF, _pack_lif),
@@ -60,7 +90,7 @@ class PackedModel:
     layer_cfg: np.ndarray  # (layers, N_LAYER_CFG) int64
     weights: np.ndarray  # int8 (w <= 8), every layer's weight array row-major, concatenated
     w_off: np.ndarray
-    param_values: np.ndarray  # (MAX_PARAM_FIELDS · total neurons,): the model's param_fields
+    param_values: np.ndarray  # (MAX_PARAM_FIELDS · total channels,): the model's param_fields
     n_off: np.ndarray  # neuron offsets, (layers + 1,)
     topology: dict[str, np.ndarray]  # Topology.arrays()
     host_fifo: int
@@ -78,7 +108,9 @@ class PackedModel:
                              "host feeds exactly one FIFO")
         rows = []
         n_off = np.concatenate([[0], np.cumsum([lay.neurons for lay in desc.layers])]).astype(np.int64)
-        param_values = np.zeros((kernel.MAX_PARAM_FIELDS, int(n_off[-1])), dtype=np.int64)
+        channels = [get_kind(lay.kind).channels(lay) for lay in desc.layers]
+        p_off = np.concatenate([[0], np.cumsum(channels)]).astype(np.int64)
+        param_values = np.zeros((kernel.MAX_PARAM_FIELDS, int(p_off[-1])), dtype=np.int64)
         for j, lay in enumerate(desc.layers):
             kind, model = get_kind(lay.kind), get_model(lay.neuron.model)
             kind_code, pack_kind = KIND_PACKERS[kind.name]
@@ -93,11 +125,15 @@ class PackedModel:
             row[kernel.LC_LO], row[kernel.LC_HI] = lo, hi
             row[kernel.LC_WRAP] = lay.overflow == "wrap"
             row[kernel.LC_BITS] = lay.membrane_bits
+            row[kernel.LC_CHANNELS] = kind.channels(lay)
+            row[kernel.LC_POSITIONS] = kind.positions(lay)
+            row[kernel.LC_WPP] = kind.words_per_position(lay)
+            row[kernel.LC_P0] = p_off[j]
             pack_kind(lay, row)
             pack_model(lay, row)
             rows.append(row)
             for r, name in enumerate(model.param_fields):
-                param_values[r, n_off[j]:n_off[j + 1]] = getattr(lay, name)
+                param_values[r, p_off[j]:p_off[j + 1]] = getattr(lay, name)
         sizes = [lay.weight.size for lay in desc.layers]
         return cls(
             layer_cfg=np.stack(rows),

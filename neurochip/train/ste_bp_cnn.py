@@ -53,8 +53,8 @@ YIN_CNN = "12c5,p2,64c5,p2,512"
 ARCH_ALIASES = {"cnn": YIN_CNN}
 WEIGHTED = ("conv", "fc")
 MAX_CHANNELS = 4096
-MAX_KERNEL = 32
-MAX_WINDOW = 32
+MAX_KERNEL = 16  # the conv2d kind's limits (neurochip/kinds/conv2d.py, pool.py)
+MAX_WINDOW = 16
 MAX_NEURONS = 1 << 15  # a stream address is 15 bits (§2)
 
 _CONV = re.compile(r"^(\d+)c(\d+)(?:p(\d+))?$")

@@ -36,7 +36,15 @@ def _decode_membranes(it, c, obs: Observation, i: int, off: int) -> None:
     obs.membranes[i, off:off + c.neurons] = np.where(mem >= 1 << 31, mem - (1 << 32), mem)
 
 
+def _trace_columns(c) -> np.ndarray:
+    """Column g·L + lane of the trace bits (group g, lane) that holds neuron n (§3: neuron
+    n = pos·C + ch in word pos·K_c + ch div L, lane ch mod L)."""
+    cols = [g * c.lanes + lane for g, lane in map(c.neuron_word, range(c.neurons))]
+    return np.array(cols, dtype=np.int64)
+
+
 def _decode_trace(it, c, obs: Observation, i: int, off: int) -> None:
+    """Trace row t·K + g holds the lanes of group g that went out in step t."""
     bits = np.zeros((c.time_steps, c.words * c.lanes), dtype=np.uint8)
     for t in range(c.time_steps):
         for k in range(c.words):
@@ -45,7 +53,7 @@ def _decode_trace(it, c, obs: Observation, i: int, off: int) -> None:
                 row |= next(it) << (DATA_BITS * s)
             for lane in range(c.lanes):
                 bits[t, k * c.lanes + lane] = (row >> lane) & 1
-    obs.spikes[i, :, off:off + c.neurons] = bits[:, :c.neurons]
+    obs.spikes[i, :, off:off + c.neurons] = bits[:, _trace_columns(c)]
 
 
 # observable -> (its debug addresses for a core, its decoder into the Observation)
@@ -53,7 +61,8 @@ OBSERVABLES = {"membranes": (_membrane_addresses, _decode_membranes),
                "spikes": (_trace_addresses, _decode_trace)}
 # backend tables (neurochip.backends): what the sweep reads of each kind and neuron model,
 # in sweep order, beyond the §10 counters every core has
-KIND_READBACK: dict[str, tuple[str, ...]] = {"fc": ()}  # fc keeps no state of its own
+# (no kind keeps state of its own to read: the pool's sent bitmap follows from its trace)
+KIND_READBACK: dict[str, tuple[str, ...]] = {"fc": (), "conv2d": (), "pool": (), "add": ()}
 MODEL_READBACK: dict[str, tuple[str, ...]] = {"lif": ("membranes", "spikes")}
 
 

@@ -5,24 +5,18 @@ event costs K + 1 cycles (pop + K, §8)."""
 
 from __future__ import annotations
 
-import numpy as np
 from amaranth import Module, Mux, Signal
 
 from neurochip.description import Layer
 from neurochip.hw.config import CoreConfig, addr_bits
 from neurochip.hw.kinds.base import Sequencer
 from neurochip.hw.memory import MemoryShape, SyncRom
-from neurochip.hw.pack import lanes_to_hex, padded
+from neurochip.hw.pack import channel_words_hex
 
 
 def weight_hex(lay: Layer, cfg: CoreConfig) -> list[str]:
     """Row a, word k at address a·K + k; 1-bit weights store +1 as 1 and −1 as 0."""
-    w = padded(lay.weight.astype(np.int64), cfg)
-    if cfg.weight_bits == 1:
-        enc = (w > 0).astype(np.uint64)
-    else:
-        enc = (w & ((1 << cfg.weight_bits) - 1)).astype(np.uint64)
-    return lanes_to_hex(enc.reshape(cfg.inputs * cfg.words, cfg.lanes), cfg.weight_bits)
+    return channel_words_hex(lay.weight, cfg)
 
 
 class FcSequencer(Sequencer):
@@ -53,6 +47,7 @@ class FcSequencer(Sequencer):
             word_next.eq(Mux(last, 0, word + 1)),
             self.word.eq(word), self.last.eq(last), self.weights.eq(mem.data),
             self.enable.eq(Mux(last, cfg.lane_mask(K - 1), cfg.lane_mask(0))),
+            self.empty.eq(0), self.visit.eq(0),
             self.ops.eq(Mux(last, cfg.enabled_lanes(K - 1), cfg.enabled_lanes(0))),
         ]
         with m.If(self.start):
