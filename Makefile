@@ -27,7 +27,7 @@ rtl:  ## Verilog of $(MODEL) into $(RTL_DIR)/, linted with verilator -Wall
 verify:  ## co-simulate $(MODEL) on Verilator against the simulator (256 sample images)
 	neurochip verify $(MODEL) --images 256 --simulator verilator --jobs 2
 
-bench:  ## simulator vs NumPy reference, snnTorch, Brian2, Verilator + scaling sweep (QUICK=1: < 1 min)
+bench:  ## simulator vs NumPy reference, snnTorch, Brian2, Verilator + scaling sweep (QUICK=1: CI-sized, 1-2 min)
 	$(PYTHON) -m bench.run $(if $(QUICK),--quick) $(BENCH_ARGS)
 
 models:  ## retrain the shipped models (needs torch and $(DATA)); see models/README.md

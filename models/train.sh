@@ -13,7 +13,7 @@ neurochip train ste-bp --data "$DATA" --out models/ste-bp-mnist-continuous \
     --mode continuous --hidden 256,256 --time-steps 8 --epochs 30 --lr 2e-3 --lr-decay 0.93 \
     --dropout 0.1 --augment-shift 2 --hinge-offset 1 --seed 0
 # Convolutional: Yin et al.'s binary CNN widened to 32C5-MP2-128C5-MP2-512 (models/README.md);
-# --threads 1 makes the run bit-reproducible (float reductions depend on the thread count)
+# --threads 1: the run reproduces bit for bit (float reductions depend on the thread count)
 neurochip train ste-bp --data "$DATA" --out models/ste-bp-mnist-cnn \
     --arch 32c5,p2,128c5,p2,512 --time-steps 8 --epochs 60 --lr 2e-3 --lr-decay 0.95 \
     --dropout 0.1 --augment-shift 2 --hinge-offset 1 --seed 0 --threads 1

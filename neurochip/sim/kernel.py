@@ -637,8 +637,15 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
                 n_out = out_ptr[j + 1] - o0
                 g_prev = -1  # gap = update cycles between two pushes
                 q = 0
+                pos = 0  # fired is ascending: walk positions instead of dividing by C
                 for s in range(nf):
-                    g = (fired[s] // C) * kc + (fired[s] % C) // lanes  # group of n (§3)
+                    n = fired[s]
+                    if kc == layer_cfg[j, LC_WORDS]:  # one position (fc): group n div L
+                        g = n // lanes
+                    else:  # group of n = pos·C + ch is pos·K_c + ch div L (§3)
+                        while n >= (pos + 1) * C:
+                            pos += 1
+                        g = pos * kc + (n - pos * C) // lanes
                     for o in range(n_out):
                         pend_item[j, q] = fired[s]
                         pend_fifo[j, q] = out_fifo[o0 + o]

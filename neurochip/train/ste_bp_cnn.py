@@ -30,7 +30,7 @@ then fully connected layers; the 10-class output layer is implied.
 * ``cnn``: Yin et al.'s network, ``12c5,p2,64c5,p2,512`` (28×28 → 24×24×12 → 12×12×12 →
   8×8×64 → 4×4×64 → 512 → 10).
 
-Checkpoint (:func:`checkpoint_manifest_keys`): the manifest records ``arch`` (one entry per
+Checkpoint (``save_checkpoint`` of ste_bp): the manifest records ``arch`` (one entry per
 layer, output layer included: ``{"type": "conv", "channels", "kernel", "pad"}``,
 ``{"type": "pool", "window"}``, ``{"type": "fc", "neurons"}``), ``input_shape`` [H, W, C] and
 ``layer_sizes`` = the size of every stream (input first); the arrays of the layer at position
