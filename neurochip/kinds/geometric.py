@@ -58,20 +58,8 @@ class GeometricKind(LayerKind):
         raise NotImplementedError
 
     def output_shape(self, layer) -> Shape:
+        """channels, positions and words follow from it (LayerKind)."""
         return self.out_shape(layer.geometry)
-
-    def channels(self, layer) -> int:
-        return self.output_shape(layer)[2]
-
-    def positions(self, layer) -> int:
-        h, w, _ = self.output_shape(layer)
-        return h * w
-
-    def words_per_position(self, layer) -> int:
-        return -(-self.channels(layer) // layer.core.lanes)
-
-    def words(self, layer) -> int:
-        return self.positions(layer) * self.words_per_position(layer)
 
     def validate(self, layer, inputs, where: str, origin: str) -> None:
         self.check_geometry(layer.geometry, where, origin)

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from neurochip.train.latent import LatentBinaryNet
 from neurochip.datasets import load_split
 from neurochip.train.ste_bp_cnn import (YIN_CNN, ArchError, SpikingCNN, format_arch, parse_arch,
                                         weighted_shapes)
@@ -203,7 +204,7 @@ def _dropout_masks(
     return [(torch.rand(batch, n, generator=generator) >= p).float() / (1.0 - p) for n in sizes]
 
 
-class SpikingMLP:
+class SpikingMLP(LatentBinaryNet):
     """Latent weights and biases of a fully connected binary spiking network."""
 
     def __init__(self, layer_sizes: list[int], weight_bits: int, generator: torch.Generator) -> None:
@@ -225,17 +226,6 @@ class SpikingMLP:
         """Sizes of the hidden spike vectors dropout masks apply to."""
         return self.layer_sizes[1:-1]
 
-    def parameters(self) -> list[torch.Tensor]:
-        return self.weights + self.biases
-
-    def effective_weights(self) -> list[torch.Tensor]:
-        return [effective_weight(w, self.weight_bits) for w in self.weights]
-
-    def clip_latent(self) -> None:
-        """Binary weights only use the sign and mean magnitude; keep latent W in [-1, 1]."""
-        if self.weight_bits == 1:
-            for w in self.weights:
-                w.data.clamp_(-1.0, 1.0)
 
     def step_discontinuous(
         self, s: torch.Tensor, w_eff: list[torch.Tensor], masks: list[torch.Tensor] | None

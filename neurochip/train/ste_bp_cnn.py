@@ -46,6 +46,7 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
+from neurochip.train.latent import LatentBinaryNet
 if TYPE_CHECKING:
     import torch
 
@@ -188,7 +189,7 @@ def stream_sizes(arch: list[dict[str, Any]], input_shape: tuple[int, ...]) -> li
     return [math.prod(input_shape), *(math.prod(s) for s in shapes)]
 
 
-class SpikingCNN:
+class SpikingCNN(LatentBinaryNet):
     """Latent weights and biases of a binary spiking CNN (discontinuous integration).
 
     ``arch`` includes the output fc layer. ``weights[j]``/``biases[j]`` belong to the j-th
@@ -224,18 +225,6 @@ class SpikingCNN:
     def array_prefixes(self) -> list[str]:
         return [f"layer{i}" for i in self.array_index]
 
-    def parameters(self) -> list[torch.Tensor]:
-        return self.weights + self.biases
-
-    def effective_weights(self) -> list[torch.Tensor]:
-        from neurochip.train.ste_bp import effective_weight
-
-        return [effective_weight(w, self.weight_bits) for w in self.weights]
-
-    def clip_latent(self) -> None:
-        if self.weight_bits == 1:
-            for w in self.weights:
-                w.data.clamp_(-1.0, 1.0)
 
     def step_discontinuous(self, s: torch.Tensor, w_eff: list[torch.Tensor],
                            masks: list[torch.Tensor] | None) -> torch.Tensor:
