@@ -101,7 +101,7 @@ def random_description(seed: int, knobs: Knobs | None = None, **overrides) -> Co
             main_kind = KINDS["conv2d"] if "conv2d" in k.kinds else KINDS["fc"]
             same = {"in_shape": list(shape), "channels": shape[2], "kernel": [1, 1],
                     "stride": 1, "pad": 0}
-            if main_kind.name == "conv2d" and rng.random() < 0.5 and min(shape[:2]) >= 1:
+            if main_kind.name == "conv2d" and rng.random() < 0.5:
                 same.update(kernel=[3, 3], pad=1)
             main = _layer(rng, k, main_kind, f"l{i}", i, prev, shape,
                           geometry=same if main_kind.name == "conv2d" else None,

@@ -158,11 +158,11 @@ def neuron_update(m: np.ndarray, layer: Layer) -> tuple[np.ndarray, np.ndarray]:
     return fire, v
 
 
-def lif_token_counts(layer: Layer, fired: int) -> dict[str, int]:
+def lif_token_counts(layer: Layer) -> dict[str, int]:
     """§10: K update cycles, each reading a membrane and a parameter word."""
     K = layer.words
     return {"membrane_word_reads": K, "membrane_word_writes": K, "param_word_reads": K,
-            "neuron_updates": layer.neurons, "spikes": fired}
+            "neuron_updates": layer.neurons}
 
 
 # ----------------------------------------------------------------------------- backend tables
@@ -186,7 +186,7 @@ class KindBehaviour:
 @dataclass(frozen=True)
 class ModelBehaviour:
     update: Callable[[np.ndarray, Layer], tuple[np.ndarray, np.ndarray]]  # (fired, membranes)
-    counts: Callable[[Layer, int], dict[str, int]]  # counters of one token
+    counts: Callable[[Layer], dict[str, int]]  # counters of one token (spikes: generic)
 
 
 KINDS: dict[str, KindBehaviour] = {
@@ -290,8 +290,9 @@ def run_timing(desc: CoreDescription, in_spikes: np.ndarray,
                 t = tokens_seen[i]
                 tokens_seen[i] += 1
                 fired = np.flatnonzero(functional.spikes[i][t])
-                for name, n in MODELS[lay.neuron.model].counts(lay, fired.size).items():
+                for name, n in MODELS[lay.neuron.model].counts(lay).items():
                     c[CORE[name]] += n
+                c[CORE["spikes"]] += fired.size  # the spikes that go out (§6)
                 for name, n in KINDS[lay.kind].token_counts(lay).items():
                     c[CORE[name]] += n
                 outs = topo.out_fifos[i]

@@ -208,6 +208,14 @@ def _fc_counts(row: np.ndarray, K: int, N: int) -> int:
     return K
 
 
+@njit(cache=True, inline="always")
+def _window_range(v: int, k: int, p: int, s: int, n_out: int) -> tuple[int, int]:
+    """Output indices o with 0 <= v + p − o·s < k along one axis (§5.2, §5.3), as the
+    inclusive range [lo, hi] (empty when lo > hi): ceil((v + p − k + 1) / s) … floor((v + p) / s),
+    clipped to 0 … n_out − 1. Scalars only, so inlining it costs nothing per event."""
+    return max(0, -((k - 1 - v - p) // s)), min(n_out - 1, (v + p) // s)
+
+
 # =========================================================================== kind: conv2d (§5.2)
 
 CONV_IN_W = KIND_SLOTS + 0
@@ -241,11 +249,8 @@ def _conv2d_accumulate(mem: np.ndarray, m0: int, weights: np.ndarray, w0: int,
     y = address // (w_in * c_in)
     x = (address // c_in) % w_in
     c = address % c_in
-    # 0 <= y + p - oy·s < kh  <=>  ceil((y + p - kh + 1) / s) <= oy <= floor((y + p) / s)
-    oy_lo = max(0, -((kh - 1 - y - p) // s))
-    oy_hi = min(layer_cfg[j, CONV_OUT_H] - 1, (y + p) // s)
-    ox_lo = max(0, -((kw - 1 - x - p) // s))
-    ox_hi = min(w_out - 1, (x + p) // s)
+    oy_lo, oy_hi = _window_range(y, kh, p, s, layer_cfg[j, CONV_OUT_H])
+    ox_lo, ox_hi = _window_range(x, kw, p, s, w_out)
     touched = 0
     for oy in range(oy_lo, oy_hi + 1):
         ky = y + p - oy * s
@@ -306,11 +311,8 @@ def _pool_accumulate(mem: np.ndarray, m0: int, layer_cfg: np.ndarray, j: int,
     y = address // (w_in * C)
     x = (address // C) % w_in
     c = address % C
-    # 0 <= y - oy·s < p  <=>  ceil((y - p + 1) / s) <= oy <= floor(y / s)
-    oy_lo = max(0, -((pw - 1 - y) // s))
-    oy_hi = min(layer_cfg[j, POOL_OUT_H] - 1, y // s)
-    ox_lo = max(0, -((pw - 1 - x) // s))
-    ox_hi = min(w_out - 1, x // s)
+    oy_lo, oy_hi = _window_range(y, pw, 0, s, layer_cfg[j, POOL_OUT_H])  # no padding
+    ox_lo, ox_hi = _window_range(x, pw, 0, s, w_out)
     touched = 0
     for oy in range(oy_lo, oy_hi + 1):
         for ox in range(ox_lo, ox_hi + 1):
@@ -425,14 +427,13 @@ def _lif_update(mem: np.ndarray, m0: int, param_values: np.ndarray, layer_cfg: n
 
 
 @njit(cache=True, inline="always")
-def _lif_counts(row: np.ndarray, K: int, N: int, fired: int) -> int:
+def _lif_counts(row: np.ndarray, K: int, N: int) -> int:
     """§8, §10 of a lif token: K update cycles, each reading a membrane and a parameter
     word and writing the membrane word back. Returns the update cycles."""
     row[C_MREADS] += K
     row[C_MWRITES] += K
     row[C_PREADS] += K
     row[C_UPDATES] += N
-    row[C_SPIKES] += fired
     return K
 
 
@@ -607,14 +608,13 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
                 K = 0
                 if model == MODEL_LIF:
                     nf = _lif_update(mem, n_off[j], param_values, layer_cfg, j, fired, flags)
-                    K = _lif_counts(cnt[j], layer_cfg[j, LC_WORDS], layer_cfg[j, LC_NEURONS], nf)
+                    K = _lif_counts(cnt[j], layer_cfg[j, LC_WORDS], layer_cfg[j, LC_NEURONS])
                 # --- the kind's share of the token: which spikes go out (§5.3)
                 if layer_cfg[j, LC_KIND] == KIND_POOL and layer_cfg[j, POOL_ONCE] != 0:
-                    spiked = nf
                     nf = _pool_emit_once(fired, nf, sent, n_off[j])
-                    cnt[j, C_SPIKES] -= spiked - nf
                     cnt[j, C_BMREADS] += K
                     cnt[j, C_BMWRITES] += K
+                cnt[j, C_SPIKES] += nf  # the spikes that go out (§6), whatever the kind
                 cnt[j, C_BUSY] += K
                 if record_spikes:
                     for q in range(nf):

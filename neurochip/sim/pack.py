@@ -102,10 +102,7 @@ class PackedModel:
 
     @classmethod
     def from_description(cls, desc: CoreDescription) -> "PackedModel":
-        topo = Topology.from_description(desc)
-        if len(topo.host_fifos) != 1:
-            raise ValueError(f"{len(topo.host_fifos)} layers read the input; the simulator's "
-                             "host feeds exactly one FIFO")
+        topo = Topology.from_description(desc)  # refuses all but one reader of the input
         rows = []
         n_off = np.concatenate([[0], np.cumsum([lay.neurons for lay in desc.layers])]).astype(np.int64)
         channels = [get_kind(lay.kind).channels(lay) for lay in desc.layers]
