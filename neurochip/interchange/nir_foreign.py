@@ -1,0 +1,374 @@
+"""A foreign NIR graph → core description: pattern-match the nodes onto chip layers and
+quantize each through the existing quantizer's rules (neurochip/quantize.py): integer
+weights with one scale per output channel, the scale folded into integer thresholds and
+biases (exactly, in rational arithmetic, where the chip's arithmetic allows), membranes
+wide enough that nothing saturates.
+
+Patterns (NIR sums the inputs of a node with several incoming edges):
+``[Flatten] → Affine|Linear → neuron`` = fc; ``Conv2d → neuron`` = conv2d;
+``SumPool2d|AvgPool2d → neuron`` = pool; ``spikes (or Scale of spikes) ×2 → neuron`` = add.
+Neurons: IF, LIF, CubaLIF with τ_syn = dt. Everything else is refused by name."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from neurochip.description import CoreDescription, CoreMapping, DescriptionError, Encoder, Layer
+from neurochip.description import validate
+from neurochip.interchange.nir_import import ImportOptions, ImportResult, LayerMap
+from neurochip.interchange.nir_io import Graph, NirError
+from neurochip.interchange.nir_kinds import KIND_NIR, SYNAPSE_TYPES, FloatLayer, per_channel
+from neurochip.kinds import get_kind
+from neurochip.interchange.nir_neurons import MODEL_NIR, NEURON_TYPES, NeuronFloat
+from neurochip.quantize import MAX_MEMBRANE_BITS, _bits_for
+from neurochip.train.ste_bp import effective_weight_numpy
+
+KNOWN = ("Input", "Output", "Flatten", "Scale") + tuple(SYNAPSE_TYPES) + NEURON_TYPES
+DEFAULT_DT = 1e-4
+
+
+@dataclass
+class Stream:
+    """A node whose output is a chip stream: the input or a layer's spikes."""
+
+    src: str  # chip name: "input" or a layer name
+    hwc: tuple[int, int, int]
+    flat: bool
+    gain: np.ndarray | None = None  # a Scale in between (add's per-channel gain)
+
+
+@dataclass
+class Pending:
+    """A synapse node waiting for its neuron node."""
+
+    layer: FloatLayer
+    src: str
+
+
+def _shape_of(node: Any, key: str) -> tuple[int, ...] | None:
+    types = getattr(node, key, None) or {}
+    for val in types.values():
+        if val is None:
+            continue
+        arr = np.asarray(val).reshape(-1)
+        if arr.size and np.all(arr > 0):
+            return tuple(int(v) for v in arr)
+    return None
+
+
+def _input_stream(node: Any, name: str, origin: str) -> tuple[Stream, tuple[int, ...]]:
+    shape = _shape_of(node, "input_type") or _shape_of(node, "output_type")
+    if shape is None:
+        raise NirError(f"{origin}: input node {name!r} has no shape; export the graph with "
+                       "its input_type")
+    if len(shape) == 4 and shape[0] == 1:  # a batch dimension of 1
+        shape = shape[1:]
+    if len(shape) == 1:
+        return Stream("input", (1, 1, shape[0]), True), (shape[0],)
+    if len(shape) == 2:
+        shape = (1,) + shape
+    if len(shape) != 3:
+        raise NirError(f"{origin}: input node {name!r} has shape {list(shape)}; the chip takes "
+                       "(N,), (H, W) or (C, H, W) inputs")
+    c, h, w = shape
+    chip = (h, w) if c == 1 else (h, w, c)
+    return Stream("input", (h, w, c), False), chip
+
+
+def _chip_name(node: str, taken: set[str]) -> str:
+    base = re.sub(r"[^a-z0-9_]", "_", node.lower())
+    if not base or not base[0].isalpha():
+        base = "l" + base
+    base = base[:32]
+    name, i = base, 1
+    while name in taken or name == "input":
+        suffix = f"_{i}"
+        name, i = base[:32 - len(suffix)] + suffix, i + 1
+    taken.add(name)
+    return name
+
+
+def _channels(values: np.ndarray, hwc: tuple[int, int, int], flat: bool, what: str,
+              name: str, origin: str) -> np.ndarray:
+    """Per-neuron NIR values → per channel (fc: per neuron)."""
+    arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    if flat:
+        n = hwc[0] * hwc[1] * hwc[2]
+        if arr.size == 1:
+            return np.full(n, arr[0])
+        if arr.size != n:
+            raise NirError(f"{origin}: node {name!r} {what} has {arr.size} values for {n} neurons")
+        return arr
+    try:
+        return per_channel(arr, (hwc[0], hwc[1], hwc[2]))
+    except ValueError:
+        raise NirError(f"{origin}: node {name!r}: {what} varies across positions of a channel; "
+                       "the chip keeps one parameter per channel") from None
+
+
+def _floor_div(num: float, den: float) -> int:
+    return math.floor(Fraction(num) / Fraction(den))
+
+
+def _weight_ints(w: np.ndarray, bits_opt: int | None) -> tuple[np.ndarray, np.ndarray, int, str]:
+    """(ints, per-column scale, weight_bits, note): exact when ``w`` holds integers that
+    fit, else the quantizer's per-column scale (effective_weight_numpy)."""
+    integral = np.array_equal(w, np.rint(w))
+    if integral:
+        lo, hi = float(w.min(initial=0)), float(w.max(initial=0))
+        if np.all(np.abs(w) == 1):
+            need = 1
+        else:
+            need = max(2, max(int(hi).bit_length(), int(-lo - 1).bit_length() if lo < 0 else 0) + 1)
+        if need <= (bits_opt or 8):
+            bits = bits_opt or need
+            if bits == 1 and need != 1:
+                bits = need
+            if need <= bits:
+                return (np.rint(w).astype(np.int64), np.ones(w.shape[1]), bits,
+                        f"integer weights kept exactly ({bits}-bit)")
+    bits = bits_opt or 8
+    ints, scale = effective_weight_numpy(w.astype(np.float32), bits)
+    scale = scale.astype(np.float64)
+    scale[~(scale > 0)] = 1.0
+    err = np.abs(ints * scale - w).max() / max(np.abs(w).max(), 1e-300)
+    return (ints.astype(np.int64), scale, bits,
+            f"weights quantized to {bits} bits, one scale per output channel (max error "
+            f"{100 * err:.2f} % of the largest weight)")
+
+
+def _quantize(fl: FloatLayer, nf: NeuronFloat, hwc: tuple, flat: bool, node: str,
+              origin: str, opts: ImportOptions, calib_max: float | None):
+    """Integer arrays, bits and lif settings of one layer, and the notes that state them."""
+    notes = list(fl.notes) + list(nf.notes)
+    gain = _channels(nf.gain, hwc, flat, "gain", node, origin)
+    drive = _channels(nf.drive, hwc, flat, "v_leak", node, origin)
+    theta = _channels(nf.threshold, hwc, flat, "v_threshold", node, origin)
+    v_reset = _channels(nf.v_reset, hwc, flat, "v_reset", node, origin)
+    if opts.reset == "zero" and np.any(v_reset != 0):
+        raise NirError(f"{origin}: node {node!r} resets to v_reset = {v_reset[v_reset != 0][0]:g}; "
+                       "the chip resets to 0 or subtracts the threshold (--reset subtract "
+                       "ignores v_reset)")
+    bias = fl.bias * gain + drive
+    if fl.kind == "pool":
+        ints, scale, wbits = None, fl.unit * gain, 1
+        reach = fl.geometry["window"] ** 2
+    else:
+        w = fl.weight * gain[None, :]
+        ints, scale, wbits, wnote = _weight_ints(w, opts.weight_bits)
+        notes.append(wnote)
+        reach = int(np.abs(ints).sum(axis=0).max(initial=0))
+    if np.any(scale <= 0):
+        raise NirError(f"{origin}: node {node!r}: a non-positive input gain ({scale.min():g}) "
+                       "would flip the firing condition; the chip's threshold is v > θ")
+    settings_probe = np.array([theta[c] / scale[c] for c in range(theta.size)])
+    model = MODEL_NIR["lif"]
+    provisional_bits = 32
+    settings, lnotes, _ = model.settings(nf, opts.leak, opts.reset, np.rint(settings_probe),
+                                         provisional_bits)
+    notes += lnotes
+    approx = any("error" in n and "error 0 " not in n for n in lnotes) or \
+        any(n.startswith("weights quantized") for n in notes)
+    if settings.integration == "discontinuous":
+        th = np.array([_floor_div(theta[c] - bias[c], scale[c]) for c in range(theta.size)],
+                      dtype=np.int64)
+        th = np.clip(th, -reach - 1, reach)
+        b_int = np.zeros_like(th)
+        notes.append("θ = floor((v_thr − b)/s), bias folded in: the firing decision is exact")
+        need = _bits_for(reach + 1)
+    else:
+        q = np.array([Fraction(theta[c]) / Fraction(scale[c]) for c in range(theta.size)])
+        if opts.reset == "zero":
+            th = np.array([math.floor(x) for x in q], dtype=np.int64)
+            notes.append("θ = floor(v_thr/s): exact firing decision for integer membranes")
+        else:
+            th = np.array([round(x) for x in q], dtype=np.int64)
+            if any(Fraction(int(t)) != x for t, x in zip(th, q)):
+                rel = max(abs(float(x) - int(t)) / max(abs(float(x)), 1e-300) for t, x in zip(th, q))
+                notes.append(f"θ = round(v_thr/s) (subtracted on a spike; relative error "
+                             f"{100 * rel:.2f} %)")
+                approx = True
+        bq = bias / scale
+        b_int = np.rint(bq).astype(np.int64)
+        if np.any(np.abs(bq - b_int) > 1e-9 * np.maximum(1, np.abs(bq))):
+            notes.append(f"bias rounded to integers (max error {np.abs(bq - b_int).max():.3g} LSB)")
+            approx = True
+        per_step = reach + int(np.abs(b_int).max(initial=0))
+        need = _bits_for(opts.time_steps * per_step + int(np.abs(th).max(initial=0)))
+    if calib_max is not None:
+        seen = int(math.ceil(calib_max / float(scale.min()))) + int(np.abs(th).max(initial=0))
+        need = min(need, _bits_for(2 * seen))
+        notes.append(f"membrane width from --calibrate: largest |v| seen {calib_max:.4g} "
+                     f"(×2 headroom) → {need} bits")
+    bits = opts.membrane_bits or need
+    if bits > MAX_MEMBRANE_BITS:
+        notes.append(f"no saturation needs {bits} membrane bits; using {MAX_MEMBRANE_BITS} "
+                     "(saturating)")
+        bits, approx = MAX_MEMBRANE_BITS, True
+    elif opts.membrane_bits and need > opts.membrane_bits:
+        notes.append(f"--membrane-bits {opts.membrane_bits}: the worst case needs {need} bits, "
+                     "so membranes may saturate")
+        approx = True
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    if np.any(th < lo) or np.any(th > hi) or np.any(b_int < lo) or np.any(b_int > hi):
+        notes.append(f"thresholds/biases clamped to the {bits}-bit range")
+        th, b_int, approx = np.clip(th, lo, hi), np.clip(b_int, lo, hi), True
+    settings, lnotes2, _ = model.settings(nf, opts.leak, opts.reset, th, bits)
+    return ints, wbits, bits, th, b_int, settings, notes, approx
+
+
+def import_foreign(g: Graph, origin: str, opts: ImportOptions,
+                   calibration: dict[str, float] | None = None) -> ImportResult:
+    """Map and quantize a foreign graph (see the module docstring)."""
+    dt = opts.dt if opts.dt is not None else DEFAULT_DT
+    for name in g.order:
+        t = g.type_of(name)
+        if t not in KNOWN:
+            raise NirError(f"{origin}: node {name!r} has type {t}, which the chip cannot "
+                           f"express; it maps {', '.join(KNOWN)} (plus residual sums)")
+    ins = [n for n in g.order if g.type_of(n) == "Input"]
+    outs = [n for n in g.order if g.type_of(n) == "Output"]
+    if len(ins) != 1 or len(outs) != 1:
+        raise NirError(f"{origin}: the graph has {len(ins)} Input and {len(outs)} Output nodes; "
+                       "the chip takes exactly one of each")
+    state: dict[str, Stream | Pending] = {}
+    layers: list[Layer] = []
+    maps: list[LayerMap] = []
+    taken: set[str] = set()
+    input_shape: tuple[int, ...] = ()
+    for name in g.order:
+        t, node, preds = g.type_of(name), g.nodes[name], g.preds[name]
+        if t == "Input":
+            state[name], input_shape = _input_stream(node, name, origin)
+            continue
+        if not preds:
+            raise NirError(f"{origin}: node {name!r} ({t}) has no incoming edge; connect it or "
+                           "remove it")
+        srcs = [state[p] for p in preds]
+        if t == "Output":
+            if len(srcs) != 1 or not isinstance(srcs[0], Stream) or srcs[0].src == "input" \
+                    or srcs[0].gain is not None:
+                raise NirError(f"{origin}: output node {name!r} must be fed by one neuron node "
+                               "(the chip counts the last layer's spikes)")
+            continue
+        if t in NEURON_TYPES:
+            layer, lmap = _neuron_layer(g, name, srcs, preds, origin, opts, dt, len(layers),
+                                        taken, calibration)
+            layers.append(layer)
+            maps.append(lmap)
+            out_hwc = tuple(get_kind(layer.kind).output_shape(layer))
+            state[name] = Stream(layer.name, out_hwc, layer.kind == "fc")
+            continue
+        if len(srcs) != 1:
+            raise NirError(f"{origin}: node {name!r} ({t}) has {len(srcs)} incoming edges; on "
+                           "the chip only a neuron node may sum two spike streams (an add core)")
+        src = srcs[0]
+        if isinstance(src, Pending):
+            raise NirError(f"{origin}: node {name!r} ({t}) follows {preds[0]!r} with no neuron "
+                           "node in between; the chip needs a neuron layer after every "
+                           "synapse node")
+        if t == "Flatten":
+            sd, ed = int(getattr(node, "start_dim", 0)), int(getattr(node, "end_dim", -1))
+            if (sd, ed) not in ((0, -1), (1, -1)) or src.gain is not None:
+                raise NirError(f"{origin}: node {name!r}: Flatten(start_dim={sd}, end_dim={ed}); "
+                               "the chip flattens whole maps only")
+            state[name] = Stream(src.src, src.hwc, True)
+        elif t == "Scale":
+            scale = np.asarray(node.scale, dtype=np.float64)
+            gain = _channels(scale, src.hwc, src.flat, "scale", name, origin) \
+                if scale.size > 1 else np.full(src.hwc[2] if not src.flat else
+                                               src.hwc[0] * src.hwc[1] * src.hwc[2], float(scale))
+            state[name] = Stream(src.src, src.hwc, src.flat,
+                                 gain if src.gain is None else gain * src.gain)
+        else:
+            kind = SYNAPSE_TYPES[t]
+            if src.gain is not None:
+                raise NirError(f"{origin}: node {name!r} ({t}) reads a Scale node; fold the "
+                               "scale into its weights")
+            if kind != "fc" and src.flat and src.hwc[:2] != (1, 1):
+                raise NirError(f"{origin}: node {name!r} ({t}) reads a flattened stream; it "
+                               "needs the (C, H, W) map")
+            if kind == "fc" and not src.flat and src.hwc[:2] != (1, 1):
+                raise NirError(f"{origin}: node {name!r} ({t}) reads a (C, H, W) map; put a "
+                               "Flatten in front of it")
+            fl = KIND_NIR[kind].from_foreign(node, name, src.hwc, src.flat, origin)
+            state[name] = Pending(fl, src.src)
+    desc = CoreDescription(
+        name=opts.name, input_shape=tuple(input_shape), encoder=Encoder(opts.encoder, opts.seed),
+        time_steps=opts.time_steps, clock_hz=100e6,
+        count_bits=max(1, int(opts.time_steps).bit_length()), layers=layers,
+        provenance={"importer": "neurochip.interchange (NIR)", "source": origin, "dt": dt,
+                    "reset": opts.reset, "leak": opts.leak})
+    try:
+        validate(desc, origin)
+    except DescriptionError as exc:
+        raise NirError(f"{exc} (while mapping the NIR graph onto the chip)") from None
+    first = next(lay for lay in layers if "input" in lay.sources)
+    choices = [f"dt = {dt:g} s (Euler steps; snnTorch's convention τ = dt/(1 − β))",
+               f"time steps T = {opts.time_steps}, input encoder {opts.encoder} (seed {opts.seed})",
+               f"reset: {opts.reset} (NIR's v_reset semantics is 'zero'; snnTorch simulates "
+               "'subtract' by default)",
+               "threshold: a neuron fires when v > v_thr (strict, as NIR and the chip)",
+               "IF: v ← v + R·I per step; LIF: v ← (1 − dt/τ)·v + (dt/τ)·(v_leak + R·I)",
+               "overflow: saturate"]
+    return ImportResult(desc, False, dt, opts.reset, first.kind == "fc" and
+                        state[ins[0]].flat, maps, choices)
+
+
+def _neuron_layer(g: Graph, name: str, srcs: list, preds: list[str], origin: str,
+                  opts: ImportOptions, dt: float, index: int, taken: set[str],
+                  calibration: dict[str, float] | None) -> tuple[Layer, LayerMap]:
+    node = g.nodes[name]
+    nf = MODEL_NIR["lif"].from_foreign(node, name, dt, origin)
+    if len(srcs) == 1 and isinstance(srcs[0], Pending):
+        fl, sources = srcs[0].layer, srcs[0].src
+    elif len(srcs) == 2 and all(isinstance(s, Stream) for s in srcs):
+        a, b = srcs
+        if a.hwc != b.hwc or a.src == b.src:
+            raise NirError(f"{origin}: node {name!r} sums {preds[0]!r} {a.hwc} and {preds[1]!r} "
+                           f"{b.hwc}; the chip's add core needs two different sources of the "
+                           "same shape")
+        c = a.hwc[2]
+        gains = [s.gain if s.gain is not None else np.ones(c) for s in srcs]
+        if any(gv.size != c for gv in gains):
+            raise NirError(f"{origin}: node {name!r}: add gains must be per channel ({c})")
+        fl = KIND_NIR["add"].from_foreign(gains, a.hwc, origin)
+        sources = (a.src, b.src)
+    elif len(srcs) == 1:
+        raise NirError(f"{origin}: neuron node {name!r} is fed spikes from {preds[0]!r} with no "
+                       "synapse node; the chip needs Affine/Linear, Conv2d or a pool in front "
+                       "of every neuron layer")
+    else:
+        kinds = [type(g.nodes[p]).__name__ for p in preds]
+        raise NirError(f"{origin}: neuron node {name!r} sums {len(srcs)} inputs ({kinds}); the "
+                       "chip's add core sums exactly two spike streams (optionally through "
+                       "Scale nodes): put a neuron node after each synapse node first")
+    hwc, flat = fl.out_shape, fl.kind == "fc"
+    n_nir = int(np.asarray(node.v_threshold).size)
+    if n_nir not in (1, fl.neurons):
+        raise NirError(f"{origin}: neuron node {name!r} has {n_nir} neurons but its input "
+                       f"gives {fl.neurons}; fix the shapes")
+    calib = None if calibration is None else calibration.get(name)
+    ints, wbits, bits, th, b_int, settings, notes, approx = _quantize(
+        fl, nf, hwc, flat, name, origin, opts, calib)
+    lname = _chip_name(name, taken)
+    channels = hwc[2]
+    depth = opts.fifo_depth
+    if fl.kind == "add":
+        depth = max(depth, hwc[0] * hwc[1] * hwc[2] + 1)  # §7: one whole step of source 1
+    layer = Layer(name=lname, inputs=fl.inputs, neurons=fl.neurons, weight_bits=wbits,
+                  membrane_bits=bits, overflow="saturate", neuron=settings,
+                  core=CoreMapping(index=index, lanes=min(opts.lanes, channels), fifo_depth=depth),
+                  weight=ints if ints is not None else np.zeros((0,), np.int64),
+                  threshold=th, bias=b_int, kind=fl.kind,
+                  source=sources if isinstance(sources, tuple) else sources,
+                  geometry=dict(fl.geometry))
+    if fl.kind == "pool":
+        layer.weight = np.zeros((0,), np.int64)
+    return layer, LayerMap(lname, name, flat, notes, approx)
