@@ -116,24 +116,33 @@ def _floor_div(num: float, den: float) -> int:
     return math.floor(Fraction(num) / Fraction(den))
 
 
+def _bits_needed(ints: np.ndarray) -> int:
+    """Smallest weight_bits holding ``ints`` (1: only ±1)."""
+    if ints.size and np.all(np.abs(ints) == 1):
+        return 1
+    lo, hi = int(ints.min(initial=0)), int(ints.max(initial=0))
+    return max(2, hi.bit_length() + 1, (-lo - 1).bit_length() + 1 if lo < 0 else 0)
+
+
 def _weight_ints(w: np.ndarray, bits_opt: int | None) -> tuple[np.ndarray, np.ndarray, int, str]:
-    """(ints, per-column scale, weight_bits, note): exact when ``w`` holds integers that
-    fit, else the quantizer's per-column scale (effective_weight_numpy)."""
-    integral = np.array_equal(w, np.rint(w))
-    if integral:
-        lo, hi = float(w.min(initial=0)), float(w.max(initial=0))
-        if np.all(np.abs(w) == 1):
-            need = 1
-        else:
-            need = max(2, max(int(hi).bit_length(), int(-lo - 1).bit_length() if lo < 0 else 0) + 1)
-        if need <= (bits_opt or 8):
-            bits = bits_opt or need
-            if bits == 1 and need != 1:
-                bits = need
-            if need <= bits:
-                return (np.rint(w).astype(np.int64), np.ones(w.shape[1]), bits,
-                        f"integer weights kept exactly ({bits}-bit)")
-    bits = bits_opt or 8
+    """(ints, per-column scale, weight_bits, note): exact when ``w`` is integers × 2^-k for
+    some k ≥ 0 that fit the bits (one scale 2^-k for the layer), else the quantizer's
+    per-column max-abs scale (neurochip.train.ste_bp.effective_weight_numpy)."""
+    limit = bits_opt or 8
+    for k in range(0, 17):
+        scaled = w * float(2 ** k)
+        if not np.array_equal(scaled, np.rint(scaled)):
+            continue
+        ints = np.rint(scaled).astype(np.int64)
+        need = _bits_needed(ints)
+        if need > limit:
+            break
+        bits = max(need, bits_opt or need)
+        if bits == 1 and need != 1:
+            continue
+        where = "integer weights" if k == 0 else f"weights are integers × 2^-{k}"
+        return (ints, np.full(w.shape[1], 2.0 ** -k), bits, f"{where}: kept exactly ({bits}-bit)")
+    bits = limit
     ints, scale = effective_weight_numpy(w.astype(np.float32), bits)
     scale = scale.astype(np.float64)
     scale[~(scale > 0)] = 1.0
@@ -294,7 +303,7 @@ def import_foreign(g: Graph, origin: str, opts: ImportOptions,
             if kind != "fc" and src.flat and src.hwc[:2] != (1, 1):
                 raise NirError(f"{origin}: node {name!r} ({t}) reads a flattened stream; it "
                                "needs the (C, H, W) map")
-            if kind == "fc" and not src.flat and src.hwc[:2] != (1, 1):
+            if kind == "fc" and not src.flat and src.hwc[:2] != (1, 1) and src.hwc[2] != 1:
                 raise NirError(f"{origin}: node {name!r} ({t}) reads a (C, H, W) map; put a "
                                "Flatten in front of it")
             fl = KIND_NIR[kind].from_foreign(node, name, src.hwc, src.flat, origin)

@@ -101,6 +101,8 @@ def _uniform(values: np.ndarray, what: str, name: str, origin: str) -> float:
     v = np.asarray(values, dtype=np.float64).reshape(-1)
     if v.size == 0:
         raise NirError(f"{origin}: node {name!r} has an empty '{what}'")
+    if np.all(v == v[0]):
+        return float(v[0])
     if np.ptp(v) > SNAP * max(1.0, float(np.abs(v).max())):
         raise NirError(f"{origin}: node {name!r}: {what} varies across neurons "
                        f"({v.min():.6g} … {v.max():.6g}); the chip has one leak per layer, "
@@ -143,7 +145,11 @@ def lif_foreign(node, name: str, dt: float, origin: str) -> NeuronFloat:
             gain = np.ones_like(theta)  # τ = ∞ with snnTorch's R = τ/dt: gain 1
             notes.append("τ = ∞ and R = ∞ (snnTorch's β = 1): read as IF with gain R·dt/τ = 1")
         else:
-            gain = _snap_gain(r * dt / tau)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                gain = _snap_gain(r * dt / tau)
+            if not np.all(np.isfinite(gain)):
+                raise NirError(f"{origin}: node {name!r}: R·dt/τ is not finite (R = {r.max():g}, "
+                               f"τ = {tau.max():g}); give finite R and τ")
         drive = (dt / tau) * v_leak if beta != 1.0 else np.zeros_like(theta)
         notes.append(f"LIF: β = 1 − dt/τ = {beta:.6g}, input gain R·dt/τ = "
                      f"{float(np.mean(gain)):.6g} (dt = {dt:g} s)")

@@ -1,0 +1,354 @@
+"""NIR in and out (docs/nir.md): exact round trips of every shipped model and of random
+descriptions, real clients (snnTorch, Norse) on both sides, residual graphs, and hostile
+files refused in one line with exit code 2."""
+
+from __future__ import annotations
+
+import glob
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+nir = pytest.importorskip("nir", reason="NIR interchange needs the optional 'nir' package "
+                                        "(pip install 'neurochip[nir]')")
+
+from neurochip.cli.main import main  # noqa: E402
+from neurochip.datasets import load_sample  # noqa: E402
+from neurochip.description import (CoreDescription, CoreMapping, Encoder, Layer,  # noqa: E402
+                                   load, validate)
+from neurochip.interchange.nir_export import export, export_file  # noqa: E402
+from neurochip.interchange.nir_fidelity import measure  # noqa: E402
+from neurochip.interchange.nir_import import ImportOptions, import_file  # noqa: E402
+from neurochip.interchange.nir_io import NirError  # noqa: E402
+from neurochip.neurons.lif import LifNeuron  # noqa: E402
+from neurochip.random_networks import random_description, random_images  # noqa: E402
+from neurochip.sim import simulate  # noqa: E402
+from neurochip.sim.simulator import encode_images  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = sorted(glob.glob(str(ROOT / "models" / "*.npz")))
+DIS = LifNeuron(reset="zero", leak="none", leak_amount=0, integration="discontinuous")
+
+
+def _torch():
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    return torch
+
+
+# ------------------------------------------------------------------ round trips
+@pytest.mark.parametrize("path", MODELS, ids=lambda p: Path(p).name)
+def test_every_shipped_model_round_trips_to_the_identical_description(path, tmp_path):
+    desc = load(path)
+    export_file(desc, tmp_path / "m.nir")
+    res, _ = import_file(tmp_path / "m.nir")
+    assert res.exact and res.desc.content_hash() == desc.content_hash()
+    assert res.desc.manifest() == desc.manifest()
+
+
+def test_random_descriptions_round_trip(tmp_path):
+    kinds = set()
+    for seed in range(40):
+        desc = random_description(seed)
+        kinds |= {lay.kind for lay in desc.layers}
+        export_file(desc, tmp_path / "r.nir")
+        res, _ = import_file(tmp_path / "r.nir")
+        assert res.desc.content_hash() == desc.content_hash(), f"seed {seed}"
+    assert kinds == {"fc", "conv2d", "pool", "add"}
+
+
+def test_export_uses_standard_primitives(tmp_path):
+    desc = load(ROOT / "models" / "ste-bp-mnist-cnn.npz")
+    export_file(desc, tmp_path / "c.nir")
+    graph = nir.read(tmp_path / "c.nir")  # type-checked by nir itself
+    types = {type(n).__name__ for n in graph.nodes.values()}
+    assert types <= {"Input", "Output", "Conv2d", "SumPool2d", "Affine", "Flatten", "LIF", "IF",
+                     "Scale"}
+    assert {"Conv2d", "SumPool2d", "Flatten", "Affine", "LIF"} <= types
+
+
+def test_foreign_reimport_of_an_exported_integer_model_is_exact(tmp_path):
+    """Without the metadata, the float graph of a discontinuous ±1 model quantizes back to
+    a network whose spikes equal the original chip's, step by step."""
+    desc = load(ROOT / "models" / "ste-bp-mnist-small.npz")
+    export_file(desc, tmp_path / "s.nir")
+    res, g = import_file(tmp_path / "s.nir", ImportOptions(foreign=True, time_steps=desc.time_steps))
+    assert not res.exact
+    images = load_sample()[0][:32]
+    a = simulate(desc, images, record_spikes=True)
+    b = simulate(res.desc, images, record_spikes=True)
+    assert np.array_equal(a.spikes, b.spikes) and np.array_equal(a.counts, b.counts)
+    f = measure(g, res, images, None, "sample")
+    assert f.decision_agreement == 1.0
+    assert all(lay.identical_spike_fraction == 1.0 for lay in f.layers)
+
+
+# ------------------------------------------------------------------ snnTorch
+def _snn_if_net(torch, snn, rng):
+    """784-32-10 IF net (β = 1, subtract reset) with integer weights, biases, thresholds."""
+    l1, l2 = torch.nn.Linear(784, 32), torch.nn.Linear(32, 10)
+    with torch.no_grad():
+        l1.weight.copy_(torch.tensor(rng.integers(-2, 3, (32, 784)), dtype=torch.float32))
+        l1.bias.copy_(torch.tensor(rng.integers(-3, 2, 32), dtype=torch.float32))
+        l2.weight.copy_(torch.tensor(rng.integers(-3, 4, (10, 32)), dtype=torch.float32))
+        l2.bias.copy_(torch.zeros(10))
+
+    def neuron(n, lo, hi):
+        return snn.Leaky(beta=torch.ones(n), threshold=torch.tensor(
+            rng.integers(lo, hi, n), dtype=torch.float32), init_hidden=True)
+
+    return torch.nn.Sequential(torch.nn.Flatten(), l1, neuron(32, 4, 30), l2, neuron(10, 2, 8))
+
+
+def _run_torch(torch, net, spikes, layers):
+    """Spikes of the given modules of ``net`` per step: (n, T, N) each."""
+    seen = {i: [] for i in layers}
+    hooks = [net[i].register_forward_hook(lambda m, a, o, i=i: seen[i].append(
+        (o[0] if isinstance(o, tuple) else o).detach().numpy().copy())) for i in layers]
+    with torch.no_grad():
+        for t in range(spikes.shape[1]):
+            net(torch.tensor(spikes[:, t].astype(np.float32)).reshape(len(spikes), 1, 28, 28))
+    for h in hooks:
+        h.remove()
+    return {i: np.stack(v, axis=1).reshape(len(spikes), spikes.shape[1], -1) for i, v in seen.items()}
+
+
+def test_snntorch_if_network_runs_exactly_on_the_chip(tmp_path):
+    torch = _torch()
+    snn = pytest.importorskip("snntorch")
+    from snntorch.export_nir import export_to_nir
+
+    net = _snn_if_net(torch, snn, np.random.default_rng(3))
+    graph = export_to_nir(net, torch.zeros(1, 1, 28, 28), ignore_dims=[0])
+    nir.write(tmp_path / "if.nir", graph)
+    # snnTorch simulates reset by subtraction (its default); NIR cannot say so: --reset subtract
+    res, g = import_file(tmp_path / "if.nir", ImportOptions(reset="subtract", time_steps=8))
+    assert [lay.neuron.leak for lay in res.desc.layers] == ["none", "none"]
+    assert all(lay.weight_bits <= 3 for lay in res.desc.layers)
+    images = load_sample()[0][:24]
+    spikes = encode_images(res.desc, images)
+    for m in net.modules():
+        if isinstance(m, snn.Leaky):
+            m.reset_hidden()
+    ours = _run_torch(torch, net, spikes, [2, 4])
+    chip = simulate(res.desc, images, record_spikes=True)
+    assert ours[2].sum() > 0 and ours[4].sum() > 0
+    assert np.array_equal(chip.spikes[:, :, :32], ours[2])
+    assert np.array_equal(chip.spikes[:, :, 32:], ours[4])
+    f = measure(g, res, images, None, "sample")
+    assert f.decision_agreement == 1.0 and all(x.max_abs_count_error == 0 for x in f.layers)
+
+
+def test_snntorch_lif_network_agrees_within_the_reported_fidelity(tmp_path):
+    torch = _torch()
+    snn = pytest.importorskip("snntorch")
+    from snntorch.export_nir import export_to_nir
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Flatten(), torch.nn.Linear(784, 48),
+        snn.Leaky(beta=torch.full((48,), 0.75), threshold=torch.full((48,), 0.5),
+                  init_hidden=True, reset_mechanism="zero"),
+        torch.nn.Linear(48, 10),
+        snn.Leaky(beta=torch.full((10,), 0.75), threshold=torch.full((10,), 0.2),
+                  init_hidden=True, reset_mechanism="zero"))
+    with torch.no_grad():
+        net[1].weight.mul_(3.0)
+    graph = export_to_nir(net, torch.zeros(1, 1, 28, 28), ignore_dims=[0])
+    nir.write(tmp_path / "lif.nir", graph)
+    res, g = import_file(tmp_path / "lif.nir", ImportOptions(time_steps=8))
+    assert [lay.neuron.leak for lay in res.desc.layers] == ["shift", "shift"]
+    assert [lay.neuron.leak_amount for lay in res.desc.layers] == [2, 2]  # β = 1 − 2^-2
+    images = load_sample()[0][:48]
+    f = measure(g, res, images, None, "sample")
+    spikes = encode_images(res.desc, images)
+    ours = _run_torch(torch, net, spikes, [2, 4])
+    chip = simulate(res.desc, images, record_spikes=True)
+    for i, (mod, lay) in enumerate(zip((2, 4), f.layers)):
+        lo, hi = chip.neuron_offsets[i], chip.neuron_offsets[i + 1]
+        err = np.abs(chip.spikes[:, :, lo:hi].sum(1).astype(int) - ours[mod].sum(1)).mean()
+        # snnTorch (float32) is the float reference the report measured against (float64)
+        assert abs(err - lay.mean_abs_count_error) <= 0.02, (lay.layer, err, lay.mean_abs_count_error)
+        assert lay.approximated and any("shift leak" in n for n in lay.notes)
+    agree = np.mean(np.argmax(ours[4].sum(1), 1) == chip.predictions)
+    assert abs(agree - f.decision_agreement) <= 0.05
+    assert ours[2].sum() > 0
+
+
+def _uniform_threshold_model() -> CoreDescription:
+    rng = np.random.default_rng(0)
+    l1 = Layer("fc1", 784, 64, 1, 10, "saturate", DIS, CoreMapping(0, 64, 64),
+               rng.choice([-1, 1], (784, 64)), np.full(64, 5), np.zeros(64, np.int64))
+    l2 = Layer("out", 64, 10, 1, 8, "saturate", DIS, CoreMapping(1, 10, 64),
+               rng.choice([-1, 1], (64, 10)), np.full(10, 2), np.zeros(10, np.int64), source="fc1")
+    desc = CoreDescription("uniform", (28, 28), Encoder(), 8, 100e6, 4, [l1, l2])
+    validate(desc)
+    return desc
+
+
+def test_exported_model_imports_into_snntorch_with_the_chips_spikes():
+    """snnTorch's importer takes one threshold per layer, so the model has uniform ones."""
+    torch = _torch()
+    pytest.importorskip("snntorch")
+    from snntorch.import_nir import import_from_nir
+
+    desc = _uniform_threshold_model()
+    net = import_from_nir(export(desc))
+    images = load_sample()[0][:16]
+    spikes = encode_images(desc, images)
+    chip = simulate(desc, images, record_spikes=True)
+    out = []
+    with torch.no_grad():
+        for t in range(desc.time_steps):
+            o = net(torch.tensor(spikes[:, t].astype(np.float32)))
+            out.append((o[0] if isinstance(o, tuple) else o).numpy())
+    out = np.stack(out, axis=1)
+    assert out.sum() > 0
+    assert np.array_equal(out, chip.spikes[:, :, 64:])
+
+
+# ------------------------------------------------------------------ Norse
+def test_norse_if_network_runs_exactly_on_the_chip(tmp_path):
+    torch = _torch()
+    norse = pytest.importorskip("norse.torch", reason="Norse not installed (pip install norse)")
+    rng = np.random.default_rng(5)
+    l1, l2 = torch.nn.Linear(784, 24), torch.nn.Linear(24, 10)
+    with torch.no_grad():
+        l1.weight.copy_(torch.tensor(rng.integers(-1, 2, (24, 784)) * 0.5, dtype=torch.float32))
+        l1.bias.zero_()
+        l2.weight.copy_(torch.tensor(rng.integers(-2, 3, (10, 24)) * 0.5, dtype=torch.float32))
+        l2.bias.zero_()
+    # per-neuron thresholds: nir.write cannot store Norse's scalar (0-d) parameters
+    net = norse.SequentialState(
+        l1, norse.IAFCell(norse.IAFParameters(v_th=torch.full((24,), 4.0))),
+        l2, norse.IAFCell(norse.IAFParameters(v_th=torch.full((10,), 1.0))))
+    nir.write(tmp_path / "norse.nir", norse.to_nir(net, torch.zeros(1, 784)))
+    res, g = import_file(tmp_path / "norse.nir", ImportOptions(time_steps=8))
+    images = load_sample()[0][:24]
+    spikes = encode_images(res.desc, images)
+    state, outs, hidden = None, [], []
+    hook = net[1].register_forward_hook(lambda m, a, o: hidden.append(o[0].detach().numpy()))
+    with torch.no_grad():
+        for t in range(8):
+            o, state = net(torch.tensor(spikes[:, t].astype(np.float32)), state)
+            outs.append(o.numpy())
+    hook.remove()
+    chip = simulate(res.desc, images, record_spikes=True)
+    assert np.stack(hidden, 1).sum() > 0
+    assert np.array_equal(chip.spikes[:, :, :24], np.stack(hidden, 1))
+    assert np.array_equal(chip.spikes[:, :, 24:], np.stack(outs, 1))
+
+
+# ------------------------------------------------------------------ residual graphs
+def _residual_graph(rng) -> object:
+    def conv(cin, cout):
+        return nir.Conv2d(input_shape=(6, 6), weight=rng.integers(-2, 3, (cout, cin, 3, 3)).astype(float),
+                          stride=1, padding=1, dilation=1, groups=1, bias=np.zeros(cout))
+
+    def neuron(shape, th):
+        return nir.IF(r=np.ones(shape), v_threshold=np.full(shape, th), v_reset=np.zeros(shape))
+
+    nodes = {"input": nir.Input(input_type={"input": np.array([2, 6, 6])}),
+             "c1": conv(2, 4), "n1": neuron((4, 6, 6), 2.0),
+             "c2": conv(4, 4), "n2": neuron((4, 6, 6), 3.0),
+             "g": nir.Scale(scale=np.full((4, 6, 6), 2.0)),
+             "sum": neuron((4, 6, 6), 1.0),
+             "flat": nir.Flatten(input_type={"input": np.array([4, 6, 6])}, start_dim=0, end_dim=-1),
+             "fc": nir.Affine(weight=rng.integers(-2, 3, (5, 144)).astype(float), bias=np.zeros(5)),
+             "out": neuron((5,), 2.0),
+             "output": nir.Output(output_type={"output": np.array([5])})}
+    edges = [("input", "c1"), ("c1", "n1"), ("n1", "c2"), ("c2", "n2"), ("n2", "sum"),
+             ("n1", "g"), ("g", "sum"), ("sum", "flat"), ("flat", "fc"), ("fc", "out"),
+             ("out", "output")]
+    return nir.NIRGraph(nodes=nodes, edges=edges)
+
+
+def test_residual_graph_maps_onto_add_and_runs_exactly(tmp_path):
+    nir.write(tmp_path / "res.nir", _residual_graph(np.random.default_rng(1)))
+    res, g = import_file(tmp_path / "res.nir", ImportOptions(time_steps=6, encoder="rate_deterministic"))
+    assert [lay.kind for lay in res.desc.layers] == ["conv2d", "conv2d", "add", "fc"]
+    add = res.desc.layers[2]
+    assert add.sources == ("n2", "n1") and add.weight.tolist() == [[1] * 4, [2] * 4]
+    f = measure(g, res, random_images(2, 16, 72), None, "random")
+    assert f.decision_agreement == 1.0
+    assert all(x.identical_spike_fraction == 1.0 for x in f.layers)
+    assert sum(x.chip_spikes_per_image for x in f.layers) > 0
+    export_file(res.desc, tmp_path / "back.nir")  # and the imported description round-trips
+    assert import_file(tmp_path / "back.nir")[0].desc.content_hash() == res.desc.content_hash()
+
+
+# ------------------------------------------------------------------ hostile files and the CLI
+def _write_bad(tmp_path, case: str) -> Path:
+    path = tmp_path / f"{case}.nir"
+    inp = nir.Input(input_type={"input": np.array([4])})
+    out = nir.Output(output_type={"output": np.array([3])})
+    w = np.ones((3, 4))
+    neuron = nir.IF(r=np.ones(3), v_threshold=np.ones(3))
+    nodes = {"input": inp, "fc": nir.Affine(weight=w, bias=np.zeros(3)), "n": neuron, "output": out}
+    edges = [("input", "fc"), ("fc", "n"), ("n", "output")]
+    if case == "text":
+        path.write_text("not a NIR file")
+        return path
+    if case == "nan":
+        nodes["fc"] = nir.Affine(weight=np.full((3, 4), np.nan), bias=np.zeros(3))
+    elif case == "cycle":
+        nodes["rec"] = nir.Linear(weight=np.ones((3, 3)))
+        edges += [("n", "rec"), ("rec", "n")]
+    elif case == "unknown_type":
+        nodes["n"] = nir.LI(tau=np.ones(3), r=np.ones(3), v_leak=np.zeros(3))
+    elif case == "wrong_shape":
+        nodes["input"] = nir.Input(input_type={"input": np.array([5])})
+    elif case == "cuba_current":
+        nodes["n"] = nir.CubaLIF(tau_syn=np.full(3, 5e-4), tau_mem=np.full(3, 1e-3), r=np.ones(3),
+                                 v_leak=np.zeros(3), v_threshold=np.ones(3))
+    elif case == "v_reset":
+        nodes["n"] = nir.IF(r=np.ones(3), v_threshold=np.ones(3), v_reset=np.full(3, 0.5))
+    nir.write(path, nir.NIRGraph(nodes=nodes, edges=edges, type_check=False))
+    if case == "truncated":
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    if case == "bad_metadata":
+        export_file(random_description(0), path)
+        import h5py
+
+        with h5py.File(path, "r+") as f:
+            meta = f["node/metadata/neurochip"]
+            text = meta[()].decode() if isinstance(meta[()], bytes) else str(meta[()])
+            del f["node/metadata/neurochip"]
+            f["node/metadata/neurochip"] = text.replace('"version": 1', '"version": 7')
+    return path
+
+
+HOSTILE = {"text": "not an HDF5 file", "truncated": "unreadable NIR file", "nan": "holds NaN",
+           "cycle": "cycle", "unknown_type": "type LI", "wrong_shape": "5 values",
+           "cuba_current": "synaptic-current register", "v_reset": "v_reset = 0.5",
+           "bad_metadata": "version 7"}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_files_are_refused_in_one_line(case, tmp_path, capsys):
+    path = _write_bad(tmp_path, case)
+    with pytest.raises(NirError, match=HOSTILE[case]):
+        import_file(path)
+    rc = main(["nir", "import", str(path), "-o", str(tmp_path / "x.npz"), "--images", "2"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith("neurochip: error:") and HOSTILE[case] in err
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_cli_export_then_import_json(tmp_path, capsys):
+    model = ROOT / "models" / "ste-bp-mnist-small.npz"
+    assert main(["nir", "export", str(model), "-o", str(tmp_path / "s.nir"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["content_hash"] == load(model).content_hash()
+    assert main(["nir", "import", str(tmp_path / "s.nir"), "-o", str(tmp_path / "s.npz"),
+                 "--images", "8", "--json"]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["exact_import"] and rep["content_hash"] == out["content_hash"]
+    assert rep["fidelity"]["decision_agreement"] == 1.0
+    assert load(tmp_path / "s.npz").content_hash() == out["content_hash"]
+    assert main(["nir", "import", str(tmp_path / "s.nir"), "-o", str(tmp_path / "t.npz"),
+                 "--time-steps", "0"]) == 2
