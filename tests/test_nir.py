@@ -352,3 +352,38 @@ def test_cli_export_then_import_json(tmp_path, capsys):
     assert load(tmp_path / "s.npz").content_hash() == out["content_hash"]
     assert main(["nir", "import", str(tmp_path / "s.nir"), "-o", str(tmp_path / "t.npz"),
                  "--time-steps", "0"]) == 2
+
+
+def test_cli_import_of_an_snntorch_file_then_simulate_and_calibrate(tmp_path, capsys):
+    """The user's path: snnTorch's .nir → `nir import` → `simulate`; --calibrate sizes the
+    membranes from the float graph (never wider than the worst case)."""
+    torch = _torch()
+    snn = pytest.importorskip("snntorch")
+    from snntorch.export_nir import export_to_nir
+
+    from neurochip.datasets import write_idx
+
+    torch.manual_seed(1)
+    net = torch.nn.Sequential(
+        torch.nn.Flatten(), torch.nn.Linear(784, 32),
+        snn.Leaky(beta=torch.full((32,), 0.9), threshold=torch.ones(32), init_hidden=True),
+        torch.nn.Linear(32, 10),
+        snn.Leaky(beta=torch.full((10,), 0.9), threshold=torch.ones(10), init_hidden=True))
+    nir.write(tmp_path / "m.nir", export_to_nir(net, torch.zeros(1, 1, 28, 28), ignore_dims=[0]))
+    images, labels = load_sample()
+    cal = tmp_path / "cal"
+    cal.mkdir()
+    write_idx(cal / "train-images-idx3-ubyte", images[:64])
+    write_idx(cal / "train-labels-idx1-ubyte", labels[:64])
+    assert main(["nir", "import", str(tmp_path / "m.nir"), "-o", str(tmp_path / "m.npz"),
+                 "--images", "16"]) == 0
+    text = capsys.readouterr().out
+    assert "decisions" in text and "shift leak λ = 3" in text and "reset: zero" in text
+    assert main(["nir", "import", str(tmp_path / "m.nir"), "-o", str(tmp_path / "c.npz"),
+                 "--images", "0", "--calibrate", str(cal)]) == 0
+    capsys.readouterr()
+    worst, calibrated = load(tmp_path / "m.npz"), load(tmp_path / "c.npz")
+    for a, b in zip(worst.layers, calibrated.layers):
+        assert b.membrane_bits <= a.membrane_bits
+    assert main(["simulate", str(tmp_path / "m.npz"), "--limit", "8", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["images"] == 8

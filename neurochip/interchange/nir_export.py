@@ -78,6 +78,8 @@ def export(desc: CoreDescription, dt: float = DEFAULT_DT) -> Any:
         shapes[lay.name] = out_hwc
         neuron, lost = MODEL_NIR[lay.neuron.model].export(
             nir, lay, dt, nir_shape(out_hwc, flat[lay.name]))
+        if lay.kind == "pool" and lay.geometry.get("emit") == "once":
+            lost.append("emit = once (each window spikes at most once per image)")
         if lay.kind in ("pool", "add") and np.any(lay.bias != 0):
             lost.append("the bias (no bias field on SumPool2d/Scale; kept in metadata)")
         meta: dict[str, Any] = {"layer": layer_entries[lay.name],
@@ -93,6 +95,9 @@ def export(desc: CoreDescription, dt: float = DEFAULT_DT) -> Any:
         edges += new_edges
         edges += [(i, own["neuron"]) for i in ([into] if isinstance(into, str) else into)]
         lost_all += [f"{lay.name}: {x}" for x in lost]
+    modes = ", ".join(sorted({lay.overflow for lay in desc.layers}))
+    lost_all.append(f"overflow at each layer's membrane bits ({modes}): float readers do "
+                    "not model it")
     last = desc.layers[-1]
     nodes["output"] = nir.Output(output_type={"output": np.array(
         nir_shape(shapes[last.name], flat[last.name]))})
