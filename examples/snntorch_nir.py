@@ -13,8 +13,6 @@ import argparse
 import sys
 import time
 
-import numpy as np
-
 
 def build(torch, snn, hidden: int, beta: float):
     def leaky(n: int, **kw):

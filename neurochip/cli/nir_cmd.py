@@ -8,8 +8,6 @@ import math
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from neurochip.cli.main import EXIT_OK, BadInput, emit_json, load_model
 
 
@@ -126,7 +124,7 @@ def run_import(args: argparse.Namespace) -> int:
         check_output_path(args.out, "--out")
     except ValueError as exc:
         raise BadInput(str(exc)) from exc
-    name = args.name or Path(args.out).name.removesuffix(".npz")
+    name = args.name or Path(args.out).name.removesuffix(".npz") or "nir-import"
     opts = ImportOptions(time_steps=args.time_steps, dt=args.dt, weight_bits=args.weight_bits,
                          membrane_bits=args.membrane_bits, leak=args.leak, reset=args.reset,
                          encoder=args.encoder, seed=args.seed, lanes=args.lanes,
@@ -147,9 +145,18 @@ def run_import(args: argparse.Namespace) -> int:
             raise BadInput(f"--calibrate {args.calibrate}: images have {cal_images.shape[1]} "
                            f"pixels, the network takes {res.desc.input_size}")
         res = import_foreign(graph, args.file, opts, calibrate(graph, res, cal_images))
-    if res.exact and args.name is None:
-        name = res.desc.name
-    res.desc.name = name if not res.exact else res.desc.name
+    if res.exact:
+        ignored = [opt for opt, val, default in (
+            ("--time-steps", args.time_steps, 8), ("--dt", args.dt, None),
+            ("--weight-bits", args.weight_bits, None), ("--membrane-bits", args.membrane_bits, None),
+            ("--leak", args.leak, "shift"), ("--reset", args.reset, "zero"),
+            ("--encoder", args.encoder, "bernoulli_lfsr"), ("--seed", args.seed, 1),
+            ("--lanes", args.lanes, 64), ("--fifo-depth", args.fifo_depth, 64),
+            ("--name", args.name, None)) if val != default]
+        if ignored:
+            print(f"note: {args.file} carries an exact neurochip description; "
+                  f"{', '.join(ignored)} ignored (pass --foreign to re-quantize the float "
+                  "graph with them)", file=sys.stderr)
     fidelity = None
     if args.images > 0:
         images, labels, source = _report_images(res.desc, args.data, args.images)

@@ -65,6 +65,10 @@ def export(desc: CoreDescription, dt: float = DEFAULT_DT) -> Any:
     edges: list[tuple[str, str]] = []
     lost_all: list[str] = []
     for lay in desc.layers:
+        for table, key in ((KIND_NIR, lay.kind), (MODEL_NIR, lay.neuron.model)):
+            if not hasattr(table[key], "export"):  # a registered NotExpressible
+                raise NirError(f"layer {lay.name!r}: {key} cannot be exported to NIR "
+                               f"({table[key].reason})")
         kind = get_kind(lay.kind)
         own = names[lay.name]
         srcs = list(lay.sources)

@@ -35,7 +35,6 @@ class ImportOptions:
     fifo_depth: int = 64
     name: str = "nir-import"
     foreign: bool = False  # ignore neurochip metadata and quantize as a float graph
-    calibrate: np.ndarray | None = None  # images whose float membranes size the membranes
 
 
 @dataclass
@@ -121,7 +120,8 @@ def read_back(g: nir_io.Graph, origin: str) -> ImportResult:
             raise NirError(f"{origin}: node {node_name!r} metadata lacks the 'layer' record")
         entry = meta["layer"]
         kind, model = entry.get("kind"), (entry.get("neuron") or {}).get("model")
-        if kind not in KIND_NIR or model not in MODEL_NIR:
+        if kind not in KIND_NIR or model not in MODEL_NIR or any(
+                not hasattr(e, "read_back") for e in (KIND_NIR[kind], MODEL_NIR[model])):
             raise NirError(f"{origin}: node {node_name!r}: layer kind {kind!r} / neuron model "
                            f"{model!r} has no NIR entry in this neurochip "
                            f"(kinds {sorted(KIND_NIR)}, models {sorted(MODEL_NIR)})")
