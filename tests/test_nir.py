@@ -309,6 +309,12 @@ def _write_bad(tmp_path, case: str) -> Path:
     if case == "truncated":
         data = path.read_bytes()
         path.write_bytes(data[: len(data) // 2])
+    if case == "bomb":
+        import h5py
+
+        with h5py.File(path, "r+") as f:  # 2^40 zeros compress to almost nothing
+            f.create_dataset("node/pad", shape=(1 << 37,), dtype="f8", chunks=(1 << 20,),
+                             compression="gzip")
     if case == "bad_metadata":
         export_file(random_description(0), path)
         import h5py
@@ -324,7 +330,7 @@ def _write_bad(tmp_path, case: str) -> Path:
 HOSTILE = {"text": "not an HDF5 file", "truncated": "unreadable NIR file", "nan": "holds NaN",
            "cycle": "cycle", "unknown_type": "type LI", "wrong_shape": "5 values",
            "cuba_current": "synaptic-current register", "v_reset": "v_reset = 0.5",
-           "bad_metadata": "version 7"}
+           "bad_metadata": "version 7", "bomb": "would unpack"}
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE))
@@ -387,3 +393,12 @@ def test_cli_import_of_an_snntorch_file_then_simulate_and_calibrate(tmp_path, ca
         assert b.membrane_bits <= a.membrane_bits
     assert main(["simulate", str(tmp_path / "m.npz"), "--limit", "8", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["images"] == 8
+
+
+def test_cli_help_and_missing_action(capsys):
+    for argv in (["nir", "--help"], ["nir", "import", "--help"], ["nir", "export", "--help"]):
+        with pytest.raises(SystemExit) as exc:
+            main(argv)
+        assert exc.value.code == 0
+    assert "--calibrate" in capsys.readouterr().out
+    assert main(["nir"]) == 2

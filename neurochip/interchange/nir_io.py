@@ -13,6 +13,7 @@ import numpy as np
 from neurochip.description.fields import DescriptionError
 
 MAX_FILE_BYTES = 1 << 31  # refuse anything larger than 2 GiB before opening it
+MAX_UNPACKED_BYTES = 1 << 32  # and datasets that would unpack to more than 4 GiB
 NEUROCHIP_KEY = "neurochip"  # metadata key of the chip-specific fields (JSON text)
 
 
@@ -48,6 +49,7 @@ def read(path: str | Path) -> Any:
         ok = False
     if not ok:
         raise NirError(f"{path}: not an HDF5 file, so not NIR; write it with nir.write")
+    _check_sizes(h5py, path)
     try:
         graph = nir.read(path, type_check=False)  # shapes are checked while importing
     except RecursionError:
@@ -61,6 +63,28 @@ def read(path: str | Path) -> Any:
         raise NirError(f"{path}: holds a single {type(graph).__name__} node, not a graph; "
                        "export the whole network as a nir.NIRGraph")
     return graph
+
+
+def _check_sizes(h5py, path: Path) -> None:
+    """Refuse datasets that would unpack to more than MAX_UNPACKED_BYTES (a compressed
+    HDF5 dataset can be far larger than its file) before nir.read loads them."""
+    total = 0
+
+    def visit(_name: str, obj: Any) -> None:
+        nonlocal total
+        if isinstance(obj, h5py.Dataset):
+            total += int(np.prod(obj.shape, dtype=np.float64)) * max(1, obj.dtype.itemsize)
+
+    try:
+        with h5py.File(path, "r") as f:
+            f.visititems(visit)
+    except Exception as exc:  # truncated or corrupt: reported like nir.read's failures
+        msg = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise NirError(f"{path}: unreadable NIR file ({type(exc).__name__}: {msg}); "
+                       "re-export it with nir.write") from None
+    if total > MAX_UNPACKED_BYTES:
+        raise NirError(f"{path}: its datasets would unpack to {total:.0f} bytes (limit "
+                       f"{MAX_UNPACKED_BYTES}); not a network the chip can hold")
 
 
 @dataclass
