@@ -176,15 +176,11 @@ def _quantize(fl: FloatLayer, nf: NeuronFloat, hwc: tuple, flat: bool, node: str
     if np.any(scale <= 0):
         raise NirError(f"{origin}: node {node!r}: a non-positive input gain ({scale.min():g}) "
                        "would flip the firing condition; the chip's threshold is v > θ")
-    settings_probe = np.array([theta[c] / scale[c] for c in range(theta.size)])
     model = MODEL_NIR["lif"]
-    provisional_bits = 32
-    settings, lnotes, _ = model.settings(nf, opts.leak, opts.reset, np.rint(settings_probe),
-                                         provisional_bits)
-    notes += lnotes
-    approx = any("error" in n and "error 0 " not in n for n in lnotes) or \
-        any(n.startswith("weights quantized") for n in notes)
-    if settings.integration == "discontinuous":
+    # integration (and so the fold) depends on β only; λ is settled below, once B is known
+    integration = model.settings(nf, opts.leak, opts.reset, theta / scale, 32)[0].integration
+    approx = any(n.startswith("weights quantized") for n in notes)
+    if integration == "discontinuous":
         th = np.array([_floor_div(theta[c] - bias[c], scale[c]) for c in range(theta.size)],
                       dtype=np.int64)
         th = np.clip(th, -reach - 1, reach)
@@ -228,8 +224,9 @@ def _quantize(fl: FloatLayer, nf: NeuronFloat, hwc: tuple, flat: bool, node: str
     if np.any(th < lo) or np.any(th > hi) or np.any(b_int < lo) or np.any(b_int > hi):
         notes.append(f"thresholds/biases clamped to the {bits}-bit range")
         th, b_int, approx = np.clip(th, lo, hi), np.clip(b_int, lo, hi), True
-    settings, lnotes2, _ = model.settings(nf, opts.leak, opts.reset, th, bits)
-    return ints, wbits, bits, th, b_int, settings, notes, approx
+    settings, leak_notes, leak_error = model.settings(nf, opts.leak, opts.reset, th, bits)
+    notes[len(fl.notes) + len(nf.notes):len(fl.notes) + len(nf.notes)] = leak_notes
+    return ints, wbits, bits, th, b_int, settings, notes, approx or leak_error > 0
 
 
 def import_foreign(g: Graph, origin: str, opts: ImportOptions,
