@@ -160,8 +160,8 @@ def run_import(args: argparse.Namespace) -> int:
     fidelity = None
     if args.images > 0:
         images, labels, source = _report_images(res.desc, args.data, args.images)
-        print(f"running the float graph and the chip on {len(images)} images …", file=sys.stderr)
-        fidelity = measure(graph, res, images, labels, source, args.file)
+        fidelity = measure(graph, res, images, labels, source, args.file,
+                           progress=sys.stderr.isatty())
     try:
         description.save(res.desc, args.out)
     except OSError as exc:

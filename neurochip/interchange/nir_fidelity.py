@@ -4,6 +4,7 @@ counts per layer, identical spike trains, and which nodes were approximated and 
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -62,33 +63,51 @@ def chip_to_nir(spikes: np.ndarray, hwc: tuple[int, int, int], flat: bool) -> np
 
 
 def measure(g: Graph, res: ImportResult, images: np.ndarray, labels: np.ndarray | None,
-            data: str, origin: str = "<graph>") -> Fidelity:
+            data: str, origin: str = "<graph>", chunk: int = 64,
+            progress: bool = False) -> Fidelity:
+    """Float graph vs chip on ``images`` (each keeps its index, §9), ``chunk`` at a time."""
+    from tqdm import tqdm
+
     from neurochip.kinds import get_kind
     from neurochip.sim import simulate
     from neurochip.sim.simulator import encode_images
 
     desc = res.desc
-    spikes = encode_images(desc, images)
+    n, steps = len(images), desc.time_steps
     resets = {m.node: lay.neuron.reset for m, lay in zip(res.layers, desc.layers)}
-    ref = nir_float.run(g, nir_input(res, spikes), res.dt, resets, origin)
-    chip = simulate(desc, images, record_spikes=True)
-    float_pred = np.argmax(ref.output, axis=1)  # ties → lowest index, as the chip (§6)
-    layers = []
-    for i, (m, lay) in enumerate(zip(res.layers, desc.layers)):
-        n = len(images)
-        ch = chip.spikes[:, :, chip.neuron_offsets[i]:chip.neuron_offsets[i + 1]]
-        ch = chip_to_nir(ch, get_kind(lay.kind).output_shape(lay), m.flat)
-        fl = ref.spikes[m.node].reshape(n, desc.time_steps, -1)
-        diff = np.abs(ch.sum(axis=1).astype(np.int64) - fl.sum(axis=1).astype(np.int64))
-        layers.append(LayerFidelity(
-            lay.name, m.node, float(fl.sum()) / n, float(ch.sum()) / n, float(diff.mean()),
-            int(diff.max(initial=0)), float(np.mean(ch == fl)), m.approximated, m.notes))
-    agree = float(np.mean(float_pred == chip.predictions))
+    sums = np.zeros((len(desc.layers), 5))  # float spikes, chip spikes, |Δ| sum, same, neurons
+    worst = np.zeros(len(desc.layers), dtype=np.int64)
+    float_pred, chip_pred = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    bar = tqdm(total=n, desc="fidelity", unit="img", file=sys.stderr, disable=not progress,
+               leave=False)
+    for lo in range(0, n, chunk):
+        sl = slice(lo, min(n, lo + chunk))
+        idx = np.arange(sl.start, sl.stop)
+        spikes = encode_images(desc, images[sl], idx)
+        ref = nir_float.run(g, nir_input(res, spikes), res.dt, resets, origin)
+        chip = simulate(desc, images[sl], idx, record_spikes=True)
+        float_pred[sl] = np.argmax(ref.output, axis=1)  # ties → lowest index, as the chip (§6)
+        chip_pred[sl] = chip.predictions
+        k = sl.stop - sl.start
+        for i, (m, lay) in enumerate(zip(res.layers, desc.layers)):
+            ch = chip.spikes[:, :, chip.neuron_offsets[i]:chip.neuron_offsets[i + 1]]
+            ch = chip_to_nir(ch, get_kind(lay.kind).output_shape(lay), m.flat)
+            fl = ref.spikes[m.node].reshape(k, steps, -1)
+            diff = np.abs(ch.sum(axis=1).astype(np.int64) - fl.sum(axis=1).astype(np.int64))
+            sums[i] += (fl.sum(), ch.sum(), diff.sum(), np.sum(ch == fl), diff.size)
+            worst[i] = max(worst[i], int(diff.max(initial=0)))
+        bar.update(k)
+    bar.close()
+    layers = [LayerFidelity(lay.name, m.node, sums[i, 0] / n, sums[i, 1] / n,
+                            sums[i, 2] / sums[i, 4], int(worst[i]),
+                            sums[i, 3] / (sums[i, 4] * steps), m.approximated, m.notes)
+              for i, (m, lay) in enumerate(zip(res.layers, desc.layers))]
+    agree = float(np.mean(float_pred == chip_pred))
     acc_f = acc_c = None
     if labels is not None:
         acc_f = float(np.mean(float_pred == labels))
-        acc_c = float(np.mean(chip.predictions == labels))
-    return Fidelity(len(images), data, agree, acc_f, acc_c, layers, res.choices, res.exact)
+        acc_c = float(np.mean(chip_pred == labels))
+    return Fidelity(n, data, agree, acc_f, acc_c, layers, res.choices, res.exact)
 
 
 def calibrate(g: Graph, res: ImportResult, images: np.ndarray) -> dict[str, float]:
