@@ -408,3 +408,48 @@ def test_cli_help_and_missing_action(capsys):
         assert exc.value.code == 0
     assert "--calibrate" in capsys.readouterr().out
     assert main(["nir"]) == 2
+
+
+def test_snntorch_cnn_with_avgpool_runs_exactly_on_the_chip(tmp_path):
+    """Conv2d → Leaky(β=0) → AvgPool2d → Leaky(β=0) → Flatten → Linear → Leaky(β=1), integer
+    weights: the (C, H, W) ↔ (H, W, C) layouts, the Flatten permutation and the average's
+    1/p² against snnTorch's own simulation, spike for spike."""
+    torch = _torch()
+    snn = pytest.importorskip("snntorch")
+    from snntorch.export_nir import export_to_nir
+
+    from neurochip.interchange.nir_fidelity import chip_to_nir
+    from neurochip.kinds import get_kind
+
+    rng = np.random.default_rng(7)
+    conv = torch.nn.Conv2d(1, 4, 5)
+    fc = torch.nn.Linear(4 * 12 * 12, 10)
+    with torch.no_grad():
+        conv.weight.copy_(torch.tensor(rng.integers(-1, 2, (4, 1, 5, 5)), dtype=torch.float32))
+        conv.bias.copy_(torch.tensor([0.0, -1.0, 1.0, 0.0]))
+        fc.weight.copy_(torch.tensor(rng.integers(-2, 3, (10, 576)), dtype=torch.float32))
+        fc.bias.zero_()
+
+    def leaky(shape, beta, th, reset):
+        return snn.Leaky(beta=torch.full(shape, beta), threshold=torch.full(shape, th),
+                         init_hidden=True, reset_mechanism=reset)
+
+    # β = 0 with snnTorch's (delayed) subtract reset would subtract θ from the next step's
+    # input, which is not memoryless; with reset to zero it is the chip's discontinuous layer
+    net = torch.nn.Sequential(conv, leaky((4, 24, 24), 0.0, 2.0, "zero"), torch.nn.AvgPool2d(2),
+                              leaky((4, 12, 12), 0.0, 0.5, "zero"), torch.nn.Flatten(), fc,
+                              leaky((10,), 1.0, 6.0, "subtract"))
+    nir.write(tmp_path / "cnn.nir", export_to_nir(net, torch.zeros(1, 1, 28, 28), ignore_dims=[0]))
+    res, g = import_file(tmp_path / "cnn.nir", ImportOptions(reset="subtract", time_steps=6))
+    assert [lay.kind for lay in res.desc.layers] == ["conv2d", "pool", "fc"]
+    assert res.desc.layers[1].threshold.tolist() == [2] * 4  # avg > 0.5 ⟺ count > 2
+    images = load_sample()[0][:12]
+    spikes = encode_images(res.desc, images)
+    ours = _run_torch(torch, net, spikes, [1, 3, 6])
+    chip = simulate(res.desc, images, record_spikes=True)
+    for i, mod in enumerate((1, 3, 6)):
+        lay = res.desc.layers[i]
+        ch = chip.spikes[:, :, chip.neuron_offsets[i]:chip.neuron_offsets[i + 1]]
+        ch = chip_to_nir(ch, get_kind(lay.kind).output_shape(lay), lay.kind == "fc")
+        assert ours[mod].sum() > 0, mod
+        assert np.array_equal(ch, ours[mod]), lay.name
