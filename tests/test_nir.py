@@ -453,3 +453,40 @@ def test_snntorch_cnn_with_avgpool_runs_exactly_on_the_chip(tmp_path):
         ch = chip_to_nir(ch, get_kind(lay.kind).output_shape(lay), lay.kind == "fc")
         assert ours[mod].sum() > 0, mod
         assert np.array_equal(ch, ours[mod]), lay.name
+
+
+def _one_layer(tmp_path, neuron, weight) -> Path:
+    n_out, n_in = weight.shape
+    nodes = {"input": nir.Input(input_type={"input": np.array([n_in])}),
+             "fc": nir.Affine(weight=weight, bias=np.zeros(n_out)), "n": neuron,
+             "output": nir.Output(output_type={"output": np.array([n_out])})}
+    path = tmp_path / "one.nir"
+    nir.write(path, nir.NIRGraph(nodes=nodes, edges=[("input", "fc"), ("fc", "n"),
+                                                      ("n", "output")]))
+    return path
+
+
+def test_cubalif_with_tau_syn_dt_is_an_lif(tmp_path):
+    dt, n = 1e-3, 6
+    w = np.random.default_rng(0).integers(-2, 3, (n, 16)).astype(float)
+    cuba = nir.CubaLIF(tau_syn=np.full(n, dt), tau_mem=np.full(n, dt), r=np.ones(n),
+                       v_leak=np.zeros(n), v_threshold=np.full(n, 1.0), w_in=np.ones(n))
+    res, g = import_file(_one_layer(tmp_path, cuba, w), ImportOptions(dt=dt, time_steps=5))
+    assert res.desc.layers[0].neuron.integration == "discontinuous"
+    f = measure(g, res, random_images(1, 32, 16), None, "random")
+    assert f.decision_agreement == 1.0 and f.layers[0].identical_spike_fraction == 1.0
+    assert f.layers[0].chip_spikes_per_image > 0
+
+
+@pytest.mark.parametrize("mode,leak,amount", [("shift", "shift", 2), ("subtract", "subtract", 1),
+                                              ("none", "none", 0)])
+def test_leak_modes_are_applied_and_stated(tmp_path, mode, leak, amount):
+    n, dt = 4, 1e-4
+    lif = nir.LIF(tau=np.full(n, 4 * dt), r=np.full(n, 4.0), v_leak=np.zeros(n),
+                  v_threshold=np.full(n, 5.0))  # β = 0.75, gain 1
+    w = np.ones((n, 8))
+    res, _ = import_file(_one_layer(tmp_path, lif, w), ImportOptions(leak=mode))
+    p = res.desc.layers[0].neuron
+    assert (p.leak, p.leak_amount, p.integration) == (leak, amount, "continuous")
+    assert res.layers[0].approximated  # β = 0.75 is exact only as a shift leak's β
+    assert any(mode in note or "leak" in note for note in res.layers[0].notes)

@@ -224,9 +224,9 @@ def _quantize(fl: FloatLayer, nf: NeuronFloat, hwc: tuple, flat: bool, node: str
     if np.any(th < lo) or np.any(th > hi) or np.any(b_int < lo) or np.any(b_int > hi):
         notes.append(f"thresholds/biases clamped to the {bits}-bit range")
         th, b_int, approx = np.clip(th, lo, hi), np.clip(b_int, lo, hi), True
-    settings, leak_notes, leak_error = model.settings(nf, opts.leak, opts.reset, th, bits)
+    settings, leak_notes, leak_exact = model.settings(nf, opts.leak, opts.reset, th, bits)
     notes[len(fl.notes) + len(nf.notes):len(fl.notes) + len(nf.notes)] = leak_notes
-    return ints, wbits, bits, th, b_int, settings, notes, approx or leak_error > 0
+    return ints, wbits, bits, th, b_int, settings, notes, approx or not leak_exact
 
 
 def import_foreign(g: Graph, origin: str, opts: ImportOptions,

@@ -48,7 +48,7 @@ class NirModel:
     export: Callable[..., tuple[Any, list[str]]]
     read_back: Callable[..., np.ndarray]
     from_foreign: Callable[..., NeuronFloat]
-    settings: Callable[..., tuple[Any, list[str], float]]
+    settings: Callable[..., tuple[Any, list[str], bool]]
 
 
 def _tile(per_channel: np.ndarray, nir_shape: tuple[int, ...]) -> np.ndarray:
@@ -176,37 +176,38 @@ def lif_foreign(node, name: str, dt: float, origin: str) -> NeuronFloat:
 
 
 def lif_settings(nf: NeuronFloat, leak_mode: str, reset: str, theta_int: np.ndarray,
-                 membrane_bits: int) -> tuple[Any, list[str], float]:
+                 membrane_bits: int) -> tuple[Any, list[str], bool]:
     """The chip's lif settings for β, with the approximation stated; returns (settings,
-    notes, |β − β_chip|)."""
+    notes, exact). Only β = 0 and β = 1 are exact: a shift leak floors even when
+    1 − 2^-λ equals β."""
     from neurochip.neurons.lif import LifNeuron
 
     beta = nf.beta
     if beta == 0.0:
         return (LifNeuron(reset=reset, leak="none", leak_amount=0, integration="discontinuous"),
-                ["β = 0 → integration = discontinuous (exact)"], 0.0)
+                ["β = 0 → integration = discontinuous (exact)"], True)
     if beta == 1.0 or leak_mode == "none":
         note = ("β = 1 → leak = none (exact)" if beta == 1.0 else
                 f"β = {beta:.6g} → leak = none (--leak none; error {1 - beta:.3g} per step)")
         return (LifNeuron(reset=reset, leak="none", leak_amount=0, integration="continuous"),
-                [note], 1.0 - beta)
+                [note], beta == 1.0)
     if leak_mode == "subtract":
         level = float(np.mean(np.abs(theta_int))) if theta_int.size else 1.0
         hi = (1 << (membrane_bits - 1)) - 1
         lam = int(min(hi, max(0, round((1 - beta) * level))))
         return (LifNeuron(reset=reset, leak="subtract", leak_amount=lam, integration="continuous"),
                 [f"β = {beta:.6g} → subtract leak λ = {lam} = round((1 − β)·mean|θ|): equal to "
-                 "the exponential leak at v = θ, larger below it"], abs((1 - beta) * level - lam))
+                 "the exponential leak at v = θ, larger below it"], False)
     lam_float = -math.log2(1 - beta)
     lam = int(min(membrane_bits - 1, max(1, round(lam_float))))
     chip_beta = 1 - 2.0 ** -lam
     if beta < 0.25:  # closer to "nothing carries over" than to the weakest shift (β = 0.5)
         return (LifNeuron(reset=reset, leak="none", leak_amount=0, integration="discontinuous"),
-                [f"β = {beta:.6g} → integration = discontinuous (β = 0; error {beta:.3g})"], beta)
+                [f"β = {beta:.6g} → integration = discontinuous (β = 0; error {beta:.3g})"], False)
     return (LifNeuron(reset=reset, leak="shift", leak_amount=lam, integration="continuous"),
             [f"β = {beta:.6g} → shift leak λ = {lam}: β_chip = 1 − 2^-{lam} = {chip_beta:.6g} "
              f"(error {abs(beta - chip_beta):.3g}; v >> λ floors, so a positive membrane leaks "
-             "up to 1 LSB less per step)"], abs(beta - chip_beta))
+             "up to 1 LSB less per step)"], False)
 
 
 MODEL_NIR: dict[str, NirModel] = {
