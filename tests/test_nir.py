@@ -309,6 +309,8 @@ def _write_bad(tmp_path, case: str) -> Path:
     elif case == "cuba_current":
         nodes["n"] = nir.CubaLIF(tau_syn=np.full(3, 5e-4), tau_mem=np.full(3, 1e-3), r=np.ones(3),
                                  v_leak=np.zeros(3), v_threshold=np.ones(3))
+    elif case == "inf_threshold":
+        nodes["n"] = nir.IF(r=np.ones(3), v_threshold=np.full(3, np.inf))
     elif case == "v_reset":
         nodes["n"] = nir.IF(r=np.ones(3), v_threshold=np.ones(3), v_reset=np.full(3, 0.5))
     nir.write(path, nir.NIRGraph(nodes=nodes, edges=edges, type_check=False))
@@ -336,7 +338,8 @@ def _write_bad(tmp_path, case: str) -> Path:
 HOSTILE = {"text": "not an HDF5 file", "truncated": "unreadable NIR file", "nan": "holds NaN",
            "cycle": "cycle", "unknown_type": "type LI", "wrong_shape": "5 values",
            "cuba_current": "synaptic-current register", "v_reset": "v_reset = 0.5",
-           "bad_metadata": "version 7", "bomb": "would unpack"}
+           "bad_metadata": "version 7", "bomb": "would unpack",
+           "inf_threshold": "holds ±inf"}
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE))

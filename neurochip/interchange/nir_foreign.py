@@ -208,9 +208,10 @@ def _quantize(fl: FloatLayer, nf: NeuronFloat, hwc: tuple, flat: bool, node: str
         need = _bits_for(opts.time_steps * per_step + int(np.abs(th).max(initial=0)))
     if calib_max is not None:
         seen = int(math.ceil(calib_max / float(scale.min()))) + int(np.abs(th).max(initial=0))
-        need = min(need, _bits_for(2 * seen))
+        if _bits_for(2 * seen) < need:
+            need, approx = _bits_for(2 * seen), True
         notes.append(f"membrane width from --calibrate: largest |v| seen {calib_max:.4g} "
-                     f"(×2 headroom) → {need} bits")
+                     f"(×2 headroom) → {need} bits; larger inputs may saturate")
     bits = opts.membrane_bits or need
     if bits > MAX_MEMBRANE_BITS:
         notes.append(f"no saturation needs {bits} membrane bits; using {MAX_MEMBRANE_BITS} "
