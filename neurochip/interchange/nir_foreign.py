@@ -57,7 +57,7 @@ def _shape_of(node: Any, key: str) -> tuple[int, ...] | None:
         if val is None:
             continue
         arr = np.asarray(val).reshape(-1)
-        if arr.size and np.all(arr > 0):
+        if arr.size and arr.dtype.kind in "iuf" and np.all(arr > 0):
             return tuple(int(v) for v in arr)
     return None
 
@@ -131,6 +131,8 @@ def _weight_ints(w: np.ndarray, bits_opt: int | None) -> tuple[np.ndarray, np.nd
     limit = bits_opt or 8
     for k in range(0, 17):
         scaled = w * float(2 ** k)
+        if np.abs(scaled).max(initial=0) > 128:
+            break
         if not np.array_equal(scaled, np.rint(scaled)):
             continue
         ints = np.rint(scaled).astype(np.int64)
@@ -200,7 +202,7 @@ def _quantize(fl: FloatLayer, nf: NeuronFloat, hwc: tuple, flat: bool, node: str
                              f"{100 * rel:.2f} %)")
                 approx = True
         bq = bias / scale
-        b_int = np.rint(bq).astype(np.int64)
+        b_int = np.rint(np.clip(bq, -2.0**62, 2.0**62)).astype(np.int64)
         if np.any(np.abs(bq - b_int) > 1e-9 * np.maximum(1, np.abs(bq))):
             notes.append(f"bias rounded to integers (max error {np.abs(bq - b_int).max():.3g} LSB)")
             approx = True
@@ -290,7 +292,8 @@ def import_foreign(g: Graph, origin: str, opts: ImportOptions,
             scale = np.asarray(node.scale, dtype=np.float64)
             gain = _channels(scale, src.hwc, src.flat, "scale", name, origin) \
                 if scale.size > 1 else np.full(src.hwc[2] if not src.flat else
-                                               src.hwc[0] * src.hwc[1] * src.hwc[2], float(scale))
+                                               src.hwc[0] * src.hwc[1] * src.hwc[2],
+                                               float(scale.reshape(-1)[0]))
             state[name] = Stream(src.src, src.hwc, src.flat,
                                  gain if src.gain is None else gain * src.gain)
         else:

@@ -64,8 +64,13 @@ def import_file(path: str | Path, options: ImportOptions | None = None) -> tuple
     options = options or ImportOptions()
     origin = str(path)
     graph = nir_io.read(path)
-    g = nir_io.check(graph, origin)
-    return import_graph(g, origin, options), g
+    try:
+        g = nir_io.check(graph, origin)
+        return import_graph(g, origin, options), g
+    except (TypeError, IndexError, KeyError, AttributeError, OverflowError,
+            ZeroDivisionError) as exc:  # a field of a type or shape no check foresaw
+        raise NirError(f"{origin}: malformed NIR graph ({type(exc).__name__}: "
+                       f"{str(exc)[:160]}); re-export it with nir.write") from None
 
 
 def import_graph(g: nir_io.Graph, origin: str, options: ImportOptions) -> ImportResult:
