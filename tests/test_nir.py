@@ -493,3 +493,41 @@ def test_leak_modes_are_applied_and_stated(tmp_path, mode, leak, amount):
     assert (p.leak, p.leak_amount, p.integration) == (leak, amount, "continuous")
     assert res.layers[0].approximated  # β = 0.75 is exact only as a shift leak's β
     assert any(mode in note or "leak" in note for note in res.layers[0].notes)
+
+
+def test_mutated_files_import_or_are_refused_never_crash(tmp_path):
+    """Seeded mutations of exported files (datasets deleted, reshaped, scaled, replaced by
+    text): each one imports (and its fidelity report runs) or raises a one-line NirError /
+    DescriptionError (ValueError), never another exception."""
+    import random
+
+    import h5py
+
+    rng = random.Random(0)
+    src, path = tmp_path / "src.nir", tmp_path / "fz.nir"
+    outcomes = {"imported": 0, "refused": 0}
+    for trial in range(40):
+        export_file(random_description(trial % 10), src)
+        path.write_bytes(src.read_bytes())
+        with h5py.File(path, "r+") as f:
+            names: list[str] = []
+            f.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+            for name in rng.sample(names, k=min(len(names), rng.randint(1, 3))):
+                value = np.asarray(f[name][()])
+                del f[name]
+                op = rng.choice(["delete", "shape", "scale", "text"])
+                if op == "shape":
+                    f[name] = np.zeros((2, 3, 1))
+                elif op == "scale" and value.dtype.kind in "fiu":
+                    f[name] = value * rng.choice([0.0, -1.0, 0.5, 1e30])
+                elif op == "text":
+                    f[name] = "garbage"
+        for foreign in (False, True):
+            try:
+                res, g = import_file(path, ImportOptions(foreign=foreign, time_steps=3))
+                measure(g, res, random_images(0, 2, res.desc.input_size), None, "random")
+                outcomes["imported"] += 1
+            except ValueError as exc:
+                assert "\n" not in str(exc)
+                outcomes["refused"] += 1
+    assert outcomes["imported"] > 0 and outcomes["refused"] > 0
