@@ -531,3 +531,42 @@ def test_mutated_files_import_or_are_refused_never_crash(tmp_path):
                 assert "\n" not in str(exc)
                 outcomes["refused"] += 1
     assert outcomes["imported"] > 0 and outcomes["refused"] > 0
+
+
+def test_sinabs_if_network_runs_exactly_on_the_chip(tmp_path):
+    """Sinabs IAF (SingleSpike, reset to zero) with integer weights and thresholds halfway
+    between integers, so Sinabs' v >= θ and NIR's (and the chip's) v > θ agree; Sinabs
+    writes the input type as (T, N)."""
+    torch = _torch()
+    sinabs = pytest.importorskip("sinabs", reason="Sinabs not installed (pip install sinabs)")
+    import sinabs.layers as sl
+    from sinabs.activation import MembraneReset, SingleSpike
+
+    rng = np.random.default_rng(0)
+    l1, l2 = torch.nn.Linear(784, 16, bias=False), torch.nn.Linear(16, 10, bias=False)
+    with torch.no_grad():
+        l1.weight.copy_(torch.tensor(rng.integers(-1, 2, (16, 784)), dtype=torch.float32))
+        l2.weight.copy_(torch.tensor(rng.integers(-2, 3, (10, 16)), dtype=torch.float32))
+
+    def iaf(th):
+        return sl.IAF(spike_threshold=th, spike_fn=SingleSpike, reset_fn=MembraneReset(),
+                      min_v_mem=None)
+
+    net = torch.nn.Sequential(l1, iaf(3.5), l2, iaf(1.5))
+    nir.write(tmp_path / "sinabs.nir", sinabs.to_nir(net, torch.zeros(1, 8, 784)))
+    res, g = import_file(tmp_path / "sinabs.nir", ImportOptions(time_steps=8))
+    assert [lay.threshold[0] for lay in res.desc.layers] == [3, 1]
+    images = load_sample()[0][:24]
+    spikes = encode_images(res.desc, images)
+    for m in net:
+        if hasattr(m, "reset_states"):
+            m.reset_states()
+    hidden = []
+    hook = net[1].register_forward_hook(lambda m, a, o: hidden.append(o.detach().numpy()))
+    with torch.no_grad():
+        out = net(torch.tensor(spikes.astype(np.float32))).numpy()
+    hook.remove()
+    chip = simulate(res.desc, images, record_spikes=True)
+    assert hidden[0].sum() > 0 and out.sum() > 0
+    assert np.array_equal(chip.spikes[:, :, :16], hidden[0])
+    assert np.array_equal(chip.spikes[:, :, 16:], out)

@@ -81,6 +81,24 @@ def _input_stream(node: Any, name: str, origin: str) -> tuple[Stream, tuple[int,
     return Stream("input", (h, w, c), False), chip
 
 
+def _leading_time(g: Graph, name: str, stream: Stream, shape: tuple[int, ...]
+                  ) -> tuple[Stream, tuple[int, ...], str | None]:
+    """Sinabs writes the input type as (T, N): when the input feeds Affine/Linear nodes that
+    take N = its last dimension, the leading dimension is time (or batch), not space."""
+    dims = _shape_of(g.nodes[name], "input_type") or _shape_of(g.nodes[name], "output_type")
+    succ = [g.nodes[s] for s in g.succs[name]]
+    if not dims or len(dims) != 2 or not succ or dims[0] == 1:
+        return stream, shape, None
+    widths = {np.asarray(getattr(n, "weight", np.zeros((0, 0)))).shape[-1] for n in succ
+              if type(n).__name__ in ("Affine", "Linear")}
+    if len(succ) == len([n for n in succ if type(n).__name__ in ("Affine", "Linear")]) \
+            and widths == {dims[1]}:
+        return (Stream("input", (1, 1, dims[1]), True), (dims[1],),
+                f"input type {list(dims)}: the leading {dims[0]} read as time steps/batch "
+                f"(Sinabs writes (T, N)); the chip's input is {dims[1]} wide")
+    return stream, shape, None
+
+
 def _chip_name(node: str, taken: set[str]) -> str:
     base = re.sub(r"[^a-z0-9_]", "_", node.lower())
     if not base or not base[0].isalpha():
@@ -247,6 +265,7 @@ def import_foreign(g: Graph, origin: str, opts: ImportOptions,
         raise NirError(f"{origin}: the graph has {len(ins)} Input and {len(outs)} Output nodes; "
                        "the chip takes exactly one of each")
     state: dict[str, Stream | Pending] = {}
+    extra_choices: list[str] = []
     layers: list[Layer] = []
     maps: list[LayerMap] = []
     taken: set[str] = set()
@@ -255,6 +274,8 @@ def import_foreign(g: Graph, origin: str, opts: ImportOptions,
         t, node, preds = g.type_of(name), g.nodes[name], g.preds[name]
         if t == "Input":
             state[name], input_shape = _input_stream(node, name, origin)
+            state[name], input_shape, note = _leading_time(g, name, state[name], input_shape)
+            extra_choices += [note] if note else []
             continue
         if not preds:
             raise NirError(f"{origin}: node {name!r} ({t}) has no incoming edge; connect it or "
@@ -326,7 +347,7 @@ def import_foreign(g: Graph, origin: str, opts: ImportOptions,
                "'subtract' by default)",
                "threshold: a neuron fires when v > v_thr (strict, as NIR and the chip)",
                "IF: v ← v + R·I per step; LIF: v ← (1 − dt/τ)·v + (dt/τ)·(v_leak + R·I)",
-               "overflow: saturate"]
+               "overflow: saturate"] + extra_choices
     return ImportResult(desc, False, dt, opts.reset, first.kind == "fc" and
                         state[ins[0]].flat, maps, choices)
 
