@@ -249,16 +249,16 @@ def test_norse_if_network_runs_exactly_on_the_chip(tmp_path):
 
 # ------------------------------------------------------------------ residual graphs
 def _residual_graph(rng) -> object:
-    def conv(cin, cout):
+    def conv(cin, cout, padding):
         return nir.Conv2d(input_shape=(6, 6), weight=rng.integers(-2, 3, (cout, cin, 3, 3)).astype(float),
-                          stride=1, padding=1, dilation=1, groups=1, bias=np.zeros(cout))
+                          stride=1, padding=padding, dilation=1, groups=1, bias=np.zeros(cout))
 
     def neuron(shape, th):
         return nir.IF(r=np.ones(shape), v_threshold=np.full(shape, th), v_reset=np.zeros(shape))
 
     nodes = {"input": nir.Input(input_type={"input": np.array([2, 6, 6])}),
-             "c1": conv(2, 4), "n1": neuron((4, 6, 6), 2.0),
-             "c2": conv(4, 4), "n2": neuron((4, 6, 6), 3.0),
+             "c1": conv(2, 4, 1), "n1": neuron((4, 6, 6), 2.0),
+             "c2": conv(4, 4, "same"), "n2": neuron((4, 6, 6), 3.0),
              "g": nir.Scale(scale=np.full((4, 6, 6), 2.0)),
              "sum": neuron((4, 6, 6), 1.0),
              "flat": nir.Flatten(input_type={"input": np.array([4, 6, 6])}, start_dim=0, end_dim=-1),

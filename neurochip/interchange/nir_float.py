@@ -32,8 +32,10 @@ def _pair(val: Any) -> tuple[int, int]:
 def _conv(x: np.ndarray, node: Any) -> np.ndarray:
     w = np.asarray(node.weight, np.float64)
     sy, sx = _pair(node.stride)
-    py, px = _pair(node.padding) if not isinstance(node.padding, str) else (0, 0)
-    if isinstance(node.padding, str) and node.padding == "same":
+    padding = node.padding.decode() if isinstance(node.padding, bytes) else node.padding
+    padding = str(padding) if isinstance(padding, np.str_) else padding
+    py, px = _pair(padding) if not isinstance(padding, str) else (0, 0)
+    if isinstance(padding, str) and padding == "same":
         py, px = (w.shape[2] - 1) // 2, (w.shape[3] - 1) // 2
     groups = int(node.groups or 1)
     xp = np.pad(x, ((0, 0), (0, 0), (py, py), (px, px)))

@@ -136,6 +136,8 @@ def check(graph: Any, origin: str) -> Graph:
             if val is None:
                 continue
             arr = np.asarray(val)
+            if key == "padding" and arr.dtype.kind in "US" and arr.ndim == 0:
+                continue  # "same" / "valid", checked by the conv2d entry
             if arr.dtype.kind not in "iuf":
                 raise NirError(f"{origin}: node {name!r} field '{key}' has dtype {arr.dtype}; "
                                "it must hold numbers")

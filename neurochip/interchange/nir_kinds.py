@@ -231,8 +231,15 @@ def _conv_foreign(node, name: str, in_shape: Shape, flattened: bool, origin: str
             dense[gi * per:(gi + 1) * per, gi * cpg:(gi + 1) * cpg] = kernel[gi * per:(gi + 1) * per]
         kernel = dense
     sy, sx = _pair(getattr(node, "stride", 1), name, "stride", origin)
-    py, px = _pair(getattr(node, "padding", 0), name, "padding", origin) \
-        if not isinstance(getattr(node, "padding", 0), str) else (-1, -1)
+    padding = getattr(node, "padding", 0)
+    if isinstance(padding, bytes):
+        padding = padding.decode("utf-8", "replace")
+    if isinstance(padding, str):  # NIR allows "valid" (0) and "same" (odd kernel, stride 1)
+        same = padding == "same" and kh % 2 == 1 and kw % 2 == 1 and sy == 1
+        py = px = (kh - 1) // 2 if same else 0 if padding == "valid" else -1
+        px = (kw - 1) // 2 if same else px
+    else:
+        py, px = _pair(padding, name, "padding", origin)
     dy, dx = _pair(getattr(node, "dilation", 1), name, "dilation", origin)
     if (dy, dx) != (1, 1):
         raise NirError(f"{origin}: node {name!r} has dilation {(dy, dx)}; the chip's conv2d "
