@@ -75,7 +75,8 @@ def _layer(rng: np.random.Generator, k: Knobs, kind, name: str, index: int,
                 threshold=np.zeros(0), bias=np.zeros(0), geometry=geometry)
     wspan = (1, 1) if kind.name == "pool" else weight_range(wbits)
     params = model.random_params(rng, mbits, wspan, kind.channels(lay), k.extremes)
-    lay.threshold, lay.bias = params["threshold"], params["bias"]
+    lay.threshold = params["threshold"]
+    lay.bias = params.get("bias", np.zeros(0, dtype=np.int64))  # ttfs has no bias (§6.1)
     return lay
 
 
