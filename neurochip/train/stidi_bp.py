@@ -205,8 +205,9 @@ class TtfsNet:
 
     # calibration ------------------------------------------------------------------------
     def calibrate(self, t0, quantile: float, step_frac: float) -> None:
-        """Set each weighted layer's θ so that a ``quantile`` of its neurons has V > θ by
-        step ``step_frac``·T on a batch (seed-algorithms P-S8: a good share fires)."""
+        """Set each weighted layer's θ so that a ``quantile`` of its neurons that receive
+        input (V > 0) has V > θ by step ``step_frac``·T on a batch (seed-algorithms P-S8: a
+        good share fires)."""
         torch = self.torch
         t = t0
         for j, p in enumerate(self.plans):
@@ -220,7 +221,10 @@ class TtfsNet:
                 _, v, _ = self.layer(j, t)
                 at = min(self.T - 1, max(0, int(step_frac * self.T)))
                 vals = v[:, at].reshape(-1).float()
-                self.theta[j] = int(torch.quantile(vals[:200000], 1 - quantile).item())
+                vals = vals[vals > 0]  # neurons that see input (conv: not the background)
+                if len(vals):
+                    idx = torch.randperm(len(vals), generator=torch.Generator().manual_seed(0))
+                    self.theta[j] = int(torch.quantile(vals[idx[:200000]], 1 - quantile).item())
             t, _, _ = self.layer(j, t)
 
 
@@ -281,6 +285,9 @@ def train_step(net: TtfsNet, t0, labels, lr: list[float], gamma: int, rho: float
         w = net.weights[j]
         if p.kind == "conv":
             dw = torch.nn.grad.conv2d_weight(x, w.shape, grad_out, padding=p.kernel // 2)
+            # a shared kernel weight collects one update per position: average them, so a
+            # kernel moves like one fc neuron's weights (the sum overshoots by ~H·W)
+            dw = dw * (p.out_shape[2] / math.prod(p.out_shape))
         else:
             dw = x.t() @ grad_out
         # the displacement of the layer below, from the real weights (P-S6, P-S7)
