@@ -282,10 +282,13 @@ def from_description(desc, synapses: bool = True) -> NetSpec:
         layers.append(LayerSpec(
             name=lay.name, weight=np.asarray(lay.weight, dtype=np.int64),
             threshold=np.asarray(lay.threshold, dtype=np.int64),
-            bias=np.asarray(lay.bias, dtype=np.int64),
+            bias=(np.asarray(lay.bias, dtype=np.int64) if lay.bias.size
+                  else np.zeros(len(lay.threshold), dtype=np.int64)),  # ttfs has no bias
             membrane_bits=lay.membrane_bits, overflow=lay.overflow,
-            reset=lay.neuron.reset, leak=lay.neuron.leak,
-            leak_amount=lay.neuron.leak_amount, integration=lay.neuron.integration,
+            # lif's settings; a model without them (ttfs) is refused by the peers by name
+            reset=getattr(lay.neuron, "reset", "none"), leak=getattr(lay.neuron, "leak", "none"),
+            leak_amount=getattr(lay.neuron, "leak_amount", 0),
+            integration=getattr(lay.neuron, "integration", "continuous"),
             kind=kind.name, model=lay.neuron.model, sources=srcs,
             geometry=json.loads(json.dumps(lay.geometry)),
             in_shape=in_shape, shape=list(kind.output_shape(lay)),

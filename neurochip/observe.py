@@ -25,6 +25,7 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("chip_counters", "chip counter"),
     ("core_counters", "counter"),
     ("membranes", "final membrane"),
+    ("potentials", "final potential"),
     ("spikes", "spike"),
 )
 _WORDS = dict(FIELDS)
@@ -44,6 +45,7 @@ class Observation:
     chip_counters: np.ndarray | None = None  # (n, len(CHIP_COUNTERS))
     membranes: np.ndarray | None = None  # (n, total neurons), after the last step
     spikes: np.ndarray | None = None  # (n, T, total neurons) uint8
+    potentials: np.ndarray | None = None  # (n, total neurons): ttfs V (§6.1), 0 elsewhere
     done: np.ndarray | None = None  # (n,) the chip's done flag after the image (1)
     neuron_offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
     layer_names: tuple[str, ...] = ()
@@ -167,7 +169,7 @@ def _locate(obs: Observation, name: str, index: tuple[int, ...]) -> dict:
     if name == "core_counters":
         return {"what": f"counter {CORE_COUNTERS[index[1]]}",
                 "layer": names[index[0]] if names else str(index[0])}
-    if name in ("membranes", "spikes"):
+    if name in ("membranes", "potentials", "spikes"):
         col = index[-1]
         layer = int(np.searchsorted(obs.neuron_offsets, col, side="right") - 1)
         out = {"layer": names[layer] if names else str(layer),

@@ -46,11 +46,28 @@ def _input_shape(rng: np.random.Generator, k: Knobs, spatial: bool) -> tuple[int
     return (h, w) if c == 1 and rng.random() < 0.5 else (h, w, c)
 
 
+def _pick_model(rng: np.random.Generator, k: Knobs):
+    """The first model of ``k.models`` is drawn on the main stream exactly as when it was
+    the only model, so adding a model to the registry keeps every seed's kinds, shapes,
+    widths and FIFOs (the suites name seeds for what they contain). Each layer becomes one
+    of the later models with probability (len(models) − 1) / len(models), decided and
+    drawn on a side stream seeded from the main stream's state without consuming it.
+    Returns (the first model, the side stream or None)."""
+    first = MODELS[str(rng.choice(k.models[:1]))]
+    if len(k.models) == 1:
+        return first, None
+    state = int(rng.bit_generator.state["state"]["state"])
+    side = np.random.default_rng([state & (2**64 - 1), state >> 64, 0x7F5])
+    if side.random() < (len(k.models) - 1) / len(k.models):
+        return first, side
+    return first, None
+
+
 def _layer(rng: np.random.Generator, k: Knobs, kind, name: str, index: int,
            source, in_shape: tuple[int, int, int], geometry: dict | None = None,
            neurons: int | None = None, depth: int | None = None) -> Layer:
     """One random layer of ``kind`` reading ``in_shape``."""
-    model = MODELS[str(rng.choice(k.models))]
+    model, side = _pick_model(rng, k)
     wbits = 1 if kind.name == "pool" else int(rng.integers(1, 9))
     mbits = int(rng.integers(max(2, wbits), 17))
     if k.wide_membranes and rng.random() < 0.3:
@@ -75,7 +92,12 @@ def _layer(rng: np.random.Generator, k: Knobs, kind, name: str, index: int,
                 threshold=np.zeros(0), bias=np.zeros(0), geometry=geometry)
     wspan = (1, 1) if kind.name == "pool" else weight_range(wbits)
     params = model.random_params(rng, mbits, wspan, kind.channels(lay), k.extremes)
-    lay.threshold, lay.bias = params["threshold"], params["bias"]
+    if side is not None:  # a later model: its own draws on the side stream
+        other = MODELS[str(side.choice(k.models[1:]))]
+        lay.neuron = other.random_settings(side, mbits, None if k.extremes else 8)
+        params = other.random_params(side, mbits, wspan, kind.channels(lay), k.extremes)
+    lay.threshold = params["threshold"]
+    lay.bias = params.get("bias", np.zeros(0, dtype=np.int64))  # ttfs has no bias (§6.1)
     return lay
 
 

@@ -131,7 +131,8 @@ def test_depth_one_fifos_and_two_bit_membranes_on_amaranth(overflow):
         lay.weight_bits = 1 if lay.kind == "pool" else 8  # a pool has no weight memory
         lay.threshold = np.clip(lay.threshold, -2, 1)
         lay.bias = np.clip(lay.bias, -2, 1)
-        lay.neuron = replace(lay.neuron, leak="none", leak_amount=0)
+        if lay.neuron.model == "lif":
+            lay.neuron = replace(lay.neuron, leak="none", leak_amount=0)
         if lay.kind != "pool":  # 8-bit weights: every add overflows the 2-bit membrane
             rng = np.random.default_rng(4)
             lay.weight = rng.integers(-128, 128, size=lay.weight.shape)
@@ -146,7 +147,7 @@ def test_random_suite_has_teeth():
     cores and of the host, both overflow modes and every lif mode."""
     stalls = host_stalls = 0
     seen: dict[str, set] = {k: set() for k in ("kind", "model", "overflow", "reset", "leak",
-                                               "integration")}
+                                               "integration", "psp")}
     for seed in SEEDS["amaranth"]:
         desc = random_description(seed)
         res = simulate(desc, random_images(seed, 3, desc.input_size))
@@ -156,13 +157,15 @@ def test_random_suite_has_teeth():
             seen["kind"].add(lay.kind)
             seen["model"].add(lay.neuron.model)
             seen["overflow"].add(lay.overflow)
-            for key in ("reset", "leak", "integration"):
-                seen[key].add(getattr(lay.neuron, key))
+            for key in ("reset", "leak", "integration", "psp"):
+                if hasattr(lay.neuron, key):
+                    seen[key].add(getattr(lay.neuron, key))
     assert stalls > 0 and host_stalls > 0
     assert seen["kind"] == set(KINDS) and seen["model"] == set(MODELS)
     assert seen["overflow"] == {"saturate", "wrap"}
     assert seen["reset"] == {"subtract", "zero"} and seen["integration"] == {"continuous", "discontinuous"}
     assert seen["leak"] == {"none", "subtract", "shift"}
+    assert seen["psp"] == {"ramp", "step"}
 
 
 def test_reference_counts_every_cycle_exactly_once():
@@ -175,3 +178,45 @@ def test_reference_counts_every_cycle_exactly_once():
         np.testing.assert_array_equal(total, np.repeat(ref.cycles[:, None], len(desc.layers), 1))
         assert (ref.chip_counters[:, CHIP["cycles"]] == ref.cycles).all()
         assert (ref.core_counters[:, :, CORE["idle_cycles"]] >= 0).all()
+
+
+# ----------------------------------------------------------------------------- ttfs (§6.1)
+# networks of single-spike neurons only, on every kind: the decision rule (first class out,
+# else the largest final V) and the I / V registers are compared on every backend
+TTFS_SEEDS = {"reference": range(30), "amaranth": range(12), "icarus": range(6),
+              "verilator": (2, 3)}
+
+
+def _ttfs_cases():
+    for backend, seeds in TTFS_SEEDS.items():
+        marks = [pytest.mark.slow] if backend in SLOW else []
+        for seed in seeds:
+            yield pytest.param(backend, seed, marks=marks, id=f"{backend}-{seed}")
+
+
+@pytest.mark.parametrize("backend, seed", list(_ttfs_cases()))
+def test_backend_equals_simulator_on_random_ttfs_network(backend, seed, tmp_path):
+    desc = random_description(seed, models=("ttfs",))
+    sim = assert_backend_equals_simulator(backend, desc,
+                                          random_images(seed, 3, desc.input_size), tmp_path)
+    assert sim.potentials is not None
+
+
+def test_ttfs_suite_has_teeth():
+    """The ttfs seeds decide by a first spike and by the V fallback, both PSP forms and
+    pools with and without their own sent bitmap appear, and no neuron goes out twice."""
+    first = fallback = 0
+    seen_psp, seen_emit = set(), set()
+    for seed in TTFS_SEEDS["reference"]:
+        desc = random_description(seed, models=("ttfs",))
+        res = simulate(desc, random_images(seed, 3, desc.input_size), record_spikes=True)
+        went_out = res.counts.sum(axis=1) > 0
+        first += int(went_out.sum())
+        fallback += int((~went_out).sum())
+        assert res.spikes.sum(axis=1).max() <= 1  # one spike per neuron and image
+        for lay in desc.layers:
+            seen_psp.add(lay.neuron.psp)
+            if lay.kind == "pool":
+                seen_emit.add(lay.geometry["emit"])
+    assert first > 0 and fallback > 0
+    assert seen_psp == {"ramp", "step"} and seen_emit == {"once", "every_step"}

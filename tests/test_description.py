@@ -28,7 +28,7 @@ def _write(tmp_path, raw: dict, name="m.npz"):
 
 
 def test_round_trip_keeps_everything(tmp_path):
-    desc = random_description(3, kinds=("fc",))
+    desc = random_description(3, kinds=("fc",), models=("lif",))
     D.save(desc, tmp_path / "m.npz")
     back = D.load(tmp_path / "m.npz")
     assert back.manifest() == desc.manifest()
@@ -38,7 +38,7 @@ def test_round_trip_keeps_everything(tmp_path):
 
 
 def _mutated(tmp_path, mutate_manifest=None, mutate_arrays=None):
-    desc = random_description(11, kinds=("fc",))
+    desc = random_description(11, kinds=("fc",), models=("lif",))
     raw = _raw(desc)
     if mutate_manifest:
         man = desc.manifest()
@@ -101,7 +101,7 @@ def test_wrong_shape_and_unknown_and_missing_arrays(tmp_path):
 
 
 def test_binary_weights_cannot_be_zero(tmp_path):
-    desc = random_description(2, kinds=("fc",))
+    desc = random_description(2, kinds=("fc",), models=("lif",))
     desc.layers[0] = D.Layer(**{**desc.layers[0].__dict__, "weight_bits": 1,
                                 "weight": np.zeros_like(desc.layers[0].weight)})
     with pytest.raises(D.DescriptionError, match="weight_bits >= 2 for ternary"):
@@ -109,7 +109,7 @@ def test_binary_weights_cannot_be_zero(tmp_path):
 
 
 def test_pickled_objects_are_never_loaded(tmp_path):
-    desc = random_description(1, kinds=("fc",))
+    desc = random_description(1, kinds=("fc",), models=("lif",))
     raw = _raw(desc)
     raw["l0.weight"] = np.array([{"evil": 1}], dtype=object)
     path = tmp_path / "p.npz"
@@ -141,7 +141,7 @@ def test_missing_file_and_bad_manifest_json(tmp_path):
 
 
 def test_truncated_archive_is_refused(tmp_path):
-    D.save(random_description(4, kinds=("fc",)), tmp_path / "m.npz")
+    D.save(random_description(4, kinds=("fc",), models=("lif",)), tmp_path / "m.npz")
     data = (tmp_path / "m.npz").read_bytes()
     (tmp_path / "t.npz").write_bytes(data[: len(data) // 2])
     with pytest.raises(D.DescriptionError):
@@ -150,7 +150,7 @@ def test_truncated_archive_is_refused(tmp_path):
 
 def test_oversized_member_is_refused_before_reading(tmp_path, monkeypatch):
     monkeypatch.setattr(D.io, "MAX_ARRAY_BYTES", 10)
-    D.save(random_description(4, kinds=("fc",)), tmp_path / "m.npz")
+    D.save(random_description(4, kinds=("fc",), models=("lif",)), tmp_path / "m.npz")
     with pytest.raises(D.DescriptionError, match="would unpack to"):
         D.load(tmp_path / "m.npz")
 
@@ -191,12 +191,12 @@ def test_unsigned_values_that_fit_are_still_checked_against_the_bits(tmp_path):
 
 def test_member_without_npy_suffix_is_named(tmp_path):
     path = tmp_path / "m.npz"
-    D.save(random_description(4, kinds=("fc",)), path)
+    D.save(random_description(4, kinds=("fc",), models=("lif",)), path)
     with zipfile.ZipFile(path, "a") as zf:
         zf.writestr("notes.txt", b"hello")
     with pytest.raises(D.DescriptionError, match=r"member 'notes.txt' is not a .npy array"):
         D.load(path)
-    raw = _raw(random_description(4, kinds=("fc",)))
+    raw = _raw(random_description(4, kinds=("fc",), models=("lif",)))
     raw["notes"] = b"hello"  # what NpzFile returns for such a member
     with pytest.raises(D.DescriptionError, match=r"member 'notes' is bytes, not a NumPy array"):
         D.from_arrays(raw, "m.npz")
@@ -242,7 +242,7 @@ def test_numeric_fields_refuse_huge_float_nan_and_bool_values(tmp_path, mutate, 
 
 
 def test_integer_beyond_the_json_digit_limit_is_a_description_error(tmp_path):
-    text = json.dumps(random_description(11, kinds=("fc",)).manifest()).replace(
+    text = json.dumps(random_description(11, kinds=("fc",), models=("lif",)).manifest()).replace(
         '"time_steps": ', '"time_steps": 1' + "0" * 5000 + ", \"_x\": ")
     path = _write(tmp_path, {"manifest": np.frombuffer(text.encode(), np.uint8)})
     with pytest.raises(D.DescriptionError, match="not valid UTF-8 JSON"):
@@ -250,11 +250,11 @@ def test_integer_beyond_the_json_digit_limit_is_a_description_error(tmp_path):
 
 
 def test_validate_refuses_api_built_descriptions_without_raw_errors():
-    desc = random_description(3, kinds=("fc",))
+    desc = random_description(3, kinds=("fc",), models=("lif",))
     desc.clock_hz = 10**400  # OverflowError in a float conversion before the fix
     with pytest.raises(D.DescriptionError, match=r"'clock_hz'.*<= 1e\+12"):
         D.validate(desc)
-    desc = random_description(3, kinds=("fc",))
+    desc = random_description(3, kinds=("fc",), models=("lif",))
     desc.layers[0].membrane_bits = 40
     with pytest.raises(D.DescriptionError, match=r"'layers\[0\]\.membrane_bits' = 40 .*2 … 32"):
         D.validate(desc)
@@ -286,7 +286,7 @@ def test_membrane_narrower_than_weights_is_allowed():
 def test_v1_files_that_say_dense_load_as_fc(tmp_path):
     """The kind was called 'dense' before it was called what the layers are called; such
     v1 files still load (as 'fc', identical otherwise) and are written back as 'fc'."""
-    desc = random_description(3, kinds=("fc",))
+    desc = random_description(3, kinds=("fc",), models=("lif",))
     raw = _raw(desc)
     man = desc.manifest()
     for lay in man["layers"]:

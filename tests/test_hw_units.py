@@ -230,27 +230,33 @@ def test_fc_sequencer_walks_the_weight_row_of_the_popped_event(lanes, neurons):
 
 
 def test_param_words_follow_the_models_param_fields():
-    """lif: threshold at [2Bl, 2Bl+B), bias at [2Bl+B, 2Bl+2B), from ``param_fields``; one
-    word per channel word (K_c words; update group g reads word g mod K_c)."""
+    """lif: threshold at [2Bl, 2Bl+B), bias at [2Bl+B, 2Bl+2B); ttfs: threshold at
+    [Bl, Bl+B); from ``param_fields``; one word per channel word (K_c words; update group
+    g reads word g mod K_c)."""
     from neurochip.neurons import get_model
 
     assert get_model("lif").param_fields == ("threshold", "bias")
-    for seed in (7, 2, 0):  # fc, conv2d / pool / add layers
+    assert get_model("ttfs").param_fields == ("threshold",)
+    seen = set()
+    for seed in (7, 2, 0, 3, 5):  # fc, conv2d / pool / add layers, both models
         desc, cfg = small_chip(seed)
         for lay, c in zip(desc.layers, cfg.cores):
-            B, L, Kc = c.membrane_bits, c.lanes, c.wpp
-            assert c.param_bits == 2 * B and c.param_width == L * 2 * B
+            names = get_model(c.model).param_fields
+            seen.add(c.model)
+            B, L, Kc, F = c.membrane_bits, c.lanes, c.wpp, len(names)
+            assert c.param_bits == F * B and c.param_width == L * F * B
             assert c.param_words == Kc and c.words == c.positions * Kc
             got = as_ints(PARAM_IMAGES[c.model](lay, c))
-            th = np.zeros(Kc * L, np.int64)
-            bias = np.zeros(Kc * L, np.int64)
-            th[:c.channels], bias[:c.channels] = lay.threshold, lay.bias
-            fields = [(int(t) & ((1 << B) - 1)) | ((int(b) & ((1 << B) - 1)) << B)
-                      for t, b in zip(th, bias)]
-            assert got == [pack(fields[k * L:(k + 1) * L], 2 * B) for k in range(Kc)]
+            values = np.zeros((F, Kc * L), np.int64)
+            for i, name in enumerate(names):
+                values[i, :c.channels] = getattr(lay, name)
+            fields = [sum((int(values[i, j]) & ((1 << B) - 1)) << (i * B) for i in range(F))
+                      for j in range(Kc * L)]
+            assert got == [pack(fields[k * L:(k + 1) * L], F * B) for k in range(Kc)]
             unit = NEURON_UNITS[c.model].for_core(c)
             assert (unit.lanes, unit.membrane_bits, unit.param_bits) == (L, B, c.param_bits)
             Fragment.get(unit, None)  # elaborates
+    assert seen == {"lif", "ttfs"}
 
 
 def test_core_shell_accepts_fan_in_and_fan_out_but_not_an_output_core_that_pushes():

@@ -28,6 +28,24 @@ from bench.peers.common import load_batch, out_path
 from bench.protocol import Job, RowMeasurement, TaskResult
 
 
+class _Declined:
+    """A "cannot do this" entry with its reason (neurochip.backends.NotExpressible's
+    shape; this peer may run in an environment without neurochip)."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+try:
+    from neurochip.backends import NotExpressible
+except ImportError:  # the Brian2 side environment has no neurochip
+    NotExpressible = _Declined  # type: ignore[misc,assignment]
+
+_TTFS_WHY = ("the single-spike ttfs neuron (§6.1: a current register I ramping the membrane "
+             "V, a fired bit) has no {peer} neuron here; the chip-equivalence suite checks it "
+             "against the NumPy reference and the RTL instead")
+
+
 def _ovf(expr: str, lay: LayerSpec) -> str:
     lo, hi = lay.membrane_range
     if lay.overflow == "saturate":
@@ -98,7 +116,8 @@ def fc_connections(lay: LayerSpec) -> list[tuple[np.ndarray, np.ndarray, np.ndar
 # backend tables (neurochip.backends): layer kind -> synapses, neuron model -> update code
 KIND_SYNAPSES = {"fc": fc_connections, "conv2d": listed_connections,
                  "pool": listed_connections, "add": listed_connections}
-NEURON_MODELS = {"lif": update_code}
+NEURON_MODELS = {"lif": update_code,
+                 "ttfs": NotExpressible(_TTFS_WHY.format(peer="Brian2 update code"))}
 KIND_EMIT = {"pool": lambda lay, stage: emit_once_code(lay, stage) if lay.emit_once else ""}
 
 
@@ -126,7 +145,10 @@ class Brian2Net:
                                threshold="f > 0.5", reset="", name=f"layer{i}")
             g.theta = lay.per_neuron(lay.threshold).astype(np.float64)
             g.bias = lay.per_neuron(lay.bias).astype(np.float64)
-            code = NEURON_MODELS[lay.model](lay, stage, T, self.period)
+            entry = NEURON_MODELS[lay.model]
+            if getattr(entry, "reason", None):
+                raise ValueError(f"layer {lay.name}: {entry.reason}")
+            code = entry(lay, stage, T, self.period)
             g.run_regularly(code + ("\n" + emit if emit else ""), when="before_thresholds",
                             name=f"layer{i}_update")
             groups[i] = g

@@ -20,6 +20,24 @@ from bench.peers.common import load_batch, out_path
 from bench.protocol import Job, RowMeasurement, TaskResult
 
 
+class _Declined:
+    """A "cannot do this" entry with its reason (neurochip.backends.NotExpressible's
+    shape; this peer may run in an environment without neurochip)."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+
+try:
+    from neurochip.backends import NotExpressible
+except ImportError:  # the Brian2 side environment has no neurochip
+    NotExpressible = _Declined  # type: ignore[misc,assignment]
+
+_TTFS_WHY = ("the single-spike ttfs neuron (§6.1: a current register I ramping the membrane "
+             "V, a fired bit) has no {peer} neuron here; the chip-equivalence suite checks it "
+             "against the NumPy reference and the RTL instead")
+
+
 def _declined(entry) -> str | None:
     """The reason of a NotExpressible-like table entry (duck-typed), or None."""
     return getattr(entry, "reason", None)
@@ -161,7 +179,7 @@ class _Sources:
 
 # backend tables (neurochip.backends): layer kind -> synapse module, neuron model -> neuron
 KIND_LAYERS = {"fc": _linear, "conv2d": _conv2d, "pool": _sum_pool, "add": _weighted_add}
-NEURON_MODELS = {"lif": _leaky}
+NEURON_MODELS = {"lif": _leaky, "ttfs": NotExpressible(_TTFS_WHY.format(peer="snn.Leaky"))}
 
 
 class SnnTorchNet:

@@ -92,7 +92,10 @@ def run(args: argparse.Namespace) -> int:
             f"{'weight bits':>12}")
     print(head)
     for x in s["layers"]:
-        neuron = f"{x['neuron_model']}:{x.get('reset', '')}/{x.get('integration', '')[:5]}"
+        if "psp" in x:  # ttfs (§6.1)
+            neuron = f"{x['neuron_model']}:{x['psp']}"
+        else:
+            neuron = f"{x['neuron_model']}:{x.get('reset', '')}/{x.get('integration', '')[:5]}"
         if x.get("leak", "none") != "none":
             neuron += f"/{x['leak']}:{x['leak_amount']}"
         ins = "+".join(_shape(v) for v in x["in_shape"])

@@ -17,3 +17,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     ste_bp.add_arguments(ste)
     ste.set_defaults(func=ste_bp.run)
+    stidi = trainers.add_parser("stidi-bp", help="Mirsadeghi et al.: single-spike (ttfs) "
+                                "networks, layer-local updates from desired firing times; "
+                                "the forward pass is the chip's (§6.1)")
+    from neurochip.train import stidi_bp
+
+    stidi_bp.add_arguments(stidi)
+    stidi.set_defaults(func=stidi_bp.run)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from typing import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -30,11 +31,26 @@ class KindEnergy:
     memories: dict[str, str]  # memory name -> static_uw key
 
 
+def _no_memory(layer) -> dict[str, int]:
+    return {}
+
+
 @dataclass(frozen=True)
 class ModelEnergy:
-    """The counters a neuron model's end-of-step token bumps."""
+    """The counters a neuron model's end-of-step token bumps, and the bits of the memories
+    it adds to a core by static_uw key (leakage)."""
 
     counters: tuple[str, ...]
+    memory_bits: Callable[..., dict[str, int]] = _no_memory
+
+
+def _ttfs_memory(layer) -> dict[str, int]:
+    """The fired bits (one per neuron, in K words of L bits) unless the core already keeps
+    a pool's sent bitmap, which then holds them (§6.1); like that bitmap, estimated as
+    SRAM leakage. The V register file is, like the membranes, not in the static budget."""
+    from neurochip.golden.reference import kind_keeps_sent
+
+    return {} if kind_keeps_sent(layer) else {"per_kbit_sram": layer.words * layer.core.lanes}
 
 
 _ACCUMULATE = ("weight_word_reads", "synaptic_ops", "membrane_word_reads", "membrane_word_writes")
@@ -50,6 +66,9 @@ KIND_ENERGY: dict[str, KindEnergy] = {
 MODEL_ENERGY: dict[str, ModelEnergy] = {
     "lif": ModelEnergy(("membrane_word_reads", "membrane_word_writes", "param_word_reads",
                         "neuron_updates", "spikes")),
+    "ttfs": ModelEnergy(("membrane_word_reads", "membrane_word_writes", "param_word_reads",
+                         "neuron_updates", "spikes", "bitmap_reads", "bitmap_writes"),
+                        _ttfs_memory),
 }
 
 # energy-report components, in report order
@@ -143,6 +162,8 @@ def static_memory_kbit(desc: CoreDescription) -> dict[str, float]:
         entry = KIND_ENERGY[lay.kind]
         for memory, n in get_kind(lay.kind).memory_bits(lay).items():
             bits[entry.memories[memory]] = bits.get(entry.memories[memory], 0) + n
+        for key, n in MODEL_ENERGY[lay.neuron.model].memory_bits(lay).items():
+            bits[key] = bits.get(key, 0) + n
     return {key: n / 1e3 for key, n in bits.items()}
 
 

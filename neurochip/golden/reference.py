@@ -35,6 +35,7 @@ class ReferenceResult:
     cycles: int = -1
     core_counters: np.ndarray | None = None  # (layers, len(CORE_COUNTERS)) int64
     chip_counters: np.ndarray | None = None  # (len(CHIP_COUNTERS),) int64
+    potentials: list[np.ndarray] | None = None  # per layer, (N,): ttfs V (§6.1), else 0
 
 
 def overflow(v: np.ndarray, layer: Layer) -> np.ndarray:
@@ -165,6 +166,58 @@ def lif_token_counts(layer: Layer) -> dict[str, int]:
             "neuron_updates": layer.neurons}
 
 
+# ----------------------------------------------------------------------------- model: ttfs
+
+def ttfs_update(m: np.ndarray, layer: Layer, v: np.ndarray) -> tuple[np.ndarray, np.ndarray,
+                                                                    np.ndarray]:
+    """One EOS token of a ttfs layer (§6.1): ``m`` is the current register I, ``v`` the
+    membrane V. Returns (v > θ, new I, new V); the fired bit is applied by the caller."""
+    theta = per_neuron(layer, layer.threshold)
+    v = overflow(v + m, layer)
+    fire = v > theta
+    i = m if layer.neuron.psp == "ramp" else np.zeros_like(m)
+    return fire, i, v
+
+
+def ttfs_token_counts(layer: Layer) -> dict[str, int]:
+    """§10: K update cycles, each reading and writing an I word and a V word, reading a
+    parameter word and the fired-bit word (shared with a pool's sent bitmap, §6.1)."""
+    K = layer.words
+    out = {"membrane_word_reads": 2 * K, "membrane_word_writes": 2 * K, "param_word_reads": K,
+           "neuron_updates": layer.neurons}
+    if not kind_keeps_sent(layer):
+        out.update(bitmap_reads=K, bitmap_writes=K)
+    return out
+
+
+def kind_keeps_sent(layer: Layer) -> bool:
+    """A pool with emit = once keeps the sent bitmap for its kind (§5.3)."""
+    return layer.kind == "pool" and layer.geometry.get("emit") == "once"
+
+
+def uses_sent(layer: Layer) -> bool:
+    """The core keeps a sent / fired bit per neuron (§5.3, §6.1)."""
+    from neurochip.neurons import get_model
+
+    return kind_keeps_sent(layer) or get_model(layer.neuron.model).fires_once
+
+
+def emit_once(fired: np.ndarray, sent: np.ndarray) -> np.ndarray:
+    """A neuron goes out only if its sent bit is clear; every fired neuron sets it."""
+    out = fired & ~sent
+    sent |= fired
+    return out
+
+
+def predict_ttfs(spikes: np.ndarray, v: np.ndarray) -> int:
+    """§6.1 decision: the class that went out first, lowest index on a tie; if none did,
+    the largest final membrane V, lowest index on a tie."""
+    steps = np.flatnonzero(spikes.any(axis=1))
+    if steps.size:
+        return int(np.flatnonzero(spikes[steps[0]])[0])
+    return int(np.argmax(v))
+
+
 # ----------------------------------------------------------------------------- backend tables
 
 def _no_emit(layer: Layer, fired: np.ndarray, state: np.ndarray | None) -> np.ndarray:
@@ -187,6 +240,7 @@ class KindBehaviour:
 class ModelBehaviour:
     update: Callable[[np.ndarray, Layer], tuple[np.ndarray, np.ndarray]]  # (fired, membranes)
     counts: Callable[[Layer], dict[str, int]]  # counters of one token (spikes: generic)
+    stateful: bool = False  # update takes and returns the second register too (§6.1)
 
 
 KINDS: dict[str, KindBehaviour] = {
@@ -195,7 +249,10 @@ KINDS: dict[str, KindBehaviour] = {
     "pool": KindBehaviour(pool_accumulate, pool_event_cost, pool_emit, pool_token_counts),
     "add": KindBehaviour(add_accumulate, add_event_cost),
 }
-MODELS: dict[str, ModelBehaviour] = {"lif": ModelBehaviour(neuron_update, lif_token_counts)}
+MODELS: dict[str, ModelBehaviour] = {
+    "lif": ModelBehaviour(neuron_update, lif_token_counts),
+    "ttfs": ModelBehaviour(ttfs_update, ttfs_token_counts, stateful=True),
+}
 
 
 def _group_of(layer: Layer) -> Callable[[int], int]:
@@ -219,7 +276,8 @@ def run_functional(desc: CoreDescription, in_spikes: np.ndarray) -> ReferenceRes
     spikes = [np.zeros((T, lay.neurons), dtype=np.uint8) for lay in desc.layers]
     counts = np.zeros(desc.classes, dtype=np.int64)
     count_max = (1 << desc.count_bits) - 1
-    sent = [np.zeros(lay.neurons, dtype=bool) for lay in desc.layers]  # pool emit = once
+    sent = [np.zeros(lay.neurons, dtype=bool) for lay in desc.layers]  # sent / fired bits
+    potentials = [np.zeros(lay.neurons, dtype=np.int64) for lay in desc.layers]  # ttfs V
     for t in range(T):
         for j, lay in enumerate(desc.layers):
             kind, model = KINDS[lay.kind], MODELS[lay.neuron.model]
@@ -228,10 +286,22 @@ def run_functional(desc: CoreDescription, in_spikes: np.ndarray) -> ReferenceRes
                 events = np.flatnonzero(in_spikes[t] if p == HOST else spikes[p][t])
                 for a in events:
                     membranes[j] = kind.event(membranes[j], lay, int(a), source)
-            fired, membranes[j] = model.update(membranes[j], lay)
-            spikes[j][t] = kind.emit(lay, fired.astype(bool), sent[j])
+            if model.stateful:
+                fired, membranes[j], potentials[j] = model.update(membranes[j], lay,
+                                                                  potentials[j])
+            else:
+                fired, membranes[j] = model.update(membranes[j], lay)
+            if uses_sent(lay):  # a neuron goes out at most once (§5.3, §6.1)
+                spikes[j][t] = emit_once(fired.astype(bool), sent[j])
+            else:
+                spikes[j][t] = kind.emit(lay, fired.astype(bool), sent[j])
         counts = np.minimum(counts + spikes[topo.output_core][t], count_max)
-    return ReferenceResult(spikes, membranes, counts, predict(counts))
+    out = desc.layers[topo.output_core]
+    if out.neuron.model == "ttfs":
+        prediction = predict_ttfs(spikes[topo.output_core], potentials[topo.output_core])
+    else:
+        prediction = predict(counts)
+    return ReferenceResult(spikes, membranes, counts, prediction, potentials=potentials)
 
 
 def run_timing(desc: CoreDescription, in_spikes: np.ndarray,
@@ -348,6 +418,7 @@ def run_batch(desc: CoreDescription, in_spikes: np.ndarray, timing: bool = True)
         predictions=np.array([r.prediction for r in results], dtype=np.int64),
         counts=np.stack([r.counts for r in results]).reshape(n, desc.classes),
         membranes=np.stack([np.concatenate(r.membranes) for r in results]).reshape(n, -1),
+        potentials=np.stack([np.concatenate(r.potentials) for r in results]).reshape(n, -1),
         spikes=np.stack([np.concatenate(r.spikes, axis=1) for r in results]).reshape(
             n, desc.time_steps, -1).astype(np.uint8),
         neuron_offsets=np.concatenate([[0], np.cumsum([lay.neurons for lay in desc.layers])]),

@@ -19,6 +19,7 @@ DATA_BITS = 32  # debug readback data width
 
 # debug address = {space[31:29], core[28:24], offset[23:0]}
 SPACE_CHIP, SPACE_COUNTER, SPACE_MEMBRANE, SPACE_TRACE, SPACE_COUNT = range(5)
+SPACE_POTENTIAL = 5  # ttfs membranes V (§6.1), addressed like SPACE_MEMBRANE
 SPACE_SHIFT, CORE_SHIFT = 29, 24
 OFFSET_BITS = 24
 MAX_CORES = 32
@@ -251,6 +252,12 @@ def membrane_address(core: CoreConfig, neuron: int) -> int:
     """Neuron n = pos·C + ch lives in word pos·K_c + ch div L, lane ch mod L (§3)."""
     word, lane = core.neuron_word(neuron)
     return address(SPACE_MEMBRANE, core.index, (word << core.lane_bits) | lane)
+
+
+def potential_address(core: CoreConfig, neuron: int) -> int:
+    """The ttfs membrane V of neuron n (§6.1): the word and lane of its current I."""
+    word, lane = core.neuron_word(neuron)
+    return address(SPACE_POTENTIAL, core.index, (word << core.lane_bits) | lane)
 
 
 def trace_address(core: CoreConfig, step: int, word: int, slice_: int) -> int:

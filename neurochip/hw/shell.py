@@ -28,14 +28,15 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from amaranth import Array, Const, Module, Mux, Signal
+from amaranth import Array, Const, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from neurochip.counters import CORE_COUNTERS
 from neurochip.hw.arith import popcount
 from neurochip.hw.config import (COUNTER_BITS, DATA_BITS, EOS_BIT, ITEM_BITS, OFFSET_BITS,
-                                 SPACE_COUNT, SPACE_COUNTER, SPACE_MEMBRANE, SPACE_TRACE,
+                                 SPACE_COUNT, SPACE_COUNTER, SPACE_MEMBRANE, SPACE_POTENTIAL,
+                                 SPACE_TRACE,
                                  CoreConfig, addr_bits, counter_select_bits)
 from neurochip.hw.kinds.base import Sequencer
 from neurochip.hw.lanes import AccumulatorLanes
@@ -47,10 +48,19 @@ ITEM = stream.Signature(ITEM_BITS)  # a FIFO item: bit 15 = EOS, bits 14:0 = add
 
 
 def has_sent_bitmap(cfg: CoreConfig) -> bool:
-    """§5.3: the kind asks for one sent bit per neuron (a ``pool`` with ``emit = once``)."""
+    """§5.3, §6.1: one sent bit per neuron, for the kind (a ``pool`` with ``emit = once``)
+    or as the fired bit of a single-spike model (``ttfs``); one bitmap serves both."""
     from neurochip.hw.kinds import sequencer
+    from neurochip.neurons import get_model
 
-    return sequencer(cfg.kind).sent_bitmap(cfg)
+    return sequencer(cfg.kind).sent_bitmap(cfg) or get_model(cfg.model).fires_once
+
+
+def has_potentials(cfg: CoreConfig) -> bool:
+    """§6.1: the model keeps a membrane V beside the accumulation register (ttfs)."""
+    from neurochip.neurons import get_model
+
+    return get_model(cfg.model).second_register
 
 
 def shell_memories(cfg: CoreConfig) -> dict[str, MemoryShape]:
@@ -61,6 +71,8 @@ def shell_memories(cfg: CoreConfig) -> dict[str, MemoryShape]:
             "trace": MemoryShape("regfile", cfg.trace_depth, cfg.lanes)}
     if has_sent_bitmap(cfg):
         mems["sent"] = MemoryShape("regfile", cfg.words, cfg.lanes)
+    if has_potentials(cfg):
+        mems["potentials"] = MemoryShape("regfile", cfg.words, cfg.membrane_width)
     return mems
 
 
@@ -176,6 +188,7 @@ class CoreShell(wiring.Component):
         s.mvalid = Signal(max(1, K))  # membrane word written since clear (else it reads 0)
         s.mvalid_q = Signal()
         s.is_eos = s.src_payload[EOS_BIT]
+        s.upd_strobe = Signal()  # an update cycle (UPD)
         m.d.comb += [s.group_next.eq(Mux(s.last, 0, group + 1)),
                      s.k_next.eq(Mux(s.k_last, 0, k + 1)),
                      seq.address.eq(s.src_payload[:EOS_BIT]), seq.source.eq(s.src_sel)]
@@ -219,9 +232,23 @@ class CoreShell(wiring.Component):
             m.d.comb += s.out.eq(unit.fire)
         m.d.comb += trf.wdata.eq(s.out)
 
+        # ---- §6.1 ttfs: the membrane V register file, read and written in update cycles
+        # only; every group's word is written in every step, so one flag (a step has been
+        # updated since clear) replaces per-word valid bits
+        s.vrf = None
+        if has_potentials(cfg):
+            m.submodules.potentials = s.vrf = vrf = RegFile(mems["potentials"], self.blackbox)
+            s.v_valid = Signal()
+            with m.If(self.rb_active):
+                m.d.comb += vrf.raddr.eq(self.rb_offset >> cfg.lane_bits)
+            with m.Else():
+                m.d.comb += vrf.raddr.eq(s.raddr)
+            m.d.comb += [unit.potential.eq(Mux(s.v_valid, vrf.rdata, 0)), vrf.waddr.eq(group),
+                         vrf.wdata.eq(unit.potential_result)]
+
         # ---- counters of §10 (48 bits, count only inside the image window)
         s.ctr = {name: Signal(COUNTER_BITS, name=f"ctr_{name}") for name in CORE_COUNTERS}
-        s.inc = {name: Signal(range(max(2, L + 1)), name=f"inc_{name}")
+        s.inc = {name: Signal(range(max(3, L + 1)), name=f"inc_{name}")
                  for name in CORE_COUNTERS}
         with m.If(self.count_en):
             for name in CORE_COUNTERS:
@@ -231,9 +258,42 @@ class CoreShell(wiring.Component):
         if cfg.is_output:
             m.submodules.counters = s.sc = sc = SpikeCounters(cfg.neurons, L, K,
                                                               self.count_bits, C, Kc)
-            m.d.comb += [sc.fire.eq(s.out), sc.word.eq(group), self.counts.eq(sc.counts),
-                         self.prediction.eq(sc.prediction)]
+            m.d.comb += [sc.fire.eq(s.out), sc.word.eq(group), self.counts.eq(sc.counts)]
+            if s.vrf is not None:
+                self._first_spike_decision(m, s)
+            else:
+                m.d.comb += self.prediction.eq(sc.prediction)
         return s
+
+    def _first_spike_decision(self, m: Module, s: SimpleNamespace) -> None:
+        """§6.1 decision of a ttfs output core, built in its update cycles: ``winner``
+        latches the first class that goes out (groups run in ascending class order, lowest
+        lane first, so a tie goes to the lowest index); ``best`` is the running argmax of
+        the new V over the enabled lanes of a step (strictly greater replaces: lowest
+        index on a tie), restarted at group 0, so after the image it is the last step's.
+        The prediction is ``winner`` if any class went out, else ``best``."""
+        cfg, unit = self.cfg, s.unit
+        B, L = cfg.membrane_bits, cfg.lanes
+        idx = range(max(2, cfg.neurons))
+        s.winner, s.winner_valid = Signal(idx), Signal()
+        best_v, best_i = Signal(signed(B)), Signal(idx)
+        with m.If(s.upd_strobe & ~s.winner_valid & (s.out != 0)):
+            lowest = Signal(range(max(2, L)))
+            for lane in reversed(range(L)):
+                with m.If(s.out[lane]):
+                    m.d.comb += lowest.eq(lane)
+            m.d.sync += [s.winner.eq(s.grp_base + lowest), s.winner_valid.eq(1)]
+        group_zero = s.group == 0  # a new step: lane 0 (always enabled) starts the scan
+        v = unit.potential_result.word_select(0, B).as_signed()
+        take = group_zero | (v > best_v)
+        cur_v, cur_i = Mux(take, v, best_v), Mux(take, s.grp_base, best_i)
+        for lane in range(1, L):
+            v = unit.potential_result.word_select(lane, B).as_signed()
+            take = unit.enable[lane] & (v > cur_v)
+            cur_v, cur_i = Mux(take, v, cur_v), Mux(take, s.grp_base + lane, cur_i)
+        with m.If(s.upd_strobe):
+            m.d.sync += [best_v.eq(cur_v), best_i.eq(cur_i)]
+        m.d.comb += self.prediction.eq(Mux(s.winner_valid, s.winner, best_i))
 
     def _pop_states(self, m: Module, s: SimpleNamespace) -> None:
         """IDLE (pop) and ACC (the sequencer's accumulation cycles of an address event)."""
@@ -284,6 +344,12 @@ class CoreShell(wiring.Component):
                 m.d.comb += [s.brf.we.eq(1), inc["bitmap_reads"].eq(1),
                              inc["bitmap_writes"].eq(1)]
                 m.d.sync += s.sent_write
+            if s.vrf is not None:  # §6.1: the V word too (two register-file words a cycle)
+                m.d.comb += [s.vrf.we.eq(1), inc["membrane_word_reads"].eq(2),
+                             inc["membrane_word_writes"].eq(2)]
+                with m.If(s.last):
+                    m.d.sync += s.v_valid.eq(1)
+            m.d.comb += s.upd_strobe.eq(1)
             m.d.sync += [s.group.eq(s.group_next), s.k.eq(s.k_next),
                          s.mvalid.bit_select(s.group, 1).eq(1),
                          s.trace_row.eq(s.trace_row + 1),
@@ -350,7 +416,7 @@ class CoreShell(wiring.Component):
         sel_q = Signal(range(max(2, L)))  # lane (membranes) or slice (trace)
         ctr_q = Signal(DATA_BITS)
         m.d.sync += space_q.eq(self.rb_space)
-        with m.If(self.rb_space == SPACE_MEMBRANE):
+        with m.If((self.rb_space == SPACE_MEMBRANE) | (self.rb_space == SPACE_POTENTIAL)):
             m.d.sync += sel_q.eq(off[:cfg.lane_bits] if cfg.lane_bits else 0)
         with m.Else():
             m.d.sync += sel_q.eq(off[:cfg.slice_bits] if cfg.slice_bits else 0)
@@ -373,6 +439,10 @@ class CoreShell(wiring.Component):
                 m.d.comb += self.rb_data.eq(lane_value)  # sign-extended to 32 bits
             with m.Case(SPACE_TRACE):
                 m.d.comb += self.rb_data.eq(trace_word)
+            if s.vrf is not None:
+                with m.Case(SPACE_POTENTIAL):  # sign-extended to 32 bits
+                    m.d.comb += self.rb_data.eq(
+                        Mux(s.v_valid, s.vrf.rdata, 0).word_select(sel_q, B).as_signed())
             if cfg.is_output:
                 count_q = Signal(self.count_bits)
                 sc = m.submodules.counters

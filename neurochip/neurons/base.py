@@ -24,6 +24,8 @@ class NeuronModel:
     fields: tuple[Field, ...] = ()  # inside the layer's "neuron" object (besides "model")
     # per-neuron arrays kept in the parameter memory, each B bits, lowest bits first (§3)
     param_fields: tuple[str, ...] = ()
+    fires_once = False  # keeps a fired bit per neuron: the core's sent bitmap (§5.3, §6.1)
+    second_register = False  # keeps a membrane V beside the accumulation register (§6.1)
 
     def parse(self, reader: Reader) -> Any:
         return self.settings(model=self.name, **{f.key: f.read(reader) for f in self.fields})

@@ -30,6 +30,7 @@ from numba import njit
 # layer kinds and neuron models (codes of neurochip.kinds / neurochip.neurons)
 KIND_FC, KIND_CONV2D, KIND_POOL, KIND_ADD = 0, 1, 2, 3
 MODEL_LIF = 0
+MODEL_TTFS = 1
 
 ENC_BERNOULLI, ENC_RATE, ENC_LATENCY = 0, 1, 2
 
@@ -437,6 +438,59 @@ def _lif_counts(row: np.ndarray, K: int, N: int) -> int:
     return K
 
 
+# =========================================================================== model: ttfs (§6.1)
+
+TTFS_RAMP = MODEL_SLOTS + 0  # 1: psp = ramp (I carries over), 0: psp = step (I cleared)
+TTFS_THRESHOLD = 0  # row of param_values (the model's param_fields order)
+
+
+@njit(cache=True)
+def _ttfs_update(mem: np.ndarray, pot: np.ndarray, m0: int, param_values: np.ndarray,
+                 layer_cfg: np.ndarray, layer: int, fired: np.ndarray,
+                 flags: np.ndarray) -> int:
+    """§6.1 for one EOS token: V ← ovf(V + I), fire iff V > θ (the fired bit is applied
+    by the scheduler, like a pool's sent bit), I kept (ramp) or cleared (step). ``mem``
+    holds I, ``pot`` V. Writes the fired neuron indices into ``fired``, returns count."""
+    N = layer_cfg[layer, LC_NEURONS]
+    C = layer_cfg[layer, LC_CHANNELS]
+    P = layer_cfg[layer, LC_POSITIONS]
+    lo = layer_cfg[layer, LC_LO]
+    hi = layer_cfg[layer, LC_HI]
+    wrap = layer_cfg[layer, LC_WRAP] != 0
+    mask = (np.int64(1) << layer_cfg[layer, LC_BITS]) - 1
+    ramp = layer_cfg[layer, TTFS_RAMP] != 0
+    stride = param_values.shape[0] // MAX_PARAM_FIELDS  # total channels
+    p0 = layer_cfg[layer, LC_P0]
+    th = param_values[TTFS_THRESHOLD * stride + p0:TTFS_THRESHOLD * stride + p0 + C]
+    for pos in range(P):
+        i = mem[m0 + pos * C:m0 + pos * C + C]
+        v = pot[m0 + pos * C:m0 + pos * C + C]
+        f = flags[pos * C:pos * C + C]
+        for n in range(C):
+            x = _select_overflow(v[n] + np.int64(i[n]), lo, hi, wrap, mask)
+            v[n] = x
+            f[n] = x > th[n]
+            if not ramp:
+                i[n] = 0
+    nf = 0
+    for n in range(N):
+        fired[nf] = n
+        nf += flags[n]
+    return nf
+
+
+@njit(cache=True, inline="always")
+def _ttfs_counts(row: np.ndarray, K: int, N: int) -> int:
+    """§8, §10 of a ttfs token: K update cycles, each reading and writing an I word and a
+    V word and reading a parameter word (the fired-bit word is counted with the sent
+    bitmap by the scheduler). Returns the update cycles."""
+    row[C_MREADS] += 2 * K
+    row[C_MWRITES] += 2 * K
+    row[C_PREADS] += K
+    row[C_UPDATES] += N
+    return K
+
+
 # =========================================================================== scheduler
 
 @njit(cache=True, nogil=True)
@@ -449,11 +503,13 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
                    output_core: int, record_spikes: bool,
                    counts_out: np.ndarray, cycles_out: np.ndarray,
                    core_out: np.ndarray, chip_out: np.ndarray,
-                   mem_out: np.ndarray, spikes_out: np.ndarray, mem: np.ndarray) -> None:
+                   mem_out: np.ndarray, spikes_out: np.ndarray, mem: np.ndarray,
+                   pot_out: np.ndarray, pred_out: np.ndarray) -> None:
     """Run every image of ``images`` ((n, P) uint8) through the chip, filling the outputs.
 
     counts_out (n, classes), cycles_out (n,), core_out (n, layers, N_CORE_COUNTERS), chip_out (n, 3),
-    mem_out (n, total neurons), spikes_out (n, T, total neurons) if record_spikes.
+    mem_out (n, total neurons), spikes_out (n, T, total neurons) if record_spikes,
+    pot_out (n, total neurons) the ttfs membranes V (0 for other models), pred_out (n,).
     ``mem`` is the membrane scratch (total neurons,), int16 when every layer's B <= 15,
     else int32 (see membrane_dtype); its dtype selects the compiled specialisation.
     The FIFO table (fifo_*, in_*, out_*) is neurochip.graph.Topology.arrays().
@@ -492,11 +548,14 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
         max_n = max(max_n, layer_cfg[j, LC_NEURONS])
     fired = np.empty(max_n, dtype=np.int64)
     flags = np.empty(max_n, dtype=np.uint8)
-    sent = np.zeros(total_n, dtype=np.uint8)  # pool emit = once (§5.3)
+    sent = np.zeros(total_n, dtype=np.uint8)  # pool emit = once (§5.3), ttfs fired (§6.1)
+    pot = np.zeros(total_n, dtype=np.int64)  # ttfs membranes V (§6.1)
     for img in range(images.shape[0]):
         n_items = encode_image(enc_kind, images[img], T, seed, indices[img], items)
         mem[:] = 0
         sent[:] = 0
+        pot[:] = 0
+        winner = -1  # ttfs output: the first class that went out (§6.1)
         head[:] = 0
         level[:] = 0
         t_next[:] = 0
@@ -609,8 +668,13 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
                 if model == MODEL_LIF:
                     nf = _lif_update(mem, n_off[j], param_values, layer_cfg, j, fired, flags)
                     K = _lif_counts(cnt[j], layer_cfg[j, LC_WORDS], layer_cfg[j, LC_NEURONS])
-                # --- the kind's share of the token: which spikes go out (§5.3)
-                if layer_cfg[j, LC_KIND] == KIND_POOL and layer_cfg[j, POOL_ONCE] != 0:
+                elif model == MODEL_TTFS:
+                    nf = _ttfs_update(mem, pot, n_off[j], param_values, layer_cfg, j, fired,
+                                      flags)
+                    K = _ttfs_counts(cnt[j], layer_cfg[j, LC_WORDS], layer_cfg[j, LC_NEURONS])
+                # --- which spikes go out: a sent / fired bit per neuron (§5.3, §6.1)
+                if (layer_cfg[j, LC_KIND] == KIND_POOL and layer_cfg[j, POOL_ONCE] != 0) \
+                        or model == MODEL_TTFS:
                     nf = _pool_emit_once(fired, nf, sent, n_off[j])
                     cnt[j, C_BMREADS] += K
                     cnt[j, C_BMWRITES] += K
@@ -620,6 +684,8 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
                     for q in range(nf):
                         spikes_out[img, t, n_off[j] + fired[q]] = 1
                 if j == output_core:
+                    if winner < 0 and nf > 0:
+                        winner = fired[0]  # ascending: the lowest index of the first step
                     for q in range(nf):
                         k = fired[q]
                         if counts[k] < count_max:
@@ -686,6 +752,21 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
         chip_out[img, CHIP_HOST_STALLS] = host_stalls
         for n in range(total_n):
             mem_out[img, n] = mem[n]
+            pot_out[img, n] = pot[n]
+        o0 = n_off[output_core]
+        best = 0
+        if layer_cfg[output_core, LC_MODEL] == MODEL_TTFS:  # §6.1 decision
+            if winner >= 0:
+                best = winner
+            else:
+                for k in range(1, counts.shape[0]):
+                    if pot[o0 + k] > pot[o0 + best]:
+                        best = k
+        else:  # §6: the largest count, lowest index on a tie
+            for k in range(1, counts.shape[0]):
+                if counts[k] > counts[best]:
+                    best = k
+        pred_out[img] = best
 
 
 @njit(cache=True)

@@ -71,6 +71,10 @@ def _pack_lif(layer: Layer, row: np.ndarray) -> None:
     row[kernel.LIF_DISCONTINUOUS] = p.integration == "discontinuous"
 
 
+def _pack_ttfs(layer: Layer, row: np.ndarray) -> None:
+    row[kernel.TTFS_RAMP] = layer.neuron.psp == "ramp"
+
+
 # backend tables: kind / neuron model name -> (kernel code, packer of its columns)
 KIND_PACKERS: dict[str, tuple[int, Callable[[Layer, np.ndarray], None]]] = {
     "fc": (kernel.KIND_FC, _pack_fc),
@@ -80,6 +84,7 @@ KIND_PACKERS: dict[str, tuple[int, Callable[[Layer, np.ndarray], None]]] = {
 }
 MODEL_PACKERS: dict[str, tuple[int, Callable[[Layer, np.ndarray], None]]] = {
     "lif": (kernel.MODEL_LIF, _pack_lif),
+    "ttfs": (kernel.MODEL_TTFS, _pack_ttfs),
 }
 
 

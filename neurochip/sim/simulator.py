@@ -52,6 +52,8 @@ def simulate(desc: CoreDescription, images: np.ndarray, indices: np.ndarray | No
     core = np.zeros((n, L, len(CORE_COUNTERS)), dtype=np.int64)
     chip = np.zeros((n, len(CHIP_COUNTERS)), dtype=np.int64)
     mem = np.zeros((n, total), dtype=np.int64)
+    pot = np.zeros((n, total), dtype=np.int64)
+    pred = np.zeros(n, dtype=np.int64)
     spikes = np.zeros((n, T, total) if record_spikes else (1, 1, 1), dtype=np.uint8)
     scratch_dtype = membrane_dtype(desc)
     model_args = packed.kernel_args()
@@ -61,7 +63,7 @@ def simulate(desc: CoreDescription, images: np.ndarray, indices: np.ndarray | No
         kernel.simulate_batch(flat[sl], idx[sl], *model_args, record_spikes, counts[sl],
                               cycles[sl], core[sl], chip[sl], mem[sl],
                               spikes[sl] if record_spikes else spikes,
-                              np.zeros(total, dtype=scratch_dtype))
+                              np.zeros(total, dtype=scratch_dtype), pot[sl], pred[sl])
         return sl.stop - sl.start
 
     if workers > 1:  # at least 4 chunks a worker, so a small batch still spreads evenly
@@ -81,8 +83,9 @@ def simulate(desc: CoreDescription, images: np.ndarray, indices: np.ndarray | No
         pool.shutdown()
     if bar is not None:
         bar.close()
-    return SimulationResult(predictions=np.argmax(counts, axis=1), counts=counts, cycles=cycles,
+    return SimulationResult(predictions=pred, counts=counts, cycles=cycles,
                             core_counters=core, chip_counters=chip, membranes=mem,
+                            potentials=pot,
                             spikes=spikes if record_spikes else None,
                             done=np.ones(n, dtype=np.int64), neuron_offsets=packed.n_off,
                             layer_names=tuple(lay.name for lay in desc.layers),

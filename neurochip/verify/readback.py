@@ -16,7 +16,7 @@ from neurochip.observe import Observation
 from neurochip.hw.config import (CHIP_CYCLES, CHIP_HOST_PUSHES, CHIP_HOST_STALLS,
                                  CHIP_PREDICTION, CHIP_STATUS, DATA_BITS, SPACE_CHIP,
                                  SPACE_COUNT, SPACE_COUNTER, ChipConfig, address,
-                                 membrane_address, trace_address)
+                                 membrane_address, potential_address, trace_address)
 
 _CHIP_OFFSETS = {"cycles": CHIP_CYCLES, "host_pushes": CHIP_HOST_PUSHES,
                  "host_stall_cycles": CHIP_HOST_STALLS}
@@ -34,6 +34,15 @@ def _trace_addresses(c) -> list[int]:
 def _decode_membranes(it, c, obs: Observation, i: int, off: int) -> None:
     mem = np.array([next(it) for _ in range(c.neurons)], dtype=np.int64)
     obs.membranes[i, off:off + c.neurons] = np.where(mem >= 1 << 31, mem - (1 << 32), mem)
+
+
+def _potential_addresses(c) -> list[int]:
+    return [potential_address(c, n) for n in range(c.neurons)]
+
+
+def _decode_potentials(it, c, obs: Observation, i: int, off: int) -> None:
+    v = np.array([next(it) for _ in range(c.neurons)], dtype=np.int64)
+    obs.potentials[i, off:off + c.neurons] = np.where(v >= 1 << 31, v - (1 << 32), v)
 
 
 def _trace_columns(c) -> np.ndarray:
@@ -58,12 +67,15 @@ def _decode_trace(it, c, obs: Observation, i: int, off: int) -> None:
 
 # observable -> (its debug addresses for a core, its decoder into the Observation)
 OBSERVABLES = {"membranes": (_membrane_addresses, _decode_membranes),
+               "potentials": (_potential_addresses, _decode_potentials),
                "spikes": (_trace_addresses, _decode_trace)}
 # backend tables (neurochip.backends): what the sweep reads of each kind and neuron model,
 # in sweep order, beyond the §10 counters every core has
 # (no kind keeps state of its own to read: the pool's sent bitmap follows from its trace)
 KIND_READBACK: dict[str, tuple[str, ...]] = {"fc": (), "conv2d": (), "pool": (), "add": ()}
-MODEL_READBACK: dict[str, tuple[str, ...]] = {"lif": ("membranes", "spikes")}
+# (ttfs: the current I as "membranes", V as "potentials"; its fired bits follow from the trace)
+MODEL_READBACK: dict[str, tuple[str, ...]] = {"lif": ("membranes", "spikes"),
+                                              "ttfs": ("membranes", "potentials", "spikes")}
 
 
 def core_observables(c) -> tuple[str, ...]:
@@ -100,7 +112,7 @@ class ReadbackPlan:
             cycles=np.zeros(n, np.int64), done=np.zeros(n, np.int64),
             core_counters=np.zeros((n, len(cfg.cores), len(CORE_COUNTERS)), np.int64),
             chip_counters=np.zeros((n, len(CHIP_COUNTERS)), np.int64),
-            membranes=np.zeros((n, total), np.int64),
+            membranes=np.zeros((n, total), np.int64), potentials=np.zeros((n, total), np.int64),
             spikes=np.zeros((n, cfg.time_steps, total), np.uint8),
             neuron_offsets=offsets, layer_names=tuple(c.name for c in cfg.cores))
         for i, (tb_cycles, words) in enumerate(images):

@@ -38,6 +38,7 @@ class NeuronUnit(wiring.Component):
     """
 
     model: str = ""
+    second_register = False  # also has ``potential`` / ``potential_result`` ports (§6.1)
 
     def __init__(self, lanes: int, membrane_bits: int, param_bits: int):
         self.lanes, self.membrane_bits, self.param_bits = lanes, membrane_bits, param_bits

@@ -1,0 +1,521 @@
+"""STiDi-BP (Mirsadeghi et al.) for the chip's single-spike ``ttfs`` neurons (§6.1).
+
+The forward pass **is** the chip's integer forward pass, not an approximation of it: the
+inputs are the latency encoder's spike times (§11), every weight the trainer uses in the
+forward pass is the integer the weight memory holds (binary: the sign of a real shadow
+weight; w bits: the shadow weight rounded and clipped, in units of one LSB), every
+threshold an integer, and a layer computes, per time step t = 0 … T−1,
+
+    I[t] = Σ_i w_i · 1[t_i ≤ t]          (psp = ramp; psp = step: 1[t_i = t])
+    V[t] = Σ_{t' ≤ t} I[t']               fire at the first t with V[t] > θ, once
+
+which is §6.1 as long as nothing overflows; the exported membrane width B is chosen from
+a bound on |V| so that nothing can. Pools are first-spike pools (a ``pool`` of ``ttfs``
+neurons with θ = 0: the earliest spike of the window). The decision is §6.1's: the first
+output to fire (lowest index on a tie), else the largest V after step T−1.
+
+Learning is layer-local, from desired firing times (seed-algorithms §2.3 P-S5 … P-S7):
+* output targets as in S4NN: the correct class should fire first, the others at least
+  ``gamma`` steps after it (if nothing fired: the correct class at T − gamma);
+* the hidden displacement D_j = ρ · Σ_k D_k w_kj 1[t_j ≤ t_k] / Σ_k |w_kj| 1[t_j ≤ t_k],
+  with the real-valued (shadow) weights, so no gradient is propagated through membranes;
+* the update of every layer, with the linear latency derivative ∂t_j/∂V_j ≈ −1:
+  Δw_ji = −η · e_j · ε(t_j − t_i), e = D / T L2-normalised per layer and image, and
+  ε the PWL PSP at the neuron's firing time (ramp: (t_j − t_i + 1)/T; step: 1), with a
+  neuron that did not fire taken at T−1 (S4NN's forced spike at T).
+The batched form sums these per-image updates (mean over the batch).
+
+Torch is imported only when training runs (the ``[train]`` extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neurochip.datasets import load_split
+from neurochip.neurons.ttfs import PSPS, TtfsNeuron
+
+TORCH_HINT = "pip install neurochip[train] (PyTorch)"
+_CONV = re.compile(r"^(\d+)c(\d+)$")
+_POOL = re.compile(r"^p(\d+)$")
+_FC = re.compile(r"^(\d+)$")
+
+
+class ArchError(ValueError):
+    """A bad --arch string."""
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    kind: str  # conv | pool | fc
+    size: int  # conv: channels, pool: window, fc: neurons
+    kernel: int = 0
+    in_shape: tuple[int, int, int] = (1, 1, 1)  # (H, W, C) of its input
+    out_shape: tuple[int, int, int] = (1, 1, 1)
+
+
+def parse_arch(text: str, classes: int = 10, in_shape=(28, 28, 1)) -> list[LayerPlan]:
+    """``16c5,p2,32c5,p2`` (conv: C c k with 'same' padding; pool: p window) or ``400``
+    (fc sizes), comma-separated; the 10-class fc output layer is appended."""
+    plans: list[LayerPlan] = []
+    shape = tuple(in_shape)
+    tokens = [t for t in text.split(",") if t] if text else []
+    for tok in tokens + [str(classes)]:
+        tok = tok.strip().lower()
+        if m := _CONV.match(tok):
+            c, k = int(m[1]), int(m[2])
+            if shape[:2] == (1, 1) and plans and plans[-1].kind == "fc":
+                raise ArchError(f"--arch: conv {tok!r} after a fully connected layer")
+            if k % 2 == 0 or not 1 <= c <= 512:
+                raise ArchError(f"--arch: {tok!r}: use an odd kernel and 1..512 channels")
+            out = (shape[0], shape[1], c)
+            plans.append(LayerPlan("conv", c, k, shape, out))
+        elif m := _POOL.match(tok):
+            p = int(m[1])
+            if p < 2 or shape[0] < p:
+                raise ArchError(f"--arch: pool {tok!r} does not fit a {shape[0]}x{shape[1]} map")
+            out = (shape[0] // p, shape[1] // p, shape[2])
+            plans.append(LayerPlan("pool", p, 0, shape, out))
+        elif m := _FC.match(tok):
+            n = int(m[1])
+            if not 1 <= n <= 32768:
+                raise ArchError(f"--arch: fc {tok!r}: use 1..32768 neurons")
+            plans.append(LayerPlan("fc", n, 0, shape, (1, 1, n)))
+        else:
+            raise ArchError(f"--arch: cannot read {tok!r}; use e.g. 16c5,p2,32c5,p2 or 400")
+        shape = plans[-1].out_shape
+    return plans
+
+
+def latency_times(images: np.ndarray, T: int) -> np.ndarray:
+    """§11 latency encoder as spike times: floor((255 − x)·T/256), T (never) for x = 0."""
+    x = images.reshape(len(images), -1).astype(np.int64)
+    return np.where(x >= 1, ((255 - x) * T) // 256, T)
+
+
+# ----------------------------------------------------------------------------- the network
+
+class TtfsNet:
+    """Shadow weights, integer thresholds and the chip-exact forward pass (torch)."""
+
+    def __init__(self, torch, plans: list[LayerPlan], T: int, psp: str, weight_bits: int,
+                 rng: np.random.Generator, init_mean: float, init_std: float):
+        self.torch, self.plans, self.T, self.psp, self.bits = torch, plans, T, psp, weight_bits
+        self.qmax = 1 if weight_bits == 1 else (1 << (weight_bits - 1)) - 1
+        self.scale = max(1.0, self.qmax / 2)  # the shadow's unit: half the range, in LSBs
+        self.weights: list[Any] = []  # per weighted layer: real shadow, in LSB units
+        self.theta: list[int] = []  # per weighted layer
+        for p in plans:
+            if p.kind == "pool":
+                self.weights.append(None)
+                self.theta.append(0)
+                continue
+            fan_in = p.kernel * p.kernel * p.in_shape[2] if p.kind == "conv" else math.prod(p.in_shape)
+            shape = (p.size, p.in_shape[2], p.kernel, p.kernel) if p.kind == "conv" else (fan_in, p.size)
+            w = rng.normal(init_mean * self.scale, init_std * self.scale, size=shape)
+            self.weights.append(torch.tensor(w, dtype=torch.float32))
+            self.theta.append(0)
+
+    def int_weight(self, j: int):
+        """The integer weights the chip stores: sign (±1, sign(0) = +1) or round + clip."""
+        w = self.weights[j]
+        if self.bits == 1:
+            return self.torch.where(w >= 0, 1.0, -1.0)
+        return self.torch.clamp(self.torch.round(w), -self.qmax, self.qmax)
+
+    # one layer ------------------------------------------------------------------------
+    def _spikes(self, t_in):
+        """(B, T, …) float one-hot of the spike times (T = never)."""
+        torch = self.torch
+        steps = torch.arange(self.T).view(1, self.T, *([1] * (t_in.dim() - 1)))
+        return (t_in.unsqueeze(1) == steps).float()
+
+    def _trace(self, s):
+        """ε summed per input at every step: step psp 1[t_i ≤ t]; ramp (t − t_i + 1)."""
+        c = s.cumsum(1)
+        return c.cumsum(1) if self.psp == "ramp" else c
+
+    def _synapse(self, j: int, x):
+        """x: (B·T, …) per-step input → (B·T, …) per-step add into V (linear)."""
+        torch, p = self.torch, self.plans[j]
+        w = self.int_weight(j)
+        if p.kind == "conv":
+            return torch.nn.functional.conv2d(x, w, padding=p.kernel // 2)
+        return x @ w
+
+    def layer(self, j: int, t_in):
+        """t_in: (B, C, H, W) or (B, N) spike times → (t_out, V (B, T, …), trace (B, T, …))."""
+        torch, p, T = self.torch, self.plans[j], self.T
+        B = t_in.shape[0]
+        if p.kind == "pool":
+            k = p.size
+            t = -torch.nn.functional.max_pool2d(-t_in.float(), k, k)
+            return t.long(), None, None
+        trace = self._trace(self._spikes(t_in))  # (B, T, …)
+        flat = trace.reshape(B * T, *trace.shape[2:])
+        v = self._synapse(j, flat).reshape(B, T, *self._out_tail(j))
+        above = v > self.theta[j]
+        fired = above.any(1)
+        first = above.float().argmax(1)
+        t_out = torch.where(fired, first, torch.full_like(first, T)).long()
+        return t_out, v, trace
+
+    def _out_tail(self, j: int) -> tuple[int, ...]:
+        p = self.plans[j]
+        if p.kind == "fc":
+            return (p.size,)
+        h, w, c = p.out_shape
+        return (c, h, w)
+
+    def forward(self, t0):
+        """Input times (B, 784) → per layer (t_in, t_out, V, trace)."""
+        torch = self.torch
+        records = []
+        t = t0
+        for j, p in enumerate(self.plans):
+            if p.kind in ("conv", "pool"):
+                h, w, c = p.in_shape
+                if t.dim() == 2:  # address order (y·W + x)·C + c → (B, C, H, W)
+                    t = t.view(-1, h, w, c).permute(0, 3, 1, 2)
+            elif t.dim() == 4:  # (B, C, H, W) → chip address order (y·W + x)·C + c
+                t = t.permute(0, 2, 3, 1).reshape(t.shape[0], -1)
+            t_out, v, trace = self.layer(j, t)
+            records.append((t, t_out, v, trace))
+            t = t_out
+        return records
+
+    def decide(self, t_out, v):
+        """§6.1: first output to fire (lowest index on a tie), else argmax of the last V."""
+        torch, T = self.torch, self.T
+        first = t_out.min(1).values
+        # lowest index among the earliest: argmax of a boolean picks the first True
+        winner = (t_out == first.unsqueeze(1)).float().argmax(1)
+        fallback = v[:, -1].float().argmax(1)  # torch argmax: first maximal index
+        return torch.where(first < T, winner, fallback)
+
+    # calibration ------------------------------------------------------------------------
+    def calibrate(self, t0, quantile: float, step_frac: float) -> None:
+        """Set each weighted layer's θ so that a ``quantile`` of its neurons that receive
+        input (V > 0) has V > θ by step ``step_frac``·T on a batch (seed-algorithms P-S8: a
+        good share fires)."""
+        torch = self.torch
+        t = t0
+        for j, p in enumerate(self.plans):
+            if p.kind in ("conv", "pool") and t.dim() == 2:
+                h, w, c = p.in_shape
+                t = t.view(-1, h, w, c).permute(0, 3, 1, 2)
+            elif p.kind == "fc" and t.dim() == 4:
+                t = t.permute(0, 2, 3, 1).reshape(t.shape[0], -1)
+            if p.kind != "pool":
+                self.theta[j] = 0
+                _, v, _ = self.layer(j, t)
+                at = min(self.T - 1, max(0, int(step_frac * self.T)))
+                vals = v[:, at].reshape(-1).float()
+                vals = vals[vals > 0]  # neurons that see input (conv: not the background)
+                if len(vals):
+                    idx = torch.randperm(len(vals), generator=torch.Generator().manual_seed(0))
+                    self.theta[j] = int(torch.quantile(vals[idx[:200000]], 1 - quantile).item())
+            t, _, _ = self.layer(j, t)
+
+
+# ----------------------------------------------------------------------------- learning
+
+def _normalise(e, torch):
+    """Per image, L2 over the layer (S4NN): the direction of the displacement."""
+    flat = e.reshape(e.shape[0], -1)
+    n = flat.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    return (flat / n).reshape(e.shape)
+
+
+def output_targets(t_out, labels, T: int, gamma: int, torch):
+    """S4NN relative targets: the correct class at the earliest time, every other class
+    at least ``gamma`` steps later; if nothing fired, the correct class at T − gamma."""
+    t = t_out.float()
+    t_min = t.min(1, keepdim=True).values
+    target = t.clone()
+    close = t < t_min + gamma
+    target = torch.where(close, torch.clamp(t_min + gamma, max=T), target)
+    none = (t_min >= T).squeeze(1)
+    correct = torch.where(none, torch.full_like(t_min.squeeze(1), T - gamma), t_min.squeeze(1))
+    target[torch.arange(len(labels)), labels] = correct
+    return target - t  # D = t^d − t
+
+
+def train_step(net: TtfsNet, t0, labels, lr: list[float], gamma: int, rho: float) -> dict:
+    torch, T = net.torch, net.T
+    recs = net.forward(t0)
+    t_out, v = recs[-1][1], recs[-1][2]
+    pred = net.decide(t_out, v)
+    D = output_targets(t_out, labels, T, gamma, torch)
+    loss = float((0.5 * (D / T) ** 2).sum(1).mean())
+    for j in reversed(range(len(net.plans))):
+        p = net.plans[j]
+        t_in, t_o, _, trace = recs[j]
+        if D.dim() == 2 and t_o.dim() == 4:  # from an fc above: chip order → (B, C, H, W)
+            h, w_, c = p.out_shape
+            D = D.view(-1, h, w_, c).permute(0, 3, 1, 2)
+        if p.kind == "pool":  # the window's earliest input carries the window's D
+            k = p.size
+            up = torch.nn.functional.interpolate(D, scale_factor=k, mode="nearest")
+            tout_up = torch.nn.functional.interpolate(t_o.float(), scale_factor=k, mode="nearest")
+            h, w = up.shape[2:]
+            win = (t_in[:, :, :h, :w].float() == tout_up) & (t_in[:, :, :h, :w] < T)
+            Dn = torch.zeros_like(t_in, dtype=torch.float32)
+            Dn[:, :, :h, :w] = up * win
+            D = Dn
+            continue
+        B = t_in.shape[0]
+        fire_at = torch.clamp(t_o, max=T - 1)  # a silent neuron: its forced spike at T
+        onehot = (fire_at.unsqueeze(1) == torch.arange(T).view(1, T, *([1] * (t_o.dim() - 1)))).float()
+        e = _normalise(D / T, torch)
+        grad_out = (onehot * e.unsqueeze(1)).reshape(B * T, *t_o.shape[1:])
+        x = trace.reshape(B * T, *trace.shape[2:])
+        if net.psp == "ramp":
+            x = x / T
+        w = net.weights[j]
+        if p.kind == "conv":
+            dw = torch.nn.grad.conv2d_weight(x, w.shape, grad_out, padding=p.kernel // 2)
+            # a shared kernel weight collects one update per position: average them, so a
+            # kernel moves like one fc neuron's weights (the sum overshoots by ~H·W)
+            dw = dw * (p.out_shape[2] / math.prod(p.out_shape))
+        else:
+            dw = x.t() @ grad_out
+        # the displacement of the layer below, from the real weights (P-S6, P-S7)
+        if j > 0:
+            causal = (t_o.unsqueeze(1) >= torch.arange(T).view(1, T, *([1] * (t_o.dim() - 1))))
+            later = (causal.float() * D.unsqueeze(1)).reshape(B * T, *t_o.shape[1:])
+            mask = causal.float().reshape(B * T, *t_o.shape[1:])
+            if p.kind == "conv":
+                shape = (B * T, *t_in.shape[1:])
+                num = torch.nn.grad.conv2d_input(shape, w, later, padding=p.kernel // 2)
+                den = torch.nn.grad.conv2d_input(shape, w.abs(), mask, padding=p.kernel // 2)
+            else:
+                num, den = later @ w.t(), mask @ w.abs().t()
+            num = num.reshape(B, T, *t_in.shape[1:])
+            den = den.reshape(B, T, *t_in.shape[1:])
+            t_pick = torch.clamp(t_in, max=T - 1).unsqueeze(1)
+            num = num.gather(1, t_pick).squeeze(1)
+            den = den.gather(1, t_pick).squeeze(1)
+            D_below = rho * num / den.clamp_min(1e-6)
+            D = torch.clamp(t_in.float() + D_below, 0, T) - t_in.float()
+        with torch.no_grad():
+            w -= lr[j] * net.scale * dw / B
+            if net.bits > 1:  # keep the shadow in the representable range (+½ LSB)
+                w.clamp_(-net.qmax - 0.5, net.qmax + 0.5)
+    return {"loss": loss, "correct": int((pred == labels).sum())}
+
+
+# ----------------------------------------------------------------------------- export
+
+def _bits_for(bound: int) -> int:
+    return max(2, min(32, int(bound).bit_length() + 1))
+
+
+def to_description(net: TtfsNet, name: str, lanes: int, fifo_depth: int, provenance: dict):
+    """The chip's core description: conv2d / pool / fc layers of ttfs neurons, B from a
+    bound on |V| (no add can overflow, so the trainer's forward is the chip's)."""
+    from neurochip.description import CoreDescription, CoreMapping, Encoder, Layer, validate
+
+    layers = []
+    prev = "input"
+    counts = {"conv": 0, "pool": 0, "fc": 0}
+    for j, p in enumerate(net.plans):
+        counts[p.kind] += 1
+        last = j == len(net.plans) - 1
+        core = dict(index=j, fifo_depth=fifo_depth)
+        size_in, size_out = math.prod(p.in_shape), math.prod(p.out_shape)
+        if p.kind == "pool":
+            lay = Layer(name=f"pool{counts['pool']}", kind="pool", source=prev, inputs=size_in,
+                        neurons=size_out, weight_bits=1, membrane_bits=_bits_for(p.size ** 2),
+                        overflow="saturate", neuron=TtfsNeuron(psp="step"),
+                        core=CoreMapping(lanes=min(lanes, p.in_shape[2]), **core),
+                        weight=np.zeros((0, 0), np.int64),
+                        threshold=np.zeros(p.in_shape[2], np.int64), bias=np.zeros(0, np.int64),
+                        geometry={"in_shape": list(p.in_shape), "window": p.size,
+                                  "stride": p.size, "emit": "every_step"})
+        else:
+            w = net.int_weight(j).numpy().astype(np.int64)
+            if p.kind == "conv":  # (C_out, C_in, kh, kw) → rows (c·kh + ky)·kw + kx
+                w = w.transpose(1, 2, 3, 0).reshape(-1, p.size)
+            reach = int(np.abs(w).sum(axis=0).max())
+            bound = reach * (net.T if net.psp == "ramp" else 1)
+            bits = _bits_for(max(bound, abs(net.theta[j]) + 1))
+            common = dict(source=prev, inputs=size_in, neurons=size_out,
+                          weight_bits=net.bits, membrane_bits=bits, overflow="saturate",
+                          neuron=TtfsNeuron(psp=net.psp), weight=w,
+                          threshold=np.full(p.size, net.theta[j], np.int64),
+                          bias=np.zeros(0, np.int64))
+            if p.kind == "conv":
+                lay = Layer(name=f"conv{counts['conv']}", kind="conv2d",
+                            core=CoreMapping(lanes=min(lanes, p.size), **core),
+                            geometry={"in_shape": list(p.in_shape), "channels": p.size,
+                                      "kernel": [p.kernel, p.kernel], "stride": 1,
+                                      "pad": p.kernel // 2}, **common)
+            else:
+                lay = Layer(name="out" if last else f"fc{counts['fc']}", kind="fc",
+                            core=CoreMapping(lanes=min(lanes, p.size), **core), **common)
+        layers.append(lay)
+        prev = lay.name
+    desc = CoreDescription(name=name, input_shape=(28, 28), encoder=Encoder("latency", 0),
+                           time_steps=net.T, clock_hz=100e6, count_bits=1, layers=layers,
+                           provenance=provenance)
+    validate(desc)
+    return desc
+
+
+# ----------------------------------------------------------------------------- CLI
+
+DEFAULTS = dict(arch="16c5,p2,32c5,p2", time_steps=32, psp="ramp", weight_bits=1, epochs=10,
+                batch=16, lr="0.1", gamma=2, rho=1.0, calib_quantile=0.5, calib_step=0.5,
+                init_mean=0.1, init_std=1.0, train_limit=0, test_limit=0, lanes=64,
+                fifo_depth=64, seed=0, threads=1, lr_decay=0.9)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    d = DEFAULTS
+    p.add_argument("--data", required=True, help="folder with the MNIST-format IDX files")
+    p.add_argument("--out", required=True, help="output prefix: writes OUT.npz (core "
+                   "description) and OUT.ckpt.npz (shadow weights, thresholds, manifest)")
+    p.add_argument("--arch", default=d["arch"], help="layers before the 10-class output: "
+                   "conv CcK ('same' padding), pool pN, fc N, comma-separated; '' for none "
+                   f"(default {d['arch']}; S4NN: 400)")
+    p.add_argument("--time-steps", type=int, default=d["time_steps"], help=f"T (default {d['time_steps']})")
+    p.add_argument("--psp", choices=PSPS, default=d["psp"],
+                   help=f"ramp (linear PSP) or step (S4NN instantaneous) (default {d['psp']})")
+    p.add_argument("--weight-bits", type=int, default=d["weight_bits"],
+                   help=f"1: binary (sign of the shadow); 2..8: multi-bit (default {d['weight_bits']})")
+    p.add_argument("--epochs", type=int, default=d["epochs"], help=f"(default {d['epochs']})")
+    p.add_argument("--batch", type=int, default=d["batch"], help=f"images per update (default {d['batch']})")
+    p.add_argument("--lr", default=d["lr"], help="learning rate in half weight ranges per "
+                   "update (binary: in units of the shadow's init scale), one value "
+                   f"or one per weighted layer, comma-separated (default {d['lr']})")
+    p.add_argument("--lr-decay", type=float, default=d["lr_decay"],
+                   help=f"learning rate factor per epoch (default {d['lr_decay']})")
+    p.add_argument("--gamma", type=int, default=d["gamma"],
+                   help=f"S4NN margin in steps between the correct class and the others (default {d['gamma']})")
+    p.add_argument("--rho", type=float, default=d["rho"],
+                   help=f"gain of the hidden displacement (default {d['rho']})")
+    p.add_argument("--calib-quantile", type=float, default=d["calib_quantile"],
+                   help="share of neurons above threshold at --calib-step·T at init "
+                        f"(default {d['calib_quantile']})")
+    p.add_argument("--calib-step", type=float, default=d["calib_step"],
+                   help=f"(default {d['calib_step']})")
+    p.add_argument("--init-mean", type=float, default=d["init_mean"],
+                   help=f"shadow init mean, in half ranges (default {d['init_mean']})")
+    p.add_argument("--init-std", type=float, default=d["init_std"],
+                   help=f"shadow init std, in half ranges (default {d['init_std']})")
+    p.add_argument("--train-limit", type=int, default=d["train_limit"],
+                   help="use the first N training images (0: all) (default 0)")
+    p.add_argument("--test-limit", type=int, default=d["test_limit"],
+                   help="evaluate on the first N test images (0: all) (default 0)")
+    p.add_argument("--lanes", type=int, default=d["lanes"], help=f"(default {d['lanes']})")
+    p.add_argument("--fifo-depth", type=int, default=d["fifo_depth"], help=f"(default {d['fifo_depth']})")
+    p.add_argument("--seed", type=int, default=d["seed"], help=f"(default {d['seed']})")
+    p.add_argument("--threads", type=int, default=d["threads"],
+                   help=f"torch threads (default {d['threads']})")
+
+
+def _lrs(text: str, n: int) -> list[float]:
+    vals = [float(x) for x in text.split(",")]
+    if len(vals) == 1:
+        vals = vals * n
+    if len(vals) != n or not all(math.isfinite(v) and v >= 0 for v in vals):
+        raise ValueError(f"--lr: give one value or {n} non-negative values")
+    return vals
+
+
+def evaluate(net: TtfsNet, times: np.ndarray, batch: int = 100) -> np.ndarray:
+    torch = net.torch
+    out = []
+    with torch.no_grad():
+        for s in range(0, len(times), batch):
+            recs = net.forward(torch.tensor(times[s:s + batch]))
+            out.append(net.decide(recs[-1][1], recs[-1][2]).numpy())
+    return np.concatenate(out) if out else np.zeros(0, np.int64)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import torch
+    except ImportError:
+        print(f"neurochip: error: the stidi-bp trainer needs PyTorch: {TORCH_HINT}", file=sys.stderr)
+        return 2
+    from tqdm import tqdm
+
+    try:
+        if not 1 <= args.weight_bits <= 8:
+            raise ValueError("--weight-bits must be in 1..8")
+        if not 2 <= args.time_steps <= 4096:
+            raise ValueError("--time-steps must be in 2..4096")
+        if args.batch < 1 or args.epochs < 0 or args.threads < 1:
+            raise ValueError("--batch and --threads must be >= 1, --epochs >= 0")
+        plans = parse_arch(args.arch)
+        lrs = _lrs(args.lr, len(plans))
+        x_tr, y_tr = load_split(args.data, "train")
+        x_te, y_te = load_split(args.data, "test")
+    except (ValueError, OSError) as exc:
+        print(f"neurochip: error: {exc}", file=sys.stderr)
+        return 2
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    if args.train_limit:
+        x_tr, y_tr = x_tr[:args.train_limit], y_tr[:args.train_limit]
+    if args.test_limit:
+        x_te, y_te = x_te[:args.test_limit], y_te[:args.test_limit]
+    T = args.time_steps
+    t_tr, t_te = latency_times(x_tr, T), latency_times(x_te, T)
+    net = TtfsNet(torch, plans, T, args.psp, args.weight_bits, rng, args.init_mean, args.init_std)
+    with torch.no_grad():
+        net.calibrate(torch.tensor(t_tr[:64]), args.calib_quantile, args.calib_step)
+    print(f"stidi-bp: {len(x_tr)} train / {len(x_te)} test images, T = {T}, psp {args.psp}, "
+          f"{args.weight_bits}-bit weights, thresholds {net.theta}, {args.threads} thread(s)",
+          file=sys.stderr)
+    t_start = time.perf_counter()
+    labels = torch.tensor(y_tr.astype(np.int64))
+    history = []
+    for epoch in range(args.epochs):
+        order = rng.permutation(len(x_tr))
+        lr = [v * args.lr_decay ** epoch for v in lrs]
+        correct = 0
+        loss = 0.0
+        bar = tqdm(range(0, len(order), args.batch), desc=f"epoch {epoch + 1}/{args.epochs}",
+                   file=sys.stderr, leave=False)
+        with torch.no_grad():
+            for s in bar:
+                idx = order[s:s + args.batch]
+                st = train_step(net, torch.tensor(t_tr[idx]), labels[idx], lr, args.gamma, args.rho)
+                correct += st["correct"]
+                loss += st["loss"] * len(idx)
+        acc_te = float((evaluate(net, t_te) == y_te).mean())
+        history.append({"epoch": epoch + 1, "train_acc": correct / len(x_tr),
+                        "loss": loss / len(x_tr), "test_acc": acc_te})
+        print(f"epoch {epoch + 1}: train {100 * correct / len(x_tr):.2f} % (on the fly), "
+              f"loss {loss / len(x_tr):.4f}, test {100 * acc_te:.2f} %", file=sys.stderr)
+    wall = time.perf_counter() - t_start
+    pred = evaluate(net, t_te)
+    from neurochip.description import save
+
+    out = Path(args.out)
+    meta = {"trainer": "neurochip.train.stidi_bp", "args": {k: v for k, v in vars(args).items()
+                                                             if k != "func"},
+            "thresholds": net.theta, "history": history, "train_seconds": round(wall, 1),
+            "test_accuracy_trainer": float((pred == y_te).mean())}
+    desc = to_description(net, out.name, args.lanes, args.fifo_depth, {"checkpoint": meta})
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save(desc, out.with_suffix(".npz"))
+    np.savez(out.with_suffix(".ckpt.npz"), manifest=np.array(json.dumps(meta)),
+             **{f"w{j}": w.numpy() for j, w in enumerate(net.weights) if w is not None})
+    print(json.dumps({"test_accuracy_trainer": meta["test_accuracy_trainer"],
+                      "train_seconds": meta["train_seconds"], "model": str(out.with_suffix(".npz"))}))
+    return 0
