@@ -48,9 +48,10 @@ def _input_shape(rng: np.random.Generator, k: Knobs, spatial: bool) -> tuple[int
 
 def _layer(rng: np.random.Generator, k: Knobs, kind, name: str, index: int,
            source, in_shape: tuple[int, int, int], geometry: dict | None = None,
-           neurons: int | None = None, depth: int | None = None) -> Layer:
-    """One random layer of ``kind`` reading ``in_shape``."""
-    model = MODELS[str(rng.choice(k.models))]
+           neurons: int | None = None, depth: int | None = None,
+           model: str | None = None) -> Layer:
+    """One random layer of ``kind`` reading ``in_shape`` (neuron ``model`` drawn unless given)."""
+    model = MODELS[model or str(rng.choice(k.models))]
     wbits = 1 if kind.name == "pool" else int(rng.integers(1, 9))
     mbits = int(rng.integers(max(2, wbits), 17))
     if k.wide_membranes and rng.random() < 0.3:
@@ -83,7 +84,8 @@ def random_description(seed: int, knobs: Knobs | None = None, **overrides) -> Co
     """A valid random network; ``overrides`` replace single knobs (``max_layers=1``). Layer
     kinds are drawn from ``knobs.kinds``; an ``add`` comes as a residual block: a
     shape-preserving layer on the main path and the add of (main, shortcut), whose shortcut
-    FIFO holds exactly one step of its source (the minimum, so it fills)."""
+    FIFO holds exactly one step of its source (the minimum, so it fills); with ``bistable``
+    among the models, the shortcut sometimes runs through a synchronous neuron (§6.1)."""
     k = knobs or Knobs()
     if overrides:
         k = Knobs(**{**k.__dict__, **overrides})
@@ -110,11 +112,19 @@ def random_description(seed: int, knobs: Knobs | None = None, **overrides) -> Co
                 if shape[:2] != (1, 1):
                     continue
             layers.append(main)
+            shortcut, j = prev, i + 1
+            if "bistable" in k.models and "pool" in k.kinds and rng.random() < 0.4:
+                # a synchronous neuron on the shortcut (§6.1): identity pool, bistable
+                sn = _layer(rng, k, KINDS["pool"], f"l{j}", j, prev, shape,
+                            geometry={"in_shape": list(shape), "window": 1, "stride": 1,
+                                      "emit": "every_step"}, model="bistable")
+                layers.append(sn)
+                shortcut, j = sn.name, j + 1
             need = shape[0] * shape[1] * shape[2] + 1
-            layers.append(_layer(rng, k, KINDS["add"], f"l{i + 1}", i + 1, (f"l{i}", prev),
+            layers.append(_layer(rng, k, KINDS["add"], f"l{j}", j, (main.name, shortcut),
                                  shape, geometry={"in_shape": list(shape)},
                                  depth=int(rng.choice([need, need + 3]))))
-            prev = f"l{i + 1}"
+            prev = f"l{j}"
             continue
         if name == "add":
             name = "fc"

@@ -55,6 +55,22 @@ def update_code(lay: LayerSpec, stage: int, time_steps: int, period: int) -> str
     return "\n".join(lines)
 
 
+def bistable_code(lay: LayerSpec, stage: int, time_steps: int, period: int) -> str:
+    """Abstract code of one bistable update (§6.1) for pipeline stage ``stage``: chip step
+    c = k − stage − 1; INTEGRATE (u = (c + phase) mod 2N < N) adds the bias, FIRE fires
+    where m ≥ θ and subtracts θ. (The network's worst-magnitude bound holds: with θ ≥ 0 the
+    subtract keeps m in [0, m], and a bias is added in at most T steps.)"""
+    n = lay.phase_steps
+    return "\n".join([
+        f"k = timestep(t, dt) % {period}",
+        f"act = int(k >= {stage + 1} and k < {stage + 1 + time_steps})",
+        f"fp = int((k - {stage + 1} + {lay.phase} + {2 * n * (stage + 1)}) % {2 * n} >= {n})",
+        f"vi = {_ovf('m + bias', lay)}",
+        "f = act * fp * int(m >= theta)",
+        f"vf = m - f * (m - {_ovf('m - theta', lay)})",
+        "m = act * (fp * vf + (1 - fp) * vi)"])
+
+
 def emit_once_code(lay: LayerSpec, stage: int) -> str:
     """§5.3 ``emit = once``, appended to the update: a neuron that fires goes out (``f``)
     only if its sent bit is clear; every neuron that fires sets it (the reset above has
@@ -98,7 +114,7 @@ def fc_connections(lay: LayerSpec) -> list[tuple[np.ndarray, np.ndarray, np.ndar
 # backend tables (neurochip.backends): layer kind -> synapses, neuron model -> update code
 KIND_SYNAPSES = {"fc": fc_connections, "conv2d": listed_connections,
                  "pool": listed_connections, "add": listed_connections}
-NEURON_MODELS = {"lif": update_code}
+NEURON_MODELS = {"lif": update_code, "bistable": bistable_code}
 KIND_EMIT = {"pool": lambda lay, stage: emit_once_code(lay, stage) if lay.emit_once else ""}
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from bench.measure import memory_report, peak_rss_mib, repeat
 from bench.netspec import FLOAT32_EXACT, INPUT, LayerSpec, NetSpec, overflow_free, worst_magnitude
 from bench.outputs import Outputs
-from bench.peers.common import load_batch, out_path
+from bench.peers.common import Declined, load_batch, out_path
 from bench.protocol import Job, RowMeasurement, TaskResult
 
 
@@ -161,7 +161,10 @@ class _Sources:
 
 # backend tables (neurochip.backends): layer kind -> synapse module, neuron model -> neuron
 KIND_LAYERS = {"fc": _linear, "conv2d": _conv2d, "pool": _sum_pool, "add": _weighted_add}
-NEURON_MODELS = {"lif": _leaky}
+NEURON_MODELS = {"lif": _leaky,
+                 "bistable": Declined("snnTorch has no neuron whose firing is gated by a global "
+                                      "integrate/fire phase (§6.1); snn.Leaky may fire in "
+                                      "every step")}
 
 
 class SnnTorchNet:

@@ -50,6 +50,10 @@ KIND_ENERGY: dict[str, KindEnergy] = {
 MODEL_ENERGY: dict[str, ModelEnergy] = {
     "lif": ModelEnergy(("membrane_word_reads", "membrane_word_writes", "param_word_reads",
                         "neuron_updates", "spikes")),
+    # §6.1: the same update cycle (one bias add or one compare and subtract per lane); its
+    # phase counter is one small register per core, inside per_core_logic
+    "bistable": ModelEnergy(("membrane_word_reads", "membrane_word_writes", "param_word_reads",
+                             "neuron_updates", "spikes")),
 }
 
 # energy-report components, in report order

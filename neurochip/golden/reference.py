@@ -138,8 +138,9 @@ def per_neuron(layer: Layer, values: np.ndarray) -> np.ndarray:
     return np.tile(values, layer.neurons // len(values)) if len(values) else values
 
 
-def neuron_update(m: np.ndarray, layer: Layer) -> tuple[np.ndarray, np.ndarray]:
-    """One EOS token of a lif layer (§6): returns (fired mask, new membranes)."""
+def neuron_update(m: np.ndarray, layer: Layer, t: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """One EOS token of a lif layer (§6): returns (fired mask, new membranes). (``t``, the
+    step, is unused: lif does the same in every step.)"""
     p = layer.neuron
     theta, bias = per_neuron(layer, layer.threshold), per_neuron(layer, layer.bias)
     v = overflow(m + bias, layer)
@@ -165,6 +166,20 @@ def lif_token_counts(layer: Layer) -> dict[str, int]:
             "neuron_updates": layer.neurons}
 
 
+# ----------------------------------------------------------------------------- model: bistable
+
+def bistable_update(m: np.ndarray, layer: Layer, t: int) -> tuple[np.ndarray, np.ndarray]:
+    """One EOS token of step t of a bistable layer (§6.1): INTEGRATE adds the bias and never
+    fires; FIRE fires where m ≥ θ and subtracts θ, without a bias."""
+    from neurochip.neurons.bistable import fires_in
+
+    theta, bias = per_neuron(layer, layer.threshold), per_neuron(layer, layer.bias)
+    if not fires_in(layer.neuron, t):
+        return np.zeros(m.shape, dtype=bool), overflow(m + bias, layer)
+    fire = m >= theta
+    return fire, np.where(fire, overflow(m - theta, layer), m)
+
+
 # ----------------------------------------------------------------------------- backend tables
 
 def _no_emit(layer: Layer, fired: np.ndarray, state: np.ndarray | None) -> np.ndarray:
@@ -185,7 +200,7 @@ class KindBehaviour:
 
 @dataclass(frozen=True)
 class ModelBehaviour:
-    update: Callable[[np.ndarray, Layer], tuple[np.ndarray, np.ndarray]]  # (fired, membranes)
+    update: Callable[[np.ndarray, Layer, int], tuple[np.ndarray, np.ndarray]]  # (fired, m) at step t
     counts: Callable[[Layer], dict[str, int]]  # counters of one token (spikes: generic)
 
 
@@ -195,7 +210,10 @@ KINDS: dict[str, KindBehaviour] = {
     "pool": KindBehaviour(pool_accumulate, pool_event_cost, pool_emit, pool_token_counts),
     "add": KindBehaviour(add_accumulate, add_event_cost),
 }
-MODELS: dict[str, ModelBehaviour] = {"lif": ModelBehaviour(neuron_update, lif_token_counts)}
+MODELS: dict[str, ModelBehaviour] = {
+    "lif": ModelBehaviour(neuron_update, lif_token_counts),
+    "bistable": ModelBehaviour(bistable_update, lif_token_counts),  # same cycles and reads (§8)
+}
 
 
 def _group_of(layer: Layer) -> Callable[[int], int]:
@@ -228,7 +246,7 @@ def run_functional(desc: CoreDescription, in_spikes: np.ndarray) -> ReferenceRes
                 events = np.flatnonzero(in_spikes[t] if p == HOST else spikes[p][t])
                 for a in events:
                     membranes[j] = kind.event(membranes[j], lay, int(a), source)
-            fired, membranes[j] = model.update(membranes[j], lay)
+            fired, membranes[j] = model.update(membranes[j], lay, t)
             spikes[j][t] = kind.emit(lay, fired.astype(bool), sent[j])
         counts = np.minimum(counts + spikes[topo.output_core][t], count_max)
     return ReferenceResult(spikes, membranes, counts, predict(counts))

@@ -284,6 +284,8 @@ class CoreShell(wiring.Component):
                 m.d.comb += [s.brf.we.eq(1), inc["bitmap_reads"].eq(1),
                              inc["bitmap_writes"].eq(1)]
                 m.d.sync += s.sent_write
+            if "step_done" in unit.signature.members:  # a model with a step counter (§6.1)
+                m.d.comb += unit.step_done.eq(s.last)
             m.d.sync += [s.group.eq(s.group_next), s.k.eq(s.k_next),
                          s.mvalid.bit_select(s.group, 1).eq(1),
                          s.trace_row.eq(s.trace_row + 1),

@@ -63,7 +63,8 @@ OBSERVABLES = {"membranes": (_membrane_addresses, _decode_membranes),
 # in sweep order, beyond the §10 counters every core has
 # (no kind keeps state of its own to read: the pool's sent bitmap follows from its trace)
 KIND_READBACK: dict[str, tuple[str, ...]] = {"fc": (), "conv2d": (), "pool": (), "add": ()}
-MODEL_READBACK: dict[str, tuple[str, ...]] = {"lif": ("membranes", "spikes")}
+MODEL_READBACK: dict[str, tuple[str, ...]] = {"lif": ("membranes", "spikes"),
+                                               "bistable": ("membranes", "spikes")}
 
 
 def core_observables(c) -> tuple[str, ...]:

@@ -9,12 +9,14 @@ from typing import Callable
 
 from neurochip.description import Layer
 from neurochip.hw.config import CoreConfig
-from neurochip.hw.neurons import lif
+from neurochip.hw.neurons import bistable, lif
 from neurochip.hw.neurons.base import NeuronUnit
 from neurochip.hw.pack import param_hex
 
-NEURON_UNITS: dict[str, type[NeuronUnit]] = {"lif": lif.NeuronUpdate}
-PARAM_IMAGES: dict[str, Callable[[Layer, CoreConfig], list[str]]] = {"lif": param_hex}
+NEURON_UNITS: dict[str, type[NeuronUnit]] = {"lif": lif.NeuronUpdate,
+                                              "bistable": bistable.BistableUpdate}
+PARAM_IMAGES: dict[str, Callable[[Layer, CoreConfig], list[str]]] = {"lif": param_hex,
+                                                                     "bistable": param_hex}
 
 
 def neuron_unit(model: str) -> type[NeuronUnit]:
