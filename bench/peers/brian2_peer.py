@@ -65,9 +65,10 @@ def bistable_code(lay: LayerSpec, stage: int, time_steps: int, period: int) -> s
         f"k = timestep(t, dt) % {period}",
         f"act = int(k >= {stage + 1} and k < {stage + 1 + time_steps})",
         f"fp = int((k - {stage + 1} + {lay.phase} + {2 * n * (stage + 1)}) % {2 * n} >= {n})",
-        f"vi = {_ovf('m + bias', lay)}",
-        "f = act * fp * int(m >= theta)",
-        f"vf = m - f * (m - {_ovf('m - theta', lay)})",
+        f"mw = {_ovf('m', lay)}",  # a wrapping on_pre adds unwrapped: wrap before the compare
+        f"vi = {_ovf('mw + bias', lay)}",
+        "f = act * fp * int(mw >= theta)",
+        f"vf = mw - f * (mw - {_ovf('mw - theta', lay)})",
         "m = act * (fp * vf + (1 - fp) * vi)"])
 
 
