@@ -65,6 +65,8 @@ class LayerSpec:
     integration: str  # continuous | discontinuous
     kind: str = "fc"
     model: str = "lif"
+    phase_steps: int = 1  # bistable (§6.2): N; lif ignores it
+    phase: int = 0  # bistable (§6.2): the cycle offset
     sources: list[int] | None = None  # None: the previous layer (NetSpec fills it in)
     geometry: dict = field(default_factory=dict)  # the kind's fields (§5.2-§5.4)
     in_shape: list[int] | None = None  # (H, W, C) of the input map(s); None: fc (1, 1, inputs)
@@ -285,10 +287,12 @@ def from_description(desc, synapses: bool = True) -> NetSpec:
             bias=(np.asarray(lay.bias, dtype=np.int64) if lay.bias.size
                   else np.zeros(len(lay.threshold), dtype=np.int64)),  # ttfs has no bias
             membrane_bits=lay.membrane_bits, overflow=lay.overflow,
-            # lif's settings; a model without them (ttfs) is refused by the peers by name
+            # lif's settings; a model without them (ttfs, bistable) gets lif's neutral values
+            # (the peers refuse ttfs by name)
             reset=getattr(lay.neuron, "reset", "none"), leak=getattr(lay.neuron, "leak", "none"),
             leak_amount=getattr(lay.neuron, "leak_amount", 0),
             integration=getattr(lay.neuron, "integration", "continuous"),
+            phase_steps=getattr(lay.neuron, "phase_steps", 1), phase=getattr(lay.neuron, "phase", 0),
             kind=kind.name, model=lay.neuron.model, sources=srcs,
             geometry=json.loads(json.dumps(lay.geometry)),
             in_shape=in_shape, shape=list(kind.output_shape(lay)),

@@ -68,5 +68,7 @@ def support(backend: Backend) -> tuple[dict, dict] | str:
 
 
 def status(entry) -> str:
-    """'yes' for an implementation, 'no: reason' for a declared NotExpressible."""
-    return f"no: {entry.reason}" if isinstance(entry, NotExpressible) else "yes"
+    """'yes' for an implementation, 'no: reason' for a declared NotExpressible (or a peer's
+    duck-typed equivalent with a ``reason``: peers import no neurochip)."""
+    reason = getattr(entry, "reason", None)
+    return f"no: {reason}" if reason is not None else "yes"

@@ -46,6 +46,14 @@ def _input_shape(rng: np.random.Generator, k: Knobs, spatial: bool) -> tuple[int
     return (h, w) if c == 1 and rng.random() < 0.5 else (h, w, c)
 
 
+def _side_stream(rng: np.random.Generator, salt: int = 0x7F5) -> np.random.Generator:
+    """A generator seeded from ``rng``'s state (and ``salt``, one per purpose) without
+    consuming it: optional draws made on it leave the main stream, and so every seed's
+    network, as it was."""
+    state = int(rng.bit_generator.state["state"]["state"])
+    return np.random.default_rng([state & (2**64 - 1), state >> 64, salt])
+
+
 def _pick_model(rng: np.random.Generator, k: Knobs):
     """The first model of ``k.models`` is drawn on the main stream exactly as when it was
     the only model, so adding a model to the registry keeps every seed's kinds, shapes,
@@ -56,8 +64,7 @@ def _pick_model(rng: np.random.Generator, k: Knobs):
     first = MODELS[str(rng.choice(k.models[:1]))]
     if len(k.models) == 1:
         return first, None
-    state = int(rng.bit_generator.state["state"]["state"])
-    side = np.random.default_rng([state & (2**64 - 1), state >> 64, 0x7F5])
+    side = _side_stream(rng)
     if side.random() < (len(k.models) - 1) / len(k.models):
         return first, side
     return first, None
@@ -65,9 +72,14 @@ def _pick_model(rng: np.random.Generator, k: Knobs):
 
 def _layer(rng: np.random.Generator, k: Knobs, kind, name: str, index: int,
            source, in_shape: tuple[int, int, int], geometry: dict | None = None,
-           neurons: int | None = None, depth: int | None = None) -> Layer:
-    """One random layer of ``kind`` reading ``in_shape``."""
-    model, side = _pick_model(rng, k)
+           neurons: int | None = None, depth: int | None = None,
+           model: str | None = None) -> Layer:
+    """One random layer of ``kind`` reading ``in_shape`` (neuron ``model`` drawn unless given,
+    all of it on ``rng``)."""
+    if model is None:
+        model, side = _pick_model(rng, k)
+    else:
+        model, side = MODELS[model], None
     wbits = 1 if kind.name == "pool" else int(rng.integers(1, 9))
     mbits = int(rng.integers(max(2, wbits), 17))
     if k.wide_membranes and rng.random() < 0.3:
@@ -105,7 +117,8 @@ def random_description(seed: int, knobs: Knobs | None = None, **overrides) -> Co
     """A valid random network; ``overrides`` replace single knobs (``max_layers=1``). Layer
     kinds are drawn from ``knobs.kinds``; an ``add`` comes as a residual block: a
     shape-preserving layer on the main path and the add of (main, shortcut), whose shortcut
-    FIFO holds exactly one step of its source (the minimum, so it fills)."""
+    FIFO holds exactly one step of its source (the minimum, so it fills); with ``bistable``
+    among the models, the shortcut sometimes runs through a synchronous neuron (§6.2)."""
     k = knobs or Knobs()
     if overrides:
         k = Knobs(**{**k.__dict__, **overrides})
@@ -132,11 +145,21 @@ def random_description(seed: int, knobs: Knobs | None = None, **overrides) -> Co
                 if shape[:2] != (1, 1):
                     continue
             layers.append(main)
+            shortcut, j = prev, i + 1
+            side = _side_stream(rng, 0x5E1) if "bistable" in k.models and "pool" in k.kinds else None
+            if side is not None and side.random() < 0.4:
+                # a synchronous neuron on the shortcut (§6.2): identity pool, bistable, drawn
+                # on a side stream so that the main stream (every seed's network) is kept
+                sn = _layer(side, k, KINDS["pool"], f"l{j}", j, prev, shape,
+                            geometry={"in_shape": list(shape), "window": 1, "stride": 1,
+                                      "emit": "every_step"}, model="bistable")
+                layers.append(sn)
+                shortcut, j = sn.name, j + 1
             need = shape[0] * shape[1] * shape[2] + 1
-            layers.append(_layer(rng, k, KINDS["add"], f"l{i + 1}", i + 1, (f"l{i}", prev),
+            layers.append(_layer(rng, k, KINDS["add"], f"l{j}", j, (main.name, shortcut),
                                  shape, geometry={"in_shape": list(shape)},
                                  depth=int(rng.choice([need, need + 3]))))
-            prev = f"l{i + 1}"
+            prev = f"l{j}"
             continue
         if name == "add":
             name = "fc"

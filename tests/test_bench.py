@@ -231,6 +231,41 @@ def test_brian2_update_code_is_the_spec(reset: str, overflow: str):
                     assert got == (int(fire[n]), float(v[n])), (lay.neuron, overflow, code)
 
 
+@pytest.mark.parametrize("overflow", ["saturate", "wrap"])
+def test_brian2_bistable_code_is_the_spec(overflow: str):
+    """The Brian2 peer's bistable update (§6.2) equals the golden reference in every step
+    of two cycles, for both phases and offsets, near the range limits too. Needs no Brian2."""
+    from neurochip.golden.reference import bistable_update
+    from neurochip.neurons.bistable import BistableNeuron
+    from neurochip.random_networks import random_description
+
+    from bench.peers.brian2_peer import bistable_code
+
+    rng = np.random.default_rng(11)
+    base = random_description(3, kinds=("fc",)).layers[0]
+    for n_steps, phase in ((1, 0), (1, 1), (2, 3), (3, 2)):
+        lay = replace(base, membrane_bits=8, overflow=overflow,
+                      neuron=BistableNeuron(phase_steps=n_steps, phase=phase))
+        lay.threshold = rng.integers(-100, 101, size=lay.neurons)
+        lay.bias = rng.integers(-60, 61, size=lay.neurons)
+        spec_lay = from_description(replace(random_description(3, kinds=("fc",)), layers=[lay])).layers[0]
+        T, stage = 4 * n_steps, 1
+        code = bistable_code(spec_lay, stage=stage, time_steps=T, period=T + stage + 1)
+        for t in range(T):
+            m = rng.integers(-128, 128, size=lay.neurons)
+            fire, v = bistable_update(m.astype(np.int64), lay, t)
+            for n in range(lay.neurons):
+                # a wrapping layer's on_pre adds without wrapping: m may be off by 2^B·j
+                shift = 256 * int(rng.integers(-2, 3)) if overflow == "wrap" else 0
+                ns = {"m": float(m[n] + shift), "bias": float(lay.bias[n]), "theta": float(lay.threshold[n]),
+                      "t": t + stage + 1, "dt": 1, "timestep": lambda t, dt: t,
+                      "clip": lambda x, lo, hi: min(max(x, lo), hi), "int": int}
+                for line in code.splitlines():
+                    name, expr = line.split(" = ", 1)
+                    ns[name.strip()] = eval(expr, {"__builtins__": {}}, ns)
+                assert (int(ns["f"]), ns["m"]) == (int(fire[n]), float(v[n])), (lay.neuron, t, code)
+
+
 SNNTORCH_SEEDS = range(12)
 BRIAN2_SEEDS = range(12)
 
@@ -323,7 +358,7 @@ def test_snntorch_peer_matches_on_expressible_networks(seed: int):
 
     from bench.peers.snntorch_peer import SnnTorchNet, inexpressible
 
-    desc = _expressible_for_snntorch(random_description(seed))
+    desc = _expressible_for_snntorch(random_description(seed, models=("lif",)))
     spec = from_description(desc)
     assert inexpressible(spec) is None
     images = random_images(seed, 6, desc.input_size)
@@ -339,10 +374,13 @@ def test_snntorch_refuses_only_what_snn_leaky_cannot_do():
 
     from bench.peers.snntorch_peer import inexpressible
 
-    desc = _expressible_for_snntorch(random_description(0))
+    from neurochip.neurons.bistable import BistableNeuron
+
+    desc = _expressible_for_snntorch(random_description(0, models=("lif",)))
     lay = desc.layers[0]
     for change, words in ((dict(neuron=replace(lay.neuron, leak="shift", leak_amount=1)), "leak"),
-                          (dict(membrane_bits=4), "does not rule it out")):
+                          (dict(membrane_bits=4), "does not rule it out"),
+                          (dict(neuron=BistableNeuron(phase_steps=2, phase=0)), "phase")):
         other = replace(desc, layers=[replace(lay, **change)] + desc.layers[1:])
         assert words in inexpressible(from_description(other))
 

@@ -20,6 +20,7 @@ from neurochip.description import CoreDescription, validate
 from neurochip.golden.reference import run_batch
 from neurochip.kinds import KINDS
 from neurochip.neurons import MODELS
+from neurochip.neurons.bistable import fires_in
 from neurochip.observe import Observation, compare
 from neurochip.random_networks import Knobs, random_description, random_images
 from neurochip.sim import simulate
@@ -124,7 +125,7 @@ def test_membrane_width_bounds(backend, bits, overflow, tmp_path):
 def test_depth_one_fifos_and_two_bit_membranes_on_amaranth(overflow):
     """Hand-made worst case: every FIFO of depth 1 (stalls everywhere), 2-bit membranes
     hit by 8-bit weights (every add overflows), one lane (K = N)."""
-    desc = random_description(4, max_layers=3)
+    desc = random_description(4, max_layers=3, kinds=("fc", "conv2d", "pool"))  # no diamond
     for lay in desc.layers:
         lay.core = replace(lay.core, fifo_depth=1, lanes=1)
         lay.membrane_bits, lay.overflow = 2, overflow
@@ -144,13 +145,14 @@ def test_depth_one_fifos_and_two_bit_membranes_on_amaranth(overflow):
 
 def test_random_suite_has_teeth():
     """The seeds above really exercise every kind and neuron model, FIFO-full stalls of
-    cores and of the host, both overflow modes and every lif mode."""
-    stalls = host_stalls = 0
+    cores and of the host, both overflow modes, every lif mode, synchronous neurons and
+    bistable layers that fire (only in their FIRE steps)."""
+    stalls = host_stalls = sync = bistable_spikes = 0
     seen: dict[str, set] = {k: set() for k in ("kind", "model", "overflow", "reset", "leak",
                                                "integration", "psp")}
     for seed in SEEDS["amaranth"]:
         desc = random_description(seed)
-        res = simulate(desc, random_images(seed, 3, desc.input_size))
+        res = simulate(desc, random_images(seed, 3, desc.input_size), record_spikes=True)
         stalls += int(res.counter("stall_cycles").sum())
         host_stalls += int(res.chip_counter("host_stall_cycles").sum())
         for lay in desc.layers:
@@ -160,7 +162,17 @@ def test_random_suite_has_teeth():
             for key in ("reset", "leak", "integration", "psp"):
                 if hasattr(lay.neuron, key):
                     seen[key].add(getattr(lay.neuron, key))
+            if lay.neuron.model != "lif" and lay.kind == "pool" and lay.geometry["window"] == 1:
+                sync += 1  # a synchronous neuron (§6.2)
+            if lay.neuron.model == "bistable":
+                j = desc.layers.index(lay)
+                n0, n1 = res.neuron_offsets[j], res.neuron_offsets[j + 1]
+                fire = np.array([fires_in(lay.neuron, t) for t in range(desc.time_steps)])
+                active = res.spikes[:, :, n0:n1].any(axis=(0, 2))
+                assert not active[~fire].any()  # never fires in INTEGRATE
+                bistable_spikes += int(active.sum())
     assert stalls > 0 and host_stalls > 0
+    assert sync > 0 and bistable_spikes > 0
     assert seen["kind"] == set(KINDS) and seen["model"] == set(MODELS)
     assert seen["overflow"] == {"saturate", "wrap"}
     assert seen["reset"] == {"subtract", "zero"} and seen["integration"] == {"continuous", "discontinuous"}

@@ -24,22 +24,9 @@ import numpy as np
 from bench.measure import memory_report, peak_rss_mib, repeat
 from bench.netspec import INPUT, LayerSpec, NetSpec, overflow_free
 from bench.outputs import Outputs
-from bench.peers.common import load_batch, out_path
+from bench.peers.common import Declined, load_batch, out_path
 from bench.protocol import Job, RowMeasurement, TaskResult
 
-
-class _Declined:
-    """A "cannot do this" entry with its reason (neurochip.backends.NotExpressible's
-    shape; this peer may run in an environment without neurochip)."""
-
-    def __init__(self, reason: str):
-        self.reason = reason
-
-
-try:
-    from neurochip.backends import NotExpressible
-except ImportError:  # the Brian2 side environment has no neurochip
-    NotExpressible = _Declined  # type: ignore[misc,assignment]
 
 _TTFS_WHY = ("the single-spike ttfs neuron (§6.1: a current register I ramping the membrane "
              "V, a fired bit) has no {peer} neuron here; the chip-equivalence suite checks it "
@@ -71,6 +58,23 @@ def update_code(lay: LayerSpec, stage: int, time_steps: int, period: int) -> str
         lines.append("v = 0 * v")
     lines.append("m = act * v")
     return "\n".join(lines)
+
+
+def bistable_code(lay: LayerSpec, stage: int, time_steps: int, period: int) -> str:
+    """Abstract code of one bistable update (§6.2) for pipeline stage ``stage``: chip step
+    c = k − stage − 1; INTEGRATE (u = (c + phase) mod 2N < N) adds the bias, FIRE fires
+    where m ≥ θ and subtracts θ. (The network's worst-magnitude bound holds: with θ ≥ 0 the
+    subtract keeps m in [0, m], and a bias is added in at most T steps.)"""
+    n = lay.phase_steps
+    return "\n".join([
+        f"k = timestep(t, dt) % {period}",
+        f"act = int(k >= {stage + 1} and k < {stage + 1 + time_steps})",
+        f"fp = int((k - {stage + 1} + {lay.phase} + {2 * n * (stage + 1)}) % {2 * n} >= {n})",
+        f"mw = {_ovf('m', lay)}",  # a wrapping on_pre adds unwrapped: wrap before the compare
+        f"vi = {_ovf('mw + bias', lay)}",
+        "f = act * fp * int(mw >= theta)",
+        f"vf = mw - f * (mw - {_ovf('mw - theta', lay)})",
+        "m = act * (fp * vf + (1 - fp) * vi)"])
 
 
 def emit_once_code(lay: LayerSpec, stage: int) -> str:
@@ -116,8 +120,8 @@ def fc_connections(lay: LayerSpec) -> list[tuple[np.ndarray, np.ndarray, np.ndar
 # backend tables (neurochip.backends): layer kind -> synapses, neuron model -> update code
 KIND_SYNAPSES = {"fc": fc_connections, "conv2d": listed_connections,
                  "pool": listed_connections, "add": listed_connections}
-NEURON_MODELS = {"lif": update_code,
-                 "ttfs": NotExpressible(_TTFS_WHY.format(peer="Brian2 update code"))}
+NEURON_MODELS = {"lif": update_code, "bistable": bistable_code,
+                 "ttfs": Declined(_TTFS_WHY.format(peer="Brian2 update code"))}
 KIND_EMIT = {"pool": lambda lay, stage: emit_once_code(lay, stage) if lay.emit_once else ""}
 
 

@@ -36,3 +36,11 @@ def out_path(job: Job, stem: str) -> Path:
     path = Path(job.out_dir)
     path.mkdir(parents=True, exist_ok=True)
     return path / f"{stem}.npz"
+
+
+@dataclass(frozen=True)
+class Declined:
+    """A peer's "cannot run this neuron model or kind", with the reason shown in reports
+    (duck-typed like neurochip.backends.NotExpressible: peers import no neurochip)."""
+
+    reason: str

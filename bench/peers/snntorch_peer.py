@@ -16,22 +16,9 @@ import numpy as np
 from bench.measure import memory_report, peak_rss_mib, repeat
 from bench.netspec import FLOAT32_EXACT, INPUT, LayerSpec, NetSpec, overflow_free, worst_magnitude
 from bench.outputs import Outputs
-from bench.peers.common import load_batch, out_path
+from bench.peers.common import Declined, load_batch, out_path
 from bench.protocol import Job, RowMeasurement, TaskResult
 
-
-class _Declined:
-    """A "cannot do this" entry with its reason (neurochip.backends.NotExpressible's
-    shape; this peer may run in an environment without neurochip)."""
-
-    def __init__(self, reason: str):
-        self.reason = reason
-
-
-try:
-    from neurochip.backends import NotExpressible
-except ImportError:  # the Brian2 side environment has no neurochip
-    NotExpressible = _Declined  # type: ignore[misc,assignment]
 
 _TTFS_WHY = ("the single-spike ttfs neuron (§6.1: a current register I ramping the membrane "
              "V, a fired bit) has no {peer} neuron here; the chip-equivalence suite checks it "
@@ -179,7 +166,10 @@ class _Sources:
 
 # backend tables (neurochip.backends): layer kind -> synapse module, neuron model -> neuron
 KIND_LAYERS = {"fc": _linear, "conv2d": _conv2d, "pool": _sum_pool, "add": _weighted_add}
-NEURON_MODELS = {"lif": _leaky, "ttfs": NotExpressible(_TTFS_WHY.format(peer="snn.Leaky"))}
+NEURON_MODELS = {"lif": _leaky, "ttfs": Declined(_TTFS_WHY.format(peer="snn.Leaky")),
+                 "bistable": Declined("snnTorch has no neuron whose firing is gated by a global "
+                                      "integrate/fire phase (§6.2); snn.Leaky may fire in "
+                                      "every step")}
 
 
 class SnnTorchNet:

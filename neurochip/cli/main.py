@@ -39,8 +39,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from neurochip.cli import (inspect_cmd, kinds_cmd, nir_cmd, quantize_cmd, rtl_cmd,
-                               simulate_cmd, train_cmd, verify_cmd)
+    from neurochip.cli import (convert_cmd, inspect_cmd, kinds_cmd, nir_cmd, quantize_cmd,
+                               rtl_cmd, simulate_cmd, train_cmd, verify_cmd)
 
     parser = argparse.ArgumentParser(
         prog="neurochip",
@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect_cmd.register(sub)
     quantize_cmd.register(sub)
     train_cmd.register(sub)
+    convert_cmd.register(sub)
     rtl_cmd.register(sub)
     verify_cmd.register(sub)
     kinds_cmd.register(sub)

@@ -24,3 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     stidi_bp.add_arguments(stidi)
     stidi.set_defaults(func=stidi_bp.run)
+
+    ann = trainers.add_parser("ann", help="a ReLU network (VGG- or ResNet-style, batch norm) "
+                                          "for ANN-to-SNN conversion with `neurochip convert`")
+    from neurochip.convert import train_ann
+
+    train_ann.add_arguments(ann)
+    ann.set_defaults(func=train_ann.run)

@@ -69,6 +69,10 @@ MODEL_ENERGY: dict[str, ModelEnergy] = {
     "ttfs": ModelEnergy(("membrane_word_reads", "membrane_word_writes", "param_word_reads",
                          "neuron_updates", "spikes", "bitmap_reads", "bitmap_writes"),
                         _ttfs_memory),
+    # §6.2: the same update cycle (one bias add or one compare and subtract per lane); its
+    # phase counter is one small register per core, inside per_core_logic
+    "bistable": ModelEnergy(("membrane_word_reads", "membrane_word_writes", "param_word_reads",
+                             "neuron_updates", "spikes")),
 }
 
 # energy-report components, in report order

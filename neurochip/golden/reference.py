@@ -139,8 +139,9 @@ def per_neuron(layer: Layer, values: np.ndarray) -> np.ndarray:
     return np.tile(values, layer.neurons // len(values)) if len(values) else values
 
 
-def neuron_update(m: np.ndarray, layer: Layer) -> tuple[np.ndarray, np.ndarray]:
-    """One EOS token of a lif layer (§6): returns (fired mask, new membranes)."""
+def neuron_update(m: np.ndarray, layer: Layer, t: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """One EOS token of a lif layer (§6): returns (fired mask, new membranes). (``t``, the
+    step, is unused: lif does the same in every step.)"""
     p = layer.neuron
     theta, bias = per_neuron(layer, layer.threshold), per_neuron(layer, layer.bias)
     v = overflow(m + bias, layer)
@@ -168,10 +169,11 @@ def lif_token_counts(layer: Layer) -> dict[str, int]:
 
 # ----------------------------------------------------------------------------- model: ttfs
 
-def ttfs_update(m: np.ndarray, layer: Layer, v: np.ndarray) -> tuple[np.ndarray, np.ndarray,
-                                                                    np.ndarray]:
+def ttfs_update(m: np.ndarray, layer: Layer, t: int,
+                v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One EOS token of a ttfs layer (§6.1): ``m`` is the current register I, ``v`` the
-    membrane V. Returns (v > θ, new I, new V); the fired bit is applied by the caller."""
+    membrane V (``t`` is unused: ttfs does the same in every step). Returns (v > θ, new I,
+    new V); the fired bit is applied by the caller."""
     theta = per_neuron(layer, layer.threshold)
     v = overflow(v + m, layer)
     fire = v > theta
@@ -218,6 +220,20 @@ def predict_ttfs(spikes: np.ndarray, v: np.ndarray) -> int:
     return int(np.argmax(v))
 
 
+# ----------------------------------------------------------------------------- model: bistable
+
+def bistable_update(m: np.ndarray, layer: Layer, t: int) -> tuple[np.ndarray, np.ndarray]:
+    """One EOS token of step t of a bistable layer (§6.2): INTEGRATE adds the bias and never
+    fires; FIRE fires where m ≥ θ and subtracts θ, without a bias."""
+    from neurochip.neurons.bistable import fires_in
+
+    theta, bias = per_neuron(layer, layer.threshold), per_neuron(layer, layer.bias)
+    if not fires_in(layer.neuron, t):
+        return np.zeros(m.shape, dtype=bool), overflow(m + bias, layer)
+    fire = m >= theta
+    return fire, np.where(fire, overflow(m - theta, layer), m)
+
+
 # ----------------------------------------------------------------------------- backend tables
 
 def _no_emit(layer: Layer, fired: np.ndarray, state: np.ndarray | None) -> np.ndarray:
@@ -238,9 +254,9 @@ class KindBehaviour:
 
 @dataclass(frozen=True)
 class ModelBehaviour:
-    update: Callable[[np.ndarray, Layer], tuple[np.ndarray, np.ndarray]]  # (fired, membranes)
+    update: Callable[[np.ndarray, Layer, int], tuple[np.ndarray, np.ndarray]]  # (fired, m) at step t
     counts: Callable[[Layer], dict[str, int]]  # counters of one token (spikes: generic)
-    stateful: bool = False  # update takes and returns the second register too (§6.1)
+    stateful: bool = False  # update(m, layer, t, v) takes and returns a second register (§6.1)
 
 
 KINDS: dict[str, KindBehaviour] = {
@@ -252,6 +268,7 @@ KINDS: dict[str, KindBehaviour] = {
 MODELS: dict[str, ModelBehaviour] = {
     "lif": ModelBehaviour(neuron_update, lif_token_counts),
     "ttfs": ModelBehaviour(ttfs_update, ttfs_token_counts, stateful=True),
+    "bistable": ModelBehaviour(bistable_update, lif_token_counts),  # same cycles and reads (§8)
 }
 
 
@@ -287,10 +304,10 @@ def run_functional(desc: CoreDescription, in_spikes: np.ndarray) -> ReferenceRes
                 for a in events:
                     membranes[j] = kind.event(membranes[j], lay, int(a), source)
             if model.stateful:
-                fired, membranes[j], potentials[j] = model.update(membranes[j], lay,
+                fired, membranes[j], potentials[j] = model.update(membranes[j], lay, t,
                                                                   potentials[j])
             else:
-                fired, membranes[j] = model.update(membranes[j], lay)
+                fired, membranes[j] = model.update(membranes[j], lay, t)
             if uses_sent(lay):  # a neuron goes out at most once (§5.3, §6.1)
                 spikes[j][t] = emit_once(fired.astype(bool), sent[j])
             else:

@@ -350,6 +350,8 @@ class CoreShell(wiring.Component):
                 with m.If(s.last):
                     m.d.sync += s.v_valid.eq(1)
             m.d.comb += s.upd_strobe.eq(1)
+            if "step_done" in unit.signature.members:  # a model with a step counter (§6.2)
+                m.d.comb += unit.step_done.eq(s.last)
             m.d.sync += [s.group.eq(s.group_next), s.k.eq(s.k_next),
                          s.mvalid.bit_select(s.group, 1).eq(1),
                          s.trace_row.eq(s.trace_row + 1),

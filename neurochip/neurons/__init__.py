@@ -6,10 +6,10 @@ peers) register their implementation against the model's ``name``, and
 
 from __future__ import annotations
 
-from neurochip.neurons import lif, ttfs
+from neurochip.neurons import bistable, lif, ttfs
 from neurochip.neurons.base import NeuronModel, unknown
 
-MODELS: dict[str, NeuronModel] = {m.name: m for m in (lif.MODEL, ttfs.MODEL)}
+MODELS: dict[str, NeuronModel] = {m.name: m for m in (lif.MODEL, ttfs.MODEL, bistable.MODEL)}
 
 
 def get_model(name: str) -> NeuronModel:

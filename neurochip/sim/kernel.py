@@ -31,6 +31,7 @@ from numba import njit
 KIND_FC, KIND_CONV2D, KIND_POOL, KIND_ADD = 0, 1, 2, 3
 MODEL_LIF = 0
 MODEL_TTFS = 1
+MODEL_BISTABLE = 2
 
 ENC_BERNOULLI, ENC_RATE, ENC_LATENCY = 0, 1, 2
 
@@ -491,6 +492,49 @@ def _ttfs_counts(row: np.ndarray, K: int, N: int) -> int:
     return K
 
 
+# =========================================================================== model: bistable (§6.2)
+
+BIS_PHASE_STEPS = MODEL_SLOTS + 0  # N
+BIS_PHASE = MODEL_SLOTS + 1  # offset: step t is at (t + phase) mod 2N of the cycle
+BIS_THRESHOLD, BIS_BIAS = 0, 1  # rows of param_values (param_fields order, as lif)
+
+
+@njit(cache=True)
+def _bistable_update(mem: np.ndarray, m0: int, param_values: np.ndarray,
+                     layer_cfg: np.ndarray, layer: int, t: int, fired: np.ndarray) -> int:
+    """§6.2 for the EOS token of step t: INTEGRATE adds the bias and fires nothing; FIRE
+    fires where m ≥ θ and subtracts θ. Writes fired neuron indices into ``fired``,
+    ascending; returns their count."""
+    N = layer_cfg[layer, LC_NEURONS]
+    C = layer_cfg[layer, LC_CHANNELS]
+    P = layer_cfg[layer, LC_POSITIONS]
+    lo = layer_cfg[layer, LC_LO]
+    hi = layer_cfg[layer, LC_HI]
+    wrap = layer_cfg[layer, LC_WRAP] != 0
+    mask = (np.int64(1) << layer_cfg[layer, LC_BITS]) - 1
+    half = layer_cfg[layer, BIS_PHASE_STEPS]
+    fire_phase = (t + layer_cfg[layer, BIS_PHASE]) % (2 * half) >= half
+    stride = param_values.shape[0] // MAX_PARAM_FIELDS  # total channels
+    p0 = layer_cfg[layer, LC_P0]
+    th = param_values[BIS_THRESHOLD * stride + p0:BIS_THRESHOLD * stride + p0 + C]
+    b = param_values[BIS_BIAS * stride + p0:BIS_BIAS * stride + p0 + C]
+    nf = 0
+    if not fire_phase:
+        for pos in range(P):
+            m = mem[m0 + pos * C:m0 + pos * C + C]
+            for n in range(C):
+                m[n] = _select_overflow(np.int64(m[n]) + b[n], lo, hi, wrap, mask)
+        return 0
+    for n in range(N):
+        c = n % C
+        v = np.int64(mem[m0 + n])
+        if v >= th[c]:
+            mem[m0 + n] = _select_overflow(v - th[c], lo, hi, wrap, mask)
+            fired[nf] = n
+            nf += 1
+    return nf
+
+
 # =========================================================================== scheduler
 
 @njit(cache=True, nogil=True)
@@ -672,6 +716,9 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
                     nf = _ttfs_update(mem, pot, n_off[j], param_values, layer_cfg, j, fired,
                                       flags)
                     K = _ttfs_counts(cnt[j], layer_cfg[j, LC_WORDS], layer_cfg[j, LC_NEURONS])
+                elif model == MODEL_BISTABLE:  # same cycles and reads as lif (§8, §10)
+                    nf = _bistable_update(mem, n_off[j], param_values, layer_cfg, j, t, fired)
+                    K = _lif_counts(cnt[j], layer_cfg[j, LC_WORDS], layer_cfg[j, LC_NEURONS])
                 # --- which spikes go out: a sent / fired bit per neuron (§5.3, §6.1)
                 if (layer_cfg[j, LC_KIND] == KIND_POOL and layer_cfg[j, POOL_ONCE] != 0) \
                         or model == MODEL_TTFS:

@@ -75,6 +75,11 @@ def _pack_ttfs(layer: Layer, row: np.ndarray) -> None:
     row[kernel.TTFS_RAMP] = layer.neuron.psp == "ramp"
 
 
+def _pack_bistable(layer: Layer, row: np.ndarray) -> None:
+    row[kernel.BIS_PHASE_STEPS] = layer.neuron.phase_steps
+    row[kernel.BIS_PHASE] = layer.neuron.phase
+
+
 # backend tables: kind / neuron model name -> (kernel code, packer of its columns)
 KIND_PACKERS: dict[str, tuple[int, Callable[[Layer, np.ndarray], None]]] = {
     "fc": (kernel.KIND_FC, _pack_fc),
@@ -85,6 +90,7 @@ KIND_PACKERS: dict[str, tuple[int, Callable[[Layer, np.ndarray], None]]] = {
 MODEL_PACKERS: dict[str, tuple[int, Callable[[Layer, np.ndarray], None]]] = {
     "lif": (kernel.MODEL_LIF, _pack_lif),
     "ttfs": (kernel.MODEL_TTFS, _pack_ttfs),
+    "bistable": (kernel.MODEL_BISTABLE, _pack_bistable),
 }
 
 

@@ -75,7 +75,8 @@ OBSERVABLES = {"membranes": (_membrane_addresses, _decode_membranes),
 KIND_READBACK: dict[str, tuple[str, ...]] = {"fc": (), "conv2d": (), "pool": (), "add": ()}
 # (ttfs: the current I as "membranes", V as "potentials"; its fired bits follow from the trace)
 MODEL_READBACK: dict[str, tuple[str, ...]] = {"lif": ("membranes", "spikes"),
-                                              "ttfs": ("membranes", "potentials", "spikes")}
+                                              "ttfs": ("membranes", "potentials", "spikes"),
+                                              "bistable": ("membranes", "spikes")}
 
 
 def core_observables(c) -> tuple[str, ...]:

@@ -9,13 +9,14 @@ from typing import Callable
 
 from neurochip.description import Layer
 from neurochip.hw.config import CoreConfig
-from neurochip.hw.neurons import lif, ttfs
+from neurochip.hw.neurons import bistable, lif, ttfs
 from neurochip.hw.neurons.base import NeuronUnit
 from neurochip.hw.pack import param_hex
 
-NEURON_UNITS: dict[str, type[NeuronUnit]] = {"lif": lif.NeuronUpdate, "ttfs": ttfs.TtfsUpdate}
-PARAM_IMAGES: dict[str, Callable[[Layer, CoreConfig], list[str]]] = {"lif": param_hex,
-                                                                     "ttfs": param_hex}
+NEURON_UNITS: dict[str, type[NeuronUnit]] = {"lif": lif.NeuronUpdate, "ttfs": ttfs.TtfsUpdate,
+                                              "bistable": bistable.BistableUpdate}
+PARAM_IMAGES: dict[str, Callable[[Layer, CoreConfig], list[str]]] = {
+    "lif": param_hex, "ttfs": param_hex, "bistable": param_hex}
 
 
 def neuron_unit(model: str) -> type[NeuronUnit]:
