@@ -99,6 +99,7 @@ def read_back(g: nir_io.Graph, origin: str) -> ImportResult:
     from neurochip.interchange.nir_export import FORMAT, VERSION
     from neurochip.interchange.nir_kinds import KIND_NIR
     from neurochip.interchange.nir_neurons import MODEL_NIR
+    from neurochip.neurons import get_model
 
     top = _json(g.metadata[NEUROCHIP_KEY], "graph metadata 'neurochip'", origin)
     if not (isinstance(top, dict) and top.get("format") == FORMAT):
@@ -141,7 +142,11 @@ def read_back(g: nir_io.Graph, origin: str) -> ImportResult:
         if weight is not None:
             raw[f"{lname}.weight"] = weight
         raw[f"{lname}.threshold"] = theta
-        raw[f"{lname}.bias"] = bias
+        if "bias" in get_model(model).param_fields:
+            raw[f"{lname}.bias"] = bias
+        elif np.any(bias != 0):  # ttfs (§6.1): exported as a zero synapse bias
+            raise NirError(f"{origin}: node {node_name!r}: the synapse bias is not zero, but a "
+                           f"{model} layer has no bias; set it to 0 or pass --foreign")
         entries.append(entry)
         maps.append(LayerMap(lname, node_name, kind == "fc", ["read back exactly"]))
     manifest["layers"] = entries
