@@ -679,10 +679,10 @@ def test_foreign_cubalif_without_metadata_is_still_refused(tmp_path):
     n = 4
     cuba = nir.CubaLIF(tau_syn=np.full(n, 2e-4), tau_mem=np.full(n, 1e-3), r=np.ones(n),
                        v_leak=np.zeros(n), v_threshold=np.ones(n), w_in=np.ones(n))
-    g = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([8])}),
-                            "fc": nir.Affine(weight=np.ones((n, 8)), bias=np.zeros(n)),
-                            "lif": cuba, "output": nir.Output(output_type={"output": np.array([n])})},
-                     edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")])
+    nodes = {"input": nir.Input(input_type={"input": np.array([8])}),
+             "fc": nir.Affine(weight=np.ones((n, 8)), bias=np.zeros(n)), "lif": cuba,
+             "output": nir.Output(output_type={"output": np.array([n])})}
+    g = nir.NIRGraph(nodes=nodes, edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")])
     nir.write(tmp_path / "c.nir", g)
     with pytest.raises(NirError, match="synaptic-current register"):
         import_file(tmp_path / "c.nir")

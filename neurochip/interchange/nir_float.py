@@ -115,7 +115,8 @@ def run(g: Graph, spikes: np.ndarray, dt: float, resets: dict[str, str],
             theta = nf.threshold.reshape(shape) if nf.threshold.size > 1 else nf.threshold
             if nf.alpha != 0.0:  # CubaLIF: the input charges a current, the current v
                 syn = np.asarray(nf.syn_gain)
-                cur[k] = nf.alpha * cur.get(k, 0.0) + (syn.reshape(shape) if syn.size > 1 else syn) * x
+                syn = syn.reshape(shape) if syn.size > 1 else syn
+                cur[k] = nf.alpha * cur.get(k, 0.0) + syn * x
                 x = cur[k]
             v[k] = nf.beta * v[k] + drive + gain * x
             max_v[k] = max(max_v[k], float(np.abs(v[k]).max(initial=0)))

@@ -148,7 +148,12 @@ def read_back(g: nir_io.Graph, origin: str) -> ImportResult:
             raise NirError(f"{origin}: node {node_name!r}: the synapse bias is not zero, but a "
                            f"{model} layer has no bias; set it to 0 or pass --foreign")
         entries.append(entry)
-        maps.append(LayerMap(lname, node_name, kind == "fc", ["read back exactly"]))
+        lost = meta.get("lost_without_metadata")
+        notes = ["read back exactly"]
+        if isinstance(lost, list) and lost and all(isinstance(x, str) for x in lost):
+            notes.append("a reader without the neurochip metadata loses: "
+                         + "; ".join(lost))
+        maps.append(LayerMap(lname, node_name, kind == "fc", notes))
     manifest["layers"] = entries
     try:
         text = json.dumps(manifest)
