@@ -13,7 +13,8 @@ from typing import Any, Callable
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from neurochip.interchange.nir_io import Graph
+from neurochip.description.fields import DescriptionError
+from neurochip.interchange.nir_io import Graph, NirError
 from neurochip.interchange.nir_neurons import MODEL_NIR, NEURON_TYPES
 
 
@@ -80,7 +81,23 @@ MAP_NODES = ("Conv2d", "SumPool2d", "AvgPool2d", "Scale")  # take (C, H, W) stre
 def run(g: Graph, spikes: np.ndarray, dt: float, resets: dict[str, str],
         origin: str = "<graph>") -> FloatRun:
     """``spikes``: (n, T, *input shape in NIR layout) 0/1 input; ``resets``: neuron node →
-    "zero" (v ← v_reset) or "subtract" (v ← v − v_thr)."""
+    "zero" (v ← v_reset) or "subtract" (v ← v − v_thr). A graph whose float nodes cannot
+    run as written (an exact read-back takes geometry from the metadata, so an edited
+    stride or shape shows only here) is refused in one line."""
+    try:
+        return _run(g, spikes, dt, resets, origin)
+    except DescriptionError:
+        raise
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError,
+            ZeroDivisionError) as exc:
+        raise NirError(f"{origin}: the float NIR graph cannot run as written "
+                       f"({type(exc).__name__}: {str(exc)[:160]}); its nodes' fields disagree "
+                       "with their shapes: re-export it, or pass --images 0 to skip the "
+                       "fidelity report") from None
+
+
+def _run(g: Graph, spikes: np.ndarray, dt: float, resets: dict[str, str],
+         origin: str) -> FloatRun:
     n, steps = spikes.shape[:2]
     neurons = {k: MODEL_NIR["lif"].from_foreign(g.nodes[k], k, dt, origin, current_ok=True)
                for k in g.order if g.type_of(k) in NEURON_TYPES}

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from neurochip.description import CoreDescription, from_arrays
+from neurochip.description.fields import DescriptionError
 from neurochip.interchange import nir_io
 from neurochip.interchange.nir_io import NEUROCHIP_KEY, NirError
 
@@ -67,7 +68,9 @@ def import_file(path: str | Path, options: ImportOptions | None = None) -> tuple
     try:
         g = nir_io.check(graph, origin)
         return import_graph(g, origin, options), g
-    except (TypeError, IndexError, KeyError, AttributeError, OverflowError,
+    except DescriptionError:  # NirError included: already one line naming the field
+        raise
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError,
             ZeroDivisionError) as exc:  # a field of a type or shape no check foresaw
         raise NirError(f"{origin}: malformed NIR graph ({type(exc).__name__}: "
                        f"{str(exc)[:160]}); re-export it with nir.write") from None
