@@ -16,8 +16,8 @@ nir = pytest.importorskip("nir", reason="NIR interchange needs the optional 'nir
 
 from neurochip.cli.main import main  # noqa: E402
 from neurochip.datasets import load_sample  # noqa: E402
-from neurochip.description import (CoreDescription, CoreMapping, Encoder, Layer,  # noqa: E402
-                                   load, validate)
+from neurochip.description import (CoreDescription, CoreMapping,  # noqa: E402
+                                   DescriptionError, Encoder, Layer, load, validate)
 from neurochip.interchange.nir_export import export, export_file  # noqa: E402
 from neurochip.interchange.nir_fidelity import measure  # noqa: E402
 from neurochip.interchange.nir_import import ImportOptions, import_file  # noqa: E402
@@ -48,15 +48,29 @@ def test_every_shipped_model_round_trips_to_the_identical_description(path, tmp_
     assert res.desc.manifest() == desc.manifest()
 
 
-def test_random_descriptions_round_trip(tmp_path):
-    kinds = set()
-    for seed in range(40):
-        desc = random_description(seed)
+def _model_tags(desc) -> set[str]:
+    """lif, ttfs/ramp, ttfs/step, bistable: the neuron variants a description uses."""
+    return {lay.neuron.model + (f"/{lay.neuron.psp}" if lay.neuron.model == "ttfs" else "")
+            for lay in desc.layers}
+
+
+@pytest.mark.parametrize("extremes", [False, True], ids=["plain", "extremes"])
+def test_random_descriptions_round_trip(tmp_path, extremes):
+    """Every drawn description (all kinds, all neuron models; with ``extremes`` thresholds
+    and biases on the B-bit bounds, where bistable's θ − ½ must still come back exactly)
+    reads back with the same content hash; the drawn set must contain every kind and
+    every model variant, so the test cannot pass vacuously."""
+    kinds, models = set(), set()
+    for seed in range(40 if not extremes else 20):
+        desc = random_description(seed, extremes=extremes)
         kinds |= {lay.kind for lay in desc.layers}
+        models |= _model_tags(desc)
         export_file(desc, tmp_path / "r.nir")
         res, _ = import_file(tmp_path / "r.nir")
-        assert res.desc.content_hash() == desc.content_hash(), f"seed {seed}"
+        assert res.exact and res.desc.content_hash() == desc.content_hash(), f"seed {seed}"
+        assert res.desc.manifest() == desc.manifest(), f"seed {seed}"
     assert kinds == {"fc", "conv2d", "pool", "add"}
+    assert models == {"lif", "ttfs/ramp", "ttfs/step", "bistable"}
 
 
 def test_export_uses_standard_primitives(tmp_path):
@@ -497,8 +511,9 @@ def test_leak_modes_are_applied_and_stated(tmp_path, mode, leak, amount):
 
 def test_mutated_files_import_or_are_refused_never_crash(tmp_path):
     """Seeded mutations of exported files (datasets deleted, reshaped, scaled, replaced by
-    text): each one imports (and its fidelity report runs) or raises a one-line NirError /
-    DescriptionError (ValueError), never another exception."""
+    text), drawn from random descriptions with every neuron model: each one imports (and
+    its fidelity report runs) or raises a one-line NirError / DescriptionError, never
+    another exception."""
     import random
 
     import h5py
@@ -506,8 +521,8 @@ def test_mutated_files_import_or_are_refused_never_crash(tmp_path):
     rng = random.Random(0)
     src, path = tmp_path / "src.nir", tmp_path / "fz.nir"
     outcomes = {"imported": 0, "refused": 0}
-    for trial in range(40):
-        export_file(random_description(trial % 10), src)
+    for trial in range(80):
+        export_file(random_description(trial % 40), src)
         path.write_bytes(src.read_bytes())
         with h5py.File(path, "r+") as f:
             names: list[str] = []
@@ -527,7 +542,7 @@ def test_mutated_files_import_or_are_refused_never_crash(tmp_path):
                 res, g = import_file(path, ImportOptions(foreign=foreign, time_steps=3))
                 measure(g, res, random_images(0, 2, res.desc.input_size), None, "random")
                 outcomes["imported"] += 1
-            except ValueError as exc:
+            except DescriptionError as exc:  # NirError is one; a bare ValueError is a crash
                 assert "\n" not in str(exc)
                 outcomes["refused"] += 1
     assert outcomes["imported"] > 0 and outcomes["refused"] > 0
@@ -570,3 +585,105 @@ def test_sinabs_if_network_runs_exactly_on_the_chip(tmp_path):
     assert hidden[0].sum() > 0 and out.sum() > 0
     assert np.array_equal(chip.spikes[:, :, :16], hidden[0])
     assert np.array_equal(chip.spikes[:, :, 16:], out)
+
+
+# ------------------------------------------------------------------ ttfs and bistable
+def _one_model(model: str, seed: int = 3, **neuron):
+    """A one-layer fc description of ``model`` (settings overridden by ``neuron``)."""
+    from dataclasses import replace
+
+    desc = random_description(seed, models=(model,), kinds=("fc",), max_layers=1,
+                              max_steps=5)
+    lay = desc.layers[0]
+    lay.neuron = replace(lay.neuron, **neuron)
+    validate(desc)
+    return desc
+
+
+@pytest.mark.parametrize("psp,node_type", [("step", "IF"), ("ramp", "CubaLIF")])
+def test_ttfs_exports_the_closest_primitive_and_states_what_is_lost(tmp_path, psp, node_type):
+    desc = _one_model("ttfs", psp=psp)
+    lost = export_file(desc, tmp_path / "t.nir")
+    graph = nir.read(tmp_path / "t.nir")
+    node = graph.nodes["l0"]
+    assert type(node).__name__ == node_type
+    assert np.array_equal(np.asarray(node.v_threshold), desc.layers[0].threshold)
+    assert not np.any(np.asarray(graph.nodes["l0_syn"].bias))  # ttfs has no bias
+    meta = json.loads(node.metadata["neurochip"])
+    assert meta["layer"]["neuron"] == {"model": "ttfs", "psp": psp}
+    assert any("single spike" in x for x in lost) and any("first-spike" in x for x in lost)
+    assert (psp == "ramp") == any("ramp PSP" in x for x in lost)
+
+
+@pytest.mark.parametrize("psp", ["step", "ramp"])
+def test_ttfs_float_primitive_first_spikes_equal_the_chip(tmp_path, psp):
+    """The IF / α = β = 1 CubaLIF written for a ttfs layer, run as written in float (the
+    fidelity report's reference), fires each neuron's FIRST spike in the same step as the
+    chip; only the later spikes (which the fired bit suppresses) differ."""
+    from neurochip.interchange import nir_float
+    from neurochip.interchange.nir_fidelity import nir_input
+
+    desc = _one_model("ttfs", psp=psp)
+    export_file(desc, tmp_path / "t.nir")
+    res, g = import_file(tmp_path / "t.nir")
+    images = random_images(1, 16, desc.input_size)
+    chip = simulate(desc, images, record_spikes=True).spikes.astype(bool)
+    ref = nir_float.run(g, nir_input(res, encode_images(desc, images)), res.dt,
+                        {"l0": "zero"}).spikes["l0"].astype(bool)
+
+    def first(s):  # step of the first spike per (image, neuron), T where none
+        return np.where(s.any(axis=1), s.argmax(axis=1), s.shape[1])
+
+    assert chip.sum() > 0 and np.array_equal(first(chip), first(ref))
+    assert chip.sum(axis=1).max() <= 1
+
+
+def test_bistable_exports_an_if_at_theta_minus_half_with_the_phase_in_metadata(tmp_path):
+    desc = _one_model("bistable", phase_steps=2, phase=1)
+    lost = export_file(desc, tmp_path / "b.nir")
+    graph = nir.read(tmp_path / "b.nir")
+    node = graph.nodes["l0"]
+    assert type(node).__name__ == "IF"
+    assert np.array_equal(np.asarray(node.v_threshold) + 0.5, desc.layers[0].threshold)
+    assert np.array_equal(np.asarray(graph.nodes["l0_syn"].bias), desc.layers[0].bias)
+    meta = json.loads(node.metadata["neurochip"])
+    assert meta["layer"]["neuron"] == {"model": "bistable", "phase_steps": 2, "phase": 1}
+    for word in ("phase gating", "integrate steps", "subtraction", "v ≥ θ"):
+        assert any(word in x for x in lost), word
+
+
+def test_foreign_import_of_exported_ttfs_and_bistable_maps_or_refuses(tmp_path, capsys):
+    """--foreign ignores the metadata: a ttfs/step or bistable node's IF becomes lif with
+    the approximation stated; a ttfs/ramp node (CubaLIF, α = 1) is refused naming the node
+    and why, with exit code 2 from the CLI."""
+    for model, settings, word in (("ttfs", {"psp": "step"}, "single spike"),
+                                  ("bistable", {"phase_steps": 1, "phase": 0}, "phase gating")):
+        export_file(_one_model(model, **settings), tmp_path / "f.nir")
+        res, _ = import_file(tmp_path / "f.nir", ImportOptions(foreign=True, time_steps=4))
+        assert not res.exact and res.desc.layers[0].neuron.model == "lif"
+        assert res.layers[0].approximated
+        assert any(model in n and word in n for n in res.layers[0].notes)
+    export_file(_one_model("ttfs", psp="ramp"), tmp_path / "r.nir")
+    with pytest.raises(NirError, match=r"node 'l0' is a neurochip ttfs layer with psp = ramp"):
+        import_file(tmp_path / "r.nir", ImportOptions(foreign=True))
+    code = main(["nir", "import", str(tmp_path / "r.nir"), "--foreign", "--out",
+                 str(tmp_path / "r.npz")])
+    err = capsys.readouterr().err
+    assert code == 2 and "current register" in err and "Traceback" not in err
+    res, _ = import_file(tmp_path / "r.nir")  # without --foreign: exact
+    assert res.exact and res.desc.layers[0].neuron.psp == "ramp"
+
+
+def test_foreign_cubalif_without_metadata_is_still_refused(tmp_path):
+    """A foreign CubaLIF with a decaying current never becomes ttfs (no metadata, no
+    single-spike semantics): refused as before."""
+    n = 4
+    cuba = nir.CubaLIF(tau_syn=np.full(n, 2e-4), tau_mem=np.full(n, 1e-3), r=np.ones(n),
+                       v_leak=np.zeros(n), v_threshold=np.ones(n), w_in=np.ones(n))
+    nodes = {"input": nir.Input(input_type={"input": np.array([8])}),
+             "fc": nir.Affine(weight=np.ones((n, 8)), bias=np.zeros(n)), "lif": cuba,
+             "output": nir.Output(output_type={"output": np.array([n])})}
+    g = nir.NIRGraph(nodes=nodes, edges=[("input", "fc"), ("fc", "lif"), ("lif", "output")])
+    nir.write(tmp_path / "c.nir", g)
+    with pytest.raises(NirError, match="synaptic-current register"):
+        import_file(tmp_path / "c.nir")

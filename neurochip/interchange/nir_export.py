@@ -5,11 +5,13 @@ back the identical description (same content hash).
 Per layer: a synapse node (``<layer>_syn``: Affine, Conv2d or SumPool2d; an ``add`` has one
 Scale node per source, ``<layer>_g0``/``_g1``, both feeding the neuron node, whose two
 incoming edges NIR sums), a Flatten (``<layer>_flat``) in front of an fc that reads a map,
-and the neuron node named like the layer (IF or LIF, see nir_neurons)."""
+and the neuron node named like the layer (IF, LIF or CubaLIF, see nir_neurons). A model
+without a bias (ttfs) writes a zero synapse bias, which the read-back requires and drops."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,7 @@ from neurochip.interchange.nir_io import NEUROCHIP_KEY, NirError, require_nir
 from neurochip.interchange.nir_kinds import KIND_NIR
 from neurochip.interchange.nir_neurons import MODEL_NIR
 from neurochip.kinds import get_kind
+from neurochip.neurons import get_model
 from neurochip.shapes import stream_shape
 
 FORMAT = "neurochip-nir"
@@ -70,6 +73,8 @@ def export(desc: CoreDescription, dt: float = DEFAULT_DT) -> Any:
                 raise NirError(f"layer {lay.name!r}: {key} cannot be exported to NIR "
                                f"({table[key].reason})")
         kind = get_kind(lay.kind)
+        if "bias" not in get_model(lay.neuron.model).param_fields:  # ttfs: no bias (§6.1)
+            lay = replace(lay, bias=np.zeros(kind.channels(lay), dtype=np.int64))
         own = names[lay.name]
         srcs = list(lay.sources)
         src_map = None

@@ -62,6 +62,14 @@ def chip_to_nir(spikes: np.ndarray, hwc: tuple[int, int, int], flat: bool) -> np
     return spikes.reshape(n, t, h, w, c).transpose(0, 1, 4, 2, 3).reshape(n, t, -1)
 
 
+def _float_resets(res: ImportResult) -> dict[str, str]:
+    """Neuron node → the reset the float reference applies (the chip model's, §6)."""
+    from neurochip.interchange.nir_neurons import MODEL_NIR
+
+    return {m.node: MODEL_NIR[lay.neuron.model].float_reset(lay.neuron)
+            for m, lay in zip(res.layers, res.desc.layers)}
+
+
 def measure(g: Graph, res: ImportResult, images: np.ndarray, labels: np.ndarray | None,
             data: str, origin: str = "<graph>", chunk: int = 64,
             progress: bool = False) -> Fidelity:
@@ -74,7 +82,7 @@ def measure(g: Graph, res: ImportResult, images: np.ndarray, labels: np.ndarray 
 
     desc = res.desc
     n, steps = len(images), desc.time_steps
-    resets = {m.node: lay.neuron.reset for m, lay in zip(res.layers, desc.layers)}
+    resets = _float_resets(res)
     sums = np.zeros((len(desc.layers), 5))  # float spikes, chip spikes, |Δ| sum, same, neurons
     worst = np.zeros(len(desc.layers), dtype=np.int64)
     float_pred, chip_pred = np.zeros(n, np.int64), np.zeros(n, np.int64)
@@ -115,7 +123,7 @@ def calibrate(g: Graph, res: ImportResult, images: np.ndarray) -> dict[str, floa
     from neurochip.sim.simulator import encode_images
 
     spikes = encode_images(res.desc, images)
-    resets = {m.node: lay.neuron.reset for m, lay in zip(res.layers, res.desc.layers)}
+    resets = _float_resets(res)
     return nir_float.run(g, nir_input(res, spikes), res.dt, resets).max_abs_v
 
 

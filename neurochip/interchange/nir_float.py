@@ -2,8 +2,8 @@
 the fidelity report's reference. Nodes are evaluated in topological order once per time
 step (a spike of step t reaches every later layer in step t, as on the chip); a node with
 several incoming edges sums them (NIR's rule). Neurons follow ``nir_neurons.lif_foreign``
-(the same β, gain and snapping the importer uses) with strict threshold v > v_thr and the
-reset the import chose."""
+(the same β, gain and snapping the importer uses; a CubaLIF with α ≠ 0 keeps a current
+register) with strict threshold v > v_thr and the reset the import chose."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from typing import Any, Callable
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from neurochip.interchange.nir_io import Graph
+from neurochip.description.fields import DescriptionError
+from neurochip.interchange.nir_io import Graph, NirError
 from neurochip.interchange.nir_neurons import MODEL_NIR, NEURON_TYPES
 
 
@@ -74,15 +75,34 @@ SYNAPSES: dict[str, Callable[[np.ndarray, Any], np.ndarray]] = {
     "Scale": lambda x, n: x * np.asarray(n.scale, np.float64)[None],
 }
 
+MAP_NODES = ("Conv2d", "SumPool2d", "AvgPool2d", "Scale")  # take (C, H, W) streams
+
 
 def run(g: Graph, spikes: np.ndarray, dt: float, resets: dict[str, str],
         origin: str = "<graph>") -> FloatRun:
     """``spikes``: (n, T, *input shape in NIR layout) 0/1 input; ``resets``: neuron node →
-    "zero" (v ← v_reset) or "subtract" (v ← v − v_thr)."""
+    "zero" (v ← v_reset) or "subtract" (v ← v − v_thr). A graph whose float nodes cannot
+    run as written (an exact read-back takes geometry from the metadata, so an edited
+    stride or shape shows only here) is refused in one line."""
+    try:
+        return _run(g, spikes, dt, resets, origin)
+    except DescriptionError:
+        raise
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError,
+            ZeroDivisionError) as exc:
+        raise NirError(f"{origin}: the float NIR graph cannot run as written "
+                       f"({type(exc).__name__}: {str(exc)[:160]}); its nodes' fields disagree "
+                       "with their shapes: re-export it, or pass --images 0 to skip the "
+                       "fidelity report") from None
+
+
+def _run(g: Graph, spikes: np.ndarray, dt: float, resets: dict[str, str],
+         origin: str) -> FloatRun:
     n, steps = spikes.shape[:2]
-    neurons = {k: MODEL_NIR["lif"].from_foreign(g.nodes[k], k, dt, origin)
+    neurons = {k: MODEL_NIR["lif"].from_foreign(g.nodes[k], k, dt, origin, current_ok=True)
                for k in g.order if g.type_of(k) in NEURON_TYPES}
     v: dict[str, np.ndarray] = {}
+    cur: dict[str, np.ndarray] = {}  # CubaLIF current registers
     out_spikes: dict[str, list[np.ndarray]] = {k: [] for k in neurons}
     max_v = {k: 0.0 for k in neurons}
     out_node = next(k for k in g.order if g.type_of(k) == "Output")
@@ -99,6 +119,8 @@ def run(g: Graph, spikes: np.ndarray, dt: float, resets: dict[str, str],
             if kind == "Output":
                 continue
             if kind in SYNAPSES:
+                if kind in MAP_NODES and x.ndim == 2:  # an fc's (N,) read as an (N, 1, 1) map
+                    x = x.reshape(x.shape[0], -1, 1, 1)
                 vals[k] = SYNAPSES[kind](x, g.nodes[k])
                 continue
             nf = neurons[k]
@@ -108,6 +130,11 @@ def run(g: Graph, spikes: np.ndarray, dt: float, resets: dict[str, str],
             gain, drive = nf.gain.reshape(shape) if nf.gain.size > 1 else nf.gain, \
                 nf.drive.reshape(shape) if nf.drive.size > 1 else nf.drive
             theta = nf.threshold.reshape(shape) if nf.threshold.size > 1 else nf.threshold
+            if nf.alpha != 0.0:  # CubaLIF: the input charges a current, the current v
+                syn = np.asarray(nf.syn_gain)
+                syn = syn.reshape(shape) if syn.size > 1 else syn
+                cur[k] = nf.alpha * cur.get(k, 0.0) + syn * x
+                x = cur[k]
             v[k] = nf.beta * v[k] + drive + gain * x
             max_v[k] = max(max_v[k], float(np.abs(v[k]).max(initial=0)))
             z = v[k] > theta

@@ -352,10 +352,31 @@ def import_foreign(g: Graph, origin: str, opts: ImportOptions,
                         state[ins[0]].flat, maps, choices)
 
 
+def _exported_model_notes(node: Any, name: str, origin: str) -> list[str]:
+    """A node a neurochip export wrote for a model other than lif (its metadata says which)
+    becomes lif under --foreign only with the approximation stated, or is refused naming
+    the node and why (nir_neurons: ``as_foreign``). Unreadable metadata is ignored, as
+    --foreign ignores metadata."""
+    import json
+
+    from neurochip.interchange.nir_io import NEUROCHIP_KEY
+
+    text = (getattr(node, "metadata", None) or {}).get(NEUROCHIP_KEY)
+    try:
+        meta = json.loads(text.decode() if isinstance(text, bytes) else text)
+        model = meta["layer"]["neuron"]["model"]
+    except (TypeError, ValueError, KeyError, AttributeError, RecursionError):
+        return []
+    if not isinstance(model, str) or model not in MODEL_NIR:
+        return []
+    return MODEL_NIR[model].as_foreign(node, meta, name, origin)
+
+
 def _neuron_layer(g: Graph, name: str, srcs: list, preds: list[str], origin: str,
                   opts: ImportOptions, dt: float, index: int, taken: set[str],
                   calibration: dict[str, float] | None) -> tuple[Layer, LayerMap]:
     node = g.nodes[name]
+    exported_notes = _exported_model_notes(node, name, origin)
     nf = MODEL_NIR["lif"].from_foreign(node, name, dt, origin)
     if len(srcs) == 1 and isinstance(srcs[0], Pending):
         fl, sources = srcs[0].layer, srcs[0].src
@@ -388,6 +409,8 @@ def _neuron_layer(g: Graph, name: str, srcs: list, preds: list[str], origin: str
     calib = None if calibration is None else calibration.get(name)
     ints, wbits, bits, th, b_int, settings, notes, approx = _quantize(
         fl, nf, hwc, flat, name, origin, opts, calib)
+    if exported_notes:
+        notes, approx = exported_notes + notes, True
     lname = _chip_name(name, taken)
     channels = hwc[2]
     depth = opts.fifo_depth

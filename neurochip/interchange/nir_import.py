@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from neurochip.description import CoreDescription, from_arrays
+from neurochip.description.fields import DescriptionError
 from neurochip.interchange import nir_io
 from neurochip.interchange.nir_io import NEUROCHIP_KEY, NirError
 
@@ -67,7 +68,9 @@ def import_file(path: str | Path, options: ImportOptions | None = None) -> tuple
     try:
         g = nir_io.check(graph, origin)
         return import_graph(g, origin, options), g
-    except (TypeError, IndexError, KeyError, AttributeError, OverflowError,
+    except DescriptionError:  # NirError included: already one line naming the field
+        raise
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError, OverflowError,
             ZeroDivisionError) as exc:  # a field of a type or shape no check foresaw
         raise NirError(f"{origin}: malformed NIR graph ({type(exc).__name__}: "
                        f"{str(exc)[:160]}); re-export it with nir.write") from None
@@ -99,6 +102,7 @@ def read_back(g: nir_io.Graph, origin: str) -> ImportResult:
     from neurochip.interchange.nir_export import FORMAT, VERSION
     from neurochip.interchange.nir_kinds import KIND_NIR
     from neurochip.interchange.nir_neurons import MODEL_NIR
+    from neurochip.neurons import get_model
 
     top = _json(g.metadata[NEUROCHIP_KEY], "graph metadata 'neurochip'", origin)
     if not (isinstance(top, dict) and top.get("format") == FORMAT):
@@ -141,9 +145,18 @@ def read_back(g: nir_io.Graph, origin: str) -> ImportResult:
         if weight is not None:
             raw[f"{lname}.weight"] = weight
         raw[f"{lname}.threshold"] = theta
-        raw[f"{lname}.bias"] = bias
+        if "bias" in get_model(model).param_fields:
+            raw[f"{lname}.bias"] = bias
+        elif np.any(bias != 0):  # ttfs (§6.1): exported as a zero synapse bias
+            raise NirError(f"{origin}: node {node_name!r}: the synapse bias is not zero, but a "
+                           f"{model} layer has no bias; set it to 0 or pass --foreign")
         entries.append(entry)
-        maps.append(LayerMap(lname, node_name, kind == "fc", ["read back exactly"]))
+        lost = meta.get("lost_without_metadata")
+        notes = ["read back exactly"]
+        if isinstance(lost, list) and lost and all(isinstance(x, str) for x in lost):
+            notes.append("a reader without the neurochip metadata loses: "
+                         + "; ".join(lost))
+        maps.append(LayerMap(lname, node_name, kind == "fc", notes))
     manifest["layers"] = entries
     try:
         text = json.dumps(manifest)

@@ -101,7 +101,7 @@ class Graph:
         return type(self.nodes[name]).__name__
 
 
-INFINITE_OK = ("tau", "tau_mem", "tau_syn", "r")  # snnTorch writes τ = R = ∞ for β = 1
+INFINITE_OK = ("tau", "tau_mem", "tau_syn", "r", "w_in")  # snnTorch: τ = R = w_in = ∞ for β = α = 1
 ARRAY_FIELDS = ("weight", "bias", "tau", "tau_mem", "tau_syn", "r", "v_leak", "v_threshold",
                 "v_reset", "w_in", "scale", "kernel_size", "stride", "padding", "dilation")
 
@@ -146,7 +146,7 @@ def check(graph: Any, origin: str) -> Graph:
                                "the trained network (NaN parameters cannot run anywhere)")
             if key not in INFINITE_OK and arr.dtype.kind == "f" and np.isinf(arr).any():
                 raise NirError(f"{origin}: node {name!r} field '{key}' holds ±inf; only time "
-                               "constants and R may be infinite (β = 1)")
+                               "constants, R and w_in may be infinite (β = 1, α = 1)")
     order = _topological(nodes, preds, succs, origin)
     meta = dict(getattr(graph, "metadata", None) or {})
     return Graph(nodes, preds, succs, order, meta)

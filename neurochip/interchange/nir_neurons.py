@@ -9,6 +9,13 @@ NIR is continuous-time; the chip steps. With Euler steps of ``dt`` (docs/nir.md)
   run it);
 * ``CubaLIF`` adds a synaptic current I ← α·I + (dt/τ_syn)·w_in·x, α = 1 − dt/τ_syn; the
   chip's ``lif`` has no current register, so only α = 0 (τ_syn = dt) is expressible.
+  (``ttfs`` with ``psp = ramp`` is exported as the CubaLIF with α = β = 1 in snnTorch's
+  convention τ_syn = τ_mem = R = w_in = ∞; the float reference runs it, the foreign
+  importer refuses it.)
+
+``ttfs`` (§6.1) and ``bistable`` (§6.2) are exported as the closest primitive (IF, or
+that CubaLIF) with the chip fields in metadata; a foreign graph only ever becomes ``lif``:
+no NIR primitive says "fires once per image" or "fires only in alternate phases".
 
 β = 0 is the chip's ``discontinuous`` integration (exact), β = 1 ``leak = none``
 (exact); any other β becomes a ``shift`` leak v − (v >> λ) ≈ (1 − 2^−λ)·v or, on request,
@@ -39,16 +46,25 @@ class NeuronFloat:
     threshold: np.ndarray
     v_reset: np.ndarray
     notes: list[str] = field(default_factory=list)
+    alpha: float = 0.0  # CubaLIF current decay; 0: no current register (the chip's lif)
+    syn_gain: np.ndarray | float = 1.0  # (dt/τ_syn)·w_in, multiplies the input into I
 
 
 @dataclass(frozen=True)
 class NirModel:
-    """How one neuron model goes to NIR, comes back exactly, and is read from a foreign node."""
+    """How one neuron model goes to NIR (``export``), comes back exactly (``read_back``),
+    which reset the float reference applies to its node (``float_reset``), and what
+    ``--foreign`` makes of a node this model exported (``as_foreign``: the notes of the
+    lif approximation, or a NirError naming the node and why). ``from_foreign`` and
+    ``settings`` map foreign nodes onto the model; only ``lif`` has them (a foreign IF or
+    CubaLIF carries no single-spike or phase semantics)."""
 
     export: Callable[..., tuple[Any, list[str]]]
     read_back: Callable[..., np.ndarray]
-    from_foreign: Callable[..., NeuronFloat]
-    settings: Callable[..., tuple[Any, list[str], bool]]
+    float_reset: Callable[[Any], str]
+    as_foreign: Callable[..., list[str]]
+    from_foreign: Callable[..., NeuronFloat] | None = None
+    settings: Callable[..., tuple[Any, list[str], bool]] | None = None
 
 
 def _tile(per_channel: np.ndarray, nir_shape: tuple[int, ...]) -> np.ndarray:
@@ -83,11 +99,12 @@ def lif_export(nir, lay, dt: float, nir_shape: tuple[int, ...]) -> tuple[Any, li
     return node, lost
 
 
-def lif_read_back(node, name: str, origin: str) -> np.ndarray:
-    """Per-channel thresholds of a neurochip-exported neuron node (exact integers)."""
+def lif_read_back(node, name: str, origin: str, offset: float = 0.0) -> np.ndarray:
+    """Per-channel thresholds of a neurochip-exported neuron node (exact integers);
+    ``offset`` is added to the stored v_threshold first (bistable stores θ − ½)."""
     from neurochip.interchange.nir_kinds import _exact_ints
 
-    theta = floats(node, "v_threshold", name, origin)
+    theta = floats(node, "v_threshold", name, origin) + offset
     if theta.ndim == 3:
         flat = theta.reshape(theta.shape[0], -1)
         if not np.all(flat == flat[:, :1]):
@@ -126,8 +143,9 @@ def _snap_gain(g: np.ndarray) -> np.ndarray:
     return np.where(np.abs(g - 1.0) <= SNAP, 1.0, g)
 
 
-def lif_foreign(node, name: str, dt: float, origin: str) -> NeuronFloat:
-    """IF, LIF or CubaLIF after Euler discretisation with ``dt``."""
+def lif_foreign(node, name: str, dt: float, origin: str, current_ok: bool = False) -> NeuronFloat:
+    """IF, LIF or CubaLIF after Euler discretisation with ``dt``. A CubaLIF with α ≠ 0 is
+    refused unless ``current_ok`` (the float reference, which keeps a current register)."""
     kind = type(node).__name__
     theta = floats(node, "v_threshold", name, origin).reshape(-1)
     v_reset = getattr(node, "v_reset", None)
@@ -157,6 +175,8 @@ def lif_foreign(node, name: str, dt: float, origin: str) -> NeuronFloat:
     if kind == "CubaLIF":
         tau_syn = _uniform(floats(node, "tau_syn", name, origin), "tau_syn", name, origin)
         alpha = _beta(tau_syn, dt, name, origin, "tau_syn")
+        if alpha != 0.0 and current_ok:
+            return _cuba_float(node, name, dt, origin, tau_syn, alpha, theta, v_reset, r)
         if alpha != 0.0:
             raise NirError(f"{origin}: node {name!r}: CubaLIF with tau_syn = {tau_syn:g} "
                            f"(α = 1 − dt/τ_syn = {alpha:.4g}) needs a synaptic-current register, "
@@ -173,6 +193,31 @@ def lif_foreign(node, name: str, dt: float, origin: str) -> NeuronFloat:
         return NeuronFloat(kind, beta, gain, drive, theta, v_reset, notes)
     raise NirError(f"{origin}: node {name!r} has type {kind}; neuron nodes the chip maps are "
                    f"{', '.join(NEURON_TYPES)}")
+
+
+def _infinite_pair(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.all(np.isinf(a)) and np.all(np.isinf(b)))
+
+
+def _cuba_float(node, name: str, dt: float, origin: str, tau_syn: float, alpha: float,
+                theta: np.ndarray, v_reset: np.ndarray, r: np.ndarray) -> NeuronFloat:
+    """CubaLIF with a current register: I ← α·I + (dt/τ_syn)·w_in·x, v ← β·v + drive +
+    (R·dt/τ_mem)·I; τ = ∞ with R = ∞ (w_in = ∞) is snnTorch's α = 1 (β = 1): gain 1."""
+    tau = floats(node, "tau_mem", name, origin).reshape(-1)
+    v_leak = floats(node, "v_leak", name, origin).reshape(-1)
+    w_in = floats(node, "w_in", name, origin).reshape(-1)
+    beta = _beta(_uniform(tau, "tau_mem", name, origin), dt, name, origin, "tau_mem")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        gain = np.ones_like(theta) if _infinite_pair(tau, r) else _snap_gain(r * dt / tau)
+        syn = (np.ones_like(w_in) if math.isinf(tau_syn) and np.all(np.isinf(w_in))
+               else _snap_gain(w_in * dt / tau_syn))
+    if not (np.all(np.isfinite(gain)) and np.all(np.isfinite(syn))):
+        raise NirError(f"{origin}: node {name!r}: CubaLIF gains R·dt/τ_mem or w_in·dt/τ_syn "
+                       "are not finite; give finite R, w_in and τ (or all of them ∞ for α = β = 1)")
+    drive = (dt / tau) * v_leak if beta != 1.0 else np.zeros_like(theta)
+    return NeuronFloat("CubaLIF", beta, gain, drive, theta, v_reset,
+                       [f"CubaLIF: α = {alpha:.6g}, β = {beta:.6g} (current register)"],
+                       alpha=alpha, syn_gain=syn)
 
 
 def lif_settings(nf: NeuronFloat, leak_mode: str, reset: str, theta_int: np.ndarray,
@@ -210,6 +255,78 @@ def lif_settings(nf: NeuronFloat, leak_mode: str, reset: str, theta_int: np.ndar
              "up to 1 LSB less per step)"], False)
 
 
+def lif_as_foreign(node, meta: dict, name: str, origin: str) -> list[str]:
+    return []
+
+
+# ---------------------------------------------------------------- ttfs (§6.1)
+TTFS_LOST = ("the single spike per image (the fired bit): a float reader's neuron fires "
+             "again after its reset", "the first-spike decision of an output layer (first "
+             "class to fire, else the largest V): readers count spikes")
+
+
+def ttfs_export(nir, lay, dt: float, nir_shape: tuple[int, ...]) -> tuple[Any, list[str]]:
+    """psp = step: an IF (V ← V + input, no leak). psp = ramp: snnTorch's CubaLIF with
+    α = β = 1 (I ← I + input, V ← V + I). Both reset V to 0 on a spike, which changes no
+    spike of the chip's neuron: it never fires again."""
+    theta = _tile(lay.threshold, nir_shape)
+    zeros, ones = np.zeros_like(theta), np.ones_like(theta)
+    lost = list(TTFS_LOST)
+    if lay.neuron.psp == "step":
+        return nir.IF(r=ones, v_threshold=theta, v_reset=zeros), lost
+    inf = np.full_like(theta, np.inf)
+    node = nir.CubaLIF(tau_syn=inf, tau_mem=inf, r=inf.copy(), w_in=inf.copy(), v_leak=zeros,
+                       v_threshold=theta, v_reset=zeros.copy())
+    lost.append("the ramp PSP's exact arithmetic: written as a CubaLIF current that never "
+                "decays (α = β = 1 as snnTorch writes it: τ_syn = τ_mem = R = w_in = ∞); a "
+                "reader that forms w_in·dt/τ_syn gets ∞·0")
+    return node, lost
+
+
+def ttfs_as_foreign(node, meta: dict, name: str, origin: str) -> list[str]:
+    psp = (meta.get("layer", {}).get("neuron") or {}).get("psp")
+    if psp == "ramp":
+        raise NirError(f"{origin}: node {name!r} is a neurochip ttfs layer with psp = ramp, "
+                       "written as a CubaLIF whose current never decays (τ_syn = ∞); the "
+                       "chip's lif has no current register, so --foreign cannot map it; "
+                       "import without --foreign to get the ttfs layer back exactly")
+    return [f"node {name!r} was exported from a neurochip ttfs layer (psp = step); --foreign "
+            "reads its IF as lif: the single spike per image and the first-spike decision "
+            "are lost, so the layer may fire again"]
+
+
+# ---------------------------------------------------------------- bistable (§6.2)
+def bistable_export(nir, lay, dt: float, nir_shape: tuple[int, ...]) -> tuple[Any, list[str]]:
+    """An IF with v_threshold = θ − ½: for integer membranes v > θ − ½ ⇔ v ≥ θ, the
+    bistable's firing test (and a reader testing v ≥ θ − ½ agrees too)."""
+    p = lay.neuron
+    theta = _tile(lay.threshold, nir_shape) - 0.5
+    ones = np.ones_like(theta)
+    lost = [f"the phase gating (integrate phase_steps = {p.phase_steps} steps without firing, "
+            f"then fire for {p.phase_steps}, offset phase = {p.phase}): an IF may fire in "
+            "every step",
+            "the bias only in integrate steps (a synapse bias is added every step)",
+            "reset by subtraction of θ (NIR writes v_reset = 0; frameworks differ)",
+            "the firing test v ≥ θ, written as v > θ − ½ (exact for integer membranes)"]
+    return nir.IF(r=ones, v_threshold=theta, v_reset=np.zeros_like(theta)), lost
+
+
+def bistable_read_back(node, name: str, origin: str) -> np.ndarray:
+    return lif_read_back(node, name, origin, offset=0.5)
+
+
+def bistable_as_foreign(node, meta: dict, name: str, origin: str) -> list[str]:
+    p = meta.get("layer", {}).get("neuron") or {}
+    return [f"node {name!r} was exported from a neurochip bistable layer (phase_steps = "
+            f"{p.get('phase_steps')}, phase = {p.get('phase')}); --foreign reads its IF as "
+            "lif: the phase gating and the integrate-only bias are lost, and the threshold "
+            "θ − ½ quantizes to θ − 1 (v > θ − 1 ⇔ v ≥ θ; a subtract reset then removes θ − 1)"]
+
+
 MODEL_NIR: dict[str, NirModel] = {
-    "lif": NirModel(lif_export, lif_read_back, lif_foreign, lif_settings),
+    "lif": NirModel(lif_export, lif_read_back, lambda p: p.reset, lif_as_foreign,
+                    lif_foreign, lif_settings),
+    "ttfs": NirModel(ttfs_export, lif_read_back, lambda p: "zero", ttfs_as_foreign),
+    "bistable": NirModel(bistable_export, bistable_read_back, lambda p: "subtract",
+                         bistable_as_foreign),
 }
