@@ -38,7 +38,7 @@ def test_round_trip_keeps_everything(tmp_path):
 
 
 def _mutated(tmp_path, mutate_manifest=None, mutate_arrays=None):
-    desc = random_description(11, kinds=("fc",))
+    desc = random_description(11, kinds=("fc",), models=("lif",))
     raw = _raw(desc)
     if mutate_manifest:
         man = desc.manifest()
