@@ -617,3 +617,15 @@ def compare_accuracy(model: FloatModel, desc: CoreDescription,
             "float": float(np.mean(float_pred == labels)),
             "quantized": float(np.mean(quant_pred == labels)),
             "agreement": float(np.mean(float_pred == quant_pred))}
+
+
+def normalised_integers(weight: np.ndarray, bias: np.ndarray, weight_bits: int
+                        ) -> tuple[np.ndarray, np.ndarray, int]:
+    """A layer given as float weights and bias normalised to threshold 1 (ANN-to-SNN
+    conversion, neurochip.convert) as integers (W, b, θ): one scale per layer,
+    S = (2^(w−1) − 1) / max |W|, so the largest weight uses the whole w-bit range;
+    W = round(W·S), b = round(b·S), θ = max(1, round(S))."""
+    top = (1 << (weight_bits - 1)) - 1
+    s = top / max(float(np.abs(weight).max(initial=0.0)), 1e-12)
+    return (np.clip(np.rint(weight * s), -top - 1, top).astype(np.int64),
+            np.rint(bias * s).astype(np.int64), int(max(1, round(s))))

@@ -46,7 +46,7 @@ def test_every_generated_file_carries_the_content_hash(tmp_path, seed):
 def test_weight_images_round_trip_to_the_model(tmp_path, seed):
     """R rows × K_c words (fc: N_in × K, conv2d: the kernel rows, add: the 2 sources),
     lane l of word k = channel k·L + l; a pool has no weight memory and no image."""
-    desc = random_description(seed)
+    desc = random_description(seed, models=("lif",))  # the networks these seeds were chosen for
     generate(desc, tmp_path)
     cfg = ChipConfig.from_description(desc)
     kinds = set()
@@ -78,7 +78,7 @@ def test_memory_wrappers_are_named_by_size(tmp_path):
 def test_memory_wrappers_of_map_kinds_are_named_by_size(tmp_path):
     """conv2d: the kernel, C_in·kh·kw rows × K_c words; pool: no weight memory, and with
     emit = once a sent bitmap of K words × L bits; param memories have K_c words."""
-    desc = random_description(2)  # conv2d (3×4 kernel on 3 channels) → pool (once) → fc
+    desc = random_description(2, models=("lif",))  # conv2d (3×4 kernel, 3 channels) → pool (once) → fc
     assert [lay.kind for lay in desc.layers] == ["conv2d", "pool", "fc"]
     bundle = generate(desc, tmp_path)
     names = {p.stem for p in bundle.verilog}
@@ -99,12 +99,15 @@ def need_verilator() -> None:
         pytest.skip(why)
 
 
-@pytest.mark.parametrize("seed", [0, 4, 9, 2])  # 0: every kind, a fan-out and an add; 2: emit once
-def test_generated_verilog_is_lint_clean(tmp_path, seed):
+# lif-only 0: every kind, a fan-out and an add; 2: emit once; all models 1 and 13:
+# bistable cores (phase counters) and synchronous neurons on residual shortcuts
+@pytest.mark.parametrize("seed, models", [(0, ("lif",)), (4, ("lif",)), (9, ("lif",)),
+                                          (2, ("lif",)), (1, None), (13, None)])
+def test_generated_verilog_is_lint_clean(tmp_path, seed, models):
     from neurochip.cli.rtl_cmd import lint
 
     need_verilator()
-    generate(random_description(seed), tmp_path)
+    generate(random_description(seed, **({"models": models} if models else {})), tmp_path)
     clean, text = lint(tmp_path)
     assert clean, text
 

@@ -63,8 +63,6 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from neurochip.cli.plot import check_output_path
     from neurochip.convert.ann import AnnCheckpoint, AnnCheckpointError, forward
     from neurochip.convert.convert import ConvertOptions, convert, scales

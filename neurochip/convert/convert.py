@@ -31,6 +31,7 @@ from neurochip.convert.ann import INPUT, AnnCheckpoint, folded, forward, shapes,
 from neurochip.description import CoreDescription, CoreMapping, Encoder, Layer, validate
 from neurochip.neurons.bistable import BistableNeuron
 from neurochip.neurons.lif import LifNeuron
+from neurochip.quantize import normalised_integers
 
 VARIANTS = ("plain", "bsnn")
 PLAIN = LifNeuron(reset="subtract", leak="none", leak_amount=0, integration="continuous")
@@ -63,14 +64,6 @@ def scales(ckpt: AnnCheckpoint, calibration: np.ndarray, percentile: float,
         else:
             lam[name] = float(max(np.percentile(acts[name], percentile), 1e-6))
     return lam
-
-
-def _integers(w: np.ndarray, b: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """Normalised float weights and bias (threshold 1) as integers: (W, b, θ)."""
-    top = (1 << (bits - 1)) - 1
-    s = top / max(float(np.abs(w).max()), 1e-12)
-    return (np.clip(np.rint(w * s), -top - 1, top).astype(np.int64),
-            np.rint(b * s).astype(np.int64), int(max(1, round(s))))
 
 
 def convert(ckpt: AnnCheckpoint, calibration: np.ndarray, opts: ConvertOptions,
@@ -112,7 +105,7 @@ def convert(ckpt: AnnCheckpoint, calibration: np.ndarray, opts: ConvertOptions,
         in_shape, out_shape = shp[src[0]], shp[nm]
         if op == "conv":
             w, b = weights[nm]
-            wi, bi, th = _integers(w * lam[src[0]] / lam[nm], b / lam[nm], opts.weight_bits)
+            wi, bi, th = normalised_integers(w * lam[src[0]] / lam[nm], b / lam[nm], opts.weight_bits)
             geom = {"in_shape": list(in_shape), "channels": node["channels"],
                     "kernel": [node["kernel"]] * 2, "stride": node["stride"], "pad": node["pad"]}
             d = depth[src[0]] + 1
@@ -137,7 +130,7 @@ def convert(ckpt: AnnCheckpoint, calibration: np.ndarray, opts: ConvertOptions,
                                      "emit": "every_step"}, d_short)
                     srcs[1] = sn
             gains = np.array([lam[main], lam[short]]) / lam[nm]
-            wi, _, th = _integers(gains, np.zeros(1), opts.weight_bits)
+            wi, _, th = normalised_integers(gains, np.zeros(1), opts.weight_bits)
             c = out_shape[2]
             d = max(depth[main], d_short) + 1
             add_layer(nm, "add", tuple(srcs), in_shape, out_shape, opts.weight_bits,
@@ -145,7 +138,7 @@ def convert(ckpt: AnnCheckpoint, calibration: np.ndarray, opts: ConvertOptions,
                       fifo_depth=max(opts.fifo_depth, int(np.prod(in_shape)) + 1))
         else:  # fc: the output layer
             w, b = weights[nm]
-            wi, bi, th = _integers(w * lam[src[0]] / lam[nm], b / lam[nm], opts.weight_bits)
+            wi, bi, th = normalised_integers(w * lam[src[0]] / lam[nm], b / lam[nm], opts.weight_bits)
             d = depth[src[0]] + 1
             add_layer(nm, "fc", chip_name[src[0]], in_shape, out_shape, opts.weight_bits,
                       wi, th, bi, {}, d)

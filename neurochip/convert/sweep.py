@@ -112,6 +112,32 @@ def plot(result: dict, path: str, title: str) -> None:
     fig.savefig(path, dpi=120)
 
 
+def table(result: dict) -> str:
+    """The sweep as Markdown: accuracy, cycles and nJ per image against T, then SIN per layer."""
+    keys = [k for k in result["rows"][0] if k == "plain" or k.startswith("bsnn")]
+    names = {k: "plain IF" if k == "plain" else f"BSNN N={k.split('N')[1]}" for k in keys}
+    head = ["T", "ANN on decoded input"] + [f"{names[k]} {q}" for k in keys
+                                           for q in ("acc.", "cycles", "nJ")]
+    lines = [f"ANN (float): {100 * result['ann_accuracy']:.1f} % on the first "
+             f"{result['images']} test images; λ percentile {result['percentile']}.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in result["rows"]:
+        cells = [str(r["T"]), f"{100 * r['ann_decoded_input_accuracy']:.1f}"]
+        for k in keys:
+            cells += [f"{100 * r[k]['accuracy']:.1f}", f"{r[k]['cycles_per_image']:,.0f}",
+                      f"{r[k]['nj_per_image']:,.0f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    sin = result["sin"]
+    layers = list(sin[keys[0]])
+    lines += ["", f"SIN ratio (%) per layer at T = {sin['T']}, first {sin['images']} images "
+              "(units with ANN pre-activation ≤ 0 that spiked at least once / units ≤ 0):", "",
+              "| layer | " + " | ".join(names[k] for k in keys) + " |",
+              "|" + "---|" * (len(keys) + 1)]
+    for lay in layers:
+        lines.append(f"| {lay} | " + " | ".join(f"{100 * sin[k][lay]['ratio']:.2f}" for k in keys) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     from neurochip.datasets import load_split
 
@@ -126,7 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sin-images", type=int, default=50)
     p.add_argument("--out", required=True, help="JSON")
     p.add_argument("--plot", default=None, help="PNG")
+    p.add_argument("--table", action="store_true",
+                   help="print the Markdown table of an existing --out JSON and exit")
     args = p.parse_args(argv)
+    if args.table:
+        print(table(json.loads(Path(args.out).read_text())))
+        return 0
     ckpt = AnnCheckpoint.load(args.checkpoint)
     tx, _ = load_split(args.data, "train")
     x, y = load_split(args.data, "test")
