@@ -34,6 +34,7 @@ import argparse
 import json
 import math
 import re
+import shlex
 import sys
 import time
 from dataclasses import dataclass
@@ -507,8 +508,10 @@ def run(args: argparse.Namespace) -> int:
     from neurochip.description import save
 
     out = Path(args.out)
-    meta = {"trainer": "neurochip.train.stidi_bp", "args": {k: v for k, v in vars(args).items()
-                                                             if k != "func"},
+    meta = {"trainer": "neurochip.train.stidi_bp",
+            "command": "neurochip train stidi-bp " + shlex.join(sys.argv[sys.argv.index("stidi-bp") + 1:]
+                                                               if "stidi-bp" in sys.argv else []),
+            "args": {k: v for k, v in vars(args).items() if k != "func"},
             "thresholds": net.theta, "history": history, "train_seconds": round(wall, 1),
             "test_accuracy_trainer": float((pred == y_te).mean())}
     desc = to_description(net, out.name, args.lanes, args.fifo_depth, {"checkpoint": meta})
