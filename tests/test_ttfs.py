@@ -129,3 +129,24 @@ def test_description_round_trip_and_refusals(tmp_path):
     with pytest.raises(DescriptionError, match="out.threshold"):
         desc.layers[0].threshold = np.array([8, 5, 16])  # outside B = 5
         load(_saved_with(tmp_path, desc, lambda m: None))
+
+
+def test_energy_counts_the_second_register_and_the_fired_bits():
+    """§6.1/§10: the V word doubles the update's membrane traffic, and the fired bits are a
+    K × L bitmap (here 2 × 2 bits) in the static budget, like a pool's sent bitmap."""
+    from neurochip.energy.model import energy_report, load_tech, static_memory_kbit
+
+    desc = _chip("ramp")
+    res = simulate(desc, PIXELS)
+    tech = load_tech()
+    kbit = static_memory_kbit(desc)
+    weight_bits = 2 * 2 * 2 * 4  # R = 2 rows × K = 2 words × L = 2 lanes × w = 4 bits
+    assert kbit["per_kbit_sram"] == pytest.approx((weight_bits + 2 * 2) / 1e3)
+    rep = energy_report(desc, res.core_counters, res.chip_counters, tech)
+    L, B = 2, 5
+    e = tech.energy_pj
+    membrane = 24 * L * B * (e["membrane_read_per_bit"] + e["membrane_write_per_bit"])
+    assert rep.components["membrane"][0] == pytest.approx(membrane)
+    update = (10 * L * B * e["param_read_per_bit"] + 15 * B * e["neuron_update_per_bit"]
+              + 10 * L * (e["bitmap_read_per_bit"] + e["bitmap_write_per_bit"]))
+    assert rep.components["neuron_update"][0] == pytest.approx(update)

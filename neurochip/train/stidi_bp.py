@@ -34,6 +34,7 @@ import argparse
 import json
 import math
 import re
+import shlex
 import sys
 import time
 from dataclasses import dataclass
@@ -459,6 +460,17 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--time-steps must be in 2..4096")
         if args.batch < 1 or args.epochs < 0 or args.threads < 1:
             raise ValueError("--batch and --threads must be >= 1, --epochs >= 0")
+        if not 0 < args.calib_quantile <= 1 or not 0 <= args.calib_step <= 1:
+            raise ValueError("--calib-quantile must be in (0, 1] and --calib-step in [0, 1]")
+        if args.gamma < 0 or not math.isfinite(args.rho) or not math.isfinite(args.lr_decay) \
+                or args.lr_decay <= 0:
+            raise ValueError("--gamma must be >= 0, --rho finite, --lr-decay finite and > 0")
+        if not 1 <= args.lanes <= 256 or not 1 <= args.fifo_depth <= 65536:
+            raise ValueError("--lanes must be in 1..256 and --fifo-depth in 1..65536")
+        if args.train_limit < 0 or args.test_limit < 0:
+            raise ValueError("--train-limit and --test-limit must be >= 0")
+        if not (math.isfinite(args.init_mean) and math.isfinite(args.init_std)) or args.init_std < 0:
+            raise ValueError("--init-mean must be finite and --init-std finite and >= 0")
         plans = parse_arch(args.arch)
         lrs = _lrs(args.lr, len(plans))
         x_tr, y_tr = load_split(args.data, "train")
@@ -507,8 +519,10 @@ def run(args: argparse.Namespace) -> int:
     from neurochip.description import save
 
     out = Path(args.out)
-    meta = {"trainer": "neurochip.train.stidi_bp", "args": {k: v for k, v in vars(args).items()
-                                                             if k != "func"},
+    meta = {"trainer": "neurochip.train.stidi_bp",
+            "command": "neurochip train stidi-bp " + shlex.join(sys.argv[sys.argv.index("stidi-bp") + 1:]
+                                                               if "stidi-bp" in sys.argv else []),
+            "args": {k: v for k, v in vars(args).items() if k != "func"},
             "thresholds": net.theta, "history": history, "train_seconds": round(wall, 1),
             "test_accuracy_trainer": float((pred == y_te).mean())}
     desc = to_description(net, out.name, args.lanes, args.fifo_depth, {"checkpoint": meta})
