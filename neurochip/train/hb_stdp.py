@@ -61,6 +61,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     a("--residual", action=argparse.BooleanOptionalAction, default=True, help="identity shortcut conv(L-2) → add core after convL (default: on)")
     a("--res-theta", type=int, default=0, help="threshold of the add core: 0 fires if either path spiked, 1 if both (default: %(default)s)")
     a("--time-steps", type=int, default=16, help="presentation T in steps (default: %(default)s)")
+    a("--encoder", choices=("bernoulli_lfsr", "rate_deterministic"), default="bernoulli_lfsr", help="the chip's input encoder (§11) (default: %(default)s)")
     a("--encoder-seed", type=int, default=1, help="seed of the chip's Bernoulli LFSR input encoder (default: %(default)s)")
     a("--leak-shift", type=int, default=5, help="conv LIF leak v -= v >> K (default: %(default)s, tau ~ 32 steps)")
     a("--membrane-bits", type=int, default=12, help="conv membrane bits, saturating (default: %(default)s)")
@@ -99,7 +100,7 @@ def topology(args: argparse.Namespace) -> Topology:
     top = Topology(channels=args.channels, kernels=tuple(args.kernels), residual=args.residual,
                    res_theta=args.res_theta, time_steps=args.time_steps,
                    leak_shift=args.leak_shift, membrane_bits=args.membrane_bits,
-                   encoder_seed=args.encoder_seed, lanes=args.channels)
+                   encoder=args.encoder, encoder_seed=args.encoder_seed, lanes=args.channels)
     top.check()
     return top
 
@@ -136,7 +137,7 @@ class Trainer:
         from neurochip.description.model import CoreDescription, Encoder
 
         return CoreDescription(name="partial", input_shape=top.input_shape,
-                               encoder=Encoder("bernoulli_lfsr", top.encoder_seed),
+                               encoder=Encoder(top.encoder, top.encoder_seed),
                                time_steps=top.time_steps, clock_hz=top.clock_hz,
                                count_bits=8, layers=conv_layers(top, self.kernels, self.thetas))
 
@@ -387,7 +388,7 @@ def run(args: argparse.Namespace) -> int:
         "random": {"stdp": "32-bit Galois LFSR 0x80200003 per layer, state "
                            "(seed*0x9E3779B1 + (layer+1)*0x85EBCA77) mod 2^32; 16 steps per draw",
                    "readout": f"torch.Generator().manual_seed({args.seed})",
-                   "encoder": f"bernoulli_lfsr seed {top.encoder_seed} (§11)"},
+                   "encoder": f"{top.encoder} seed {top.encoder_seed} (§11)"},
         "data_dir": str(args.data), "train_fingerprint": split_fingerprint(tr_x, tr_y),
         "test_fingerprint": split_fingerprint(te_x, te_y),
         "layers": trainer.stats, "readout": qinfo,

@@ -41,6 +41,7 @@ class Topology:
     membrane_bits: int = 12
     pool: int = 2
     classes: int = 10
+    encoder: str = "bernoulli_lfsr"
     encoder_seed: int = 1
     lanes: int = 16
     fifo_depth: int = 64
@@ -163,7 +164,6 @@ def build(top: Topology, kernels: list[np.ndarray], thetas: list[np.ndarray],
     layers += tail_layers(top, len(layers), readout)
     T = top.time_steps
     return CoreDescription(
-        name=name, input_shape=top.input_shape, encoder=Encoder("bernoulli_lfsr",
-                                                                top.encoder_seed),
+        name=name, input_shape=top.input_shape, encoder=Encoder(top.encoder, top.encoder_seed),
         time_steps=T, clock_hz=top.clock_hz, count_bits=max(1, T.bit_length()),
         layers=layers, provenance=provenance or {})
