@@ -114,9 +114,20 @@ def _check_args(args: argparse.Namespace) -> None:
             raise ValueError(f"--{name.replace('_', '-')} {v}: use a probability 0..1")
     if len(args.train_theta) not in (1, len(args.kernels)):
         raise ValueError("--train-theta: give one value or one per conv layer")
-    for name in ("stdp_images", "calib_images", "readout_epochs", "threads", "time_steps"):
+    for name in ("stdp_images", "calib_images", "readout_epochs", "threads", "time_steps",
+                 "channels", "stdp_epochs", "homeo_shift", "readout_search_images"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
+    for name in ("train_images", "test_images"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
+    if args.res_theta not in (0, 1):
+        raise ValueError(f"--res-theta {args.res_theta}: use 0 (either path) or 1 (both paths)")
+    hi = (1 << (args.membrane_bits - 1)) - 1 if 2 <= args.membrane_bits <= 32 else 0
+    if any(not 0 <= t <= hi for t in args.train_theta):
+        raise ValueError(f"--train-theta {args.train_theta}: use 0 … {hi} (membrane range)")
+    if not (args.readout_lr > 0 and args.readout_decay >= 0 and args.tau_pot > 0):
+        raise ValueError("--readout-lr and --tau-pot must be > 0, --readout-decay >= 0")
 
 
 class Trainer:
@@ -340,6 +351,12 @@ def run(args: argparse.Namespace) -> int:
         top = topology(args)
     except ValueError as err:
         print(f"neurochip train hb-stdp: {err}", file=sys.stderr)
+        return 2
+    try:
+        import torch  # noqa: F401  (the readout; checked before hours of STDP, not after)
+    except ImportError:
+        print("neurochip train hb-stdp: the readout needs torch; install the [train] extra "
+              "(pip install 'neurochip[train]')", file=sys.stderr)
         return 2
     import numba
 

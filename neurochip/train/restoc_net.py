@@ -65,8 +65,9 @@ class Topology:
 
     def check(self) -> None:
         """ValueError naming the option when the topology cannot be built."""
-        if any(k < 1 or k % 2 == 0 for k in self.kernels):
-            raise ValueError(f"--kernels {self.kernels}: use odd kernel sizes (same padding)")
+        if any(k < 1 or k % 2 == 0 or k > 15 for k in self.kernels):
+            raise ValueError(f"--kernels {self.kernels}: use odd kernel sizes 1 … 15 (same "
+                             "padding)")
         if self.residual and len(self.kernels) < 3:
             raise ValueError("--residual needs at least 3 conv layers (--kernels k1,k2,k3)")
         if math.prod(self.conv_shape) > 32768:
