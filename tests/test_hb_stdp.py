@@ -16,7 +16,7 @@ from neurochip.sim.simulator import encode_images, simulate
 from neurochip.train import chip_forward as cf
 from neurochip.train import hb_stdp
 from neurochip.train import hb_stdp_rule as rule
-from neurochip.train.restoc_net import Topology, build
+from neurochip.train.restoc_net import build
 
 TINY = dict(channels=4, kernels=(3, 3, 3), time_steps=6)
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from dataclasses import asdict
@@ -195,9 +194,10 @@ class Trainer:
                     flips += f
                 bar.update(len(idx))
         bar.close()
+        calib_inputs = self.layer_input(np.arange(min(args.calib_images, len(self.images))))
         self.kernels.append(weight)
         self.thetas.append(np.zeros(top.channels, np.int64))
-        calib = self.calibrate(i)
+        calib = self.calibrate(calib_inputs)
         self.thetas[-1] = calib
         self.stats.append({"layer": f"conv{i + 1}", "kernel_updates": int(updates),
                            "element_flips": int(flips),
@@ -206,15 +206,10 @@ class Trainer:
                            "final_theta_h": theta_h.tolist(), "inference_theta": calib.tolist(),
                            "lfsr_state_end": int(state[0])})
 
-    def calibrate(self, i: int) -> np.ndarray:
-        """Per-channel inference threshold: the smallest θ ≥ 0 with a rate ≤ target."""
+    def calibrate(self, inputs: np.ndarray) -> np.ndarray:
+        """Per-channel inference threshold of the last layer trained, given its input
+        spikes (n, T, P): the smallest θ ≥ 0 with a rate ≤ ``--target-rate``."""
         top, args = self.top, self.args
-        idx = np.arange(min(args.calib_images, len(self.images)))
-        self.kernels, kern = self.kernels[:-1], self.kernels[-1]
-        self.thetas = self.thetas[:-1]
-        inputs = self.layer_input(idx)
-        self.kernels.append(kern)
-        self.thetas.append(np.zeros(top.channels, np.int64))
         lay = self._partial().layers[-1]
         hi_b = (1 << (top.membrane_bits - 1)) - 1
         lo_t = np.zeros(top.channels, np.int64)  # rate(lo_t - 1) > target known or lo_t = 0
@@ -352,9 +347,9 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:
         print(f"neurochip train hb-stdp: {err}", file=sys.stderr)
         return 2
-    try:
-        import torch  # noqa: F401  (the readout; checked before hours of STDP, not after)
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:  # the readout; checked before the STDP
         print("neurochip train hb-stdp: the readout needs torch; install the [train] extra "
               "(pip install 'neurochip[train]')", file=sys.stderr)
         return 2
