@@ -13,16 +13,19 @@ from neurochip.description import load
 from neurochip.sim import simulate
 
 HERE = Path(__file__).resolve().parent
+# models whose full-sample run is slow record (and test) only the first N sample images
+LIMITS = {"restocnet-": 16}
 
 
 def main() -> None:
     images, labels = load_sample()
     expected = {}
     for path in sorted(p for p in HERE.glob("*.npz") if not p.name.endswith(".ckpt.npz")):
-        res = simulate(load(path), images)
+        n = next((v for k, v in LIMITS.items() if path.stem.startswith(k)), len(images))
+        res = simulate(load(path), images[:n])
         expected[path.stem] = {
-            "images": int(len(images)),
-            "correct": int(np.sum(res.predictions == labels)),
+            "images": int(n),
+            "correct": int(np.sum(res.predictions == labels[:n])),
             "total_cycles": int(res.cycles.sum()),
             "total_sops": int(res.counter("synaptic_ops").sum()),
             "total_spikes": int(res.counter("spikes").sum()),

@@ -144,6 +144,11 @@ def test_inspect_reports_kernel_memory_of_a_conv_network(capsys, tmp_path):
     assert lay["synapses"] == h * w * c * c_in * kh * kw
     assert s["kernel_compression_vs_32bit"] == pytest.approx(
         32 * s["kernel_weights"] / s["kernel_memory_bits"])
+    conv = [x for x in s["layers"] if x["kind"] == "conv2d"]
+    assert s["conv_parameters"] == sum(2 * x["channels"] for x in conv)  # lif: θ and b
+    assert s["conv_compression_all_parameters"] == pytest.approx(
+        32 * (s["kernel_weights"] + s["conv_parameters"])
+        / (s["kernel_memory_bits"] + sum(2 * x["channels"] * x["membrane_bits"] for x in conv)))
     code, out, _ = run(capsys, "inspect", str(tmp_path / "c.npz"))
     assert code == 0 and "conv kernels:" in out
 

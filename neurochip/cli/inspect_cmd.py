@@ -23,7 +23,10 @@ def summary(desc) -> dict:
 
     ``compression_vs_32bit`` compares the weight memory (kernels for conv2d, lane padding
     included) with the same weights at 32 bits; ``compression_all_parameters`` also counts
-    every other stored parameter (thresholds and biases at B bits, vs 32 bits)."""
+    every other stored parameter (thresholds and biases at B bits, vs 32 bits).
+    ``kernel_compression_vs_32bit`` is the same for the conv2d kernels alone and
+    ``conv_compression_all_parameters`` adds the conv layers' own thresholds and biases
+    (the "kernel memory compression" of ReStoCNet, counted both ways)."""
     from neurochip.kinds import get_kind
     from neurochip.neurons import get_model
     from neurochip.shapes import stream_shape
@@ -59,6 +62,8 @@ def summary(desc) -> dict:
     conv = [x for x in layers if x["kind"] == "conv2d"]
     kernel_weights = sum(x["stored_weights"] for x in conv)
     kernel_bits = sum(x["weight_memory_bits"] for x in conv)
+    conv_params = sum(x["parameters"] for x in conv)
+    conv_pbits = sum(x["parameter_bits"] for x in conv)
     return {
         "name": desc.name, "hash": desc.content_hash(), "input_shape": list(desc.input_shape),
         "encoder": desc.encoder.kind, "encoder_seed": desc.encoder.seed,
@@ -72,6 +77,9 @@ def summary(desc) -> dict:
                                        if wbits + pbits else None),
         "kernel_weights": kernel_weights, "kernel_memory_bits": kernel_bits,
         "kernel_compression_vs_32bit": 32 * kernel_weights / kernel_bits if kernel_bits else None,
+        "conv_parameters": conv_params, "conv_parameter_bits": conv_pbits,
+        "conv_compression_all_parameters": (32 * (kernel_weights + conv_params)
+                                            / (kernel_bits + conv_pbits) if kernel_bits else None),
     }
 
 
@@ -111,5 +119,7 @@ def run(args: argparse.Namespace) -> int:
           f"every stored parameter {s['compression_all_parameters']:.1f}x smaller than 32-bit")
     if s["kernel_memory_bits"]:
         print(f"conv kernels: {s['kernel_weights']} weights in {s['kernel_memory_bits']} bits, "
-              f"{s['kernel_compression_vs_32bit']:.1f}x smaller than 32-bit kernels")
+              f"{s['kernel_compression_vs_32bit']:.1f}x smaller than 32-bit kernels; with "
+              f"their {s['conv_parameters']} thresholds/biases ({s['conv_parameter_bits']} bits) "
+              f"{s['conv_compression_all_parameters']:.1f}x")
     return EXIT_OK

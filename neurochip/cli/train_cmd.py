@@ -31,3 +31,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     train_ann.add_arguments(ann)
     ann.set_defaults(func=train_ann.run)
+
+    hb = trainers.add_parser("hb-stdp", help="Srinivasan & Roy 2019 (ReStoCNet): binary conv "
+                                             "kernels by layer-wise unsupervised Hybrid-STDP, "
+                                             "residual add, average-pool-IF, FC readout by "
+                                             "back-propagation")
+    from neurochip.train import hb_stdp
+
+    hb_stdp.add_arguments(hb)
+    hb.set_defaults(func=hb_stdp.run)

@@ -1,0 +1,434 @@
+"""``neurochip train hb-stdp``: ReStoCNet (Srinivasan & Roy, Front. Neurosci. 2019).
+
+Layer-wise unsupervised probabilistic Hybrid-STDP on binary (±1) conv kernels
+(:mod:`neurochip.train.hb_stdp_rule`), then an FC readout trained by back-propagation on
+the pooled spike activity, quantized for the chip's ``fc`` output core. The design and
+every default are ``../shared/design/seed-algorithms.md`` §1 (PROPOSALs) unless stated:
+
+1. For each conv layer in turn (earlier layers frozen): ``--stdp-images`` training images,
+   encoded by the chip's own encoder (§11, the description's seed, each image under its
+   split index), run through the frozen layers with the chip's integer forward pass
+   (:mod:`neurochip.train.chip_forward`, equal to the simulator bit for bit), train the
+   layer with WTA + homeostasis + HB-STDP.
+2. Calibrate that layer's per-channel inference threshold so that each channel fires in
+   about ``--target-rate`` of its neuron-steps on ``--calib-images`` images (WTA off, as
+   on the chip; channels are independent then, so a per-channel bisection is exact).
+3. Features: the pool core's spike counts over the presentation (the low-pass filter of
+   P-R8 taken as the plain count, which is exactly what the fc core integrates).
+4. Readout: softmax regression (torch, Adam, cross-entropy) on the counts; quantized to
+   int8 weights, a per-step bias, and a threshold and common bias offset chosen by the
+   exact chip forward of the fc core on training images (the chip decides by output
+   spike counts, at most one spike per class and step).
+
+The run is reproducible bit for bit from ``--seed`` (LFSR streams per layer; torch's
+generator for the readout, with ``--threads 1``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+
+from neurochip.train import chip_forward as cf
+from neurochip.train import hb_stdp_rule as rule
+from neurochip.train.restoc_net import Topology, build, conv_layers
+
+
+def _int_list(text: str) -> tuple[int, ...]:
+    try:
+        vals = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of integers")
+    if not vals:
+        raise argparse.ArgumentTypeError("empty list")
+    return vals
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Options of ``neurochip train hb-stdp`` (every default documented in --help)."""
+    a = p.add_argument
+    a("--data", default="../shared/datasets/mnist", help="directory with the IDX files (default: %(default)s)")
+    a("--out", required=True, help="output path prefix: writes PREFIX.npz (the core description)")
+    a("--channels", type=int, default=16, help="channels of every conv layer (default: %(default)s)")
+    a("--kernels", type=_int_list, default=(5, 3, 3), help="kernel size of each conv layer, odd, same padding (default: 5,3,3)")
+    a("--residual", action=argparse.BooleanOptionalAction, default=True, help="identity shortcut conv(L-2) → add core after convL (default: on)")
+    a("--res-theta", type=int, default=0, help="threshold of the add core: 0 fires if either path spiked, 1 if both (default: %(default)s)")
+    a("--time-steps", type=int, default=16, help="presentation T in steps (default: %(default)s)")
+    a("--encoder", choices=("bernoulli_lfsr", "rate_deterministic"), default="bernoulli_lfsr", help="the chip's input encoder (§11) (default: %(default)s)")
+    a("--encoder-seed", type=int, default=1, help="seed of the chip's Bernoulli LFSR input encoder (default: %(default)s)")
+    a("--leak-shift", type=int, default=5, help="conv LIF leak v -= v >> K (default: %(default)s, tau ~ 32 steps)")
+    a("--membrane-bits", type=int, default=12, help="conv membrane bits, saturating (default: %(default)s)")
+    a("--stdp-images", type=int, default=2000, help="training images per conv layer and epoch for HB-STDP (default: %(default)s)")
+    a("--stdp-epochs", type=int, default=1, help="HB-STDP passes per layer (default: %(default)s)")
+    a("--train-theta", type=_int_list, default=(8,), help="base threshold during STDP training, one value or one per layer (default: 8)")
+    a("--t-win", type=int, default=8, help="LTP window in steps, 0..15 (default: %(default)s)")
+    a("--tau-pot", type=float, default=4.0, help="LTP probability halves every TAU steps (default: %(default)s)")
+    a("--eta-pot", type=float, default=0.1, help="LTP probability at dt = 0 (default: %(default)s)")
+    a("--eta-dep", type=float, default=0.02, help="LTD probability (pre silent or outside the window) (default: %(default)s)")
+    a("--init-density", type=float, default=0.5, help="probability of +1 in the initial kernels (default: %(default)s)")
+    a("--homeo-inc", type=int, default=1, help="a_h: adaptive threshold increment per step in which the map fired (default: %(default)s)")
+    a("--homeo-shift", type=int, default=7, help="k_h: adaptive threshold decays by >> K per step (default: %(default)s)")
+    a("--target-rate", type=float, default=0.1, help="inference calibration: spikes per neuron-step of each channel (default: %(default)s)")
+    a("--calib-images", type=int, default=200, help="images for the threshold calibration (default: %(default)s)")
+    a("--train-images", type=int, default=None, help="training images for the readout (default: the whole train split)")
+    a("--test-images", type=int, default=None, help="test images evaluated by the trainer (default: the whole test split)")
+    a("--readout-epochs", type=int, default=60, help="readout epochs (default: %(default)s)")
+    a("--readout-lr", type=float, default=3e-3, help="readout Adam learning rate (default: %(default)s)")
+    a("--readout-decay", type=float, default=1e-4, help="readout weight decay (default: %(default)s)")
+    a("--readout-search-images", type=int, default=2000, help="training images on which the chip readout's threshold is chosen (default: %(default)s)")
+    a("--seed", type=int, default=0, help="seed of the STDP LFSR streams and the readout's torch generator (default: %(default)s)")
+    a("--threads", type=int, default=1, help="torch and Numba threads (default: %(default)s)")
+    a("--no-progress", action="store_true", help="no progress bars")
+    a("--json", action="store_true", help="print the summary as JSON on stdout")
+
+
+def _bar(total: int, desc: str, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="img", leave=False, disable=not enabled,
+                file=sys.stderr)
+
+
+def topology(args: argparse.Namespace) -> Topology:
+    top = Topology(channels=args.channels, kernels=tuple(args.kernels), residual=args.residual,
+                   res_theta=args.res_theta, time_steps=args.time_steps,
+                   leak_shift=args.leak_shift, membrane_bits=args.membrane_bits,
+                   encoder=args.encoder, encoder_seed=args.encoder_seed, lanes=args.channels)
+    top.check()
+    return top
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    if not 0 <= args.t_win < rule.LUT_SIZE:
+        raise ValueError(f"--t-win {args.t_win}: use 0..{rule.LUT_SIZE - 1}")
+    for name in ("eta_pot", "eta_dep", "init_density", "target_rate"):
+        v = getattr(args, name)
+        if not (0.0 <= v <= 1.0):
+            raise ValueError(f"--{name.replace('_', '-')} {v}: use a probability 0..1")
+    if len(args.train_theta) not in (1, len(args.kernels)):
+        raise ValueError("--train-theta: give one value or one per conv layer")
+    for name in ("stdp_images", "calib_images", "readout_epochs", "threads", "time_steps",
+                 "channels", "stdp_epochs", "homeo_shift", "readout_search_images"):
+        if getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
+    for name in ("train_images", "test_images"):
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
+    if args.res_theta not in (0, 1):
+        raise ValueError(f"--res-theta {args.res_theta}: use 0 (either path) or 1 (both paths)")
+    hi = (1 << (args.membrane_bits - 1)) - 1 if 2 <= args.membrane_bits <= 32 else 0
+    if any(not 0 <= t <= hi for t in args.train_theta):
+        raise ValueError(f"--train-theta {args.train_theta}: use 0 … {hi} (membrane range)")
+    if not (args.readout_lr > 0 and args.readout_decay >= 0 and args.tau_pot > 0):
+        raise ValueError("--readout-lr and --tau-pot must be > 0, --readout-decay >= 0")
+
+
+class Trainer:
+    """State of one run: topology, kernels, thresholds and the data."""
+
+    def __init__(self, top: Topology, args: argparse.Namespace, train: tuple, progress: bool):
+        self.top, self.args, self.progress = top, args, progress
+        self.images, self.labels = train
+        self.kernels: list[np.ndarray] = []
+        self.thetas: list[np.ndarray] = []
+        self.stats: list[dict] = []
+
+    def _partial(self):
+        """The description of the layers trained so far (for the forward pass)."""
+        from dataclasses import replace
+
+        top = replace(self.top, kernels=self.top.kernels[:len(self.kernels)])
+        from neurochip.description.model import CoreDescription, Encoder
+
+        return CoreDescription(name="partial", input_shape=top.input_shape,
+                               encoder=Encoder(top.encoder, top.encoder_seed),
+                               time_steps=top.time_steps, clock_hz=top.clock_hz,
+                               count_bits=8, layers=conv_layers(top, self.kernels, self.thetas))
+
+    def layer_input(self, idx: np.ndarray) -> np.ndarray:
+        """Input spikes (n, T, P) of the next conv layer for training images ``idx``."""
+        desc = self._partial()
+        spikes = cf.encode(desc, self.images[idx], idx)
+        if not self.kernels:
+            return spikes
+        last = desc.layers[-1].name
+        return np.stack([cf.run_image(desc, s, upto=last)[last] for s in spikes])
+
+    def train_layer(self, i: int) -> None:
+        top, args = self.top, self.args
+        k = top.kernels[i]
+        c_in = top.conv_in_channels(i)
+        h, w = top.input_shape
+        state = rule.lfsr_state(args.seed, i)
+        weight = np.zeros((c_in * k * k, top.channels), np.int64)
+        rule.random_kernel(weight, int(round(args.init_density * 65536)), state)
+        initial = weight.copy()
+        theta = np.full(top.channels, args.train_theta[min(i, len(args.train_theta) - 1)],
+                        np.int64)
+        theta_h = np.zeros(top.channels, np.int64)
+        lut = rule.potentiation_lut(args.eta_pot, args.tau_pot, args.t_win)
+        p_dep = int(round(args.eta_dep * 65536))
+        lo, hi = -(1 << (top.membrane_bits - 1)), (1 << (top.membrane_bits - 1)) - 1
+        m = np.zeros(h * w * top.channels, np.int64)
+        last_pre = np.zeros(h * w * c_in, np.int64)
+        n = min(args.stdp_images, len(self.images))
+        updates = flips = 0
+        chunk = 50
+        bar = _bar(n * args.stdp_epochs, f"HB-STDP conv{i + 1}", self.progress)
+        for _ in range(args.stdp_epochs):
+            for start in range(0, n, chunk):
+                idx = np.arange(start, min(n, start + chunk))
+                spikes = self.layer_input(idx)
+                for s in spikes:
+                    u, f = rule.train_image(s, weight, h, w, c_in, k, k, k // 2, h, w, theta,
+                                            theta_h, lo, hi, top.leak_shift, lut, args.t_win,
+                                            p_dep, args.homeo_inc, args.homeo_shift, state, m,
+                                            last_pre)
+                    updates += u
+                    flips += f
+                bar.update(len(idx))
+        bar.close()
+        calib_inputs = self.layer_input(np.arange(min(args.calib_images, len(self.images))))
+        self.kernels.append(weight)
+        self.thetas.append(np.zeros(top.channels, np.int64))
+        calib = self.calibrate(calib_inputs)
+        self.thetas[-1] = calib
+        self.stats.append({"layer": f"conv{i + 1}", "kernel_updates": int(updates),
+                           "element_flips": int(flips),
+                           "changed_from_init": int(np.count_nonzero(weight != initial)),
+                           "density_plus1": float(np.mean(weight > 0)),
+                           "final_theta_h": theta_h.tolist(), "inference_theta": calib.tolist(),
+                           "lfsr_state_end": int(state[0])})
+
+    def calibrate(self, inputs: np.ndarray) -> np.ndarray:
+        """Per-channel inference threshold of the last layer trained, given its input
+        spikes (n, T, P): the smallest θ ≥ 0 with a rate ≤ ``--target-rate``."""
+        top, args = self.top, self.args
+        lay = self._partial().layers[-1]
+        hi_b = (1 << (top.membrane_bits - 1)) - 1
+        lo_t = np.zeros(top.channels, np.int64)  # rate(lo_t - 1) > target known or lo_t = 0
+        hi_t = np.full(top.channels, hi_b, np.int64)
+        target = args.target_rate
+        while np.any(lo_t < hi_t):
+            mid = (lo_t + hi_t) // 2
+            rate = self._rates(lay, inputs, mid)
+            ok = rate <= target
+            hi_t = np.where(ok, mid, hi_t)
+            lo_t = np.where(ok, lo_t, mid + 1)
+        return hi_t
+
+    def _rates(self, lay, inputs: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        from dataclasses import replace
+
+        lay = replace(lay, threshold=theta.astype(np.int64))
+        lo, hi = cf.bounds(lay)
+        g = lay.geometry
+        h, w, c_in = g["in_shape"]
+        k = g["kernel"][0]
+        counts = np.zeros(self.top.channels, np.int64)
+        m = np.zeros(lay.neurons, np.int64)
+        out = np.zeros(lay.neurons, np.uint8)
+        bias = np.zeros(self.top.channels, np.int64)
+        for s in inputs:
+            m[:] = 0
+            for t in range(s.shape[0]):
+                cf.conv_accumulate(s[t], m, lay.weight, w, c_in, k, k, 1, k // 2, h, w, lo, hi)
+                cf.lif_update(m, self.top.channels, lay.threshold, bias, lo, hi, True,
+                              cf.LEAK_SHIFT, self.top.leak_shift, True, out)
+                counts += out.reshape(-1, self.top.channels).sum(axis=0, dtype=np.int64)
+        return counts / (len(inputs) * self.top.time_steps * h * w)
+
+
+def features(desc, images: np.ndarray, idx: np.ndarray, progress: bool, what: str
+             ) -> np.ndarray:
+    """Pool spike trains (n, T, F) uint8 of ``images`` under split indices ``idx``."""
+    out = np.zeros((len(idx), desc.time_steps, desc.layers[-1].neurons), np.uint8)
+    bar = _bar(len(idx), f"features {what}", progress)
+    for start in range(0, len(idx), 100):
+        sl = slice(start, min(len(idx), start + 100))
+        spikes = cf.encode(desc, images[sl], idx[sl])
+        for j, s in enumerate(spikes):
+            out[start + j] = cf.run_image(desc, s)["pool"]
+        bar.update(sl.stop - sl.start)
+    bar.close()
+    return out
+
+
+def train_readout(x: np.ndarray, y: np.ndarray, args: argparse.Namespace, classes: int
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax regression on spike counts: (W (F, classes), b (classes,)) float64."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    gen = torch.Generator().manual_seed(args.seed)
+    xt = torch.tensor(x, dtype=torch.float32)
+    yt = torch.tensor(y, dtype=torch.int64)
+    lin = torch.nn.Linear(x.shape[1], classes)
+    with torch.no_grad():
+        lin.weight.copy_((torch.rand(lin.weight.shape, generator=gen) - 0.5) * 0.01)
+        lin.bias.zero_()
+    opt = torch.optim.Adam(lin.parameters(), lr=args.readout_lr, weight_decay=args.readout_decay)
+    n = len(x)
+    for _ in range(args.readout_epochs):
+        perm = torch.randperm(n, generator=gen)
+        for start in range(0, n, 100):
+            b = perm[start:start + 100]
+            opt.zero_grad()
+            loss = torch.nn.functional.cross_entropy(lin(xt[b]), yt[b])
+            loss.backward()
+            opt.step()
+    return (lin.weight.detach().double().numpy().T.copy(),
+            lin.bias.detach().double().numpy().copy())
+
+
+def fc_counts(spikes: np.ndarray, weight: np.ndarray, theta: int, bias: np.ndarray, bits: int
+              ) -> np.ndarray:
+    """Output spike counts (n, classes) of the chip's fc core (§5.1, §6) on pool trains."""
+    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+    classes = weight.shape[1]
+    th = np.full(classes, theta, np.int64)
+    counts = np.zeros((len(spikes), classes), np.int64)
+    m = np.zeros(classes, np.int64)
+    out = np.zeros(classes, np.uint8)
+    for i, s in enumerate(spikes):
+        m[:] = 0
+        for t in range(s.shape[0]):
+            cf.fc_accumulate(s[t], m, weight, lo, hi)
+            cf.lif_update(m, classes, th, bias, lo, hi, False, cf.LEAK_NONE, 0, True, out)
+            counts[i] += out
+    return counts
+
+
+def chip_predict(counts: np.ndarray) -> np.ndarray:
+    """Largest count, ties to the lowest class (§6)."""
+    return np.argmax(counts, axis=1)
+
+
+def quantize_readout(w: np.ndarray, b: np.ndarray, spikes: np.ndarray, labels: np.ndarray,
+                     T: int) -> tuple[np.ndarray, int, np.ndarray, dict]:
+    """int8 weights, threshold and per-step bias chosen by chip accuracy on ``spikes``.
+
+    Logits z = W·counts + b scale to z·s with s = 127 / max|W|; the per-step bias is
+    b·s/T − δ. A common offset δ (it does not change the float argmax) keeps the losing
+    classes below threshold, and θ sets how many of the T steps the winner can use:
+    both are picked on the grid below by the exact fc-core forward."""
+    s = 127.0 / max(1e-12, float(np.max(np.abs(w))))
+    wq = np.clip(np.rint(w * s), -127, 127).astype(np.int64)
+    z = spikes.sum(axis=1).astype(np.float64) @ wq + np.rint(b * s / T) * T
+    zs = np.sort(z, axis=1)
+    best = None
+    for q_second in (None, 25, 50, 75):
+        delta = 0.0 if q_second is None else float(np.percentile(zs[:, -2], q_second)) / T
+        top_margin = float(np.percentile(zs[:, -1] - delta * T, 90))
+        for frac in (0.5, 0.75, 1.0, 1.5):
+            theta = max(1, int(round(top_margin / (T * frac))))
+            bias = np.rint(b * s / T - delta).astype(np.int64)
+            bound = theta + T * int(np.max(np.abs(wq).sum(axis=0) + np.abs(bias)))
+            bits = min(32, max(2, bound.bit_length() + 1))
+            acc = float(np.mean(chip_predict(fc_counts(spikes, wq, theta, bias, bits)) == labels))
+            if best is None or acc > best[0]:
+                best = (acc, theta, bias, {"scale": s, "delta_per_step": delta,
+                                           "theta": theta, "search_accuracy": acc})
+    _, theta, bias, info = best
+    return wq, theta, bias, info
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``neurochip train hb-stdp``."""
+    try:
+        _check_args(args)
+        top = topology(args)
+    except ValueError as err:
+        print(f"neurochip train hb-stdp: {err}", file=sys.stderr)
+        return 2
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:  # the readout; checked before the STDP
+        print("neurochip train hb-stdp: the readout needs torch; install the [train] extra "
+              "(pip install 'neurochip[train]')", file=sys.stderr)
+        return 2
+    import numba
+
+    from neurochip.datasets import load_split
+    from neurochip.description.io import save
+    from neurochip.train.ste_bp import split_fingerprint
+
+    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
+    try:
+        tr_x, tr_y = load_split(args.data, "train")
+        te_x, te_y = load_split(args.data, "test")
+    except (OSError, ValueError) as err:
+        print(f"neurochip train hb-stdp: --data {args.data}: {err}", file=sys.stderr)
+        return 2
+    if tr_x.shape[1:] != (28, 28) or te_x.shape[1:] != (28, 28):
+        print(f"neurochip train hb-stdp: --data {args.data}: images must be 28×28",
+              file=sys.stderr)
+        return 2
+    progress = not args.no_progress
+    t0 = time.time()
+    trainer = Trainer(top, args, (tr_x, tr_y), progress)
+    for i in range(len(top.kernels)):
+        trainer.train_layer(i)
+    t_stdp = time.time() - t0
+    feat_desc = build(top, trainer.kernels, trainer.thetas, None, "features")
+    n_tr = len(tr_x) if args.train_images is None else min(args.train_images, len(tr_x))
+    n_te = len(te_x) if args.test_images is None else min(args.test_images, len(te_x))
+    tr_idx, te_idx = np.arange(n_tr), np.arange(n_te)
+    f_tr = features(feat_desc, tr_x, tr_idx, progress, "train")
+    f_te = features(feat_desc, te_x, te_idx, progress, "test")
+    t_feat = time.time() - t0 - t_stdp
+    w, b = train_readout(f_tr.sum(axis=1).astype(np.float32), tr_y[:n_tr], args, top.classes)
+    float_tr = float(np.mean(np.argmax(f_tr.sum(axis=1) @ w + b, axis=1) == tr_y[:n_tr]))
+    float_te_pred = np.argmax(f_te.sum(axis=1) @ w + b, axis=1)
+    n_search = min(args.readout_search_images, n_tr)
+    wq, theta, bias, qinfo = quantize_readout(w, b, f_tr[:n_search], tr_y[:n_search],
+                                              top.time_steps)
+    t_total = time.time() - t0
+    command = "neurochip train hb-stdp " + " ".join(sys.argv[3:] if sys.argv[1:3] == [
+        "train", "hb-stdp"] else sys.argv[1:])
+    prov = {"trainer": "neurochip.train.hb_stdp (ReStoCNet, HB-STDP)", "checkpoint": {
+        "command": command, "args": {k: (list(v) if isinstance(v, tuple) else v)
+                                     for k, v in vars(args).items() if k != "func"},
+        "topology": {k: (list(v) if isinstance(v, tuple) else v)
+                     for k, v in asdict(top).items()},
+        "random": {"stdp": "32-bit Galois LFSR 0x80200003 per layer, state "
+                           "(seed*0x9E3779B1 + (layer+1)*0x85EBCA77) mod 2^32; 16 steps per draw",
+                   "readout": f"torch.Generator().manual_seed({args.seed})",
+                   "encoder": f"{top.encoder} seed {top.encoder_seed} (§11)"},
+        "data_dir": str(args.data), "train_fingerprint": split_fingerprint(tr_x, tr_y),
+        "test_fingerprint": split_fingerprint(te_x, te_y),
+        "layers": trainer.stats, "readout": qinfo,
+        "float_train_accuracy": float_tr,
+        "wall_seconds": {"stdp": round(t_stdp, 1), "features": round(t_feat, 1),
+                         "total": round(t_total, 1)}}}
+    desc = build(top, trainer.kernels, trainer.thetas, (wq, np.int64(theta), bias),
+                 Path(args.out).name, prov)
+    from neurochip.description.rules import validate
+
+    validate(desc, args.out)
+    out_layer = desc.layers[-1]
+    chip_te = chip_predict(fc_counts(f_te, wq, theta, bias, out_layer.membrane_bits))
+    summary = {"out": f"{args.out}.npz", "float_test_accuracy": float(np.mean(float_te_pred == te_y[:n_te])),
+               "chip_test_accuracy": float(np.mean(chip_te == te_y[:n_te])),
+               "float_chip_agreement": float(np.mean(chip_te == float_te_pred)),
+               "test_images": n_te, "float_train_accuracy": float_tr,
+               "wall_seconds": round(t_total, 1), "layers": [
+                   {k: s[k] for k in ("layer", "kernel_updates", "changed_from_init",
+                                      "density_plus1")} for s in trainer.stats]}
+    desc.provenance["checkpoint"]["trainer_test"] = {k: summary[k] for k in (
+        "float_test_accuracy", "chip_test_accuracy", "float_chip_agreement", "test_images")}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    save(desc, f"{args.out}.npz")
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"wrote {args.out}.npz: test accuracy chip {summary['chip_test_accuracy']:.4f}, "
+              f"float {summary['float_test_accuracy']:.4f}, agreement "
+              f"{summary['float_chip_agreement']:.4f} on {n_te} images; {t_total:.0f} s")
+    return 0

@@ -1,0 +1,141 @@
+"""The ReStoCNet HB-STDP trainer: the rule learns, reproduces from its seed, ignores silence,
+and its chip forward pass is the simulator's, bit for bit."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+from neurochip.cli.main import main
+from neurochip.datasets import load_sample, write_idx
+from neurochip.description import load
+from neurochip.sim.simulator import encode_images, simulate
+from neurochip.train import chip_forward as cf
+from neurochip.train import hb_stdp
+from neurochip.train import hb_stdp_rule as rule
+from neurochip.train.restoc_net import build
+
+TINY = dict(channels=4, kernels=(3, 3, 3), time_steps=6)
+
+
+def _args(**over) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    hb_stdp.add_arguments(parser)
+    args = parser.parse_args(["--out", "unused"])
+    args.kernels, args.channels, args.time_steps = TINY["kernels"], TINY["channels"], \
+        TINY["time_steps"]
+    args.stdp_images, args.calib_images, args.train_theta = 6, 4, (3,)
+    for k, v in over.items():
+        setattr(args, k, v)
+    return args
+
+
+def _train(seed: int, residual: bool = True) -> hb_stdp.Trainer:
+    images, labels = load_sample()
+    args = _args(seed=seed, residual=residual)
+    trainer = hb_stdp.Trainer(hb_stdp.topology(args), args, (images[:8], labels[:8]), False)
+    for i in range(len(args.kernels)):
+        trainer.train_layer(i)
+    return trainer
+
+
+def _initial_kernels(seed: int) -> list[np.ndarray]:
+    out = []
+    for i, k in enumerate(TINY["kernels"]):
+        w = np.zeros(((1 if i == 0 else TINY["channels"]) * k * k, TINY["channels"]), np.int64)
+        rule.random_kernel(w, 32768, rule.lfsr_state(seed, i))
+        out.append(w)
+    return out
+
+
+def test_training_changes_kernels_and_reproduces_bit_for_bit():
+    a, b = _train(seed=3), _train(seed=3)
+    init = _initial_kernels(3)
+    assert any(not np.array_equal(k, k0) for k, k0 in zip(a.kernels, init))
+    assert sum(s["kernel_updates"] for s in a.stats) > 0
+    for ka, kb in zip(a.kernels, b.kernels):
+        assert np.array_equal(ka, kb)
+    for ta, tb in zip(a.thetas, b.thetas):
+        assert np.array_equal(ta, tb)
+    assert a.stats == b.stats
+    assert all(set(np.unique(k)) <= {-1, 1} for k in a.kernels)
+    c = _train(seed=4)
+    assert any(not np.array_equal(ka, kc) for ka, kc in zip(a.kernels, c.kernels))
+
+
+def test_all_silent_input_changes_nothing():
+    w = np.zeros((9, 4), np.int64)
+    state = rule.lfsr_state(0, 0)
+    rule.random_kernel(w, 32768, state)
+    w0, s0 = w.copy(), state.copy()
+    theta_h = np.zeros(4, np.int64)
+    spikes = np.zeros((8, 28 * 28), np.uint8)
+    lut = rule.potentiation_lut(0.1, 4.0, 8)
+    updates, flips = rule.train_image(
+        spikes, w, 28, 28, 1, 3, 3, 1, 28, 28, np.zeros(4, np.int64), theta_h, -2048, 2047, 5,
+        lut, 8, 1311, 1, 7, state, np.zeros(28 * 28 * 4, np.int64), np.zeros(28 * 28, np.int64))
+    assert (updates, flips) == (0, 0)
+    assert np.array_equal(w, w0) and np.array_equal(state, s0)
+    assert not theta_h.any()
+
+
+def test_lfsr_draws_are_the_specified_galois_sequence():
+    state = rule.lfsr_state(5, 2)
+    s = int(state[0])
+    for _ in range(3):
+        for _ in range(16):
+            s = (s >> 1) ^ (rule.LFSR_MASK if s & 1 else 0)
+        assert rule.lfsr_draw16(state) == s & 0xFFFF
+
+
+@pytest.mark.parametrize("residual", [True, False])
+def test_trainer_forward_equals_the_simulator(residual):
+    trainer = _train(seed=1, residual=residual)
+    top = trainer.top
+    rng = np.random.default_rng(0)
+    readout = (rng.integers(-127, 128, (top.features, 10)), np.int64(20),
+               rng.integers(-3, 4, 10))
+    desc = build(top, trainer.kernels, trainer.thetas, readout, "tiny")
+    images, _ = load_sample()
+    idx = np.array([0, 7, 100])
+    res = simulate(desc, images[idx], idx, record_spikes=True)
+    spikes = encode_images(desc, images[idx], idx)
+    for j in range(len(idx)):
+        ours = cf.run_image(desc, spikes[j])
+        both = np.concatenate([ours[lay.name] for lay in desc.layers], axis=1)
+        assert np.array_equal(both, res.spikes[j])
+        assert np.array_equal(ours["out"].sum(axis=0), res.counts[j])
+    assert res.spikes[:, :, :desc.layers[0].neurons].any()  # not a vacuous comparison
+
+
+def _write_split(folder, images, labels, prefix):
+    write_idx(folder / f"{prefix}-images-idx3-ubyte", images)
+    write_idx(folder / f"{prefix}-labels-idx1-ubyte", labels)
+
+
+def test_cli_trains_a_tiny_network(tmp_path, capsys):
+    pytest.importorskip("torch")
+    images, labels = load_sample()
+    _write_split(tmp_path, images[:40], labels[:40], "train")
+    _write_split(tmp_path, images[40:50], labels[40:50], "t10k")
+    out = tmp_path / "tiny"
+    code = main(["train", "hb-stdp", "--data", str(tmp_path), "--out", str(out),
+                 "--channels", "2", "--kernels", "3,3,3", "--time-steps", "4",
+                 "--stdp-images", "4", "--calib-images", "4", "--readout-epochs", "2",
+                 "--readout-search-images", "10", "--no-residual", "--no-progress", "--json"])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    desc = load(f"{out}.npz")
+    assert [lay.kind for lay in desc.layers] == ["conv2d"] * 3 + ["pool", "fc"]
+    assert summary["test_images"] == 10
+    prov = desc.provenance["checkpoint"]
+    assert prov["args"]["seed"] == 0 and "command" in prov and "random" in prov
+
+
+def test_cli_refuses_bad_options(capsys):
+    code = main(["train", "hb-stdp", "--out", "x", "--t-win", "20"])
+    assert code == 2
+    assert "--t-win" in capsys.readouterr().err
