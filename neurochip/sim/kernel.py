@@ -371,6 +371,37 @@ def _add_counts(row: np.ndarray) -> int:
     return 1
 
 
+# =========================================================================== shared by the models
+
+@njit(cache=True)
+def _overflow_of(layer_cfg: np.ndarray, layer: int) -> tuple:
+    """(lo, hi, wrap, mask) of the layer's B-bit membranes: what ``_select_overflow``
+    takes (§2)."""
+    return (layer_cfg[layer, LC_LO], layer_cfg[layer, LC_HI], layer_cfg[layer, LC_WRAP] != 0,
+            (np.int64(1) << layer_cfg[layer, LC_BITS]) - 1)
+
+
+@njit(cache=True)
+def _channel_params(param_values: np.ndarray, layer_cfg: np.ndarray, layer: int,
+                    field: int) -> np.ndarray:
+    """The layer's per-channel values of row ``field`` of its model's ``param_fields`` (a
+    view: ``param_values`` holds MAX_PARAM_FIELDS rows of total-channels values)."""
+    stride = param_values.shape[0] // MAX_PARAM_FIELDS
+    p0 = layer_cfg[layer, LC_P0]
+    return param_values[field * stride + p0:field * stride + p0 + layer_cfg[layer, LC_CHANNELS]]
+
+
+@njit(cache=True)
+def _list_flagged(flags: np.ndarray, N: int, fired: np.ndarray) -> int:
+    """Writes the indices of the set ``flags[:N]`` into ``fired``, ascending, without a
+    branch per neuron; returns their count."""
+    nf = 0
+    for n in range(N):
+        fired[nf] = n
+        nf += flags[n]
+    return nf
+
+
 # =========================================================================== model: lif (§6)
 
 LIF_RESET = MODEL_SLOTS + 0  # LIF_RESET_SUBTRACT | LIF_RESET_ZERO
@@ -395,18 +426,13 @@ def _lif_update(mem: np.ndarray, m0: int, param_values: np.ndarray, layer_cfg: n
     N = layer_cfg[layer, LC_NEURONS]
     C = layer_cfg[layer, LC_CHANNELS]
     P = layer_cfg[layer, LC_POSITIONS]
-    lo = layer_cfg[layer, LC_LO]
-    hi = layer_cfg[layer, LC_HI]
-    wrap = layer_cfg[layer, LC_WRAP] != 0
-    mask = (np.int64(1) << layer_cfg[layer, LC_BITS]) - 1
+    lo, hi, wrap, mask = _overflow_of(layer_cfg, layer)
     subtract = layer_cfg[layer, LIF_RESET] == LIF_RESET_SUBTRACT
     leak = layer_cfg[layer, LIF_LEAK]
     lam = layer_cfg[layer, LIF_LEAK_AMOUNT]
     keep = layer_cfg[layer, LIF_DISCONTINUOUS] == 0
-    stride = param_values.shape[0] // MAX_PARAM_FIELDS  # total channels
-    p0 = layer_cfg[layer, LC_P0]
-    th = param_values[LIF_THRESHOLD * stride + p0:LIF_THRESHOLD * stride + p0 + C]
-    b = param_values[LIF_BIAS * stride + p0:LIF_BIAS * stride + p0 + C]
+    th = _channel_params(param_values, layer_cfg, layer, LIF_THRESHOLD)
+    b = _channel_params(param_values, layer_cfg, layer, LIF_BIAS)
     for pos in range(P):
         m = mem[m0 + pos * C:m0 + pos * C + C]
         f = flags[pos * C:pos * C + C]
@@ -421,11 +447,7 @@ def _lif_update(mem: np.ndarray, m0: int, param_values: np.ndarray, layer_cfg: n
                 v = v - (v >> lam)
             m[n] = v if keep else 0
             f[n] = spike
-    nf = 0
-    for n in range(N):
-        fired[nf] = n
-        nf += flags[n]
-    return nf
+    return _list_flagged(flags, N, fired)
 
 
 @njit(cache=True, inline="always")
@@ -455,14 +477,9 @@ def _ttfs_update(mem: np.ndarray, pot: np.ndarray, m0: int, param_values: np.nda
     N = layer_cfg[layer, LC_NEURONS]
     C = layer_cfg[layer, LC_CHANNELS]
     P = layer_cfg[layer, LC_POSITIONS]
-    lo = layer_cfg[layer, LC_LO]
-    hi = layer_cfg[layer, LC_HI]
-    wrap = layer_cfg[layer, LC_WRAP] != 0
-    mask = (np.int64(1) << layer_cfg[layer, LC_BITS]) - 1
+    lo, hi, wrap, mask = _overflow_of(layer_cfg, layer)
     ramp = layer_cfg[layer, TTFS_RAMP] != 0
-    stride = param_values.shape[0] // MAX_PARAM_FIELDS  # total channels
-    p0 = layer_cfg[layer, LC_P0]
-    th = param_values[TTFS_THRESHOLD * stride + p0:TTFS_THRESHOLD * stride + p0 + C]
+    th = _channel_params(param_values, layer_cfg, layer, TTFS_THRESHOLD)
     for pos in range(P):
         i = mem[m0 + pos * C:m0 + pos * C + C]
         v = pot[m0 + pos * C:m0 + pos * C + C]
@@ -473,11 +490,7 @@ def _ttfs_update(mem: np.ndarray, pot: np.ndarray, m0: int, param_values: np.nda
             f[n] = x > th[n]
             if not ramp:
                 i[n] = 0
-    nf = 0
-    for n in range(N):
-        fired[nf] = n
-        nf += flags[n]
-    return nf
+    return _list_flagged(flags, N, fired)
 
 
 @njit(cache=True, inline="always")
@@ -508,16 +521,11 @@ def _bistable_update(mem: np.ndarray, m0: int, param_values: np.ndarray,
     N = layer_cfg[layer, LC_NEURONS]
     C = layer_cfg[layer, LC_CHANNELS]
     P = layer_cfg[layer, LC_POSITIONS]
-    lo = layer_cfg[layer, LC_LO]
-    hi = layer_cfg[layer, LC_HI]
-    wrap = layer_cfg[layer, LC_WRAP] != 0
-    mask = (np.int64(1) << layer_cfg[layer, LC_BITS]) - 1
+    lo, hi, wrap, mask = _overflow_of(layer_cfg, layer)
     half = layer_cfg[layer, BIS_PHASE_STEPS]
     fire_phase = (t + layer_cfg[layer, BIS_PHASE]) % (2 * half) >= half
-    stride = param_values.shape[0] // MAX_PARAM_FIELDS  # total channels
-    p0 = layer_cfg[layer, LC_P0]
-    th = param_values[BIS_THRESHOLD * stride + p0:BIS_THRESHOLD * stride + p0 + C]
-    b = param_values[BIS_BIAS * stride + p0:BIS_BIAS * stride + p0 + C]
+    th = _channel_params(param_values, layer_cfg, layer, BIS_THRESHOLD)
+    b = _channel_params(param_values, layer_cfg, layer, BIS_BIAS)
     nf = 0
     if not fire_phase:
         for pos in range(P):
