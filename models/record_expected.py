@@ -14,7 +14,7 @@ from neurochip.sim import simulate
 
 HERE = Path(__file__).resolve().parent
 # models whose full-sample run is slow record (and test) only the first N sample images
-LIMITS = {"restocnet-": 16}
+LIMITS = {"restocnet-": 16, "bsnn-": 16, "plain-": 16}
 
 
 def main() -> None:
