@@ -457,12 +457,14 @@ def _brian2_python() -> str | None:
 
 def test_brian2_peer_matches_on_random_networks(tmp_path: Path):
     """The Brian2 peer equals neurochip exactly (every layer's spike trains and the
-    counts) on random networks with conv2d, pool, add and fc, every reset, leak, overflow
-    and integration mode as drawn (Brian2 expresses all of them), in one Brian2 process."""
+    counts) on random networks with conv2d, pool, add and fc, lif layers in every reset,
+    leak, overflow and integration mode as drawn, and bistable layers (Brian2 expresses all
+    of them), in one Brian2 process."""
     from neurochip.random_networks import random_description, random_images
     from neurochip.sim.simulator import encode_images, simulate
 
     from bench.netspec import save_workload
+    from bench.peers.brian2_peer import NEURON_MODELS
 
     python = _brian2_python()
     if python is None:
@@ -470,8 +472,13 @@ def test_brian2_peer_matches_on_random_networks(tmp_path: Path):
             pytest.fail("CI must run the Brian2 peer check (bash bench/setup_brian2.sh)")
         pytest.skip("no brian2 (bash bench/setup_brian2.sh)")
     refs, files = {}, []
+    # the neuron models the peer has update code for (it declines ttfs with a reason)
+    models = tuple(m for m, entry in NEURON_MODELS.items() if not hasattr(entry, "reason"))
+    assert "bistable" in models
+    drawn: set[str] = set()
     for seed in BRIAN2_SEEDS:
-        desc = random_description(seed)
+        desc = random_description(seed, models=models)
+        drawn |= {lay.neuron.model for lay in desc.layers}
         images = random_images(seed, 5, desc.input_size)
         refs[seed] = simulate(desc, images, record_spikes=True)
         path = tmp_path / f"w{seed}.npz"
@@ -480,6 +487,7 @@ def test_brian2_peer_matches_on_random_networks(tmp_path: Path):
         files.append(str(path))
     proc = subprocess.run([python, "-m", "bench.peers.brian2_peer", str(tmp_path / "out")] + files,
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert drawn == set(models), drawn
     assert proc.returncode == 0, proc.stderr[-3000:]
     for seed in BRIAN2_SEEDS:
         got = Outputs.load(tmp_path / "out" / f"w{seed}.outputs.npz")

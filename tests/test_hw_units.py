@@ -18,6 +18,7 @@ from amaranth.sim import Simulator
 
 from neurochip.description import CoreMapping, Layer, signed_range, weight_range
 from neurochip.neurons.lif import LifNeuron
+from neurochip.neurons import MODELS
 from neurochip.golden.reference import accumulate, neuron_update
 from neurochip.hw.config import (ChipConfig, CoreConfig, check_counter_space,
                                  counter_select_bits)
@@ -238,7 +239,7 @@ def test_param_words_follow_the_models_param_fields():
     assert get_model("lif").param_fields == ("threshold", "bias")
     assert get_model("ttfs").param_fields == ("threshold",)
     seen = set()
-    for seed in (7, 2, 0, 3, 5):  # fc, conv2d / pool / add layers, both models
+    for seed in (7, 2, 0, 3, 5):  # fc, conv2d / pool / add layers, every model
         desc, cfg = small_chip(seed)
         for lay, c in zip(desc.layers, cfg.cores):
             names = get_model(c.model).param_fields
@@ -256,7 +257,7 @@ def test_param_words_follow_the_models_param_fields():
             unit = NEURON_UNITS[c.model].for_core(c)
             assert (unit.lanes, unit.membrane_bits, unit.param_bits) == (L, B, c.param_bits)
             Fragment.get(unit, None)  # elaborates
-    assert seen == {"lif", "ttfs"}
+    assert seen == set(MODELS)  # every neuron model's parameter word is checked
 
 
 def test_core_shell_accepts_fan_in_and_fan_out_but_not_an_output_core_that_pushes():
