@@ -24,13 +24,8 @@ import numpy as np
 from bench.measure import memory_report, peak_rss_mib, repeat
 from bench.netspec import INPUT, LayerSpec, NetSpec, overflow_free
 from bench.outputs import Outputs
-from bench.peers.common import Declined, load_batch, out_path
+from bench.peers.common import TTFS_WHY, Declined, load_batch, out_path
 from bench.protocol import Job, RowMeasurement, TaskResult
-
-
-_TTFS_WHY = ("the single-spike ttfs neuron (§6.1: a current register I ramping the membrane "
-             "V, a fired bit) has no {peer} neuron here; the chip-equivalence suite checks it "
-             "against the NumPy reference and the RTL instead")
 
 
 def _ovf(expr: str, lay: LayerSpec) -> str:
@@ -121,7 +116,7 @@ def fc_connections(lay: LayerSpec) -> list[tuple[np.ndarray, np.ndarray, np.ndar
 KIND_SYNAPSES = {"fc": fc_connections, "conv2d": listed_connections,
                  "pool": listed_connections, "add": listed_connections}
 NEURON_MODELS = {"lif": update_code, "bistable": bistable_code,
-                 "ttfs": Declined(_TTFS_WHY.format(peer="Brian2 update code"))}
+                 "ttfs": Declined(TTFS_WHY.format(peer="Brian2 update code"))}
 KIND_EMIT = {"pool": lambda lay, stage: emit_once_code(lay, stage) if lay.emit_once else ""}
 
 

@@ -44,3 +44,8 @@ class Declined:
     (duck-typed like neurochip.backends.NotExpressible: peers import no neurochip)."""
 
     reason: str
+
+
+TTFS_WHY = ("the single-spike ttfs neuron (§6.1: a current register I ramping the membrane "
+            "V, a fired bit) has no {peer} neuron here; the chip-equivalence suite checks it "
+            "against the NumPy reference and the RTL instead")

@@ -16,13 +16,8 @@ import numpy as np
 from bench.measure import memory_report, peak_rss_mib, repeat
 from bench.netspec import FLOAT32_EXACT, INPUT, LayerSpec, NetSpec, overflow_free, worst_magnitude
 from bench.outputs import Outputs
-from bench.peers.common import Declined, load_batch, out_path
+from bench.peers.common import TTFS_WHY, Declined, load_batch, out_path
 from bench.protocol import Job, RowMeasurement, TaskResult
-
-
-_TTFS_WHY = ("the single-spike ttfs neuron (§6.1: a current register I ramping the membrane "
-             "V, a fired bit) has no {peer} neuron here; the chip-equivalence suite checks it "
-             "against the NumPy reference and the RTL instead")
 
 
 def _declined(entry) -> str | None:
@@ -166,7 +161,7 @@ class _Sources:
 
 # backend tables (neurochip.backends): layer kind -> synapse module, neuron model -> neuron
 KIND_LAYERS = {"fc": _linear, "conv2d": _conv2d, "pool": _sum_pool, "add": _weighted_add}
-NEURON_MODELS = {"lif": _leaky, "ttfs": Declined(_TTFS_WHY.format(peer="snn.Leaky")),
+NEURON_MODELS = {"lif": _leaky, "ttfs": Declined(TTFS_WHY.format(peer="snn.Leaky")),
                  "bistable": Declined("snnTorch has no neuron whose firing is gated by a global "
                                       "integrate/fire phase (§6.2); snn.Leaky may fire in "
                                       "every step")}

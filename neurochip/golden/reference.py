@@ -103,11 +103,7 @@ def pool_event_cost(layer: Layer, address: int, source: int = 0) -> tuple[int, d
 def pool_emit(layer: Layer, fired: np.ndarray, sent: np.ndarray | None) -> np.ndarray:
     """§5.3 ``emit = once``: a neuron's spike goes out only if it has not before (its sent
     bit); every fired neuron sets its bit. ``every_step``: all spikes go out."""
-    if layer.geometry["emit"] != "once":
-        return fired
-    out = fired & ~sent
-    sent |= fired
-    return out
+    return emit_once(fired, sent) if layer.geometry["emit"] == "once" else fired
 
 
 def pool_token_counts(layer: Layer) -> dict[str, int]:
