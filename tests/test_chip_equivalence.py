@@ -79,8 +79,9 @@ def assert_backend_equals_simulator(backend: str, desc: CoreDescription, images:
     return sim
 
 
-def _cases():
-    for backend, seeds in SEEDS.items():
+def _cases(table: dict = SEEDS):
+    """(backend, seed) parameters of a seed table; the slow backends marked slow."""
+    for backend, seeds in table.items():
         marks = [pytest.mark.slow] if backend in SLOW else []
         for seed in seeds:
             yield pytest.param(backend, seed, marks=marks, id=f"{backend}-{seed}")
@@ -199,14 +200,7 @@ TTFS_SEEDS = {"reference": range(30), "amaranth": range(12), "icarus": range(6),
               "verilator": (2, 3)}
 
 
-def _ttfs_cases():
-    for backend, seeds in TTFS_SEEDS.items():
-        marks = [pytest.mark.slow] if backend in SLOW else []
-        for seed in seeds:
-            yield pytest.param(backend, seed, marks=marks, id=f"{backend}-{seed}")
-
-
-@pytest.mark.parametrize("backend, seed", list(_ttfs_cases()))
+@pytest.mark.parametrize("backend, seed", list(_cases(TTFS_SEEDS)))
 def test_backend_equals_simulator_on_random_ttfs_network(backend, seed, tmp_path):
     desc = random_description(seed, models=("ttfs",))
     sim = assert_backend_equals_simulator(backend, desc,
