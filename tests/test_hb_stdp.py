@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -91,24 +92,53 @@ def test_lfsr_draws_are_the_specified_galois_sequence():
         assert rule.lfsr_draw16(state) == s & 0xFFFF
 
 
-@pytest.mark.parametrize("residual", [True, False])
-def test_trainer_forward_equals_the_simulator(residual):
+@pytest.mark.parametrize("residual,hidden", [(True, 0), (False, 0), (True, 12)])
+def test_trainer_forward_equals_the_simulator(residual, hidden):
     trainer = _train(seed=1, residual=residual)
-    top = trainer.top
+    top = replace(trainer.top, hidden=hidden)
     rng = np.random.default_rng(0)
-    readout = (rng.integers(-127, 128, (top.features, 10)), np.int64(20),
+    hid = None
+    if hidden:
+        hid = (rng.integers(-127, 128, (top.features, hidden)),
+               rng.integers(1, 200, hidden), rng.integers(-20, 21, hidden))
+    readout = (rng.integers(-127, 128, (hidden or top.features, 10)), np.int64(20),
                rng.integers(-3, 4, 10))
-    desc = build(top, trainer.kernels, trainer.thetas, readout, "tiny")
+    desc = build(top, trainer.kernels, trainer.thetas, readout, "tiny", hidden=hid)
     images, _ = load_sample()
     idx = np.array([0, 7, 100])
     res = simulate(desc, images[idx], idx, record_spikes=True)
     spikes = encode_images(desc, images[idx], idx)
+    lay = {lay.name: lay for lay in desc.layers}
     for j in range(len(idx)):
         ours = cf.run_image(desc, spikes[j])
         both = np.concatenate([ours[lay.name] for lay in desc.layers], axis=1)
         assert np.array_equal(both, res.spikes[j])
         assert np.array_equal(ours["out"].sum(axis=0), res.counts[j])
+        if hidden:  # the trainer's batched fc forward (readout training) is the chip's too
+            h = hb_stdp.fc_trains(ours["pool"][None], *hid, lay["hid"].membrane_bits)[0]
+            assert np.array_equal(h, ours["hid"]) and h.any()
     assert res.spikes[:, :, :desc.layers[0].neurons].any()  # not a vacuous comparison
+    if hidden:
+        assert [lay.kind for lay in desc.layers][-2:] == ["fc", "fc"]
+        assert desc.layers[-1].source == "hid"
+
+
+def test_build_refuses_hidden_weights_the_topology_lacks():
+    trainer = _train(seed=1)
+    readout = (np.zeros((trainer.top.features, 10), np.int64), np.int64(1),
+               np.zeros(10, np.int64))
+    with pytest.raises(ValueError, match="hidden"):
+        build(replace(trainer.top, hidden=4), trainer.kernels, trainer.thetas, readout, "x")
+
+
+def test_shifted_copies_move_whole_images():
+    images = np.zeros((3, 6, 6), np.uint8)
+    images[:, 2, 3] = 255
+    out = hb_stdp.shifted(images, 1, np.random.default_rng(0))
+    for img in out:
+        ys, xs = np.nonzero(img)
+        assert len(ys) == 1 and abs(ys[0] - 2) <= 1 and abs(xs[0] - 3) <= 1
+    assert np.array_equal(out, hb_stdp.shifted(images, 1, np.random.default_rng(0)))
 
 
 def _write_split(folder, images, labels, prefix):
@@ -135,7 +165,30 @@ def test_cli_trains_a_tiny_network(tmp_path, capsys):
     assert prov["args"]["seed"] == 0 and "command" in prov and "random" in prov
 
 
+def test_cli_trains_a_hidden_layer_with_augmentation_and_validation(tmp_path, capsys):
+    pytest.importorskip("torch")
+    images, labels = load_sample()
+    _write_split(tmp_path, images[:40], labels[:40], "train")
+    _write_split(tmp_path, images[40:50], labels[40:50], "t10k")
+    out = tmp_path / "tiny"
+    code = main(["train", "hb-stdp", "--data", str(tmp_path), "--out", str(out),
+                 "--channels", "2", "--kernels", "3,3,3", "--time-steps", "4",
+                 "--stdp-images", "4", "--calib-images", "4", "--readout-epochs", "2",
+                 "--hidden", "6", "--hidden-epochs", "2", "--augment-copies", "1",
+                 "--validation-images", "10", "--readout-search-images", "10",
+                 "--no-progress", "--json"])
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out)
+    desc = load(f"{out}.npz")
+    assert [lay.kind for lay in desc.layers] == ["conv2d"] * 3 + ["add", "pool", "fc", "fc"]
+    assert desc.layers[-2].neurons == 6 and desc.layers[-1].inputs == 6
+    assert summary["validation_images"] == 10 and 0 <= summary["chip_validation_accuracy"] <= 1
+    assert desc.provenance["checkpoint"]["trainer_validation"]["validation_images"] == 10
+
+
 def test_cli_refuses_bad_options(capsys):
     code = main(["train", "hb-stdp", "--out", "x", "--t-win", "20"])
     assert code == 2
     assert "--t-win" in capsys.readouterr().err
+    assert main(["train", "hb-stdp", "--out", "x", "--hidden", "-1"]) == 2
+    assert "--hidden" in capsys.readouterr().err

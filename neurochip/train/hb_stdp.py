@@ -15,10 +15,19 @@ every default are ``../shared/design/seed-algorithms.md`` §1 (PROPOSALs) unless
    on the chip; channels are independent then, so a per-channel bisection is exact).
 3. Features: the pool core's spike counts over the presentation (the low-pass filter of
    P-R8 taken as the plain count, which is exactly what the fc core integrates).
-4. Readout: softmax regression (torch, Adam, cross-entropy) on the counts; quantized to
+4. Optional hidden layer (``--hidden H``): a one-hidden-layer perceptron on the counts
+   whose hidden activation is the IF neuron's count, clamp(⌊z⌋, 0, T), trained through a
+   straight-through estimator; its first layer is quantized to an int8 ``fc`` core of H
+   IF neurons, and the hidden spike trains the chip will produce (exact integer forward)
+   replace the pool's as the readout's input.
+5. Readout: softmax regression (torch, Adam, cross-entropy) on the counts; quantized to
    int8 weights, a per-step bias, and a threshold and common bias offset chosen by the
    exact chip forward of the fc core on training images (the chip decides by output
    spike counts, at most one spike per class and step).
+
+Readout training may add ``--augment-copies`` shifted copies of each of its images (their
+pool spikes by the same chip forward), and may hold the last ``--validation-images``
+training images out of it to choose hyper-parameters without the test split.
 
 The run is reproducible bit for bit from ``--seed`` (LFSR streams per layer; torch's
 generator for the readout, with ``--threads 1``).
@@ -37,7 +46,7 @@ import numpy as np
 
 from neurochip.train import chip_forward as cf
 from neurochip.train import hb_stdp_rule as rule
-from neurochip.train.restoc_net import Topology, build, conv_layers
+from neurochip.train.restoc_net import Topology, build, conv_layers, fc_layer
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -82,6 +91,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     a("--readout-lr", type=float, default=3e-3, help="readout Adam learning rate (default: %(default)s)")
     a("--readout-decay", type=float, default=1e-4, help="readout weight decay (default: %(default)s)")
     a("--readout-search-images", type=int, default=2000, help="training images on which the chip readout's threshold is chosen (default: %(default)s)")
+    a("--hidden", type=int, default=0, help="IF neurons of a hidden fc core between pool and readout; 0: none (default: %(default)s)")
+    a("--hidden-epochs", type=int, default=30, help="epochs of the hidden layer's straight-through training (default: %(default)s)")
+    a("--hidden-lr", type=float, default=1e-3, help="its Adam learning rate, cosine-annealed (default: %(default)s)")
+    a("--hidden-decay", type=float, default=1e-4, help="its weight decay (default: %(default)s)")
+    a("--hidden-threshold", type=float, default=0.5, help="F: hidden threshold = F·T·s for int8 scale s, i.e. one spike per F units of the trained activation (default: %(default)s)")
+    a("--augment-copies", type=int, default=0, help="shifted copies of each readout training image added to the readout's training set (default: %(default)s)")
+    a("--augment-shift", type=int, default=2, help="largest shift in pixels of those copies, each axis uniform in ±S (default: %(default)s)")
+    a("--validation-images", type=int, default=0, help="last N training images held out of the readout and reported (default: %(default)s)")
     a("--seed", type=int, default=0, help="seed of the STDP LFSR streams and the readout's torch generator (default: %(default)s)")
     a("--threads", type=int, default=1, help="torch and Numba threads (default: %(default)s)")
     a("--no-progress", action="store_true", help="no progress bars")
@@ -99,7 +116,8 @@ def topology(args: argparse.Namespace) -> Topology:
     top = Topology(channels=args.channels, kernels=tuple(args.kernels), residual=args.residual,
                    res_theta=args.res_theta, time_steps=args.time_steps,
                    leak_shift=args.leak_shift, membrane_bits=args.membrane_bits,
-                   encoder=args.encoder, encoder_seed=args.encoder_seed, lanes=args.channels)
+                   encoder=args.encoder, encoder_seed=args.encoder_seed, lanes=args.channels,
+                   hidden=args.hidden)
     top.check()
     return top
 
@@ -117,6 +135,15 @@ def _check_args(args: argparse.Namespace) -> None:
                  "channels", "stdp_epochs", "homeo_shift", "readout_search_images"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
+    for name in ("hidden", "augment_copies", "augment_shift", "validation_images"):
+        if getattr(args, name) < 0:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= 0")
+    if not (args.hidden_lr > 0 and args.hidden_decay >= 0 and args.hidden_threshold > 0
+            and args.hidden_epochs >= 1):
+        raise ValueError("--hidden-lr, --hidden-threshold must be > 0, --hidden-decay >= 0, "
+                         "--hidden-epochs >= 1")
+    if args.augment_shift > 13:
+        raise ValueError(f"--augment-shift {args.augment_shift}: use 0 … 13 pixels")
     for name in ("train_images", "test_images"):
         if getattr(args, name) is not None and getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
@@ -287,22 +314,88 @@ def train_readout(x: np.ndarray, y: np.ndarray, args: argparse.Namespace, classe
             lin.bias.detach().double().numpy().copy())
 
 
-def fc_counts(spikes: np.ndarray, weight: np.ndarray, theta: int, bias: np.ndarray, bits: int
-              ) -> np.ndarray:
-    """Output spike counts (n, classes) of the chip's fc core (§5.1, §6) on pool trains."""
+def fc_trains(spikes: np.ndarray, weight: np.ndarray, theta: np.ndarray, bias: np.ndarray,
+              bits: int) -> np.ndarray:
+    """Output spike trains (n, T, N) uint8 of the chip's fc core (§5.1, §6) on input
+    trains (n, T, F): IF neurons, subtract reset, no leak, per-neuron θ and bias."""
     lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    classes = weight.shape[1]
-    th = np.full(classes, theta, np.int64)
-    counts = np.zeros((len(spikes), classes), np.int64)
-    m = np.zeros(classes, np.int64)
-    out = np.zeros(classes, np.uint8)
+    n_out = weight.shape[1]
+    th = np.broadcast_to(np.asarray(theta, np.int64), (n_out,)).copy()
+    b = np.ascontiguousarray(bias, np.int64)
+    w = np.ascontiguousarray(weight, np.int64)
+    out = np.zeros((len(spikes), spikes.shape[1], n_out), np.uint8)
+    m = np.zeros(n_out, np.int64)
     for i, s in enumerate(spikes):
         m[:] = 0
         for t in range(s.shape[0]):
-            cf.fc_accumulate(s[t], m, weight, lo, hi)
-            cf.lif_update(m, classes, th, bias, lo, hi, False, cf.LEAK_NONE, 0, True, out)
-            counts[i] += out
-    return counts
+            cf.fc_accumulate(s[t], m, w, lo, hi)
+            cf.lif_update(m, n_out, th, b, lo, hi, False, cf.LEAK_NONE, 0, True, out[i, t])
+    return out
+
+
+def fc_counts(spikes: np.ndarray, weight: np.ndarray, theta: int | np.ndarray,
+              bias: np.ndarray, bits: int) -> np.ndarray:
+    """Output spike counts (n, classes) of the chip's fc core (§5.1, §6) on input trains."""
+    return fc_trains(spikes, weight, theta, bias, bits).sum(axis=1, dtype=np.int64)
+
+
+def shifted(images: np.ndarray, shift: int, rng: np.random.Generator) -> np.ndarray:
+    """Each image moved by (dy, dx) uniform in ±``shift`` (integers), zero-filled."""
+    n, h, w = images.shape
+    pad = np.pad(images, ((0, 0), (shift, shift), (shift, shift)))
+    d = rng.integers(-shift, shift + 1, size=(n, 2))
+    out = np.empty_like(images)
+    for i, (dy, dx) in enumerate(d):
+        out[i] = pad[i, shift - dy:shift - dy + h, shift - dx:shift - dx + w]
+    return out
+
+
+def train_hidden(x: np.ndarray, y: np.ndarray, args: argparse.Namespace, classes: int,
+                 T: int) -> tuple[np.ndarray, np.ndarray]:
+    """One-hidden-layer perceptron on counts/T; hidden activation clamp(⌊z⌋, 0, T) (the IF
+    count) with a straight-through gradient. Returns the hidden layer (W (F, H), b (H,))."""
+    import torch
+
+    torch.set_num_threads(args.threads)
+    gen = torch.Generator().manual_seed(args.seed)
+    xt = torch.tensor(x, dtype=torch.float32) / T
+    yt = torch.tensor(y, dtype=torch.int64)
+    l1 = torch.nn.Linear(x.shape[1], args.hidden)
+    l2 = torch.nn.Linear(args.hidden, classes)
+    with torch.no_grad():  # PyTorch's default ranges, drawn from the seeded generator
+        for lin in (l1, l2):
+            r = 1.0 / np.sqrt(lin.in_features)
+            lin.weight.copy_((torch.rand(lin.weight.shape, generator=gen) * 2 - 1) * r)
+            lin.bias.copy_((torch.rand(lin.bias.shape, generator=gen) * 2 - 1) * r)
+    params = [*l1.parameters(), *l2.parameters()]
+    opt = torch.optim.Adam(params, lr=args.hidden_lr, weight_decay=args.hidden_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.hidden_epochs)
+
+    def forward(xb):
+        z = torch.clamp(l1(xb), 0, T)
+        return l2(z + (torch.floor(z) - z).detach())
+
+    n = len(x)
+    for _ in range(args.hidden_epochs):
+        perm = torch.randperm(n, generator=gen)
+        for start in range(0, n, 100):
+            b = perm[start:start + 100]
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(forward(xt[b]), yt[b]).backward()
+            opt.step()
+        sched.step()
+    return (l1.weight.detach().double().numpy().T.copy(),
+            l1.bias.detach().double().numpy().copy())
+
+
+def quantize_hidden(w: np.ndarray, b: np.ndarray, T: int, frac: float
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """int8 W·s (s = 127/max|W|), per-step bias b·s, θ = F·T·s: over T steps the neuron
+    integrates s·(W·counts + T·b) = s·T·z and so fires about z/F times."""
+    s = 127.0 / max(1e-12, float(np.max(np.abs(w))))
+    wq = np.clip(np.rint(w * s), -127, 127).astype(np.int64)
+    theta = np.full(w.shape[1], max(1, int(round(frac * T * s))), np.int64)
+    return wq, theta, np.rint(b * s).astype(np.int64)
 
 
 def chip_predict(counts: np.ndarray) -> np.ndarray:
@@ -370,6 +463,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"neurochip train hb-stdp: --data {args.data}: images must be 28×28",
               file=sys.stderr)
         return 2
+    n_tr = len(tr_x) if args.train_images is None else min(args.train_images, len(tr_x))
+    n_te = len(te_x) if args.test_images is None else min(args.test_images, len(te_x))
+    if args.validation_images >= n_tr:
+        print(f"neurochip train hb-stdp: --validation-images {args.validation_images} leaves "
+              f"no readout training image of {n_tr}", file=sys.stderr)
+        return 2
     progress = not args.no_progress
     t0 = time.time()
     trainer = Trainer(top, args, (tr_x, tr_y), progress)
@@ -377,18 +476,37 @@ def run(args: argparse.Namespace) -> int:
         trainer.train_layer(i)
     t_stdp = time.time() - t0
     feat_desc = build(top, trainer.kernels, trainer.thetas, None, "features")
-    n_tr = len(tr_x) if args.train_images is None else min(args.train_images, len(tr_x))
-    n_te = len(te_x) if args.test_images is None else min(args.test_images, len(te_x))
     tr_idx, te_idx = np.arange(n_tr), np.arange(n_te)
+    n_val = args.validation_images
+    n_fit = n_tr - n_val
     f_tr = features(feat_desc, tr_x, tr_idx, progress, "train")
     f_te = features(feat_desc, te_x, te_idx, progress, "test")
+    f_val, f_tr = f_tr[n_fit:], f_tr[:n_fit]
+    y_fit, y_val, y_te = tr_y[:n_fit], tr_y[n_fit:n_tr], te_y[:n_te]
+    rng = np.random.default_rng(args.seed)
+    copies = [features(feat_desc, shifted(tr_x[:n_fit], args.augment_shift, rng),
+                       tr_idx[:n_fit], progress, f"shifted copy {c + 1}")
+              for c in range(args.augment_copies)]
+    x_fit = np.concatenate([f_tr, *copies]) if copies else f_tr
+    y_all = np.concatenate([y_fit] * (1 + len(copies)))
+    del copies
     t_feat = time.time() - t0 - t_stdp
-    w, b = train_readout(f_tr.sum(axis=1).astype(np.float32), tr_y[:n_tr], args, top.classes)
-    float_tr = float(np.mean(np.argmax(f_tr.sum(axis=1) @ w + b, axis=1) == tr_y[:n_tr]))
+    hidden, hinfo = None, {}
+    if args.hidden:
+        w1, b1 = train_hidden(x_fit.sum(axis=1).astype(np.float32), y_all, args, top.classes,
+                              top.time_steps)
+        hidden = quantize_hidden(w1, b1, top.time_steps, args.hidden_threshold)
+        bits = fc_layer("hid", "pool", *hidden, top.time_steps, 0, 1, 1).membrane_bits
+        x_fit, f_val, f_te = (fc_trains(x, *hidden, bits) for x in (x_fit, f_val, f_te))
+        hinfo = {"theta": int(hidden[1][0]), "spikes_per_neuron_step": float(x_fit.mean())}
+    w, b = train_readout(x_fit.sum(axis=1).astype(np.float32), y_all, args, top.classes)
+    float_tr = float(np.mean(np.argmax(x_fit[:n_fit].sum(axis=1) @ w + b, axis=1) == y_fit))
     float_te_pred = np.argmax(f_te.sum(axis=1) @ w + b, axis=1)
-    n_search = min(args.readout_search_images, n_tr)
-    wq, theta, bias, qinfo = quantize_readout(w, b, f_tr[:n_search], tr_y[:n_search],
+    n_search = min(args.readout_search_images, n_fit)
+    wq, theta, bias, qinfo = quantize_readout(w, b, x_fit[:n_search], y_fit[:n_search],
                                               top.time_steps)
+    if hinfo:
+        qinfo["hidden"] = hinfo
     t_total = time.time() - t0
     command = "neurochip train hb-stdp " + " ".join(sys.argv[3:] if sys.argv[1:3] == [
         "train", "hb-stdp"] else sys.argv[1:])
@@ -399,7 +517,10 @@ def run(args: argparse.Namespace) -> int:
                      for k, v in asdict(top).items()},
         "random": {"stdp": "32-bit Galois LFSR 0x80200003 per layer, state "
                            "(seed*0x9E3779B1 + (layer+1)*0x85EBCA77) mod 2^32; 16 steps per draw",
-                   "readout": f"torch.Generator().manual_seed({args.seed})",
+                   "readout": f"torch.Generator().manual_seed({args.seed}) (hidden layer and "
+                              "readout, each its own generator)",
+                   "augment": f"numpy.random.default_rng({args.seed}).integers(-S, S + 1, "
+                              "(n, 2)) per copy, (dy, dx) per image",
                    "encoder": f"{top.encoder} seed {top.encoder_seed} (§11)"},
         "data_dir": str(args.data), "train_fingerprint": split_fingerprint(tr_x, tr_y),
         "test_fingerprint": split_fingerprint(te_x, te_y),
@@ -408,19 +529,27 @@ def run(args: argparse.Namespace) -> int:
         "wall_seconds": {"stdp": round(t_stdp, 1), "features": round(t_feat, 1),
                          "total": round(t_total, 1)}}}
     desc = build(top, trainer.kernels, trainer.thetas, (wq, np.int64(theta), bias),
-                 Path(args.out).name, prov)
+                 Path(args.out).name, prov, hidden)
     from neurochip.description.rules import validate
 
     validate(desc, args.out)
     out_layer = desc.layers[-1]
     chip_te = chip_predict(fc_counts(f_te, wq, theta, bias, out_layer.membrane_bits))
-    summary = {"out": f"{args.out}.npz", "float_test_accuracy": float(np.mean(float_te_pred == te_y[:n_te])),
-               "chip_test_accuracy": float(np.mean(chip_te == te_y[:n_te])),
+    summary = {"out": f"{args.out}.npz", "float_test_accuracy": float(np.mean(float_te_pred == y_te)),
+               "chip_test_accuracy": float(np.mean(chip_te == y_te)),
                "float_chip_agreement": float(np.mean(chip_te == float_te_pred)),
                "test_images": n_te, "float_train_accuracy": float_tr,
                "wall_seconds": round(t_total, 1), "layers": [
                    {k: s[k] for k in ("layer", "kernel_updates", "changed_from_init",
                                       "density_plus1")} for s in trainer.stats]}
+    if n_val:
+        summary["float_validation_accuracy"] = float(np.mean(
+            np.argmax(f_val.sum(axis=1) @ w + b, axis=1) == y_val))
+        summary["chip_validation_accuracy"] = float(np.mean(chip_predict(fc_counts(
+            f_val, wq, theta, bias, out_layer.membrane_bits)) == y_val))
+        summary["validation_images"] = n_val
+        desc.provenance["checkpoint"]["trainer_validation"] = {k: summary[k] for k in (
+            "float_validation_accuracy", "chip_validation_accuracy", "validation_images")}
     desc.provenance["checkpoint"]["trainer_test"] = {k: summary[k] for k in (
         "float_test_accuracy", "chip_test_accuracy", "float_chip_agreement", "test_images")}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,10 @@ kernels and LIF neurons (zero reset, shift leak, continuous), then, with ``resid
 ``add`` core that sums convL's spikes with conv(L−2)'s (the identity shortcut of P-R6: same
 padding, equal channel counts), then 2×2 unit-weight average pooling followed by IF
 neurons (``pool``, θ = 3, subtract reset: it fires once per four input spikes, P-R7), then
-the ``fc`` readout (int8 weights, subtract reset, no leak) whose spike counts decide.
+the ``fc`` readout (int8 weights, subtract reset, no leak) whose spike counts decide;
+with ``hidden`` > 0 an ``fc`` core of that many LIF neurons of the same kind (int8
+weights, per-neuron threshold and per-step bias, subtract reset, no leak) sits between
+the pool and the readout.
 
 The add core's neurons combine the two paths per step: with gains +1 and θ = ``res_theta``
 (default 0: it fires if either path spiked at that position in that step; 1: only if
@@ -25,6 +28,7 @@ from neurochip.description.model import CoreDescription, CoreMapping, Encoder, L
 from neurochip.neurons.lif import LifNeuron
 
 POOL_THETA = 3  # 2×2 unit weights: fires at the 4th input spike (average pooling + IF)
+HIDDEN_LANES = 64  # lanes of the hidden fc core: K = ⌈H / 64⌉ weight words per event
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class Topology:
     encoder: str = "bernoulli_lfsr"
     encoder_seed: int = 1
     lanes: int = 16
+    hidden: int = 0
     fifo_depth: int = 64
     clock_hz: float = 1e8
 
@@ -73,6 +78,8 @@ class Topology:
         if math.prod(self.conv_shape) > 32768:
             raise ValueError(f"--channels {self.channels}: a conv map of "
                              f"{math.prod(self.conv_shape)} neurons exceeds the chip's 32768")
+        if not 0 <= self.hidden <= 32768:
+            raise ValueError(f"--hidden {self.hidden}: use 0 (no hidden layer) … 32768")
         if not 2 <= self.membrane_bits <= 32 or not 1 <= self.leak_shift < self.membrane_bits:
             raise ValueError("--membrane-bits must be 2..32 and --leak-shift 1..membrane_bits-1")
 
@@ -110,9 +117,33 @@ def conv_layers(top: Topology, kernels: list[np.ndarray], thetas: list[np.ndarra
     return layers
 
 
-def tail_layers(top: Topology, first_index: int, readout: tuple[np.ndarray, np.ndarray,
-                np.ndarray] | None) -> list[Layer]:
-    """The residual add (if any), the pool and (given ``readout`` = (W int, θ, b)) the fc."""
+Readout = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def fc_layer(name: str, source: str, weight: np.ndarray, theta: np.ndarray | np.integer,
+             bias: np.ndarray, time_steps: int, index: int, lanes: int, fifo_depth: int
+             ) -> Layer:
+    """An int8 ``fc`` core of IF neurons (subtract reset, no leak, continuous) whose
+    membrane holds θ plus T steps of the largest input and bias without saturating."""
+    n_in, n = weight.shape
+    bound = int(np.max(theta)) + time_steps * int(
+        np.max(np.abs(weight).sum(axis=0) + np.abs(bias)))
+    return Layer(
+        name=name, kind="fc", source=source, inputs=n_in, neurons=n,
+        weight_bits=8, membrane_bits=min(32, bits_for(bound)), overflow="saturate",
+        neuron=LifNeuron(reset="subtract", leak="none", leak_amount=0,
+                         integration="continuous"),
+        core=CoreMapping(index=index, lanes=min(lanes, n), fifo_depth=fifo_depth),
+        weight=np.asarray(weight, np.int64),
+        threshold=np.full(n, int(theta), np.int64) if np.ndim(theta) == 0
+        else np.asarray(theta, np.int64),
+        bias=np.asarray(bias, np.int64))
+
+
+def tail_layers(top: Topology, first_index: int, readout: Readout | None,
+                hidden: Readout | None = None) -> list[Layer]:
+    """The residual add (if any), the pool, (given ``hidden`` = (W int, θ, b)) the hidden
+    fc and (given ``readout`` = (W int, θ, b)) the output fc."""
     c = top.channels
     n_conv = len(top.kernels)
     last = f"conv{n_conv}"
@@ -139,30 +170,28 @@ def tail_layers(top: Topology, first_index: int, readout: tuple[np.ndarray, np.n
         bias=np.zeros(c, np.int64),
         geometry={"in_shape": list(top.conv_shape), "window": top.pool, "stride": top.pool,
                   "emit": "every_step"}))
+    src = "pool"
+    if hidden is not None:
+        index += 1
+        layers.append(fc_layer("hid", "pool", *hidden, top.time_steps, index, HIDDEN_LANES,
+                               top.fifo_depth))
+        src = "hid"
     if readout is not None:
-        weight, theta, bias = readout
-        bound = int(np.max(theta)) + top.time_steps * int(
-            np.max(np.abs(weight).sum(axis=0) + np.abs(bias)))
-        layers.append(Layer(
-            name="out", kind="fc", source="pool", inputs=top.features, neurons=top.classes,
-            weight_bits=8, membrane_bits=min(32, bits_for(bound)), overflow="saturate",
-            neuron=LifNeuron(reset="subtract", leak="none", leak_amount=0,
-                             integration="continuous"),
-            core=CoreMapping(index=index + 1, lanes=top.classes, fifo_depth=top.fifo_depth),
-            weight=np.asarray(weight, np.int64),
-            threshold=np.full(top.classes, int(theta), np.int64) if np.ndim(theta) == 0
-            else np.asarray(theta, np.int64),
-            bias=np.asarray(bias, np.int64)))
+        layers.append(fc_layer("out", src, *readout, top.time_steps, index + 1, top.classes,
+                               top.fifo_depth))
     return layers
 
 
 def build(top: Topology, kernels: list[np.ndarray], thetas: list[np.ndarray],
-          readout: tuple[np.ndarray, np.ndarray, np.ndarray] | None, name: str,
-          provenance: dict | None = None) -> CoreDescription:
-    """The whole description; without ``readout`` it ends at the pool (feature extractor,
-    for the trainer's own forward pass only)."""
+          readout: Readout | None, name: str, provenance: dict | None = None,
+          hidden: Readout | None = None) -> CoreDescription:
+    """The whole description; without ``readout`` (and ``hidden``) it ends at the pool
+    (feature extractor, for the trainer's own forward pass only)."""
+    if (hidden is not None) != (top.hidden > 0) and readout is not None:
+        raise ValueError(f"topology.hidden = {top.hidden} but hidden weights "
+                         f"{'given' if hidden is not None else 'missing'}")
     layers = conv_layers(top, kernels, thetas)
-    layers += tail_layers(top, len(layers), readout)
+    layers += tail_layers(top, len(layers), readout, hidden)
     T = top.time_steps
     return CoreDescription(
         name=name, input_shape=top.input_shape, encoder=Encoder(top.encoder, top.encoder_seed),
