@@ -1,9 +1,15 @@
 """Record every shipped model's results on the shipped sample into
-expected-sample-results.json (the regression lock of tests/test_shipped_models.py)."""
+expected-sample-results.json (the regression lock of tests/test_shipped_models.py).
+
+``python models/record_expected.py [NAME ...]``: with names (model stems, e.g.
+``restocnet-mnist``), re-record only those entries and keep every other one as it is
+(for a re-shipped model); without, re-record all (only right when the chip specification
+changes)."""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +23,15 @@ HERE = Path(__file__).resolve().parent
 LIMITS = {"restocnet-": 16, "bsnn-": 16, "plain-": 16}
 
 
-def main() -> None:
+def main(names: list[str]) -> None:
     images, labels = load_sample()
-    expected = {}
-    for path in sorted(p for p in HERE.glob("*.npz") if not p.name.endswith(".ckpt.npz")):
+    out_file = HERE / "expected-sample-results.json"
+    expected = json.loads(out_file.read_text()) if names else {}
+    paths = sorted(p for p in HERE.glob("*.npz") if not p.name.endswith(".ckpt.npz"))
+    unknown = set(names) - {p.stem for p in paths}
+    if unknown:
+        sys.exit(f"record_expected: no shipped model {sorted(unknown)} in {HERE}")
+    for path in (p for p in paths if not names or p.stem in names):
         n = next((v for k, v in LIMITS.items() if path.stem.startswith(k)), len(images))
         res = simulate(load(path), images[:n])
         expected[path.stem] = {
@@ -30,9 +41,9 @@ def main() -> None:
             "total_sops": int(res.counter("synaptic_ops").sum()),
             "total_spikes": int(res.counter("spikes").sum()),
         }
-    (HERE / "expected-sample-results.json").write_text(json.dumps(expected, indent=1) + "\n")
+    out_file.write_text(json.dumps(expected, indent=1) + "\n")
     print(json.dumps(expected, indent=1))
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -17,10 +17,11 @@ neurochip train ste-bp --data "$DATA" --out models/ste-bp-mnist-continuous \
 neurochip train ste-bp --data "$DATA" --out models/ste-bp-mnist-cnn \
     --arch 32c5,p2,128c5,p2,512 --time-steps 8 --epochs 60 --lr 2e-3 --lr-decay 0.95 \
     --dropout 0.1 --augment-shift 2 --hinge-offset 1 --seed 0 --threads 1
-# ReStoCNet (Srinivasan & Roy 2019): binary kernels by layer-wise HB-STDP, FC readout by BP
+# ReStoCNet (Srinivasan & Roy 2019): binary kernels by layer-wise HB-STDP, hidden IF fc + readout by BP
 # (neurochip/train/hb_stdp.py; models/README.md "ReStoCNet"); residual and plain, same depth
 RESTOC="--encoder rate_deterministic --t-win 1 --eta-dep 0.1 --target-rate 0.05 --stdp-images 500 \
-    --readout-epochs 60 --readout-decay 1e-4 --seed 0 --threads 1"
+    --readout-epochs 60 --readout-decay 1e-4 --hidden 256 --hidden-threshold 0.5 --augment-copies 4 \
+    --validation-images 1000 --seed 0 --threads 1"
 neurochip train hb-stdp --data "$DATA" --out models/restocnet-mnist $RESTOC
 neurochip train hb-stdp --data "$DATA" --out models/restocnet-mnist-plain --no-residual $RESTOC
 neurochip train hb-stdp --data "${DATA%/mnist}/fashion-mnist" --out models/restocnet-fmnist \
