@@ -78,7 +78,9 @@ def test_cli_trains_and_writes_a_ttfs_model(tmp_path):
 
 @pytest.mark.parametrize("args, words", [
     (["--weight-bits", "9"], "--weight-bits"), (["--arch", "16x"], "--arch"),
-    (["--lr", "1,2,3"], "--lr"), (["--time-steps", "1"], "--time-steps")])
+    (["--lr", "1,2,3"], "--lr"), (["--time-steps", "1"], "--time-steps"),
+    (["--decay-every", "-1"], "--decay-every"), (["--theta-lr", "nan"], "--theta-lr"),
+    (["--hidden-error", "bogus"], "--hidden-error")])
 def test_cli_refuses_bad_arguments(tmp_path, args, words):
     r = _cli("--data", str(_dataset(tmp_path)), "--out", str(tmp_path / "m"), "--epochs", "0",
              "--arch", "16", *args)

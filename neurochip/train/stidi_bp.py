@@ -403,7 +403,7 @@ DEFAULTS = dict(arch="16c5,p2,32c5,p2", time_steps=32, psp="ramp", weight_bits=1
                 batch=16, lr="0.1", gamma=2, rho=1.0, calib_quantile=0.5, calib_step=0.5,
                 init_mean=0.1, init_std=1.0, train_limit=0, test_limit=0, validation=0, lanes=64,
                 fifo_depth=64, seed=0, threads=1, lr_decay=0.9, hidden_error="displacement",
-                theta_lr=0.0)
+                theta_lr=0.0, decay_every=0)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -425,7 +425,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "update (binary: in units of the shadow's init scale), one value "
                    f"or one per weighted layer, comma-separated (default {d['lr']})")
     p.add_argument("--lr-decay", type=float, default=d["lr_decay"],
-                   help=f"learning rate factor per epoch (default {d['lr_decay']})")
+                   help="learning rate factor per epoch, or per --decay-every images "
+                        f"(default {d['lr_decay']})")
+    p.add_argument("--decay-every", type=int, default=d["decay_every"],
+                   help="apply --lr-decay after every N training images (0: once per epoch), so "
+                        "that a large training set can keep a small set's schedule (default 0)")
     p.add_argument("--gamma", type=int, default=d["gamma"],
                    help=f"S4NN margin in steps between the correct class and the others (default {d['gamma']})")
     p.add_argument("--rho", type=float, default=d["rho"],
@@ -504,8 +508,9 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--gamma must be >= 0, --rho finite, --lr-decay finite and > 0")
         if not 1 <= args.lanes <= 256 or not 1 <= args.fifo_depth <= 65536:
             raise ValueError("--lanes must be in 1..256 and --fifo-depth in 1..65536")
-        if args.train_limit < 0 or args.test_limit < 0 or args.validation < 0:
-            raise ValueError("--train-limit, --test-limit and --validation must be >= 0")
+        if min(args.train_limit, args.test_limit, args.validation, args.decay_every) < 0:
+            raise ValueError("--train-limit, --test-limit, --validation and --decay-every "
+                             "must be >= 0")
         if not (math.isfinite(args.init_mean) and math.isfinite(args.init_std)) or args.init_std < 0:
             raise ValueError("--init-mean must be finite and --init-std finite and >= 0")
         plans = parse_arch(args.arch)
@@ -538,6 +543,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"stidi-bp: {len(x_tr)} train / {len(x_te)} test images, T = {T}, psp {args.psp}, "
           f"{args.weight_bits}-bit weights, thresholds {net.theta}, {args.threads} thread(s)",
           file=sys.stderr)
+    decay_every = args.decay_every or len(x_tr)
     rule = Learning(gamma=args.gamma, rho=args.rho, hidden_error=args.hidden_error,
                     theta_lr=args.theta_lr)
     t_start = time.perf_counter()
@@ -545,7 +551,6 @@ def run(args: argparse.Namespace) -> int:
     history = []
     for epoch in range(args.epochs):
         order = rng.permutation(len(x_tr))
-        lr = [v * args.lr_decay ** epoch for v in lrs]
         correct = 0
         loss = 0.0
         bar = tqdm(range(0, len(order), args.batch), desc=f"epoch {epoch + 1}/{args.epochs}",
@@ -553,6 +558,8 @@ def run(args: argparse.Namespace) -> int:
         with torch.no_grad():
             for s in bar:
                 idx = order[s:s + args.batch]
+                seen = epoch * len(order) + s  # images before this batch
+                lr = [v * args.lr_decay ** (seen // decay_every) for v in lrs]
                 st = train_step(net, torch.tensor(t_tr[idx]), labels[idx], lr, rule)
                 correct += st["correct"]
                 loss += st["loss"] * len(idx)
