@@ -8,9 +8,9 @@ cd "$(dirname "$0")/.."
 DATA=${DATA:-../shared/datasets}
 T="python -m neurochip train stidi-bp --threads 1 --seed 0 --validation 1000"
 CNN="--arch 16c5,p2,32c5,p2 --time-steps 16 --psp ramp --lr 3 --lr-decay 0.8 --batch 16"
-# Fashion-MNIST: all 59,000 non-held-out images twice, the learning rate decayed after every
+# Fashion-MNIST: all 59,000 non-held-out images once, the learning rate decayed after every
 # 7,000 images as on MNIST (where one epoch is 7,000 images)
-FASHION="--data $DATA/fashion-mnist --epochs 2 --decay-every 7000"
+FASHION="--data $DATA/fashion-mnist --epochs 1 --decay-every 7000"
 run() { local out=$1; shift; /usr/bin/time -f "$out wall %e s" $T --out "models/$out" "$@"; }
 declare -A RECIPE=(
   [stidi-bp-mnist-binary]="--data $DATA/mnist $CNN --weight-bits 1 --epochs 12"

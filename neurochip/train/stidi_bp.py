@@ -25,6 +25,13 @@ Learning is layer-local, from desired firing times (seed-algorithms §2.3 P-S5 �
   neuron that did not fire taken at T−1 (S4NN's forced spike at T).
 The batched form sums these per-image updates (mean over the batch).
 
+Options beside the proposal (off by default): ``--hidden-error s4nn`` forms the hidden
+error as S4NN/BS4NN's code does (Σ_k w_kj e_k over causal k, no division by Σ|w|, no
+clipping to [0, T]); ``--theta-lr`` learns BS4NN's per-layer threshold scale f (θ = θ0/f,
+rounded to the integer the chip stores, f moved by the update's projection on the integer
+weights). ``--validation N`` holds out the last N training images so that choices are
+made without the test split.
+
 Torch is imported only when training runs (the ``[train]`` extra).
 """
 
