@@ -78,8 +78,72 @@ def test_cli_trains_and_writes_a_ttfs_model(tmp_path):
 
 @pytest.mark.parametrize("args, words", [
     (["--weight-bits", "9"], "--weight-bits"), (["--arch", "16x"], "--arch"),
-    (["--lr", "1,2,3"], "--lr"), (["--time-steps", "1"], "--time-steps")])
+    (["--lr", "1,2,3"], "--lr"), (["--time-steps", "1"], "--time-steps"),
+    (["--decay-every", "-1"], "--decay-every"), (["--theta-lr", "nan"], "--theta-lr"),
+    (["--hidden-error", "bogus"], "--hidden-error")])
 def test_cli_refuses_bad_arguments(tmp_path, args, words):
     r = _cli("--data", str(_dataset(tmp_path)), "--out", str(tmp_path / "m"), "--epochs", "0",
              "--arch", "16", *args)
     assert r.returncode == 2 and words in r.stderr and "Traceback" not in r.stderr
+
+
+def _train_batch(net, images, labels, rule):
+    t0 = torch.tensor(S.latency_times(images, net.T))
+    with torch.no_grad():
+        return S.train_step(net, t0, torch.tensor(labels.astype(np.int64)), [2.0] * len(net.plans),
+                            rule)
+
+
+@pytest.mark.parametrize("hidden_error", ["displacement", "s4nn"])
+def test_both_hidden_error_rules_move_every_weighted_layer(hidden_error):
+    net, images = _net("6c3,p2,12", 8, "ramp", 1, seed=3)
+    _, labels = load_sample()
+    before = [None if w is None else w.clone() for w in net.weights]
+    _train_batch(net, images, labels[:len(images)], S.Learning(hidden_error=hidden_error))
+    moved = [bool((w != b).any()) for w, b in zip(net.weights, before) if w is not None]
+    assert moved == [True, True, True]
+
+
+def test_the_two_hidden_error_rules_differ_below_the_output():
+    _, labels = load_sample()
+    nets = {}
+    for rule in ("displacement", "s4nn"):
+        net, images = _net("6c3,p2,12", 8, "ramp", 1, seed=3)
+        _train_batch(net, images, labels[:len(images)], S.Learning(hidden_error=rule))
+        nets[rule] = net
+    a, b = nets["displacement"].weights, nets["s4nn"].weights
+    assert torch.equal(a[-1], b[-1])  # the output layer's update does not depend on the rule
+    assert not torch.equal(a[0], b[0])
+
+
+def test_learned_threshold_scale_is_exported_and_stays_chip_exact():
+    net, images = _net("6c3,p2,12", 8, "ramp", 1, seed=5)
+    _, labels = load_sample()
+    theta0 = list(net.theta0)
+    for _ in range(3):
+        _train_batch(net, images, labels[:len(images)], S.Learning(theta_lr=5.0))
+    assert net.fact != [1.0] * len(net.fact)
+    assert net.theta == [int(round(t0 / f)) for t0, f in zip(theta0, net.fact)]
+    desc = S.to_description(net, "t", 16, 64, {})
+    thresholds = [int(lay.threshold[0]) for lay in desc.layers if lay.kind != "pool"]
+    assert thresholds == [t for t, p in zip(net.theta, net.plans) if p.kind != "pool"]
+    sim = simulate(desc, images.reshape(len(images), -1))
+    with torch.no_grad():
+        recs = net.forward(torch.tensor(S.latency_times(images, net.T)))
+    np.testing.assert_array_equal(sim.predictions, net.decide(recs[-1][1], recs[-1][2]).numpy())
+
+
+def test_cli_validation_holds_out_the_last_training_images(tmp_path):
+    data = _dataset(tmp_path)
+    out = tmp_path / "m"
+    r = _cli("--data", str(data), "--out", str(out), "--arch", "16", "--epochs", "2",
+             "--time-steps", "8", "--validation", "32", "--threads", "1")
+    assert r.returncode == 0, r.stderr
+    assert "64 train / 64 test images" in r.stderr
+    import json
+    history = json.loads(str(np.load(out.with_suffix(".ckpt.npz"))["manifest"]))["history"]
+    assert [sorted(h) for h in history] == [
+        ["epoch", "loss", "thresholds", "train_acc", "validation_acc"]] * 2
+    r = _cli("--data", str(data), "--out", str(out), "--epochs", "1", "--arch", "16",
+             "--validation", "96")
+    assert r.returncode == 2 and "--validation" in r.stderr and "Traceback" not in r.stderr

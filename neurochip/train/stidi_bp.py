@@ -25,6 +25,13 @@ Learning is layer-local, from desired firing times (seed-algorithms §2.3 P-S5 �
   neuron that did not fire taken at T−1 (S4NN's forced spike at T).
 The batched form sums these per-image updates (mean over the batch).
 
+Options beside the proposal (off by default): ``--hidden-error s4nn`` forms the hidden
+error as S4NN/BS4NN's code does (Σ_k w_kj e_k over causal k, no division by Σ|w|, no
+clipping to [0, T]); ``--theta-lr`` learns BS4NN's per-layer threshold scale f (θ = θ0/f,
+rounded to the integer the chip stores, f moved by the update's projection on the integer
+weights). ``--validation N`` holds out the last N training images so that choices are
+made without the test split.
+
 Torch is imported only when training runs (the ``[train]`` extra).
 """
 
@@ -126,6 +133,8 @@ class TtfsNet:
             w = rng.normal(init_mean * self.scale, init_std * self.scale, size=shape)
             self.weights.append(torch.tensor(w, dtype=torch.float32))
             self.theta.append(0)
+        self.theta0 = list(self.theta)  # calibrated thresholds; θ = θ0 / fact
+        self.fact = [1.0] * len(self.theta)
 
     def int_weight(self, j: int):
         """The integer weights the chip stores: sign (±1, sign(0) = +1) or round + clip."""
@@ -227,6 +236,8 @@ class TtfsNet:
                     idx = torch.randperm(len(vals), generator=torch.Generator().manual_seed(0))
                     self.theta[j] = int(torch.quantile(vals[idx[:200000]], 1 - quantile).item())
             t, _, _ = self.layer(j, t)
+        self.theta0 = list(self.theta)
+        self.fact = [1.0] * len(self.theta)
 
 
 # ----------------------------------------------------------------------------- learning
@@ -252,8 +263,18 @@ def output_targets(t_out, labels, T: int, gamma: int, torch):
     return target - t  # D = t^d − t
 
 
-def train_step(net: TtfsNet, t0, labels, lr: list[float], gamma: int, rho: float) -> dict:
+@dataclass(frozen=True)
+class Learning:
+    """The learning rule's choices (each a command-line option)."""
+    gamma: int = 2
+    rho: float = 1.0
+    hidden_error: str = "displacement"  # displacement (P-S6) | s4nn
+    theta_lr: float = 0.0  # BS4NN's learned threshold scale; 0 = fixed thresholds
+
+
+def train_step(net: TtfsNet, t0, labels, lr: list[float], rule: Learning) -> dict:
     torch, T = net.torch, net.T
+    gamma, rho = rule.gamma, rule.rho
     recs = net.forward(t0)
     t_out, v = recs[-1][1], recs[-1][2]
     pred = net.decide(t_out, v)
@@ -294,7 +315,8 @@ def train_step(net: TtfsNet, t0, labels, lr: list[float], gamma: int, rho: float
         # the displacement of the layer below, from the real weights (P-S6, P-S7)
         if j > 0:
             causal = (t_o.unsqueeze(1) >= torch.arange(T).view(1, T, *([1] * (t_o.dim() - 1))))
-            later = (causal.float() * D.unsqueeze(1)).reshape(B * T, *t_o.shape[1:])
+            up = e if rule.hidden_error == "s4nn" else D
+            later = (causal.float() * up.unsqueeze(1)).reshape(B * T, *t_o.shape[1:])
             mask = causal.float().reshape(B * T, *t_o.shape[1:])
             if p.kind == "conv":
                 shape = (B * T, *t_in.shape[1:])
@@ -306,10 +328,18 @@ def train_step(net: TtfsNet, t0, labels, lr: list[float], gamma: int, rho: float
             den = den.reshape(B, T, *t_in.shape[1:])
             t_pick = torch.clamp(t_in, max=T - 1).unsqueeze(1)
             num = num.gather(1, t_pick).squeeze(1)
-            den = den.gather(1, t_pick).squeeze(1)
-            D_below = rho * num / den.clamp_min(1e-6)
-            D = torch.clamp(t_in.float() + D_below, 0, T) - t_in.float()
+            if rule.hidden_error == "s4nn":  # S4NN: Σ_k w_kj e_k over causal k, no clamp
+                D = num
+            else:
+                den = den.gather(1, t_pick).squeeze(1)
+                D_below = rho * num / den.clamp_min(1e-6)
+                D = torch.clamp(t_in.float() + D_below, 0, T) - t_in.float()
         with torch.no_grad():
+            if rule.theta_lr:  # θ = θ0 / f: f moves like a common gain on the weights
+                w_int = net.int_weight(j) / net.scale
+                net.fact[j] -= rule.theta_lr * float((dw * w_int).sum() / B / w_int.numel())
+                net.fact[j] = min(max(net.fact[j], 0.25), 4.0)
+                net.theta[j] = int(round(net.theta0[j] / net.fact[j]))
             w -= lr[j] * net.scale * dw / B
             if net.bits > 1:  # keep the shadow in the representable range (+½ LSB)
                 w.clamp_(-net.qmax - 0.5, net.qmax + 0.5)
@@ -378,8 +408,9 @@ def to_description(net: TtfsNet, name: str, lanes: int, fifo_depth: int, provena
 
 DEFAULTS = dict(arch="16c5,p2,32c5,p2", time_steps=32, psp="ramp", weight_bits=1, epochs=10,
                 batch=16, lr="0.1", gamma=2, rho=1.0, calib_quantile=0.5, calib_step=0.5,
-                init_mean=0.1, init_std=1.0, train_limit=0, test_limit=0, lanes=64,
-                fifo_depth=64, seed=0, threads=1, lr_decay=0.9)
+                init_mean=0.1, init_std=1.0, train_limit=0, test_limit=0, validation=0, lanes=64,
+                fifo_depth=64, seed=0, threads=1, lr_decay=0.9, hidden_error="displacement",
+                theta_lr=0.0, decay_every=0)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -401,11 +432,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "update (binary: in units of the shadow's init scale), one value "
                    f"or one per weighted layer, comma-separated (default {d['lr']})")
     p.add_argument("--lr-decay", type=float, default=d["lr_decay"],
-                   help=f"learning rate factor per epoch (default {d['lr_decay']})")
+                   help="learning rate factor per epoch, or per --decay-every images "
+                        f"(default {d['lr_decay']})")
+    p.add_argument("--decay-every", type=int, default=d["decay_every"],
+                   help="apply --lr-decay after every N training images (0: once per epoch), so "
+                        "that a large training set can keep a small set's schedule (default 0)")
     p.add_argument("--gamma", type=int, default=d["gamma"],
                    help=f"S4NN margin in steps between the correct class and the others (default {d['gamma']})")
     p.add_argument("--rho", type=float, default=d["rho"],
                    help=f"gain of the hidden displacement (default {d['rho']})")
+    p.add_argument("--hidden-error", choices=("displacement", "s4nn"), default=d["hidden_error"],
+                   help="how a hidden layer's error is formed: displacement (desired times, "
+                        "seed-algorithms P-S6) or s4nn (S4NN/BS4NN: Σ_k w_kj e_k over causal k) "
+                        f"(default {d['hidden_error']})")
+    p.add_argument("--theta-lr", type=float, default=d["theta_lr"],
+                   help="learning rate of BS4NN's per-layer threshold scale f (θ = θ0/f, f "
+                        f"from 1, kept in [1/4, 4]); 0 keeps θ fixed (default {d['theta_lr']})")
     p.add_argument("--calib-quantile", type=float, default=d["calib_quantile"],
                    help="share of neurons above threshold at --calib-step·T at init "
                         f"(default {d['calib_quantile']})")
@@ -419,6 +461,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="use the first N training images (0: all) (default 0)")
     p.add_argument("--test-limit", type=int, default=d["test_limit"],
                    help="evaluate on the first N test images (0: all) (default 0)")
+    p.add_argument("--validation", type=int, default=d["validation"],
+                   help="hold out the last N training images (after --train-limit) and report "
+                        "accuracy on them per epoch, for choosing hyper-parameters without "
+                        "looking at the test split (default 0: none)")
     p.add_argument("--lanes", type=int, default=d["lanes"], help=f"(default {d['lanes']})")
     p.add_argument("--fifo-depth", type=int, default=d["fifo_depth"], help=f"(default {d['fifo_depth']})")
     p.add_argument("--seed", type=int, default=d["seed"], help=f"(default {d['seed']})")
@@ -462,13 +508,16 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--batch and --threads must be >= 1, --epochs >= 0")
         if not 0 < args.calib_quantile <= 1 or not 0 <= args.calib_step <= 1:
             raise ValueError("--calib-quantile must be in (0, 1] and --calib-step in [0, 1]")
+        if not math.isfinite(args.theta_lr) or args.theta_lr < 0:
+            raise ValueError("--theta-lr must be finite and >= 0")
         if args.gamma < 0 or not math.isfinite(args.rho) or not math.isfinite(args.lr_decay) \
                 or args.lr_decay <= 0:
             raise ValueError("--gamma must be >= 0, --rho finite, --lr-decay finite and > 0")
         if not 1 <= args.lanes <= 256 or not 1 <= args.fifo_depth <= 65536:
             raise ValueError("--lanes must be in 1..256 and --fifo-depth in 1..65536")
-        if args.train_limit < 0 or args.test_limit < 0:
-            raise ValueError("--train-limit and --test-limit must be >= 0")
+        if min(args.train_limit, args.test_limit, args.validation, args.decay_every) < 0:
+            raise ValueError("--train-limit, --test-limit, --validation and --decay-every "
+                             "must be >= 0")
         if not (math.isfinite(args.init_mean) and math.isfinite(args.init_std)) or args.init_std < 0:
             raise ValueError("--init-mean must be finite and --init-std finite and >= 0")
         plans = parse_arch(args.arch)
@@ -485,20 +534,30 @@ def run(args: argparse.Namespace) -> int:
         x_tr, y_tr = x_tr[:args.train_limit], y_tr[:args.train_limit]
     if args.test_limit:
         x_te, y_te = x_te[:args.test_limit], y_te[:args.test_limit]
+    if args.validation:
+        if args.validation >= len(x_tr):
+            print(f"neurochip: error: --validation {args.validation} leaves no training images "
+                  f"(there are {len(x_tr)}); use fewer", file=sys.stderr)
+            return 2
+        x_va, y_va = x_tr[-args.validation:], y_tr[-args.validation:]
+        x_tr, y_tr = x_tr[:-args.validation], y_tr[:-args.validation]
     T = args.time_steps
     t_tr, t_te = latency_times(x_tr, T), latency_times(x_te, T)
+    t_va = latency_times(x_va, T) if args.validation else None
     net = TtfsNet(torch, plans, T, args.psp, args.weight_bits, rng, args.init_mean, args.init_std)
     with torch.no_grad():
         net.calibrate(torch.tensor(t_tr[:64]), args.calib_quantile, args.calib_step)
     print(f"stidi-bp: {len(x_tr)} train / {len(x_te)} test images, T = {T}, psp {args.psp}, "
           f"{args.weight_bits}-bit weights, thresholds {net.theta}, {args.threads} thread(s)",
           file=sys.stderr)
+    decay_every = args.decay_every or len(x_tr)
+    rule = Learning(gamma=args.gamma, rho=args.rho, hidden_error=args.hidden_error,
+                    theta_lr=args.theta_lr)
     t_start = time.perf_counter()
     labels = torch.tensor(y_tr.astype(np.int64))
     history = []
     for epoch in range(args.epochs):
         order = rng.permutation(len(x_tr))
-        lr = [v * args.lr_decay ** epoch for v in lrs]
         correct = 0
         loss = 0.0
         bar = tqdm(range(0, len(order), args.batch), desc=f"epoch {epoch + 1}/{args.epochs}",
@@ -506,14 +565,23 @@ def run(args: argparse.Namespace) -> int:
         with torch.no_grad():
             for s in bar:
                 idx = order[s:s + args.batch]
-                st = train_step(net, torch.tensor(t_tr[idx]), labels[idx], lr, args.gamma, args.rho)
+                seen = epoch * len(order) + s  # images before this batch
+                lr = [v * args.lr_decay ** (seen // decay_every) for v in lrs]
+                st = train_step(net, torch.tensor(t_tr[idx]), labels[idx], lr, rule)
                 correct += st["correct"]
                 loss += st["loss"] * len(idx)
-        acc_te = float((evaluate(net, t_te) == y_te).mean())
-        history.append({"epoch": epoch + 1, "train_acc": correct / len(x_tr),
-                        "loss": loss / len(x_tr), "test_acc": acc_te})
+        row = {"epoch": epoch + 1, "train_acc": correct / len(x_tr), "loss": loss / len(x_tr),
+               "thresholds": list(net.theta)}
+        if args.validation:
+            row["validation_acc"] = float((evaluate(net, t_va) == y_va).mean())
+        else:
+            row["test_acc"] = float((evaluate(net, t_te) == y_te).mean())
+        history.append(row)
+        held = (f"validation {100 * row['validation_acc']:.2f} %" if args.validation
+                else f"test {100 * row['test_acc']:.2f} %")
         print(f"epoch {epoch + 1}: train {100 * correct / len(x_tr):.2f} % (on the fly), "
-              f"loss {loss / len(x_tr):.4f}, test {100 * acc_te:.2f} %", file=sys.stderr)
+              f"loss {loss / len(x_tr):.4f}, {held}, thresholds {net.theta}", file=sys.stderr,
+              flush=True)
     wall = time.perf_counter() - t_start
     pred = evaluate(net, t_te)
     from neurochip.description import save
