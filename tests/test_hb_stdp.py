@@ -146,7 +146,8 @@ def _write_split(folder, images, labels, prefix):
     write_idx(folder / f"{prefix}-labels-idx1-ubyte", labels)
 
 
-def test_cli_trains_a_tiny_network(tmp_path, capsys):
+def _train_tiny(tmp_path, *extra: str) -> tuple[int, object]:
+    """Train a 2-channel network on 40 sample images (10 test images); (exit code, prefix)."""
     pytest.importorskip("torch")
     images, labels = load_sample()
     _write_split(tmp_path, images[:40], labels[:40], "train")
@@ -155,7 +156,12 @@ def test_cli_trains_a_tiny_network(tmp_path, capsys):
     code = main(["train", "hb-stdp", "--data", str(tmp_path), "--out", str(out),
                  "--channels", "2", "--kernels", "3,3,3", "--time-steps", "4",
                  "--stdp-images", "4", "--calib-images", "4", "--readout-epochs", "2",
-                 "--readout-search-images", "10", "--no-residual", "--no-progress", "--json"])
+                 "--readout-search-images", "10", "--no-progress", "--json", *extra])
+    return code, out
+
+
+def test_cli_trains_a_tiny_network(tmp_path, capsys):
+    code, out = _train_tiny(tmp_path, "--no-residual")
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     desc = load(f"{out}.npz")
@@ -166,17 +172,8 @@ def test_cli_trains_a_tiny_network(tmp_path, capsys):
 
 
 def test_cli_trains_a_hidden_layer_with_augmentation_and_validation(tmp_path, capsys):
-    pytest.importorskip("torch")
-    images, labels = load_sample()
-    _write_split(tmp_path, images[:40], labels[:40], "train")
-    _write_split(tmp_path, images[40:50], labels[40:50], "t10k")
-    out = tmp_path / "tiny"
-    code = main(["train", "hb-stdp", "--data", str(tmp_path), "--out", str(out),
-                 "--channels", "2", "--kernels", "3,3,3", "--time-steps", "4",
-                 "--stdp-images", "4", "--calib-images", "4", "--readout-epochs", "2",
-                 "--hidden", "6", "--hidden-epochs", "2", "--augment-copies", "1",
-                 "--validation-images", "10", "--readout-search-images", "10",
-                 "--no-progress", "--json"])
+    code, out = _train_tiny(tmp_path, "--hidden", "6", "--hidden-epochs", "2",
+                            "--augment-copies", "1", "--validation-images", "10")
     assert code == 0
     summary = json.loads(capsys.readouterr().out)
     desc = load(f"{out}.npz")

@@ -4,6 +4,7 @@ trains, writes a valid ttfs description and refuses bad arguments with exit stat
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -64,12 +65,17 @@ def _cli(*args: str):
                           capture_output=True, text=True)
 
 
-def test_cli_trains_and_writes_a_ttfs_model(tmp_path):
-    data = _dataset(tmp_path)
+def _train(tmp_path, *extra: str):
+    """Train an fc 16-10 net, T = 8, on 96 sample images (64 test images): (run, prefix)."""
     out = tmp_path / "m"
-    r = _cli("--data", str(data), "--out", str(out), "--arch", "16", "--epochs", "1",
-             "--time-steps", "8", "--weight-bits", "1", "--threads", "1")
+    r = _cli("--data", str(_dataset(tmp_path)), "--out", str(out), "--arch", "16",
+             "--time-steps", "8", "--threads", "1", *extra)
     assert r.returncode == 0, r.stderr
+    return r, out
+
+
+def test_cli_trains_and_writes_a_ttfs_model(tmp_path):
+    _, out = _train(tmp_path, "--epochs", "1", "--weight-bits", "1")
     desc = load(out.with_suffix(".npz"))
     assert {lay.neuron.model for lay in desc.layers} == {"ttfs"}
     assert desc.encoder.kind == "latency" and desc.time_steps == 8
@@ -134,16 +140,11 @@ def test_learned_threshold_scale_is_exported_and_stays_chip_exact():
 
 
 def test_cli_validation_holds_out_the_last_training_images(tmp_path):
-    data = _dataset(tmp_path)
-    out = tmp_path / "m"
-    r = _cli("--data", str(data), "--out", str(out), "--arch", "16", "--epochs", "2",
-             "--time-steps", "8", "--validation", "32", "--threads", "1")
-    assert r.returncode == 0, r.stderr
+    r, out = _train(tmp_path, "--epochs", "2", "--validation", "32")
     assert "64 train / 64 test images" in r.stderr
-    import json
     history = json.loads(str(np.load(out.with_suffix(".ckpt.npz"))["manifest"]))["history"]
     assert [sorted(h) for h in history] == [
         ["epoch", "loss", "thresholds", "train_acc", "validation_acc"]] * 2
-    r = _cli("--data", str(data), "--out", str(out), "--epochs", "1", "--arch", "16",
+    r = _cli("--data", str(tmp_path), "--out", str(out), "--epochs", "1", "--arch", "16",
              "--validation", "96")
     assert r.returncode == 2 and "--validation" in r.stderr and "Traceback" not in r.stderr

@@ -287,6 +287,23 @@ def features(desc, images: np.ndarray, idx: np.ndarray, progress: bool, what: st
     return out
 
 
+def _fit(forward, opt, xt, yt, epochs: int, gen, sched=None) -> None:
+    """Cross-entropy minibatch training (batches of 100 in an order drawn from ``gen``, so a
+    seed reproduces the run); ``sched`` steps once per epoch."""
+    import torch
+
+    n = len(xt)
+    for _ in range(epochs):
+        perm = torch.randperm(n, generator=gen)
+        for start in range(0, n, 100):
+            b = perm[start:start + 100]
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(forward(xt[b]), yt[b]).backward()
+            opt.step()
+        if sched is not None:
+            sched.step()
+
+
 def train_readout(x: np.ndarray, y: np.ndarray, args: argparse.Namespace, classes: int
                   ) -> tuple[np.ndarray, np.ndarray]:
     """Softmax regression on spike counts: (W (F, classes), b (classes,)) float64."""
@@ -301,15 +318,7 @@ def train_readout(x: np.ndarray, y: np.ndarray, args: argparse.Namespace, classe
         lin.weight.copy_((torch.rand(lin.weight.shape, generator=gen) - 0.5) * 0.01)
         lin.bias.zero_()
     opt = torch.optim.Adam(lin.parameters(), lr=args.readout_lr, weight_decay=args.readout_decay)
-    n = len(x)
-    for _ in range(args.readout_epochs):
-        perm = torch.randperm(n, generator=gen)
-        for start in range(0, n, 100):
-            b = perm[start:start + 100]
-            opt.zero_grad()
-            loss = torch.nn.functional.cross_entropy(lin(xt[b]), yt[b])
-            loss.backward()
-            opt.step()
+    _fit(lin, opt, xt, yt, args.readout_epochs, gen)
     return (lin.weight.detach().double().numpy().T.copy(),
             lin.bias.detach().double().numpy().copy())
 
@@ -375,15 +384,7 @@ def train_hidden(x: np.ndarray, y: np.ndarray, args: argparse.Namespace, classes
         z = torch.clamp(l1(xb), 0, T)
         return l2(z + (torch.floor(z) - z).detach())
 
-    n = len(x)
-    for _ in range(args.hidden_epochs):
-        perm = torch.randperm(n, generator=gen)
-        for start in range(0, n, 100):
-            b = perm[start:start + 100]
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(forward(xt[b]), yt[b]).backward()
-            opt.step()
-        sched.step()
+    _fit(forward, opt, xt, yt, args.hidden_epochs, gen, sched)
     return (l1.weight.detach().double().numpy().T.copy(),
             l1.bias.detach().double().numpy().copy())
 
