@@ -86,7 +86,7 @@ def test_cli_trains_and_writes_a_ttfs_model(tmp_path):
     (["--weight-bits", "9"], "--weight-bits"), (["--arch", "16x"], "--arch"),
     (["--lr", "1,2,3"], "--lr"), (["--time-steps", "1"], "--time-steps"),
     (["--decay-every", "-1"], "--decay-every"), (["--theta-lr", "nan"], "--theta-lr"),
-    (["--hidden-error", "bogus"], "--hidden-error")])
+    (["--hidden-error", "bogus"], "--hidden-error"), (["--dead-reset", "1.5"], "--dead-reset")])
 def test_cli_refuses_bad_arguments(tmp_path, args, words):
     r = _cli("--data", str(_dataset(tmp_path)), "--out", str(tmp_path / "m"), "--epochs", "0",
              "--arch", "16", *args)
@@ -148,3 +148,25 @@ def test_cli_validation_holds_out_the_last_training_images(tmp_path):
     r = _cli("--data", str(tmp_path), "--out", str(out), "--epochs", "1", "--arch", "16",
              "--validation", "96")
     assert r.returncode == 2 and "--validation" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("arch", ["12", "6c3,p2"])
+def test_dead_reset_redraws_exactly_the_silent_neurons(arch):
+    net, images = _net(arch, 8, "ramp", 8, seed=7)
+    w = net.weights[0]
+    with torch.no_grad():  # silence neuron / channel 1 of the first layer
+        if w.dim() == 4:
+            w[1] = -net.scale
+        else:
+            w[:, 1] = -net.scale
+    _, labels = load_sample()
+    st = _train_batch(net, images, labels[:len(images)], S.Learning())
+    counts = st["fired"]
+    assert counts[-1] is None and int(counts[0][1]) == 0 and int(counts[0].max()) > 0
+    before = w.clone()
+    redrawn = net.reinit_dead(counts, len(images), 0.001, np.random.default_rng(0))
+    dead = set(np.flatnonzero(counts[0].numpy() == 0))
+    assert redrawn[0] == len(dead) and 1 in dead
+    for n in range(counts[0].shape[0]):
+        changed = bool((w[n] != before[n]).any()) if w.dim() == 4 else bool((w[:, n] != before[:, n]).any())
+        assert changed == (n in dead), n

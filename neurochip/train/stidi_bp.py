@@ -29,7 +29,7 @@ Options beside the proposal (off by default): ``--hidden-error s4nn`` forms the 
 error as S4NN/BS4NN's code does (Σ_k w_kj e_k over causal k, no division by Σ|w|, no
 clipping to [0, T]); ``--theta-lr`` learns BS4NN's per-layer threshold scale f (θ = θ0/f,
 rounded to the integer the chip stores, f moved by the update's projection on the integer
-weights). ``--validation N`` holds out the last N training images so that choices are
+weights); ``--dead-reset`` is S4NN's dead-neuron reset. ``--validation N`` holds out the last N training images so that choices are
 made without the test split.
 
 Torch is imported only when training runs (the ``[train]`` extra).
@@ -119,6 +119,7 @@ class TtfsNet:
     def __init__(self, torch, plans: list[LayerPlan], T: int, psp: str, weight_bits: int,
                  rng: np.random.Generator, init_mean: float, init_std: float):
         self.torch, self.plans, self.T, self.psp, self.bits = torch, plans, T, psp, weight_bits
+        self.init_mean, self.init_std = init_mean, init_std
         self.qmax = 1 if weight_bits == 1 else (1 << (weight_bits - 1)) - 1
         self.scale = max(1.0, self.qmax / 2)  # the shadow's unit: half the range, in LSBs
         self.weights: list[Any] = []  # per weighted layer: real shadow, in LSB units
@@ -135,6 +136,44 @@ class TtfsNet:
             self.theta.append(0)
         self.theta0 = list(self.theta)  # calibrated thresholds; θ = θ0 / fact
         self.fact = [1.0] * len(self.theta)
+
+    def fired_images(self, records) -> list[Any]:
+        """Per hidden weighted layer: in how many of the batch's images each neuron (fc) or
+        each channel's map (conv) fired; None for pools and the output layer."""
+        out: list[Any] = []
+        for j, (_, t_out, _, _) in enumerate(records):
+            p = self.plans[j]
+            if p.kind == "pool" or j == len(self.plans) - 1:
+                out.append(None)
+            elif p.kind == "conv":
+                out.append((t_out < self.T).flatten(2).any(2).sum(0))
+            else:
+                out.append((t_out < self.T).sum(0))
+        return out
+
+    def reinit_dead(self, counts: list[Any], images: int, fraction: float,
+                    rng: np.random.Generator) -> list[int]:
+        """S4NN's dead-neuron reset: redraw the incoming shadow weights (the init
+        distribution) of every hidden neuron, or conv channel, that fired in fewer than
+        ``fraction`` of ``images``. Returns how many were redrawn per layer."""
+        torch, redrawn = self.torch, []
+        for j, c in enumerate(counts):
+            if c is None:
+                redrawn.append(0)
+                continue
+            dead = np.flatnonzero(c.numpy() < fraction * images)
+            w = self.weights[j]
+            for n in dead:  # conv: kernel n is w[n]; fc: neuron n is column n
+                shape = w[n].shape if self.plans[j].kind == "conv" else w[:, n].shape
+                fresh = torch.tensor(rng.normal(self.init_mean * self.scale,
+                                                self.init_std * self.scale, size=shape),
+                                     dtype=w.dtype)
+                if self.plans[j].kind == "conv":
+                    w[n] = fresh
+                else:
+                    w[:, n] = fresh
+            redrawn.append(len(dead))
+        return redrawn
 
     def int_weight(self, j: int):
         """The integer weights the chip stores: sign (±1, sign(0) = +1) or round + clip."""
@@ -189,7 +228,6 @@ class TtfsNet:
 
     def forward(self, t0):
         """Input times (B, 784) → per layer (t_in, t_out, V, trace)."""
-        torch = self.torch
         records = []
         t = t0
         for j, p in enumerate(self.plans):
@@ -343,7 +381,7 @@ def train_step(net: TtfsNet, t0, labels, lr: list[float], rule: Learning) -> dic
             w -= lr[j] * net.scale * dw / B
             if net.bits > 1:  # keep the shadow in the representable range (+½ LSB)
                 w.clamp_(-net.qmax - 0.5, net.qmax + 0.5)
-    return {"loss": loss, "correct": int((pred == labels).sum())}
+    return {"loss": loss, "correct": int((pred == labels).sum()), "fired": net.fired_images(recs)}
 
 
 # ----------------------------------------------------------------------------- export
@@ -410,7 +448,7 @@ DEFAULTS = dict(arch="16c5,p2,32c5,p2", time_steps=32, psp="ramp", weight_bits=1
                 batch=16, lr="0.1", gamma=2, rho=1.0, calib_quantile=0.5, calib_step=0.5,
                 init_mean=0.1, init_std=1.0, train_limit=0, test_limit=0, validation=0, lanes=64,
                 fifo_depth=64, seed=0, threads=1, lr_decay=0.9, hidden_error="displacement",
-                theta_lr=0.0, decay_every=0)
+                theta_lr=0.0, decay_every=0, dead_reset=0.0)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -448,6 +486,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--theta-lr", type=float, default=d["theta_lr"],
                    help="learning rate of BS4NN's per-layer threshold scale f (θ = θ0/f, f "
                         f"from 1, kept in [1/4, 4]); 0 keeps θ fixed (default {d['theta_lr']})")
+    p.add_argument("--dead-reset", type=float, default=d["dead_reset"],
+                   help="S4NN's dead-neuron reset: after each epoch redraw the incoming "
+                        "weights of every hidden neuron (conv: channel) that fired on fewer "
+                        f"than this share of the training images; 0: off (default {d['dead_reset']})")
     p.add_argument("--calib-quantile", type=float, default=d["calib_quantile"],
                    help="share of neurons above threshold at --calib-step·T at init "
                         f"(default {d['calib_quantile']})")
@@ -508,6 +550,8 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--batch and --threads must be >= 1, --epochs >= 0")
         if not 0 < args.calib_quantile <= 1 or not 0 <= args.calib_step <= 1:
             raise ValueError("--calib-quantile must be in (0, 1] and --calib-step in [0, 1]")
+        if not 0 <= args.dead_reset < 1:
+            raise ValueError("--dead-reset must be a share in [0, 1)")
         if not math.isfinite(args.theta_lr) or args.theta_lr < 0:
             raise ValueError("--theta-lr must be finite and >= 0")
         if args.gamma < 0 or not math.isfinite(args.rho) or not math.isfinite(args.lr_decay) \
@@ -560,6 +604,7 @@ def run(args: argparse.Namespace) -> int:
         order = rng.permutation(len(x_tr))
         correct = 0
         loss = 0.0
+        fired: list[Any] = [0 if p.kind != "pool" else None for p in net.plans]
         bar = tqdm(range(0, len(order), args.batch), desc=f"epoch {epoch + 1}/{args.epochs}",
                    file=sys.stderr, leave=False)
         with torch.no_grad():
@@ -570,8 +615,11 @@ def run(args: argparse.Namespace) -> int:
                 st = train_step(net, torch.tensor(t_tr[idx]), labels[idx], lr, rule)
                 correct += st["correct"]
                 loss += st["loss"] * len(idx)
+                fired = [None if c is None else f + c for f, c in zip(fired, st["fired"])]
         row = {"epoch": epoch + 1, "train_acc": correct / len(x_tr), "loss": loss / len(x_tr),
                "thresholds": list(net.theta)}
+        if args.dead_reset:
+            row["redrawn"] = net.reinit_dead(fired, len(x_tr), args.dead_reset, rng)
         if args.validation:
             row["validation_acc"] = float((evaluate(net, t_va) == y_va).mean())
         else:
@@ -580,7 +628,8 @@ def run(args: argparse.Namespace) -> int:
         held = (f"validation {100 * row['validation_acc']:.2f} %" if args.validation
                 else f"test {100 * row['test_acc']:.2f} %")
         print(f"epoch {epoch + 1}: train {100 * correct / len(x_tr):.2f} % (on the fly), "
-              f"loss {loss / len(x_tr):.4f}, {held}, thresholds {net.theta}", file=sys.stderr,
+              f"loss {loss / len(x_tr):.4f}, {held}, thresholds {net.theta}"
+              + (f", redrawn {row['redrawn']}" if args.dead_reset else ""), file=sys.stderr,
               flush=True)
     wall = time.perf_counter() - t_start
     pred = evaluate(net, t_te)
