@@ -161,7 +161,7 @@ def test_dead_reset_redraws_exactly_the_silent_neurons(arch):
             w[:, 1] = -net.scale
     _, labels = load_sample()
     st = _train_batch(net, images, labels[:len(images)], S.Learning())
-    counts = st["fired"]
+    counts = net.fired_images(st["records"])
     assert counts[-1] is None and int(counts[0][1]) == 0 and int(counts[0].max()) > 0
     before = w.clone()
     redrawn = net.reinit_dead(counts, len(images), 0.001, np.random.default_rng(0))

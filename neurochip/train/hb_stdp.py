@@ -46,7 +46,7 @@ import numpy as np
 
 from neurochip.train import chip_forward as cf
 from neurochip.train import hb_stdp_rule as rule
-from neurochip.train.restoc_net import Topology, build, conv_layers, fc_layer
+from neurochip.train.restoc_net import Topology, build, conv_layers, fc_membrane_bits
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -497,7 +497,7 @@ def run(args: argparse.Namespace) -> int:
         w1, b1 = train_hidden(x_fit.sum(axis=1).astype(np.float32), y_all, args, top.classes,
                               top.time_steps)
         hidden = quantize_hidden(w1, b1, top.time_steps, args.hidden_threshold)
-        bits = fc_layer("hid", "pool", *hidden, top.time_steps, 0, 1, 1).membrane_bits
+        bits = fc_membrane_bits(*hidden, top.time_steps)
         x_fit, f_val, f_te = (fc_trains(x, *hidden, bits) for x in (x_fit, f_val, f_te))
         hinfo = {"theta": int(hidden[1][0]), "spikes_per_neuron_step": float(x_fit.mean())}
     w, b = train_readout(x_fit.sum(axis=1).astype(np.float32), y_all, args, top.classes)

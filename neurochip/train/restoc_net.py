@@ -120,17 +120,24 @@ def conv_layers(top: Topology, kernels: list[np.ndarray], thetas: list[np.ndarra
 Readout = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
+def fc_membrane_bits(weight: np.ndarray, theta: np.ndarray | np.integer, bias: np.ndarray,
+                     time_steps: int) -> int:
+    """Membrane width of an fc core that holds θ plus T steps of its largest input and
+    bias without saturating (at most 32)."""
+    bound = int(np.max(theta)) + time_steps * int(
+        np.max(np.abs(weight).sum(axis=0) + np.abs(bias)))
+    return min(32, bits_for(bound))
+
+
 def fc_layer(name: str, source: str, weight: np.ndarray, theta: np.ndarray | np.integer,
              bias: np.ndarray, time_steps: int, index: int, lanes: int, fifo_depth: int
              ) -> Layer:
     """An int8 ``fc`` core of IF neurons (subtract reset, no leak, continuous) whose
     membrane holds θ plus T steps of the largest input and bias without saturating."""
     n_in, n = weight.shape
-    bound = int(np.max(theta)) + time_steps * int(
-        np.max(np.abs(weight).sum(axis=0) + np.abs(bias)))
     return Layer(
-        name=name, kind="fc", source=source, inputs=n_in, neurons=n,
-        weight_bits=8, membrane_bits=min(32, bits_for(bound)), overflow="saturate",
+        name=name, kind="fc", source=source, inputs=n_in, neurons=n, weight_bits=8,
+        membrane_bits=fc_membrane_bits(weight, theta, bias, time_steps), overflow="saturate",
         neuron=LifNeuron(reset="subtract", leak="none", leak_amount=0,
                          integration="continuous"),
         core=CoreMapping(index=index, lanes=min(lanes, n), fifo_depth=fifo_depth),

@@ -29,8 +29,8 @@ Options beside the proposal (off by default): ``--hidden-error s4nn`` forms the 
 error as S4NN/BS4NN's code does (Σ_k w_kj e_k over causal k, no division by Σ|w|, no
 clipping to [0, T]); ``--theta-lr`` learns BS4NN's per-layer threshold scale f (θ = θ0/f,
 rounded to the integer the chip stores, f moved by the update's projection on the integer
-weights); ``--dead-reset`` is S4NN's dead-neuron reset. ``--validation N`` holds out the last N training images so that choices are
-made without the test split.
+weights); ``--dead-reset`` is S4NN's dead-neuron reset. ``--validation N`` holds out the
+last N training images so that choices are made without the test split.
 
 Torch is imported only when training runs (the ``[train]`` extra).
 """
@@ -134,7 +134,11 @@ class TtfsNet:
             w = rng.normal(init_mean * self.scale, init_std * self.scale, size=shape)
             self.weights.append(torch.tensor(w, dtype=torch.float32))
             self.theta.append(0)
-        self.theta0 = list(self.theta)  # calibrated thresholds; θ = θ0 / fact
+        self._restart_threshold_scale()
+
+    def _restart_threshold_scale(self) -> None:
+        """θ0 = the thresholds as they are now (calibrated); θ = θ0 / fact from fact = 1."""
+        self.theta0 = list(self.theta)
         self.fact = [1.0] * len(self.theta)
 
     def fired_images(self, records) -> list[Any]:
@@ -163,15 +167,11 @@ class TtfsNet:
                 continue
             dead = np.flatnonzero(c.numpy() < fraction * images)
             w = self.weights[j]
-            for n in dead:  # conv: kernel n is w[n]; fc: neuron n is column n
-                shape = w[n].shape if self.plans[j].kind == "conv" else w[:, n].shape
-                fresh = torch.tensor(rng.normal(self.init_mean * self.scale,
-                                                self.init_std * self.scale, size=shape),
-                                     dtype=w.dtype)
-                if self.plans[j].kind == "conv":
-                    w[n] = fresh
-                else:
-                    w[:, n] = fresh
+            units = w if self.plans[j].kind == "conv" else w.t()  # a view: row n = unit n
+            for n in dead:
+                units[n] = torch.tensor(rng.normal(self.init_mean * self.scale,
+                                                   self.init_std * self.scale,
+                                                   size=units[n].shape), dtype=w.dtype)
             redrawn.append(len(dead))
         return redrawn
 
@@ -274,8 +274,7 @@ class TtfsNet:
                     idx = torch.randperm(len(vals), generator=torch.Generator().manual_seed(0))
                     self.theta[j] = int(torch.quantile(vals[idx[:200000]], 1 - quantile).item())
             t, _, _ = self.layer(j, t)
-        self.theta0 = list(self.theta)
-        self.fact = [1.0] * len(self.theta)
+        self._restart_threshold_scale()
 
 
 # ----------------------------------------------------------------------------- learning
@@ -381,7 +380,7 @@ def train_step(net: TtfsNet, t0, labels, lr: list[float], rule: Learning) -> dic
             w -= lr[j] * net.scale * dw / B
             if net.bits > 1:  # keep the shadow in the representable range (+½ LSB)
                 w.clamp_(-net.qmax - 0.5, net.qmax + 0.5)
-    return {"loss": loss, "correct": int((pred == labels).sum()), "fired": net.fired_images(recs)}
+    return {"loss": loss, "correct": int((pred == labels).sum()), "records": recs}
 
 
 # ----------------------------------------------------------------------------- export
@@ -587,7 +586,8 @@ def run(args: argparse.Namespace) -> int:
         x_tr, y_tr = x_tr[:-args.validation], y_tr[:-args.validation]
     T = args.time_steps
     t_tr, t_te = latency_times(x_tr, T), latency_times(x_te, T)
-    t_va = latency_times(x_va, T) if args.validation else None
+    held, t_held, y_held = (("validation", latency_times(x_va, T), y_va) if args.validation
+                            else ("test", t_te, y_te))  # what each epoch reports
     net = TtfsNet(torch, plans, T, args.psp, args.weight_bits, rng, args.init_mean, args.init_std)
     with torch.no_grad():
         net.calibrate(torch.tensor(t_tr[:64]), args.calib_quantile, args.calib_step)
@@ -615,20 +615,18 @@ def run(args: argparse.Namespace) -> int:
                 st = train_step(net, torch.tensor(t_tr[idx]), labels[idx], lr, rule)
                 correct += st["correct"]
                 loss += st["loss"] * len(idx)
-                fired = [None if c is None else f + c for f, c in zip(fired, st["fired"])]
+                if args.dead_reset:
+                    fired = [None if c is None else f + c
+                             for f, c in zip(fired, net.fired_images(st["records"]))]
         row = {"epoch": epoch + 1, "train_acc": correct / len(x_tr), "loss": loss / len(x_tr),
                "thresholds": list(net.theta)}
         if args.dead_reset:
             row["redrawn"] = net.reinit_dead(fired, len(x_tr), args.dead_reset, rng)
-        if args.validation:
-            row["validation_acc"] = float((evaluate(net, t_va) == y_va).mean())
-        else:
-            row["test_acc"] = float((evaluate(net, t_te) == y_te).mean())
+        row[f"{held}_acc"] = float((evaluate(net, t_held) == y_held).mean())
         history.append(row)
-        held = (f"validation {100 * row['validation_acc']:.2f} %" if args.validation
-                else f"test {100 * row['test_acc']:.2f} %")
         print(f"epoch {epoch + 1}: train {100 * correct / len(x_tr):.2f} % (on the fly), "
-              f"loss {loss / len(x_tr):.4f}, {held}, thresholds {net.theta}"
+              f"loss {loss / len(x_tr):.4f}, {held} {100 * row[f'{held}_acc']:.2f} %, "
+              f"thresholds {net.theta}"
               + (f", redrawn {row['redrawn']}" if args.dead_reset else ""), file=sys.stderr,
               flush=True)
     wall = time.perf_counter() - t_start
