@@ -69,14 +69,27 @@ def _version() -> str:
         return "neurochip (not installed)"
 
 
-def load_model(path: str):
-    """Load a core description for a command, turning every problem into BadInput."""
+def load_model(path: str, sets: list[str] | None = None):
+    """Load a core description for a command, apply its ``--set FIELD=VALUE`` overrides
+    (neurochip.description.overrides), turning every problem into BadInput."""
     from neurochip.description import DescriptionError, load
+    from neurochip.description.overrides import apply_overrides
 
     try:
-        return load(path)
+        desc = load(path)
+        return apply_overrides(desc, sets or [], origin=path)
     except DescriptionError as exc:
         raise BadInput(str(exc)) from exc
+
+
+def add_set_argument(parser: argparse.ArgumentParser) -> None:
+    """The ``--set FIELD=VALUE`` option, the same for every command that takes a model."""
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override a description field in memory (repeatable): chip-wide "
+                             "(time_steps, clock_hz, input.encoder.seed, readout.count_bits), "
+                             "every layer that has it (core.lanes, core.fifo_depth, overflow, "
+                             "membrane_bits, neuron.FIELD) or one layer (fc1.core.lanes=8); "
+                             "validated like the file, and the model hash changes with it")
 
 
 def emit_json(obj: dict) -> None:

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 
-from neurochip.cli.main import BadInput, EXIT_OK, emit_json, load_model
+from neurochip.cli.main import BadInput, EXIT_OK, add_set_argument, emit_json, load_model
 from neurochip.counters import CHIP, CORE
 
 # --per-image: file extension → format
@@ -36,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="simulate on N threads (results are identical; default 1)")
     p.add_argument("--plot", metavar="PNG", help="also write a picture: energy breakdown and "
                    "the first image's spike rasters (needs matplotlib)")
+    add_set_argument(p)
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--per-image", metavar="FILE",
                    help="also write one record per image: dataset index, label, prediction, "
@@ -69,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from neurochip.energy.model import TechTableError
     from neurochip.sim import simulate, warm_up
 
-    desc = load_model(args.model)
+    desc = load_model(args.model, args.set)
     try:
         tech = load_tech(args.tech)
     except TechTableError as exc:
@@ -94,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     energy = energy_report(desc, result.core_counters, result.chip_counters, tech)
     report = summarize(desc, result, energy, labels, source, compile_s, tech.name, args.workers)
     report["model"] = args.model
+    report["overrides"] = list(args.set)
     if args.plot:
         from neurochip.cli.plot import plot_simulation
 
@@ -229,6 +231,8 @@ def write_per_image(path: str, fmt: str, records: list[dict]) -> None:
 def print_report(r: dict) -> None:
     out = sys.stdout
     print(f"model        {r['model']}  ({r['model_name']}, sha256 {r['model_hash'][:12]})", file=out)
+    if r.get("overrides"):
+        print(f"overrides    {' '.join(r['overrides'])}", file=out)
     print(f"data         {r['data']}: {r['images']} images", file=out)
     print(f"accuracy     {100 * r['accuracy']:.2f} %", file=out)
     print(f"cycles/image {r['cycles_per_image']:.1f} (min {r['cycles_min']}, max {r['cycles_max']}), "
