@@ -26,6 +26,7 @@ from neurochip.neurons.lif import LifNeuron  # noqa: E402
 from neurochip.random_networks import random_description, random_images  # noqa: E402
 from neurochip.sim import simulate  # noqa: E402
 from neurochip.sim.simulator import encode_images  # noqa: E402
+from helpers import client  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = sorted(glob.glob(str(ROOT / "models" / "*.npz")))
@@ -255,7 +256,7 @@ def test_exported_model_imports_into_snntorch_with_the_chips_spikes():
 # ------------------------------------------------------------------ Norse
 def test_norse_if_network_runs_exactly_on_the_chip(tmp_path):
     torch = _torch()
-    norse = pytest.importorskip("norse.torch", reason="Norse not installed (pip install norse)")
+    norse = client("norse.torch", "bash tests/setup_nir_clients.sh")
     rng = np.random.default_rng(5)
     l1, l2 = torch.nn.Linear(784, 24), torch.nn.Linear(24, 10)
     with torch.no_grad():
@@ -576,7 +577,7 @@ def test_sinabs_if_network_runs_exactly_on_the_chip(tmp_path):
     between integers, so Sinabs' v >= θ and NIR's (and the chip's) v > θ agree; Sinabs
     writes the input type as (T, N)."""
     torch = _torch()
-    sinabs = pytest.importorskip("sinabs", reason="Sinabs not installed (pip install sinabs)")
+    sinabs = client("sinabs", "bash tests/setup_nir_clients.sh")
     import sinabs.layers as sl
     from sinabs.activation import MembraneReset, SingleSpike
 
