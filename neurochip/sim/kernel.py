@@ -211,11 +211,22 @@ def _fc_counts(row: np.ndarray, K: int, N: int) -> int:
 
 
 @njit(cache=True, inline="always")
+def _floordiv(a: int, s: int) -> int:
+    """a // s (floor, as Python), without a division instruction for the usual strides 1
+    and 2 (a division costs tens of cycles; this runs several times per event)."""
+    if s == 1:
+        return a
+    if s == 2:
+        return a >> 1
+    return a // s
+
+
+@njit(cache=True, inline="always")
 def _window_range(v: int, k: int, p: int, s: int, n_out: int) -> tuple[int, int]:
     """Output indices o with 0 <= v + p − o·s < k along one axis (§5.2, §5.3), as the
     inclusive range [lo, hi] (empty when lo > hi): ceil((v + p − k + 1) / s) … floor((v + p) / s),
     clipped to 0 … n_out − 1. Scalars only, so inlining it costs nothing per event."""
-    return max(0, -((k - 1 - v - p) // s)), min(n_out - 1, (v + p) // s)
+    return max(0, -_floordiv(k - 1 - v - p, s)), min(n_out - 1, _floordiv(v + p, s))
 
 
 # =========================================================================== kind: conv2d (§5.2)
@@ -402,12 +413,19 @@ def expand_params(param_values: np.ndarray, layer_cfg: np.ndarray, n_off: np.nda
 
 @njit(cache=True)
 def _list_flagged(flags: np.ndarray, N: int, fired: np.ndarray) -> int:
-    """Writes the indices of the set ``flags[:N]`` into ``fired``, ascending, without a
-    branch per neuron; returns their count."""
+    """Writes the indices of the set ``flags[:N]`` into ``fired``, ascending; returns their
+    count. Eight flags are tested at once as one 64-bit word, so silent stretches cost an
+    eighth (``flags`` has room for N rounded up to 8, and ``fired`` for N + 8)."""
+    words = (N + 7) // 8
+    for q in range(N, words * 8):
+        flags[q] = 0
+    fw = flags[:words * 8].view(np.uint64)
     nf = 0
-    for n in range(N):
-        fired[nf] = n
-        nf += flags[n]
+    for w in range(words):
+        if fw[w] != 0:
+            for n in range(w * 8, w * 8 + 8):
+                fired[nf] = n
+                nf += flags[n]
     return nf
 
 
@@ -441,6 +459,14 @@ def _lif_update(mem: np.ndarray, m0: int, params: np.ndarray, layer_cfg: np.ndar
     b = params[LIF_BIAS, m0:m0 + N]
     m = mem[m0:m0 + N]
     f = flags[:N]
+    if leak == LIF_LEAK_NONE and keep and subtract and not wrap:
+        # the common case (saturating, subtractive reset, no leak) as one branch-free loop
+        for n in range(N):
+            v = min(max(np.int64(m[n]) + b[n], lo), hi)
+            spike = v > th[n]
+            m[n] = min(max(v - th[n], lo), hi) if spike else v
+            f[n] = spike
+        return _list_flagged(flags, N, fired)
     for n in range(N):
         v = _select_overflow(np.int64(m[n]) + b[n], lo, hi, wrap, mask)
         spike = v > th[n]
@@ -602,26 +628,68 @@ def _conv2d_events(mem: np.ndarray, m0: int, weights: np.ndarray, w0: int,
     bits = layer_cfg[j, LC_BITS]
     wrap = layer_cfg[j, LC_WRAP] != 0
     total = 0
+    y = 0
+    x = 0
+    c = 0
+    prev = 0
     for i in range(ns):
+        # (y, x, c) of the address, stepped on from the previous one (events are
+        # ascending, §4), instead of three divisions per event
         address = src[i]
-        y = address // (w_in * c_in)
-        x = (address // c_in) % w_in
-        c = address % c_in
+        c += address - prev
+        prev = address
+        while c >= c_in:
+            c -= c_in
+            x += 1
+            if x == w_in:
+                x = 0
+                y += 1
         oy_lo, oy_hi = _window_range(y, kh, p, s, h_out)
         ox_lo, ox_hi = _window_range(x, kw, p, s, w_out)
         touched = 0
         if oy_hi >= oy_lo and ox_hi >= ox_lo:
-            touched = (oy_hi - oy_lo + 1) * (ox_hi - ox_lo + 1)
+            n_ox = ox_hi - ox_lo + 1
+            touched = (oy_hi - oy_lo + 1) * n_ox
             for oy in range(oy_lo, oy_hi + 1):
                 ky = y + p - oy * s
                 wrow = w0 + (c * kh + ky) * kw * C
                 mrow = m0 + oy * w_out * C
-                for ox in range(ox_lo, ox_hi + 1):
-                    kx = x + p - ox * s
-                    _add_at(mem, mrow + ox * C, weights, wrow + kx * C, C, lo, hi, wrap, bits)
+                if s == 1:  # kx reversed (see flip_conv_weights): one contiguous row
+                    kxr = kw - 1 - (x + p - ox_lo)
+                    _add_at(mem, mrow + ox_lo * C, weights, wrow + kxr * C, n_ox * C, lo, hi,
+                            wrap, bits)
+                else:
+                    for ox in range(ox_lo, ox_hi + 1):
+                        kx = x + p - ox * s
+                        _add_at(mem, mrow + ox * C, weights, wrow + kx * C, C, lo, hi, wrap,
+                                bits)
         after[i] = 1 + touched * kc
         total += touched
     return total
+
+
+@njit(cache=True)
+def flip_conv_weights(weights: np.ndarray, w_off: np.ndarray, layer_cfg: np.ndarray) -> np.ndarray:
+    """A copy of ``weights`` in which every stride-1 conv2d layer has its kernel columns kx
+    reversed: row (c·kh + ky)·kw + (kw − 1 − kx). An input event at x touches output
+    columns ox_lo … ox_hi with kx = x + p − ox, so in this order the weight rows of
+    consecutive output positions are consecutive too: one event's touched positions on one
+    output row are one contiguous add of n·C weights into n·C membranes, instead of n
+    separate adds (each membrane still gets exactly the same adds, in the same order)."""
+    out = weights.copy()
+    for j in range(layer_cfg.shape[0]):
+        if layer_cfg[j, LC_KIND] != KIND_CONV2D or layer_cfg[j, CONV_STRIDE] != 1:
+            continue
+        C = layer_cfg[j, LC_CHANNELS]
+        kw = layer_cfg[j, CONV_KW]
+        rows = layer_cfg[j, CONV_IN_C] * layer_cfg[j, CONV_KH]
+        w0 = w_off[j]
+        for r in range(rows):
+            for kx in range(kw):
+                a = w0 + (r * kw + kx) * C
+                b = w0 + (r * kw + kw - 1 - kx) * C
+                out[b:b + C] = weights[a:a + C]
+    return out
 
 
 @njit(cache=True)
@@ -640,11 +708,20 @@ def _pool_events(mem: np.ndarray, m0: int, layer_cfg: np.ndarray, j: int, src: n
     bits = layer_cfg[j, LC_BITS]
     wrap = layer_cfg[j, LC_WRAP] != 0
     total = 0
+    y = 0
+    x = 0
+    c = 0
+    prev = 0
     for i in range(ns):
-        address = src[i]
-        y = address // (w_in * C)
-        x = (address // C) % w_in
-        c = address % C
+        address = src[i]  # (y, x, c) stepped on from the previous, as in _conv2d_events
+        c += address - prev
+        prev = address
+        while c >= C:
+            c -= C
+            x += 1
+            if x == w_in:
+                x = 0
+                y += 1
         oy_lo, oy_hi = _window_range(y, pw, 0, s, h_out)  # no padding
         ox_lo, ox_hi = _window_range(x, pw, 0, s, w_out)
         touched = 0
@@ -669,10 +746,16 @@ def _add_events(mem: np.ndarray, m0: int, weights: np.ndarray, w0: int, layer_cf
     bits = layer_cfg[j, LC_BITS]
     wrap = layer_cfg[j, LC_WRAP] != 0
     g0 = w0 + source * C
+    c = 0
+    prev = 0
     for i in range(ns):
         a = src[i]
+        c += a - prev  # a mod C, stepped on from the previous (ascending) address
+        prev = a
+        while c >= C:
+            c -= C
         n = m0 + a
-        mem[n] = _overflow(np.int64(mem[n]) + np.int64(weights[g0 + a % C]), lo, hi, wrap, bits)
+        mem[n] = _overflow(np.int64(mem[n]) + np.int64(weights[g0 + c]), lo, hi, wrap, bits)
         after[i] = 2
     return ns
 
@@ -742,39 +825,59 @@ def _run_timing(n_op: np.ndarray, op_f: np.ndarray, op_d: np.ndarray, op_pos: np
             n = n_op[j]
             tl = t_last[j]
             st = 0
-            while i < n:
+            blocked = False
+            while i < n and not blocked:
+                # a run of ops on one FIFO (a source drained, a push program without
+                # fan-out) with the FIFO's state in registers
                 code = op_f[j, i]
-                e = tl + op_d[j, i]
-                if code < F:  # pop
+                if code < F:  # pops
                     f = code
-                    k = npop[f]
-                    if k >= npush[f]:
-                        break
-                    q = ring_off[f] + pop_slot[f]
-                    x = ring_t[q] + 1  # push k
-                    tt = e if e > x else x
-                    ring_t[q] = tt
-                    npop[f] = k + 1
-                    slot = pop_slot[f] + 1
-                    pop_slot[f] = 0 if slot == fifo_depth[f] else slot
-                else:  # push
-                    f = code - F
-                    k = npush[f]
                     D = fifo_depth[f]
-                    q = ring_off[f] + push_slot[f]
-                    tt = e
-                    if k >= D:
-                        if npop[f] <= k - D:
+                    r0 = ring_off[f]
+                    k = npop[f]
+                    avail = npush[f]
+                    slot = pop_slot[f]
+                    while i < n and op_f[j, i] == code:
+                        if k >= avail:
+                            blocked = True
                             break
-                        x = ring_t[q] + 1  # pop k − D
-                        tt = e if e > x else x
-                    st += tt - e
-                    ring_t[q] = tt
-                    npush[f] = k + 1
-                    slot = push_slot[f] + 1
-                    push_slot[f] = 0 if slot == D else slot
-                tl = tt
-                i += 1
+                        e = tl + op_d[j, i]
+                        x = ring_t[r0 + slot] + 1  # push k
+                        tl = e if e > x else x
+                        ring_t[r0 + slot] = tl
+                        k += 1
+                        slot += 1
+                        if slot == D:
+                            slot = 0
+                        i += 1
+                    npop[f] = k
+                    pop_slot[f] = slot
+                else:  # pushes
+                    f = code - F
+                    D = fifo_depth[f]
+                    r0 = ring_off[f]
+                    k = npush[f]
+                    freed = npop[f] + D  # pushes up to this one have their slot
+                    slot = push_slot[f]
+                    while i < n and op_f[j, i] == code:
+                        e = tl + op_d[j, i]
+                        tt = e
+                        if k >= D:
+                            if k >= freed:
+                                blocked = True
+                                break
+                            x = ring_t[r0 + slot] + 1  # pop k − D
+                            tt = e if e > x else x
+                        st += tt - e
+                        ring_t[r0 + slot] = tt
+                        tl = tt
+                        k += 1
+                        slot += 1
+                        if slot == D:
+                            slot = 0
+                        i += 1
+                    npush[f] = k
+                    push_slot[f] = slot
             if i != op_pos[j]:
                 moved = True
             op_pos[j] = i
@@ -854,12 +957,13 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
     pop_slot = np.zeros(F, dtype=np.int64)
     host = np.zeros(3, dtype=np.int64)
     items = np.empty(T * (P_in + 1), dtype=np.int64)
-    spk = np.zeros((L, max_n), dtype=np.int64)  # each core's spikes of the current step
+    spk = np.zeros((L, max_n + 8), dtype=np.int64)  # each core's spikes of the current step
     nspk = np.zeros(L, dtype=np.int64)
-    flags = np.empty(max_n, dtype=np.uint8)
+    flags = np.zeros(max_n + 8, dtype=np.uint8)
     sent = np.zeros(total_n, dtype=np.uint8)  # pool emit = once (§5.3), ttfs fired (§6.1)
     pot = np.zeros(total_n, dtype=np.int64)  # ttfs membranes V (§6.1)
     params = expand_params(param_values, layer_cfg, n_off)
+    conv_w = flip_conv_weights(weights, w_off, layer_cfg)
     ok = True
     for img in range(images.shape[0]):
         n_items = encode_image(enc_kind, images[img], T, seed, indices[img], items)
@@ -915,7 +1019,7 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
                         cnt[j, C_MREADS] += busy
                         cnt[j, C_MWRITES] += busy
                     elif kind == KIND_CONV2D:
-                        touched = _conv2d_events(mem, m0, weights, w_off[j], layer_cfg, j, src,
+                        touched = _conv2d_events(mem, m0, conv_w, w_off[j], layer_cfg, j, src,
                                                  ns, after)
                         busy = touched * layer_cfg[j, LC_WPP]
                         cnt[j, C_WREADS] += busy
