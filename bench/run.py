@@ -188,6 +188,7 @@ class Harness:
             raise SystemExit(f"neurochip itself failed: {res.reason}")
         model = wl.model.stem
         main = [m for m in res.rows if m.kind == "neurochip"]
+        functional = [m for m in res.rows if m.kind == "neurochip-functional"]
         self.reference_path[model] = Path(main[0].outputs)
         self.reference[model] = Observation.load(self.reference_path[model])
         extra_baselines = []
@@ -200,8 +201,18 @@ class Harness:
             if m.kind.startswith("neurochip-baseline"):
                 extra_baselines.append({"model": model, "images": m.images, "kind": m.kind,
                                         "seconds": m.seconds, "images_per_s": rate})
-        rows = self.rows_of(TaskResult("ok", rows=main, memory=res.memory,
+        rows = self.rows_of(TaskResult("ok", rows=main + functional, memory=res.memory,
                                        versions=res.versions), wl, "neurochip", "neurochip")
+        # simulated time ÷ the chip's own time (cycles / clock) per image, every row
+        chip_s = float(np.mean(self.reference[model].cycles)) / wl.desc.clock_hz
+        for row in rows:
+            if row.images_per_s and chip_s > 0:
+                row.extra["sim_time_per_chip_time"] = (1.0 / row.images_per_s) / chip_s
+                if row.kind == "neurochip":
+                    row.notes.append(f"simulated time ÷ chip time "
+                                     f"{row.extra['sim_time_per_chip_time']:.2f} "
+                                     f"({chip_s * 1e6:.1f} µs/image at "
+                                     f"{wl.desc.clock_hz / 1e6:g} MHz)")
         return rows, extra_baselines
 
 
@@ -401,6 +412,8 @@ def cnn_section(rows: list[TableRow], wl: Workload, info: dict) -> dict:
         "time_steps": wl.spec.time_steps, "images": w1.images,
         "images_per_s": w1.images_per_s, "sops_per_image": (w1.sops or 0) / max(1, w1.images),
         "sops_per_s_per_core": w1.sops_per_s_per_core, "compile_seconds": w1.compile_seconds,
+        "sim_time_per_chip_time": w1.extra.get("sim_time_per_chip_time"),
+        "functional_ceiling": _ceiling(rows, wl.model.stem),
         "workers": None if wN is None else {
             "workers": wN.threads, "images_per_s": wN.images_per_s,
             "speedup": wN.images_per_s / w1.images_per_s, "identical": identical(wN)},
@@ -524,6 +537,9 @@ def assemble(cfg: C.BenchConfig, machine: dict, source: str, n: int, wl: Workloa
         "sops_per_s": w1.sops_per_s,
         "sops_per_s_per_core": w1.sops_per_s_per_core,
         "compile_seconds": w1.compile_seconds,
+        "sim_time_per_chip_time": w1.extra.get("sim_time_per_chip_time"),
+        # cycle-accurate ÷ functional-only images/s (1 worker, same run; 1 = at the ceiling)
+        "functional_ceiling": _ceiling(rows, main_model),
         # a ratio is only a speed-up if both computed the same thing
         "speedup_vs_verilator": (ver.neurochip_speedup
                                  if ver and ver.match and ver.match["identical"] else None),
@@ -547,6 +563,14 @@ def assemble(cfg: C.BenchConfig, machine: dict, source: str, n: int, wl: Workloa
         wN.notes.append(f"speed-up over 1 worker ×{report['workers']['speedup']:.2f} on "
                         f"{machine['usable_cpus']} CPUs; outputs compared with 1 worker")
     return report
+
+
+def _ceiling(rows: list[TableRow], model: str) -> dict | None:
+    f = next((r for r in rows if r.kind == "neurochip-functional" and r.model == model), None)
+    if f is None or not f.images_per_s:
+        return None
+    return {"images_per_s": f.images_per_s, "fraction": f.neurochip_speedup,
+            "identical": bool(f.match and f.match["identical"])}
 
 
 def markdown(report: dict, rows: list[TableRow]) -> str:
@@ -589,7 +613,13 @@ def markdown(report: dict, rows: list[TableRow]) -> str:
     lines += [f"**neurochip, cycle-accurate, 1 core:** "
               f"{report['sops_per_s_per_core'] / 1e6:,.0f} M SOP/s per core, "
               f"{report['images_per_s']:,.0f} images/s (compile/cache load "
-              f"{report['compile_seconds']:.2f} s, excluded).", ""]
+              f"{report['compile_seconds']:.2f} s, excluded)"
+              + (f"; simulated time ÷ chip time {report['sim_time_per_chip_time']:.2f}"
+                 if report.get("sim_time_per_chip_time") else "")
+              + (f"; {report['functional_ceiling']['fraction']:.2f} of the functional-only "
+                 f"ceiling ({report['functional_ceiling']['images_per_s']:,.0f} images/s, "
+                 f"outputs {'identical' if report['functional_ceiling']['identical'] else 'DIFFERENT'})"
+                 if (report.get("functional_ceiling") or {}).get("fraction") else "") + ".", ""]
     if report.get("cnn"):
         lines += [cnn_markdown(report["cnn"]), ""]
     sc = report.get("scaling", {})
@@ -637,6 +667,10 @@ def cnn_markdown(c: dict) -> str:
             f"T = {c['time_steps']}, hash {c['hash']}): neurochip {c['images_per_s']:,.0f} "
             f"images/s, **{c['sops_per_s_per_core'] / 1e6:,.0f} M SOP/s per core** "
             f"({c['sops_per_image']:,.0f} SOPs/image, 1 worker{workers}); "
+            + (f"simulated time ÷ chip time {c['sim_time_per_chip_time']:.2f}; "
+               if c.get("sim_time_per_chip_time") else "")
+            + (f"{c['functional_ceiling']['fraction']:.2f} of the functional-only ceiling; "
+               if (c.get("functional_ceiling") or {}).get("fraction") else "")
             + "; ".join(parts) + f"; {ver}. Targets: {met}.")
 
 

@@ -15,7 +15,8 @@ from bench.peers.common import Batch, load_batch, out_path
 from bench.protocol import Job, RowMeasurement, TaskResult
 
 # keys of `neurochip simulate --json` that are timings, not results
-CLI_TIMING_KEYS = {"sim_images_per_s", "sim_sops_per_s", "compile_seconds", "workers", "model"}
+CLI_TIMING_KEYS = {"sim_images_per_s", "sim_sops_per_s", "compile_seconds", "workers", "model",
+                   "sim_time_per_chip_time"}
 
 
 def run(job: Job) -> TaskResult:
@@ -29,6 +30,8 @@ def run(job: Job) -> TaskResult:
     rows: list[RowMeasurement] = []
     for workers in job.options.get("workers", [1]):
         rows.append(_workers_row(job, desc, batch, workers, compile_s, simulate))
+    if job.options.get("functional", True):
+        rows.append(_functional_row(job, desc, batch, compile_s, simulate))
     # Recording baselines do what the RTL testbench does per image: every layer's spike
     # train and final membranes come back, so the ratio against it is like for like.
     for n, record in ([(n, False) for n in job.options.get("baselines", [])]
@@ -67,6 +70,30 @@ def _workers_row(job: Job, desc, batch: Batch, workers: int, compile_s: float,
     return RowMeasurement(row=name, kind="neurochip", images=batch.n, seconds=seconds,
                           threads=workers, compile_seconds=compile_s, outputs=str(path),
                           notes=notes, extra={"workers": workers, "timed_equals_recorded": same})
+
+
+def _functional_row(job: Job, desc, batch: Batch, compile_s: float, simulate) -> RowMeasurement:
+    """The functional-only ceiling: the same kernel with ``timing=False`` (same encoder,
+    same integer arithmetic and drain order, same spikes, membranes, predictions and
+    counts; no cycle model, so no cycles, stalls or idles). Its outputs are compared with
+    the cycle-accurate run's like a peer's; 'neurochip ÷ this' is then how close the
+    cycle-accurate simulator comes to it."""
+    from bench.outputs import Outputs
+
+    images, indices = batch.images, batch.indices
+    simulate(desc, images[:1], indices[:1], timing=False)  # its own specialisation
+    seconds, _ = repeat(lambda: simulate(desc, images, indices, timing=False), job.reps)
+    rec = simulate(desc, images, indices, record_spikes=True, timing=False)
+    path = out_path(job, "neurochip_functional")
+    Outputs(predictions=rec.predictions, counts=rec.counts, spikes=rec.spikes,
+            membranes=rec.membranes).save(path)
+    return RowMeasurement(
+        row="neurochip functional-only ceiling (no cycle model), 1 worker",
+        kind="neurochip-functional", images=batch.n, seconds=seconds, threads=1,
+        compile_seconds=compile_s, outputs=str(path),
+        notes=["same kernel, timing=False: spikes, membranes, predictions and counts of "
+               "the cycle-accurate run, no cycles/stalls; 'neurochip ÷ this' is how close "
+               "the cycle-accurate simulator comes to it (issue 22 target: ≥ 1/1.1)"])
 
 
 def cli_check(model: str, cli: dict, workers_list: list[int]) -> dict:

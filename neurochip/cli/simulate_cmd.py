@@ -146,6 +146,10 @@ def summarize(desc, result, energy, labels, source: str, compile_s: float, tech:
         "sim_sops_per_s": float(sops.sum()) / result.seconds if result.seconds > 0 else float("inf"),
         "compile_seconds": compile_s,
         "workers": workers,
+        # wall time per image over the chip's own time per image (cycles / clock): < 1 is
+        # faster than the silicon (issue 22)
+        "sim_time_per_chip_time": (result.seconds / n) / (float(cycles.mean()) / desc.clock_hz)
+        if n and cycles.mean() > 0 else float("nan"),
     }
 
 
@@ -248,3 +252,5 @@ def print_report(r: dict) -> None:
         print(f"  {k:<14}{v:10.2f} nJ  {100 * v / total:5.1f} %", file=out)
     print(f"simulator    {r['sim_images_per_s']:.1f} images/s, {r['sim_sops_per_s'] / 1e6:.1f} M SOP/s "
           f"(compile/cache load {r['compile_seconds']:.2f} s, excluded)", file=out)
+    print(f"sim ÷ chip   {r['sim_time_per_chip_time']:.2f}x the chip's time per image "
+          f"(wall time ÷ latency, {r['workers']} worker{'s' if r['workers'] > 1 else ''})", file=out)

@@ -82,15 +82,20 @@ def _lfsr_step8_table() -> np.ndarray:
 LFSR_STEP8 = _lfsr_step8_table()
 
 
+@njit(cache=True, inline="always")
+def _lfsr_seed(seed: int, image_index: int) -> int:
+    """The LFSR state an image starts from (§11): never 0."""
+    s = (seed * 0x9E3779B1 + (image_index + 1) * 0x85EBCA77) & 0xFFFFFFFF
+    return 1 if s == 0 else s
+
+
 @njit(cache=True)
 def encode_image(kind: int, pixels: np.ndarray, time_steps: int, seed: int,
                  image_index: int, items: np.ndarray) -> int:
     """Write the host's item stream (§4, §11) into ``items``; return its length."""
     n = 0
     P = pixels.shape[0]
-    s = (seed * 0x9E3779B1 + (image_index + 1) * 0x85EBCA77) & 0xFFFFFFFF
-    if s == 0:
-        s = 1
+    s = _lfsr_seed(seed, image_index)
     for t in range(time_steps):
         for p in range(P):
             x = np.int64(pixels[p])
@@ -108,6 +113,66 @@ def encode_image(kind: int, pixels: np.ndarray, time_steps: int, seed: int,
         items[n] = EOS
         n += 1
     return n
+
+
+GROUP = 4  # images whose LFSR encoders run interleaved (independent chains: 4× the ILP)
+
+
+@njit(cache=True)
+def encode_group(kind: int, images: np.ndarray, img0: int, count: int, time_steps: int,
+                 seed: int, indices: np.ndarray, items: np.ndarray, n_items: np.ndarray) -> None:
+    """``encode_image`` of images img0 … img0 + count − 1 (count <= GROUP) into the rows of
+    ``items``, lengths into ``n_items``. The Bernoulli LFSR is a serial chain per image
+    (each draw needs the previous state), so a lone image waits on every table lookup;
+    GROUP images' chains interleaved keep the core busy. Same draws, same items."""
+    if kind != ENC_BERNOULLI or count < GROUP:
+        for g in range(count):
+            n_items[g] = encode_image(kind, images[img0 + g], time_steps, seed,
+                                      indices[img0 + g], items[g])
+        return
+    P = images.shape[1]
+    s0 = _lfsr_seed(seed, indices[img0])
+    s1 = _lfsr_seed(seed, indices[img0 + 1])
+    s2 = _lfsr_seed(seed, indices[img0 + 2])
+    s3 = _lfsr_seed(seed, indices[img0 + 3])
+    x0 = images[img0]
+    x1 = images[img0 + 1]
+    x2 = images[img0 + 2]
+    x3 = images[img0 + 3]
+    i0 = items[0]
+    i1 = items[1]
+    i2 = items[2]
+    i3 = items[3]
+    n0 = 0
+    n1 = 0
+    n2 = 0
+    n3 = 0
+    for t in range(time_steps):
+        for p in range(P):
+            s0 = (s0 >> 8) ^ LFSR_STEP8[s0 & 0xFF]
+            s1 = (s1 >> 8) ^ LFSR_STEP8[s1 & 0xFF]
+            s2 = (s2 >> 8) ^ LFSR_STEP8[s2 & 0xFF]
+            s3 = (s3 >> 8) ^ LFSR_STEP8[s3 & 0xFF]
+            i0[n0] = p  # written always, kept only if it fires (no branch)
+            n0 += (s0 & 0xFF) < np.int64(x0[p])
+            i1[n1] = p
+            n1 += (s1 & 0xFF) < np.int64(x1[p])
+            i2[n2] = p
+            n2 += (s2 & 0xFF) < np.int64(x2[p])
+            i3[n3] = p
+            n3 += (s3 & 0xFF) < np.int64(x3[p])
+        i0[n0] = EOS
+        n0 += 1
+        i1[n1] = EOS
+        n1 += 1
+        i2[n2] = EOS
+        n2 += 1
+        i3[n3] = EOS
+        n3 += 1
+    n_items[0] = n0
+    n_items[1] = n1
+    n_items[2] = n2
+    n_items[3] = n3
 
 
 # =========================================================================== arithmetic (§2)
@@ -211,11 +276,22 @@ def _fc_counts(row: np.ndarray, K: int, N: int) -> int:
 
 
 @njit(cache=True, inline="always")
+def _floordiv(a: int, s: int) -> int:
+    """a // s (floor, as Python), without a division instruction for the usual strides 1
+    and 2 (a division costs tens of cycles; this runs several times per event)."""
+    if s == 1:
+        return a
+    if s == 2:
+        return a >> 1
+    return a // s
+
+
+@njit(cache=True, inline="always")
 def _window_range(v: int, k: int, p: int, s: int, n_out: int) -> tuple[int, int]:
     """Output indices o with 0 <= v + p − o·s < k along one axis (§5.2, §5.3), as the
     inclusive range [lo, hi] (empty when lo > hi): ceil((v + p − k + 1) / s) … floor((v + p) / s),
     clipped to 0 … n_out − 1. Scalars only, so inlining it costs nothing per event."""
-    return max(0, -((k - 1 - v - p) // s)), min(n_out - 1, (v + p) // s)
+    return max(0, -_floordiv(k - 1 - v - p, s)), min(n_out - 1, _floordiv(v + p, s))
 
 
 # =========================================================================== kind: conv2d (§5.2)
@@ -382,23 +458,39 @@ def _overflow_of(layer_cfg: np.ndarray, layer: int) -> tuple:
 
 
 @njit(cache=True)
-def _channel_params(param_values: np.ndarray, layer_cfg: np.ndarray, layer: int,
-                    field: int) -> np.ndarray:
-    """The layer's per-channel values of row ``field`` of its model's ``param_fields`` (a
-    view: ``param_values`` holds MAX_PARAM_FIELDS rows of total-channels values)."""
+def expand_params(param_values: np.ndarray, layer_cfg: np.ndarray, n_off: np.ndarray) -> np.ndarray:
+    """Per-neuron copies of the per-channel parameters: row r, neuron n = pos·C + ch of layer
+    j at n_off[j] + n holds row r of channel ch (``param_values`` holds MAX_PARAM_FIELDS rows
+    of total-channels values). Built once per batch, so that a neuron update is one flat,
+    vectorised loop over the layer's N neurons instead of P loops over C channels."""
+    L = layer_cfg.shape[0]
     stride = param_values.shape[0] // MAX_PARAM_FIELDS
-    p0 = layer_cfg[layer, LC_P0]
-    return param_values[field * stride + p0:field * stride + p0 + layer_cfg[layer, LC_CHANNELS]]
+    out = np.zeros((MAX_PARAM_FIELDS, max(n_off[L], 1)), dtype=np.int64)
+    for j in range(L):
+        C = layer_cfg[j, LC_CHANNELS]
+        p0 = layer_cfg[j, LC_P0]
+        for r in range(MAX_PARAM_FIELDS):
+            for pos in range(layer_cfg[j, LC_POSITIONS]):
+                for c in range(C):
+                    out[r, n_off[j] + pos * C + c] = param_values[r * stride + p0 + c]
+    return out
 
 
 @njit(cache=True)
 def _list_flagged(flags: np.ndarray, N: int, fired: np.ndarray) -> int:
-    """Writes the indices of the set ``flags[:N]`` into ``fired``, ascending, without a
-    branch per neuron; returns their count."""
+    """Writes the indices of the set ``flags[:N]`` into ``fired``, ascending; returns their
+    count. Eight flags are tested at once as one 64-bit word, so silent stretches cost an
+    eighth (``flags`` has room for N rounded up to 8, and ``fired`` for N + 8)."""
+    words = (N + 7) // 8
+    for q in range(N, words * 8):
+        flags[q] = 0
+    fw = flags[:words * 8].view(np.uint64)
     nf = 0
-    for n in range(N):
-        fired[nf] = n
-        nf += flags[n]
+    for w in range(words):
+        if fw[w] != 0:
+            for n in range(w * 8, w * 8 + 8):
+                fired[nf] = n
+                nf += flags[n]
     return nf
 
 
@@ -414,39 +506,43 @@ LIF_THRESHOLD, LIF_BIAS = 0, 1  # rows of param_values (the model's param_fields
 
 
 @njit(cache=True)
-def _lif_update(mem: np.ndarray, m0: int, param_values: np.ndarray, layer_cfg: np.ndarray,
+def _lif_update(mem: np.ndarray, m0: int, params: np.ndarray, layer_cfg: np.ndarray,
                 layer: int, fired: np.ndarray, flags: np.ndarray) -> int:
     """§6 for one EOS token; writes fired neuron indices into ``fired``, returns count.
 
-    Neuron n = pos·C + ch uses the parameters of channel ch (fc: P = 1, C = N). Two
-    passes: a branch-free pass over the C neurons of each position (vectorised) that
-    updates membranes and marks spikes in ``flags``, then a scan that lists the marked
-    neurons in order.
+    ``params`` are the per-neuron parameters (:func:`expand_params`). Two passes: a
+    branch-free pass over the N neurons (vectorised) that updates membranes and marks
+    spikes in ``flags``, then a scan that lists the marked neurons in order.
     """
     N = layer_cfg[layer, LC_NEURONS]
-    C = layer_cfg[layer, LC_CHANNELS]
-    P = layer_cfg[layer, LC_POSITIONS]
     lo, hi, wrap, mask = _overflow_of(layer_cfg, layer)
     subtract = layer_cfg[layer, LIF_RESET] == LIF_RESET_SUBTRACT
     leak = layer_cfg[layer, LIF_LEAK]
     lam = layer_cfg[layer, LIF_LEAK_AMOUNT]
     keep = layer_cfg[layer, LIF_DISCONTINUOUS] == 0
-    th = _channel_params(param_values, layer_cfg, layer, LIF_THRESHOLD)
-    b = _channel_params(param_values, layer_cfg, layer, LIF_BIAS)
-    for pos in range(P):
-        m = mem[m0 + pos * C:m0 + pos * C + C]
-        f = flags[pos * C:pos * C + C]
-        for n in range(C):
-            v = _select_overflow(np.int64(m[n]) + b[n], lo, hi, wrap, mask)
+    th = params[LIF_THRESHOLD, m0:m0 + N]
+    b = params[LIF_BIAS, m0:m0 + N]
+    m = mem[m0:m0 + N]
+    f = flags[:N]
+    if leak == LIF_LEAK_NONE and keep and subtract and not wrap:
+        # the common case (saturating, subtractive reset, no leak) as one branch-free loop
+        for n in range(N):
+            v = min(max(np.int64(m[n]) + b[n], lo), hi)
             spike = v > th[n]
-            after = _select_overflow(v - th[n], lo, hi, wrap, mask) if subtract else np.int64(0)
-            v = after if spike else v
-            if leak == LIF_LEAK_SUBTRACT:
-                v = max(v - lam, 0) if v > 0 else min(v + lam, 0)
-            elif leak == LIF_LEAK_SHIFT:
-                v = v - (v >> lam)
-            m[n] = v if keep else 0
+            m[n] = min(max(v - th[n], lo), hi) if spike else v
             f[n] = spike
+        return _list_flagged(flags, N, fired)
+    for n in range(N):
+        v = _select_overflow(np.int64(m[n]) + b[n], lo, hi, wrap, mask)
+        spike = v > th[n]
+        after = _select_overflow(v - th[n], lo, hi, wrap, mask) if subtract else np.int64(0)
+        v = after if spike else v
+        if leak == LIF_LEAK_SUBTRACT:
+            v = max(v - lam, 0) if v > 0 else min(v + lam, 0)
+        elif leak == LIF_LEAK_SHIFT:
+            v = v - (v >> lam)
+        m[n] = v if keep else 0
+        f[n] = spike
     return _list_flagged(flags, N, fired)
 
 
@@ -468,28 +564,26 @@ TTFS_THRESHOLD = 0  # row of param_values (the model's param_fields order)
 
 
 @njit(cache=True)
-def _ttfs_update(mem: np.ndarray, pot: np.ndarray, m0: int, param_values: np.ndarray,
+def _ttfs_update(mem: np.ndarray, pot: np.ndarray, m0: int, params: np.ndarray,
                  layer_cfg: np.ndarray, layer: int, fired: np.ndarray,
                  flags: np.ndarray) -> int:
     """§6.1 for one EOS token: V ← ovf(V + I), fire iff V > θ (the fired bit is applied
     by the scheduler, like a pool's sent bit), I kept (ramp) or cleared (step). ``mem``
-    holds I, ``pot`` V. Writes the fired neuron indices into ``fired``, returns count."""
+    holds I, ``pot`` V, ``params`` the per-neuron parameters (:func:`expand_params`).
+    Writes the fired neuron indices into ``fired``, returns count."""
     N = layer_cfg[layer, LC_NEURONS]
-    C = layer_cfg[layer, LC_CHANNELS]
-    P = layer_cfg[layer, LC_POSITIONS]
     lo, hi, wrap, mask = _overflow_of(layer_cfg, layer)
     ramp = layer_cfg[layer, TTFS_RAMP] != 0
-    th = _channel_params(param_values, layer_cfg, layer, TTFS_THRESHOLD)
-    for pos in range(P):
-        i = mem[m0 + pos * C:m0 + pos * C + C]
-        v = pot[m0 + pos * C:m0 + pos * C + C]
-        f = flags[pos * C:pos * C + C]
-        for n in range(C):
-            x = _select_overflow(v[n] + np.int64(i[n]), lo, hi, wrap, mask)
-            v[n] = x
-            f[n] = x > th[n]
-            if not ramp:
-                i[n] = 0
+    th = params[TTFS_THRESHOLD, m0:m0 + N]
+    i = mem[m0:m0 + N]
+    v = pot[m0:m0 + N]
+    f = flags[:N]
+    for n in range(N):
+        x = _select_overflow(v[n] + np.int64(i[n]), lo, hi, wrap, mask)
+        v[n] = x
+        f[n] = x > th[n]
+    if not ramp:
+        i[:] = 0
     return _list_flagged(flags, N, fired)
 
 
@@ -513,37 +607,356 @@ BIS_THRESHOLD, BIS_BIAS = 0, 1  # rows of param_values (param_fields order, as l
 
 
 @njit(cache=True)
-def _bistable_update(mem: np.ndarray, m0: int, param_values: np.ndarray,
-                     layer_cfg: np.ndarray, layer: int, t: int, fired: np.ndarray) -> int:
+def _bistable_update(mem: np.ndarray, m0: int, params: np.ndarray, layer_cfg: np.ndarray,
+                     layer: int, t: int, fired: np.ndarray, flags: np.ndarray) -> int:
     """§6.2 for the EOS token of step t: INTEGRATE adds the bias and fires nothing; FIRE
-    fires where m ≥ θ and subtracts θ. Writes fired neuron indices into ``fired``,
-    ascending; returns their count."""
+    fires where m ≥ θ and subtracts θ. ``params`` are the per-neuron parameters
+    (:func:`expand_params`). Writes fired neuron indices into ``fired``, ascending;
+    returns their count."""
     N = layer_cfg[layer, LC_NEURONS]
-    C = layer_cfg[layer, LC_CHANNELS]
-    P = layer_cfg[layer, LC_POSITIONS]
     lo, hi, wrap, mask = _overflow_of(layer_cfg, layer)
     half = layer_cfg[layer, BIS_PHASE_STEPS]
     fire_phase = (t + layer_cfg[layer, BIS_PHASE]) % (2 * half) >= half
-    th = _channel_params(param_values, layer_cfg, layer, BIS_THRESHOLD)
-    b = _channel_params(param_values, layer_cfg, layer, BIS_BIAS)
-    nf = 0
+    th = params[BIS_THRESHOLD, m0:m0 + N]
+    b = params[BIS_BIAS, m0:m0 + N]
+    m = mem[m0:m0 + N]
     if not fire_phase:
-        for pos in range(P):
-            m = mem[m0 + pos * C:m0 + pos * C + C]
-            for n in range(C):
-                m[n] = _select_overflow(np.int64(m[n]) + b[n], lo, hi, wrap, mask)
+        for n in range(N):
+            m[n] = _select_overflow(np.int64(m[n]) + b[n], lo, hi, wrap, mask)
         return 0
+    f = flags[:N]
     for n in range(N):
-        c = n % C
-        v = np.int64(mem[m0 + n])
-        if v >= th[c]:
-            mem[m0 + n] = _select_overflow(v - th[c], lo, hi, wrap, mask)
-            fired[nf] = n
-            nf += 1
-    return nf
+        v = np.int64(m[n])
+        spike = v >= th[n]
+        m[n] = _select_overflow(v - th[n], lo, hi, wrap, mask) if spike else v
+        f[n] = spike
+    return _list_flagged(flags, N, fired)
 
 
-# =========================================================================== scheduler
+# =========================================================================== event loops
+
+@njit(cache=True, inline="always")
+def _add_at(mem: np.ndarray, mb: int, weights: np.ndarray, wb: int, C: int, lo: int, hi: int,
+            wrap: bool, bits: int) -> None:
+    """One address step: ``weights[wb:wb + C]`` (int8) added into ``mem[mb:mb + C]``, each
+    saturated or wrapped to B bits (§2), in the narrowest lanes that cannot overflow (B = 32
+    adds in int64). Views, not indices: with views the loop vectorises (an index loop keeps
+    Numba's negative-index wraparound check; measured 2.8x slower on the CNN)."""
+    if bits < 8 * mem.itemsize:
+        if mem.itemsize == 2:
+            _add_rows16(mem[mb:mb + C], weights[wb:wb + C], lo, hi, wrap, bits)
+        else:
+            _add_rows32(mem[mb:mb + C], weights[wb:wb + C], lo, hi, wrap, bits)
+    else:
+        for n in range(C):
+            mem[mb + n] = _overflow(np.int64(mem[mb + n]) + np.int64(weights[wb + n]), lo, hi,
+                                    wrap, bits)
+
+
+@njit(cache=True)
+def _fc_events(mem: np.ndarray, m0: int, weights: np.ndarray, w0: int, layer_cfg: np.ndarray,
+               j: int, src: np.ndarray, ns: int, after: np.ndarray) -> int:
+    """§5 for the ``ns`` address events of one source and step, in order. ``after[i]`` gets
+    the cycles from event i's pop to the next pop (1 + K, §8); returns the busy cycles."""
+    N = layer_cfg[j, LC_NEURONS]
+    K = layer_cfg[j, LC_WORDS]
+    lo = layer_cfg[j, LC_LO]
+    hi = layer_cfg[j, LC_HI]
+    bits = layer_cfg[j, LC_BITS]
+    wrap = layer_cfg[j, LC_WRAP] != 0
+    for i in range(ns):
+        _add_at(mem, m0, weights, w0 + src[i] * N, N, lo, hi, wrap, bits)
+        after[i] = 1 + K
+    return ns * K
+
+
+@njit(cache=True)
+def _conv2d_events(mem: np.ndarray, m0: int, weights: np.ndarray, w0: int,
+                   layer_cfg: np.ndarray, j: int, src: np.ndarray, ns: int,
+                   after: np.ndarray) -> int:
+    """§5.2 for the ``ns`` input events (y, x, c) of one source and step: at every output
+    position an event touches, oy then ox ascending, kernel row (c·kh + ky)·kw + kx added to
+    that position's C_out neurons (one address step, K_c cycles). ``after[i]`` = 1 + the
+    event's busy cycles; returns the touched positions."""
+    C = layer_cfg[j, LC_CHANNELS]
+    kc = layer_cfg[j, LC_WPP]
+    w_in = layer_cfg[j, CONV_IN_W]
+    c_in = layer_cfg[j, CONV_IN_C]
+    kh = layer_cfg[j, CONV_KH]
+    kw = layer_cfg[j, CONV_KW]
+    s = layer_cfg[j, CONV_STRIDE]
+    p = layer_cfg[j, CONV_PAD]
+    h_out = layer_cfg[j, CONV_OUT_H]
+    w_out = layer_cfg[j, CONV_OUT_W]
+    lo = layer_cfg[j, LC_LO]
+    hi = layer_cfg[j, LC_HI]
+    bits = layer_cfg[j, LC_BITS]
+    wrap = layer_cfg[j, LC_WRAP] != 0
+    total = 0
+    y = 0
+    x = 0
+    c = 0
+    prev = 0
+    for i in range(ns):
+        # (y, x, c) of the address, stepped on from the previous one (events are
+        # ascending, §4), instead of three divisions per event
+        address = src[i]
+        c += address - prev
+        prev = address
+        while c >= c_in:
+            c -= c_in
+            x += 1
+            if x == w_in:
+                x = 0
+                y += 1
+        oy_lo, oy_hi = _window_range(y, kh, p, s, h_out)
+        ox_lo, ox_hi = _window_range(x, kw, p, s, w_out)
+        touched = 0
+        if oy_hi >= oy_lo and ox_hi >= ox_lo:
+            n_ox = ox_hi - ox_lo + 1
+            touched = (oy_hi - oy_lo + 1) * n_ox
+            for oy in range(oy_lo, oy_hi + 1):
+                ky = y + p - oy * s
+                wrow = w0 + (c * kh + ky) * kw * C
+                mrow = m0 + oy * w_out * C
+                if s == 1:  # kx reversed (see flip_conv_weights): one contiguous row
+                    kxr = kw - 1 - (x + p - ox_lo)
+                    _add_at(mem, mrow + ox_lo * C, weights, wrow + kxr * C, n_ox * C, lo, hi,
+                            wrap, bits)
+                else:
+                    for ox in range(ox_lo, ox_hi + 1):
+                        kx = x + p - ox * s
+                        _add_at(mem, mrow + ox * C, weights, wrow + kx * C, C, lo, hi, wrap,
+                                bits)
+        after[i] = 1 + touched * kc
+        total += touched
+    return total
+
+
+@njit(cache=True)
+def flip_conv_weights(weights: np.ndarray, w_off: np.ndarray, layer_cfg: np.ndarray) -> np.ndarray:
+    """A copy of ``weights`` in which every stride-1 conv2d layer has its kernel columns kx
+    reversed: row (c·kh + ky)·kw + (kw − 1 − kx). An input event at x touches output
+    columns ox_lo … ox_hi with kx = x + p − ox, so in this order the weight rows of
+    consecutive output positions are consecutive too: one event's touched positions on one
+    output row are one contiguous add of n·C weights into n·C membranes, instead of n
+    separate adds (each membrane still gets exactly the same adds, in the same order)."""
+    out = weights.copy()
+    for j in range(layer_cfg.shape[0]):
+        if layer_cfg[j, LC_KIND] != KIND_CONV2D or layer_cfg[j, CONV_STRIDE] != 1:
+            continue
+        C = layer_cfg[j, LC_CHANNELS]
+        kw = layer_cfg[j, CONV_KW]
+        rows = layer_cfg[j, CONV_IN_C] * layer_cfg[j, CONV_KH]
+        w0 = w_off[j]
+        for r in range(rows):
+            for kx in range(kw):
+                a = w0 + (r * kw + kx) * C
+                b = w0 + (r * kw + kw - 1 - kx) * C
+                out[b:b + C] = weights[a:a + C]
+    return out
+
+
+@njit(cache=True)
+def _pool_events(mem: np.ndarray, m0: int, layer_cfg: np.ndarray, j: int, src: np.ndarray,
+                 ns: int, after: np.ndarray) -> int:
+    """§5.3 for the ``ns`` input events (y, x, c) of one source and step: +1 to channel c of
+    every window holding it, oy then ox ascending, one cycle each. Returns the windows."""
+    C = layer_cfg[j, LC_CHANNELS]
+    w_in = layer_cfg[j, POOL_IN_W]
+    pw = layer_cfg[j, POOL_WINDOW]
+    s = layer_cfg[j, POOL_STRIDE]
+    h_out = layer_cfg[j, POOL_OUT_H]
+    w_out = layer_cfg[j, POOL_OUT_W]
+    lo = layer_cfg[j, LC_LO]
+    hi = layer_cfg[j, LC_HI]
+    bits = layer_cfg[j, LC_BITS]
+    wrap = layer_cfg[j, LC_WRAP] != 0
+    total = 0
+    y = 0
+    x = 0
+    c = 0
+    prev = 0
+    for i in range(ns):
+        address = src[i]  # (y, x, c) stepped on from the previous, as in _conv2d_events
+        c += address - prev
+        prev = address
+        while c >= C:
+            c -= C
+            x += 1
+            if x == w_in:
+                x = 0
+                y += 1
+        oy_lo, oy_hi = _window_range(y, pw, 0, s, h_out)  # no padding
+        ox_lo, ox_hi = _window_range(x, pw, 0, s, w_out)
+        touched = 0
+        for oy in range(oy_lo, oy_hi + 1):
+            for ox in range(ox_lo, ox_hi + 1):
+                n = m0 + (oy * w_out + ox) * C + c
+                mem[n] = _overflow(np.int64(mem[n]) + 1, lo, hi, wrap, bits)
+                touched += 1
+        after[i] = 1 + touched
+        total += touched
+    return total
+
+
+@njit(cache=True)
+def _add_events(mem: np.ndarray, m0: int, weights: np.ndarray, w0: int, layer_cfg: np.ndarray,
+                j: int, src: np.ndarray, ns: int, source: int, after: np.ndarray) -> int:
+    """§5.4 for the ``ns`` events of source ``source`` in one step: gain W[source, c] added
+    to the one neuron at each address, one cycle each. Returns the busy cycles."""
+    C = layer_cfg[j, LC_CHANNELS]
+    lo = layer_cfg[j, LC_LO]
+    hi = layer_cfg[j, LC_HI]
+    bits = layer_cfg[j, LC_BITS]
+    wrap = layer_cfg[j, LC_WRAP] != 0
+    g0 = w0 + source * C
+    c = 0
+    prev = 0
+    for i in range(ns):
+        a = src[i]
+        c += a - prev  # a mod C, stepped on from the previous (ascending) address
+        prev = a
+        while c >= C:
+            c -= C
+        n = m0 + a
+        mem[n] = _overflow(np.int64(mem[n]) + np.int64(weights[g0 + c]), lo, hi, wrap, bits)
+        after[i] = 2
+    return ns
+
+
+# =========================================================================== timing (§7, §8)
+
+@njit(cache=True)
+def _run_timing(n_op: np.ndarray, op_f: np.ndarray, op_d: np.ndarray, op_pos: np.ndarray,
+                t_last: np.ndarray, stall: np.ndarray, host: np.ndarray, items_end: int,
+                host_fifo: int, fifo_depth: np.ndarray, ring_off: np.ndarray,
+                ring_t: np.ndarray, npush: np.ndarray, npop: np.ndarray, push_slot: np.ndarray,
+                pop_slot: np.ndarray) -> bool:
+    """The §7 FIFO rules as a max-plus recurrence over the items of the ops logged so far.
+
+    Every agent (the host, each core) runs a fixed program of pops and pushes (the
+    functional pass logs it: which FIFO, and ``op_d``, the cycles its previous action
+    takes before this one may start: 1 + busy after a pop, 1 + gap before a push). An op's
+    cycle is ``max(earliest, constraint)``: pop k of FIFO f waits for push k of f to have
+    happened in an earlier cycle; push k waits for pop k − D of f (the pop that frees its
+    slot) in an earlier cycle. Stalls are ``cycle − earliest`` of pushes; idle cycles are
+    what remains. Agents run round-robin, each as far as the ops it depends on are known.
+
+    Each FIFO keeps one ring of D cycle numbers, slot k mod D: push k writes its cycle
+    there and pop k overwrites it with its own, which is what push k + D reads. This is
+    safe because push k needs pop k − D and pop k needs push k, so a FIFO's computed
+    pushes never run more than D ahead of its computed pops. ``host`` = [items pushed,
+    cycle of the last push, stalls]. Returns False on deadlock.
+    """
+    L = n_op.shape[0]
+    F = fifo_depth.shape[0]
+    while True:
+        moved = False
+        left = False
+        # the host: one item per cycle (§8)
+        f = host_fifo
+        D = fifo_depth[f]
+        r0 = ring_off[f]
+        hp = host[0]
+        ht = host[1]
+        k = npush[f]
+        slot = push_slot[f]
+        while hp < items_end:
+            e = ht + 1 if hp > 0 else 0
+            tt = e
+            if k >= D:
+                if npop[f] <= k - D:
+                    break
+                x = ring_t[r0 + slot] + 1  # pop k − D
+                tt = e if e > x else x
+            host[2] += tt - e
+            ring_t[r0 + slot] = tt
+            slot += 1
+            if slot == D:
+                slot = 0
+            k += 1
+            npush[f] = k
+            ht = tt
+            hp += 1
+            moved = True
+        push_slot[f] = slot
+        host[0] = hp
+        host[1] = ht
+        if hp < items_end:
+            left = True
+        for j in range(L):
+            i = op_pos[j]
+            n = n_op[j]
+            tl = t_last[j]
+            st = 0
+            blocked = False
+            while i < n and not blocked:
+                # a run of ops on one FIFO (a source drained, a push program without
+                # fan-out) with the FIFO's state in registers
+                code = op_f[j, i]
+                if code < F:  # pops
+                    f = code
+                    D = fifo_depth[f]
+                    r0 = ring_off[f]
+                    k = npop[f]
+                    avail = npush[f]
+                    slot = pop_slot[f]
+                    while i < n and op_f[j, i] == code:
+                        if k >= avail:
+                            blocked = True
+                            break
+                        e = tl + op_d[j, i]
+                        x = ring_t[r0 + slot] + 1  # push k
+                        tl = e if e > x else x
+                        ring_t[r0 + slot] = tl
+                        k += 1
+                        slot += 1
+                        if slot == D:
+                            slot = 0
+                        i += 1
+                    npop[f] = k
+                    pop_slot[f] = slot
+                else:  # pushes
+                    f = code - F
+                    D = fifo_depth[f]
+                    r0 = ring_off[f]
+                    k = npush[f]
+                    freed = npop[f] + D  # pushes up to this one have their slot
+                    slot = push_slot[f]
+                    while i < n and op_f[j, i] == code:
+                        e = tl + op_d[j, i]
+                        tt = e
+                        if k >= D:
+                            if k >= freed:
+                                blocked = True
+                                break
+                            x = ring_t[r0 + slot] + 1  # pop k − D
+                            tt = e if e > x else x
+                        st += tt - e
+                        ring_t[r0 + slot] = tt
+                        tl = tt
+                        k += 1
+                        slot += 1
+                        if slot == D:
+                            slot = 0
+                        i += 1
+                    npush[f] = k
+                    push_slot[f] = slot
+            if i != op_pos[j]:
+                moved = True
+            op_pos[j] = i
+            t_last[j] = tl
+            stall[j] += st
+            if i < n:
+                left = True
+        if not left:
+            return True
+        if not moved:
+            return False
+
+
+# =========================================================================== the chip
 
 @njit(cache=True, nogil=True)
 def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed: int,
@@ -556,7 +969,7 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
                    counts_out: np.ndarray, cycles_out: np.ndarray,
                    core_out: np.ndarray, chip_out: np.ndarray,
                    mem_out: np.ndarray, spikes_out: np.ndarray, mem: np.ndarray,
-                   pot_out: np.ndarray, pred_out: np.ndarray) -> None:
+                   pot_out: np.ndarray, pred_out: np.ndarray, timing: bool) -> bool:
     """Run every image of ``images`` ((n, P) uint8) through the chip, filling the outputs.
 
     counts_out (n, classes), cycles_out (n,), core_out (n, layers, N_CORE_COUNTERS), chip_out (n, 3),
@@ -565,179 +978,171 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
     ``mem`` is the membrane scratch (total neurons,), int16 when every layer's B <= 15,
     else int32 (see membrane_dtype); its dtype selects the compiled specialisation.
     The FIFO table (fifo_*, in_*, out_*) is neurochip.graph.Topology.arrays().
+
+    Two passes per time step (docs/simulator.md). The **functional pass** runs the cores
+    in description order (a topological order: every source has produced step t when a
+    core runs step t), each draining its sources' step-t spikes in §4's order, so every
+    membrane, spike and count is what the chip computes (§7: a stall delays, it never
+    reorders). It logs each core's program of pops and pushes with their cycle costs
+    (§8). The **timing pass** (:func:`_run_timing`) then turns the logged programs into
+    cycles, stalls and idles. With ``timing`` False only the functional pass runs (the
+    bench's functional-only ceiling); cycles, stalls and idles are then 0.
+    Returns False if the FIFOs deadlock (never for a description that validates).
     """
     L = layer_cfg.shape[0]
     F = fifo_depth.shape[0]
     T = time_steps
     total_n = n_off[L]
-    max_pend = 1
-    for j in range(L):
-        max_pend = max(max_pend, (layer_cfg[j, LC_NEURONS] + 1) * (out_ptr[j + 1] - out_ptr[j]))
-    f_off = np.zeros(F + 1, dtype=np.int64)
-    for f in range(F):
-        f_off[f + 1] = f_off[f] + fifo_depth[f]
-    items = np.empty(T * (images.shape[1] + 1), dtype=np.int64)
-    fifo = np.zeros(f_off[F], dtype=np.int64)
-    head = np.zeros(F, dtype=np.int64)
-    level = np.zeros(F, dtype=np.int64)
-    lvl0 = np.zeros(F, dtype=np.int64)
-    pushed = np.zeros(F, dtype=np.bool_)
-    popped = np.zeros(F, dtype=np.bool_)
-    t_next = np.zeros(L, dtype=np.int64)
-    blocked = np.zeros(L, dtype=np.int64)  # RUNNABLE, WAIT_EMPTY or WAIT_FULL
-    wait_fifo = np.zeros(L, dtype=np.int64)  # the FIFO a blocked core waits on
-    attempt = np.zeros(L, dtype=np.int64)
-    source = np.zeros(L, dtype=np.int64)  # input FIFO being drained (position in in_fifo)
-    pushing = np.zeros(L, dtype=np.bool_)
-    tokens = np.zeros(L, dtype=np.int64)
-    pend_item = np.zeros((L, max_pend), dtype=np.int64)
-    pend_fifo = np.zeros((L, max_pend), dtype=np.int64)
-    pend_gap = np.zeros((L, max_pend), dtype=np.int64)
-    pend_len = np.zeros(L, dtype=np.int64)
-    pend_pos = np.zeros(L, dtype=np.int64)
-    max_n = 0
+    P_in = images.shape[1]
+    max_n = 1
     for j in range(L):
         max_n = max(max_n, layer_cfg[j, LC_NEURONS])
-    fired = np.empty(max_n, dtype=np.int64)
-    flags = np.empty(max_n, dtype=np.uint8)
+    # per core, the ops of one step: its pops (every source's events + token) and pushes
+    cap = 1
+    for j in range(L):
+        c = (layer_cfg[j, LC_NEURONS] + 1) * (out_ptr[j + 1] - out_ptr[j])
+        for q in range(in_ptr[j], in_ptr[j + 1]):
+            p = fifo_producer[in_fifo[q]]
+            c += (P_in if p < 0 else layer_cfg[p, LC_NEURONS]) + 1
+        cap = max(cap, c)
+    op_f = np.zeros((L, cap), dtype=np.int64)  # FIFO popped, or F + FIFO pushed
+    op_d = np.zeros((L, cap), dtype=np.int64)  # cycles after the previous op
+    n_op = np.zeros(L, dtype=np.int64)
+    op_pos = np.zeros(L, dtype=np.int64)
+    t_last = np.zeros(L, dtype=np.int64)
+    pend = np.zeros(L, dtype=np.int64)  # op_d of the core's next op
+    stall = np.zeros(L, dtype=np.int64)
+    ring_off = np.zeros(F + 1, dtype=np.int64)
+    for f in range(F):
+        ring_off[f + 1] = ring_off[f] + fifo_depth[f]
+    ring_t = np.zeros(ring_off[F], dtype=np.int64)
+    npush = np.zeros(F, dtype=np.int64)
+    npop = np.zeros(F, dtype=np.int64)
+    push_slot = np.zeros(F, dtype=np.int64)
+    pop_slot = np.zeros(F, dtype=np.int64)
+    host = np.zeros(3, dtype=np.int64)
+    items_g = np.empty((GROUP, T * (P_in + 1)), dtype=np.int64)  # a group's encoded inputs
+    n_items_g = np.zeros(GROUP, dtype=np.int64)
+    spk = np.zeros((L, max_n + 8), dtype=np.int64)  # each core's spikes of the current step
+    nspk = np.zeros(L, dtype=np.int64)
+    flags = np.zeros(max_n + 8, dtype=np.uint8)
     sent = np.zeros(total_n, dtype=np.uint8)  # pool emit = once (§5.3), ttfs fired (§6.1)
     pot = np.zeros(total_n, dtype=np.int64)  # ttfs membranes V (§6.1)
+    params = expand_params(param_values, layer_cfg, n_off)
+    conv_w = flip_conv_weights(weights, w_off, layer_cfg)
+    ok = True
     for img in range(images.shape[0]):
-        n_items = encode_image(enc_kind, images[img], T, seed, indices[img], items)
+        if img % GROUP == 0:
+            encode_group(enc_kind, images, img, min(GROUP, images.shape[0] - img), T, seed,
+                         indices, items_g, n_items_g)
+        items = items_g[img % GROUP]
+        n_items = n_items_g[img % GROUP]
         mem[:] = 0
         sent[:] = 0
         pot[:] = 0
         winner = -1  # ttfs output: the first class that went out (§6.1)
-        head[:] = 0
-        level[:] = 0
-        t_next[:] = 0
-        blocked[:] = RUNNABLE
-        source[:] = 0
-        pushing[:] = False
-        tokens[:] = 0
         cnt = core_out[img]
         cnt[:, :] = 0
         counts = counts_out[img]
         counts[:] = 0
-        host_pos = 0
-        host_t = 0
-        host_blocked = False
-        host_attempt = 0
-        host_stalls = 0
-        done = -1
-        while done < 0:
-            c = INF
-            if host_pos < n_items and not host_blocked:
-                c = host_t
+        t_last[:] = 0
+        pend[:] = 0
+        stall[:] = 0
+        npush[:] = 0
+        npop[:] = 0
+        push_slot[:] = 0
+        pop_slot[:] = 0
+        host[:] = 0
+        hp = 0
+        for t in range(T):
+            hs = hp
+            while items[hp] != EOS:
+                hp += 1
+            he = hp
+            hp += 1
+            n_op[:] = 0
+            op_pos[:] = 0
             for j in range(L):
-                if blocked[j] == RUNNABLE and t_next[j] < c:
-                    c = t_next[j]
-            for f in range(F):
-                lvl0[f] = level[f]
-                pushed[f] = False
-                popped[f] = False
-            # host (§8): one item per cycle into its FIFO
-            if host_pos < n_items and not host_blocked and host_t == c:
-                f = host_fifo
-                if lvl0[f] < fifo_depth[f]:
-                    fifo[f_off[f] + (head[f] + level[f]) % fifo_depth[f]] = items[host_pos]
-                    level[f] += 1
-                    pushed[f] = True
-                    host_pos += 1
-                    host_t = c + 1
-                else:
-                    host_blocked = True
-                    host_attempt = c
-            for j in range(L):
-                if blocked[j] != RUNNABLE or t_next[j] != c:
-                    continue
-                if pushing[j]:  # push pend_item[pos] into pend_fifo[pos]
-                    pos = pend_pos[j]
-                    f = pend_fifo[j, pos]
-                    if lvl0[f] < fifo_depth[f]:
-                        fifo[f_off[f] + (head[f] + level[f]) % fifo_depth[f]] = pend_item[j, pos]
-                        level[f] += 1
-                        pushed[f] = True
-                        cnt[j, C_PUSHES] += 1
-                        cnt[j, C_BUSY] += 1
-                        pos += 1
-                        pend_pos[j] = pos
-                        if pos < pend_len[j]:
-                            t_next[j] = c + 1 + pend_gap[j, pos]
-                        else:
-                            pushing[j] = False
-                            t_next[j] = c + 1
+                kind = layer_cfg[j, LC_KIND]
+                m0 = n_off[j]
+                K = layer_cfg[j, LC_WORDS]
+                N = layer_cfg[j, LC_NEURONS]
+                nop = 0
+                n_src = in_ptr[j + 1] - in_ptr[j]
+                for si in range(n_src):
+                    f = in_fifo[in_ptr[j] + si]
+                    p = fifo_producer[f]
+                    if p < 0:
+                        src = items[hs:he]
+                        ns = he - hs
                     else:
-                        blocked[j] = WAIT_FULL
-                        wait_fifo[j] = f
-                        attempt[j] = c
-                    continue
-                f = in_fifo[in_ptr[j] + source[j]]
-                if lvl0[f] == 0:
-                    blocked[j] = WAIT_EMPTY
-                    wait_fifo[j] = f
-                    attempt[j] = c
-                    continue
-                item = fifo[f_off[f] + head[f]]
-                head[f] = (head[f] + 1) % fifo_depth[f]
-                level[f] -= 1
-                popped[f] = True
-                cnt[j, C_POPS] += 1
-                cnt[j, C_BUSY] += 1
-                if item != EOS:
-                    # --- dispatch: the layer kind applies and counts the address event
-                    kind = layer_cfg[j, LC_KIND]
+                        src = spk[p]
+                        ns = nspk[p]
+                    # --- dispatch: the layer kind applies and counts its address events
+                    after = op_d[j, nop + 1:nop + ns + 2]
                     busy = 0
                     if kind == KIND_FC:
-                        _fc_accumulate(mem, n_off[j], weights, w_off[j], layer_cfg, j, item)
-                        busy = _fc_counts(cnt[j], layer_cfg[j, LC_WORDS], layer_cfg[j, LC_NEURONS])
+                        busy = _fc_events(mem, m0, weights, w_off[j], layer_cfg, j, src, ns,
+                                          after)
+                        cnt[j, C_WREADS] += busy
+                        cnt[j, C_SOPS] += ns * N
+                        cnt[j, C_MREADS] += busy
+                        cnt[j, C_MWRITES] += busy
                     elif kind == KIND_CONV2D:
-                        touched = _conv2d_accumulate(mem, n_off[j], weights, w_off[j], layer_cfg,
-                                                     j, item)
-                        busy = _conv2d_counts(cnt[j], touched, layer_cfg[j, LC_WPP],
-                                              layer_cfg[j, LC_CHANNELS])
+                        touched = _conv2d_events(mem, m0, conv_w, w_off[j], layer_cfg, j, src,
+                                                 ns, after)
+                        busy = touched * layer_cfg[j, LC_WPP]
+                        cnt[j, C_WREADS] += busy
+                        cnt[j, C_SOPS] += touched * layer_cfg[j, LC_CHANNELS]
+                        cnt[j, C_MREADS] += busy
+                        cnt[j, C_MWRITES] += busy
+                        cnt[j, C_ADDR] += touched
                     elif kind == KIND_POOL:
-                        busy = _pool_counts(cnt[j], _pool_accumulate(mem, n_off[j], layer_cfg,
-                                                                     j, item))
+                        busy = _pool_events(mem, m0, layer_cfg, j, src, ns, after)
+                        cnt[j, C_SOPS] += busy
+                        cnt[j, C_MREADS] += busy
+                        cnt[j, C_MWRITES] += busy
+                        cnt[j, C_ADDR] += busy
                     elif kind == KIND_ADD:
-                        _add_accumulate(mem, n_off[j], weights, w_off[j], layer_cfg, j, item,
-                                        source[j])
-                        busy = _add_counts(cnt[j])
-                    cnt[j, C_BUSY] += busy
-                    t_next[j] = c + 1 + busy
-                    continue
-                if source[j] + 1 < in_ptr[j + 1] - in_ptr[j]:
-                    source[j] += 1  # drain the next source's items of this step (§4)
-                    t_next[j] = c + 1
-                    continue
-                source[j] = 0
-                t = tokens[j]
-                tokens[j] = t + 1
+                        busy = _add_events(mem, m0, weights, w_off[j], layer_cfg, j, src, ns, si,
+                                           after)
+                        cnt[j, C_WREADS] += busy
+                        cnt[j, C_SOPS] += busy
+                        cnt[j, C_MREADS] += busy
+                        cnt[j, C_MWRITES] += busy
+                    cnt[j, C_POPS] += ns + 1  # the events and the EOS token
+                    cnt[j, C_BUSY] += ns + 1 + busy
+                    # the ops: ns events then the token, each after[i] cycles after the
+                    # previous pop; the first after the core's previous op
+                    for q in range(nop, nop + ns + 1):
+                        op_f[j, q] = f
+                    op_d[j, nop] = pend[j]
+                    nop += ns + 1
+                    pend[j] = 1  # after a source's EOS: the next source's first pop
                 # --- dispatch: the neuron model updates every group and counts it
                 model = layer_cfg[j, LC_MODEL]
+                fired = spk[j]
                 nf = 0
-                K = 0
                 if model == MODEL_LIF:
-                    nf = _lif_update(mem, n_off[j], param_values, layer_cfg, j, fired, flags)
-                    K = _lif_counts(cnt[j], layer_cfg[j, LC_WORDS], layer_cfg[j, LC_NEURONS])
+                    nf = _lif_update(mem, m0, params, layer_cfg, j, fired, flags)
+                    _lif_counts(cnt[j], K, N)
                 elif model == MODEL_TTFS:
-                    nf = _ttfs_update(mem, pot, n_off[j], param_values, layer_cfg, j, fired,
-                                      flags)
-                    K = _ttfs_counts(cnt[j], layer_cfg[j, LC_WORDS], layer_cfg[j, LC_NEURONS])
+                    nf = _ttfs_update(mem, pot, m0, params, layer_cfg, j, fired, flags)
+                    _ttfs_counts(cnt[j], K, N)
                 elif model == MODEL_BISTABLE:  # same cycles and reads as lif (§8, §10)
-                    nf = _bistable_update(mem, n_off[j], param_values, layer_cfg, j, t, fired)
-                    K = _lif_counts(cnt[j], layer_cfg[j, LC_WORDS], layer_cfg[j, LC_NEURONS])
+                    nf = _bistable_update(mem, m0, params, layer_cfg, j, t, fired, flags)
+                    _lif_counts(cnt[j], K, N)
                 # --- which spikes go out: a sent / fired bit per neuron (§5.3, §6.1)
-                if (layer_cfg[j, LC_KIND] == KIND_POOL and layer_cfg[j, POOL_ONCE] != 0) \
-                        or model == MODEL_TTFS:
-                    nf = _pool_emit_once(fired, nf, sent, n_off[j])
+                if (kind == KIND_POOL and layer_cfg[j, POOL_ONCE] != 0) or model == MODEL_TTFS:
+                    nf = _pool_emit_once(fired, nf, sent, m0)
                     cnt[j, C_BMREADS] += K
                     cnt[j, C_BMWRITES] += K
+                nspk[j] = nf
                 cnt[j, C_SPIKES] += nf  # the spikes that go out (§6), whatever the kind
                 cnt[j, C_BUSY] += K
                 if record_spikes:
                     for q in range(nf):
-                        spikes_out[img, t, n_off[j] + fired[q]] = 1
+                        spikes_out[img, t, m0 + fired[q]] = 1
                 if j == output_core:
                     if winner < 0 and nf > 0:
                         winner = fired[0]  # ascending: the lowest index of the first step
@@ -745,9 +1150,8 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
                         k = fired[q]
                         if counts[k] < count_max:
                             counts[k] += 1
-                    t_next[j] = c + K + 1
-                    if t + 1 == T:
-                        done = c + K + 1
+                    pend[j] = K + 1
+                    n_op[j] = nop
                     continue
                 # push program (§8): a spike of group g waits for g's update cycle; every
                 # item goes to each output FIFO in order; the EOS token follows the last group
@@ -756,55 +1160,47 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
                 kc = layer_cfg[j, LC_WPP]
                 o0 = out_ptr[j]
                 n_out = out_ptr[j + 1] - o0
+                cnt[j, C_PUSHES] += (nf + 1) * n_out
+                cnt[j, C_BUSY] += (nf + 1) * n_out
                 g_prev = -1  # gap = update cycles between two pushes
-                q = 0
                 pos = 0  # fired is ascending: walk positions instead of dividing by C
                 for s in range(nf):
                     n = fired[s]
-                    if kc == layer_cfg[j, LC_WORDS]:  # one position (fc): group n div L
+                    if kc == K:  # one position (fc): group n div L
                         g = n // lanes
                     else:  # group of n = pos·C + ch is pos·K_c + ch div L (§3)
                         while n >= (pos + 1) * C:
                             pos += 1
                         g = pos * kc + (n - pos * C) // lanes
-                    for o in range(n_out):
-                        pend_item[j, q] = fired[s]
-                        pend_fifo[j, q] = out_fifo[o0 + o]
-                        pend_gap[j, q] = g - g_prev if o == 0 else 0
-                        q += 1
+                    op_f[j, nop] = F + out_fifo[o0]
+                    op_d[j, nop] = 1 + g - g_prev
+                    for o in range(1, n_out):
+                        op_f[j, nop + o] = F + out_fifo[o0 + o]
+                        op_d[j, nop + o] = 1
+                    nop += n_out
                     g_prev = g
-                for o in range(n_out):
-                    pend_item[j, q] = EOS
-                    pend_fifo[j, q] = out_fifo[o0 + o]
-                    pend_gap[j, q] = K - 1 - g_prev if o == 0 else 0
-                    q += 1
-                pend_len[j] = q
-                pend_pos[j] = 0
-                pushing[j] = True
-                t_next[j] = c + 1 + pend_gap[j, 0]
-            # wake agents whose partner freed or filled a slot this cycle (§7)
-            if host_blocked and popped[host_fifo]:
-                host_blocked = False
-                host_stalls += c + 1 - host_attempt
-                host_t = c + 1
-            for f in range(F):
-                if pushed[f]:
-                    j = fifo_consumer[f]
-                    if blocked[j] == WAIT_EMPTY and wait_fifo[j] == f:
-                        blocked[j] = RUNNABLE  # idle cycles are the remainder, counted at the end
-                        t_next[j] = c + 1
-                if popped[f]:
-                    j = fifo_producer[f]
-                    if j >= 0 and blocked[j] == WAIT_FULL and wait_fifo[j] == f:
-                        blocked[j] = RUNNABLE
-                        cnt[j, C_STALL] += c + 1 - attempt[j]
-                        t_next[j] = c + 1
+                op_f[j, nop] = F + out_fifo[o0]
+                op_d[j, nop] = K - g_prev
+                for o in range(1, n_out):
+                    op_f[j, nop + o] = F + out_fifo[o0 + o]
+                    op_d[j, nop + o] = 1
+                nop += n_out
+                pend[j] = 1
+                n_op[j] = nop
+            if timing:
+                ok &= _run_timing(n_op, op_f, op_d, op_pos, t_last, stall, host, hp,
+                                  host_fifo, fifo_depth, ring_off, ring_t, npush, npop,
+                                  push_slot, pop_slot)
+        done = 0
+        if timing:  # the output core's last token, then its K update cycles
+            done = t_last[output_core] + layer_cfg[output_core, LC_WORDS] + 1
         for j in range(L):
-            cnt[j, C_IDLE] = done - cnt[j, C_BUSY] - cnt[j, C_STALL]
+            cnt[j, C_STALL] = stall[j]
+            cnt[j, C_IDLE] = done - cnt[j, C_BUSY] - stall[j] if timing else 0
         cycles_out[img] = done
         chip_out[img, CHIP_CYCLES] = done
-        chip_out[img, CHIP_HOST_PUSHES] = host_pos
-        chip_out[img, CHIP_HOST_STALLS] = host_stalls
+        chip_out[img, CHIP_HOST_PUSHES] = n_items
+        chip_out[img, CHIP_HOST_STALLS] = host[2]
         for n in range(total_n):
             mem_out[img, n] = mem[n]
             pot_out[img, n] = pot[n]
@@ -822,6 +1218,7 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
                 if counts[k] > counts[best]:
                     best = k
         pred_out[img] = best
+    return ok
 
 
 @njit(cache=True)

@@ -26,7 +26,7 @@ class SimulationResult(Observation):
 
 def simulate(desc: CoreDescription, images: np.ndarray, indices: np.ndarray | None = None,
              record_spikes: bool = False, progress: bool = False,
-             chunk: int = 32, workers: int = 1) -> SimulationResult:
+             chunk: int = 32, workers: int = 1, timing: bool = True) -> SimulationResult:
     """Run ``images`` ((n, ...) uint8 pixels) through the chip of ``desc``.
 
     ``indices`` are the images' positions in their dataset split (they seed the LFSR
@@ -35,6 +35,8 @@ def simulate(desc: CoreDescription, images: np.ndarray, indices: np.ndarray | No
     spikes and can give another result. ``workers`` > 1 runs chunks on threads (the
     kernel releases the GIL); images are independent (§9), so neither the chunking nor
     the order in which images run changes a result, as long as each keeps its index.
+    ``timing=False`` skips the cycle model (the bench's functional-only ceiling): spikes,
+    membranes, counts and event counters are the same, cycles, stalls and idles are 0.
     """
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
@@ -60,10 +62,13 @@ def simulate(desc: CoreDescription, images: np.ndarray, indices: np.ndarray | No
     bar = _progress_bar(n, progress)
 
     def run_chunk(sl: slice) -> int:
-        kernel.simulate_batch(flat[sl], idx[sl], *model_args, record_spikes, counts[sl],
-                              cycles[sl], core[sl], chip[sl], mem[sl],
-                              spikes[sl] if record_spikes else spikes,
-                              np.zeros(total, dtype=scratch_dtype), pot[sl], pred[sl])
+        ok = kernel.simulate_batch(flat[sl], idx[sl], *model_args, record_spikes, counts[sl],
+                                   cycles[sl], core[sl], chip[sl], mem[sl],
+                                   spikes[sl] if record_spikes else spikes,
+                                   np.zeros(total, dtype=scratch_dtype), pot[sl], pred[sl],
+                                   timing)
+        if not ok:
+            raise RuntimeError("the FIFOs deadlocked (a description that validates cannot)")
         return sl.stop - sl.start
 
     if workers > 1:  # at least 4 chunks a worker, so a small batch still spreads evenly
