@@ -248,3 +248,28 @@ def test_synth_figures_per_point(small_model_path, tmp_path, capsys):
     assert all(isinstance(v, int) and v > 0 for v in luts)
     assert "luts" in r["pareto_costs"]
 
+
+
+def test_weight_bits_re_quantize_from_the_float_checkpoint(tmp_path, capsys):
+    """With --checkpoint, weight_bits is swept by re-quantizing the float weights at each
+    width: the checkpoint's own width gives back the model itself (same hash); other
+    widths give other chips; a checkpoint of another network is refused."""
+    from helpers import write_checkpoint
+    from neurochip.description import save
+    from neurochip.quantize import load_checkpoint, quantize
+
+    ckpt = write_checkpoint(tmp_path / "m.ckpt.npz", sizes=(784, 24, 10), bits=1, T=4)
+    desc = quantize(load_checkpoint(ckpt), "tiny", lanes=8, fifo_depth=4)
+    save(desc, tmp_path / "m.npz")
+    code, r = sweep(capsys, str(tmp_path / "m.npz"), "--checkpoint", str(ckpt), "--set",
+                    "weight_bits=1,2,4,9", "--images", "8", "--workers", "0",
+                    "-o", str(tmp_path / "out"))
+    assert code == 0
+    by = {p["overrides"]["weight_bits"]: p for p in r["points"]}
+    assert set(by) == {1, 2, 4} and r["refused"][0]["overrides"] == {"weight_bits": 9}
+    assert by[1]["model_hash"] == desc.content_hash()
+    assert len({p["model_hash"] for p in r["points"]}) == 3
+    other = write_checkpoint(tmp_path / "o.ckpt.npz", sizes=(784, 30, 10))
+    assert main(["sweep", str(tmp_path / "m.npz"), "--checkpoint", str(other), "--set",
+                 "weight_bits=2", "-o", str(tmp_path / "o")]) == 2
+    assert "not the model's" in capsys.readouterr().err

@@ -43,12 +43,34 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "the shipped MNIST test sample")
     p.add_argument("--images", type=int, default=None, metavar="N",
                    help="the first N images (default: all of them)")
+    p.add_argument("--checkpoint", metavar="CKPT",
+                   help="the float checkpoint the model was quantized from (*.ckpt.npz): "
+                        "then --set weight_bits=... re-quantizes it at each width (the "
+                        "weights, thresholds, biases and membrane widths; cores and FIFOs "
+                        "stay the model's); without it weight_bits cannot be swept")
     p.add_argument("--synth", choices=SYNTH_TARGETS, default=None,
                    help="also synthesize every point (`neurochip synth`) for LUT/FF/BRAM/Fmax")
     add_cluster_arguments(p)
     p.add_argument("-o", "--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.set_defaults(func=run)
+
+
+def load_float_model(path: str, desc):
+    """The float checkpoint, checked to be the model's (same layers and shapes), and the
+    file's sha256."""
+    import hashlib
+
+    from neurochip.description import DescriptionError
+    from neurochip.explore.sweep import requantize
+    from neurochip.quantize import load_checkpoint
+
+    try:
+        model = load_checkpoint(path)
+        requantize(desc, model, model.weight_bits)
+    except DescriptionError as exc:
+        raise BadInput(f"--checkpoint {path}: {exc}") from exc
+    return model, hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def check_synth() -> None:
@@ -63,11 +85,17 @@ def run(args: argparse.Namespace) -> int:
     from neurochip.explore.engine import EngineError, client_for, run_tasks
     from neurochip.explore.grid import GridError, build_grid
     from neurochip.explore.store import Row, Store, StoreError
-    from neurochip.explore.sweep import evaluate_point
+    from neurochip.explore.sweep import evaluate_point, point_description
 
     desc = load_model(args.model)
+    checkpoint, checkpoint_sha, make = None, None, None
+    if args.checkpoint:
+        checkpoint, checkpoint_sha = load_float_model(args.checkpoint, desc)
+
+        def make(sets):
+            return point_description(desc, sets, checkpoint, origin=args.model)
     try:
-        grid = build_grid(desc, args.set, origin=args.model)
+        grid = build_grid(desc, args.set, origin=args.model, make=make)
     except GridError as exc:
         raise BadInput(str(exc)) from exc
     if not grid.points:
@@ -75,12 +103,17 @@ def run(args: argparse.Namespace) -> int:
                        f"{' '.join(grid.refused[0][0].sets)}: {grid.refused[0][1]}")
     if args.synth:
         check_synth()
+    if args.images is not None and args.images < 1:
+        raise BadInput(f"--images {args.images}: give a positive number of images")
     images, labels, source = load_images(args.data, "test", args.images)
+    if args.images is not None and len(images) < args.images:
+        raise BadInput(f"--images {args.images}: {source} has only {len(images)} images")
     if images.reshape(len(images), -1).shape[1] != desc.input_size:
         raise BadInput(f"the images have {images[0].size} pixels but model input.shape "
                        f"{list(desc.input_shape)} needs {desc.input_size}")
     identity = {"model_hash": desc.content_hash(), "grid": grid.describe(), "data": source,
-                "images": len(images), "synth": args.synth}
+                "images": len(images), "synth": args.synth,
+                "checkpoint": checkpoint_sha}
     try:
         store = Store(args.out, "sweep", identity)
     except StoreError as exc:
@@ -98,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
 
     workers = workers_of(args)
     shared = {"desc": desc, "images": images, "labels": labels, "source": source,
-              "synth": args.synth}
+              "synth": args.synth, "checkpoint": checkpoint}
     try:
         with client_for(args.scheduler, min(workers, len(todo)) if todo else 0) as client:
             failed = run_tasks(client, evaluate_point, todo, keep, shared=shared)

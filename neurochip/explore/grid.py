@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 from dataclasses import dataclass
+from typing import Callable
 
 from neurochip.description import CoreDescription
 from neurochip.description.fields import DescriptionError
@@ -72,27 +73,37 @@ def parse_axes(sets: list[str]) -> list[Axis]:
     return axes
 
 
-def build_grid(desc: CoreDescription, sets: list[str], origin: str = "<description>") -> Grid:
-    """Every combination of the axes' values, each applied to ``desc`` and validated.
-    Unknown or structural fields and fields that need retraining refuse the whole grid
-    (GridError); a value the validator refuses refuses only its points."""
+def build_grid(desc: CoreDescription, sets: list[str], origin: str = "<description>",
+               make: Callable[[tuple[str, ...]], CoreDescription] | None = None) -> Grid:
+    """Every combination of the axes' values, each made into a description by ``make``
+    (default: the overrides applied to ``desc``) and so validated. Unknown or structural
+    fields refuse the whole grid (GridError), and so do fields that need retraining unless
+    ``make`` re-quantizes them (``requantizes``); a value refused by the validator
+    refuses only its points."""
     axes = parse_axes(sets)
+    requantizes = make is not None
     for axis in axes:
         try:  # the field must exist (checked with its first value)
             override = parse_override(f"{axis.field}={axis.values[0]}", desc)
         except DescriptionError as exc:
             raise GridError(str(exc)) from exc
-        if override.path in NEEDS_RETRAINING:
+        if override.path in NEEDS_RETRAINING and not requantizes:
             raise GridError(
                 f"--set {axis.field}: {override.path} changes what the trained integer weights "
-                "mean and needs a re-quantized model; sweep fields that need no retraining: "
-                "core.lanes, core.fifo_depth, time_steps, clock_hz, membrane_bits, overflow, "
-                "neuron.* and the kinds' behaviour choices")
+                "mean; pass the float --checkpoint to re-quantize at each width, or sweep "
+                "fields that need no retraining: core.lanes, core.fifo_depth, time_steps, "
+                "clock_hz, membrane_bits, overflow, neuron.* and the kinds' behaviour choices")
+        if override.path in NEEDS_RETRAINING and override.layer is not None:
+            raise GridError(f"--set {axis.field}: re-quantization sets {override.path} for "
+                            f"the whole chip; use --set {override.path}=...")
     grid = Grid(axes, [], [])
     for combo in itertools.product(*(a.values for a in axes)):
         point = Point(tuple(f"{a.field}={v}" for a, v in zip(axes, combo)))
         try:
-            apply_overrides(desc, list(point.sets), origin=origin)
+            if make is None:
+                apply_overrides(desc, list(point.sets), origin=origin)
+            else:
+                make(point.sets)
         except DescriptionError as exc:
             grid.refused.append((point, str(exc)))
             continue
