@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import uuid
 from typing import Callable, Iterator
 
 CONNECT_TIMEOUT_S = 10
@@ -85,9 +86,10 @@ def run_tasks(client, fn: Callable, tasks: list[tuple[str, tuple]], on_result: C
         from dask.distributed import as_completed
 
         kw = {k: client.scatter(v, broadcast=True) for k, v in (shared or {}).items()}
+        run = uuid.uuid4().hex[:12]  # task keys unique to this run on a shared scheduler
         futures = {}
         for key, args in tasks:
-            fut = client.submit(fn, *args, **kw, key=f"neurochip-{label}-{key}", pure=False)
+            fut = client.submit(fn, *args, **kw, key=f"neurochip-{label}-{run}-{key}", pure=False)
             futures[fut] = key
         for fut in as_completed(futures):
             key = futures.pop(fut)
