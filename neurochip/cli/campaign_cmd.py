@@ -155,6 +155,9 @@ def summarize(store, wanted: set[str], computed: list[str], failed: list, second
         "per_overflow": dict(sorted(per["overflow"].items())),
         "per_simulator": dict(sorted(per["simulator"].items())),
         "seconds_per_network": {s: round(sum(v) / len(v), 2) for s, v in sorted(cost.items())},
+        # of which the HDL build and the HDL run (the rest: RTL generation, simulator)
+        "build_seconds_per_network": _mean_by_simulator(rows, "rtl_build_seconds"),
+        "rtl_run_seconds_per_network": _mean_by_simulator(rows, "rtl_run_seconds"),
         "worker_seconds": round(sum(r.seconds for r in rows), 1),
         "seeds": [min((r.spec["seed"] for r in rows), default=0),
                   max((r.spec["seed"] for r in rows), default=-1)],
@@ -168,13 +171,23 @@ def summarize(store, wanted: set[str], computed: list[str], failed: list, second
     }
 
 
+def _mean_by_simulator(rows, field: str) -> dict[str, float]:
+    by: dict[str, list[float]] = {}
+    for r in rows:
+        if r.result.get(field) is not None:
+            by.setdefault(r.spec["simulator"], []).append(r.result[field])
+    return {s: round(sum(v) / len(v), 2) for s, v in sorted(by.items())}
+
+
 def print_summary(s: dict) -> None:
     print(f"{s['networks']} networks, {s['runs']} RTL runs ({s['computed']} computed now, "
           f"{s['reused']} reused), {s['mismatches']} mismatches, {s['errors']} errors, "
           f"{s['seconds']:.0f} s")
     for name in ("kind", "model", "overflow", "simulator"):
         print(f"  per {name:<10}" + ", ".join(f"{k} {v}" for k, v in s[f"per_{name}"].items()))
-    print("  seconds/network " + ", ".join(f"{k} {v}" for k, v in s["seconds_per_network"].items()))
+    print("  seconds/network " + ", ".join(
+        f"{k} {v} (HDL build {s['build_seconds_per_network'].get(k, 0)}, HDL run "
+        f"{s['rtl_run_seconds_per_network'].get(k, 0)})" for k, v in s["seconds_per_network"].items()))
     for b in s["bad"]:
         print(f"  {b['status'].upper()} {b['key']}: {b['why']}")
     for f in s["failed_tasks"]:
