@@ -39,8 +39,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from neurochip.cli import (convert_cmd, inspect_cmd, kinds_cmd, nir_cmd, quantize_cmd,
-                               rtl_cmd, simulate_cmd, train_cmd, verify_cmd)
+    from neurochip.cli import (campaign_cmd, convert_cmd, inspect_cmd, kinds_cmd, nir_cmd,
+                               quantize_cmd, rtl_cmd, simulate_cmd, sweep_cmd, train_cmd,
+                               verify_cmd)
 
     parser = argparse.ArgumentParser(
         prog="neurochip",
@@ -57,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify_cmd.register(sub)
     kinds_cmd.register(sub)
     nir_cmd.register(sub)
+    sweep_cmd.register(sub)
+    campaign_cmd.register(sub)
     return parser
 
 
