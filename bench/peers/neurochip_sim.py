@@ -14,9 +14,10 @@ from bench.measure import memory_report, peak_rss_mib, repeat
 from bench.peers.common import Batch, load_batch, out_path
 from bench.protocol import Job, RowMeasurement, TaskResult
 
-# keys of `neurochip simulate --json` that are timings, not results
-CLI_TIMING_KEYS = {"sim_images_per_s", "sim_sops_per_s", "compile_seconds", "workers", "model",
-                   "sim_time_per_chip_time"}
+from neurochip.cli.simulate_cmd import HOST_FIELDS
+
+# keys of `neurochip simulate --json` that are timings or the path, not results
+CLI_TIMING_KEYS = set(HOST_FIELDS) | {"model"}
 
 
 def run(job: Job) -> TaskResult:

@@ -11,6 +11,11 @@ import numpy as np
 from neurochip.cli.main import BadInput, EXIT_OK, add_set_argument, emit_json, load_model
 from neurochip.counters import CHIP, CORE
 
+# summarize() fields that measure the host running the simulator, not the chip: a result
+# that must not depend on where it ran (sweep rows, the bench's CLI check) leaves them out
+HOST_FIELDS = ("sim_images_per_s", "sim_sops_per_s", "sim_time_per_chip_time",
+               "compile_seconds", "workers")
+
 # --per-image: file extension → format
 PER_IMAGE_FORMATS = {".jsonl": "jsonl", ".json": "jsonl", ".csv": "csv"}
 
