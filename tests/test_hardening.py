@@ -108,3 +108,91 @@ def test_gzip_bomb_in_data_is_one_line(capsys, tmp_path, small_model_path, argv)
 def test_a_split_with_no_images_is_named(capsys, tmp_path, small_model_path):
     d = data_dir(tmp_path, idx_header((0, 28, 28)), 0, labels=0)
     refused(capsys, "simulate", small_model_path, "--data", d, words=("has no images",))
+
+
+# 3, 4, 11 --------------------------------------------------------------------------------
+def fc_model(tmp_path, mutate=None, extra: dict[str, int] | None = None, name="m.npz"):
+    """A small valid fc model as an .npz, its manifest passed through ``mutate``, with
+    ``extra`` members of the given unpacked sizes (zeros, compressed: a few kB each)."""
+    import zipfile
+
+    desc = random_description(11, kinds=("fc",), models=("lif",), max_layers=1)
+    man = desc.manifest()
+    if mutate:
+        mutate(man)
+    path = tmp_path / name
+    np.savez_compressed(path, manifest=np.frombuffer(json.dumps(man).encode(), np.uint8),
+                        **desc.arrays())
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for member, size in (extra or {}).items():
+            with zf.open(member, "w", force_zip64=True) as f:
+                for _ in range(size >> 20):
+                    f.write(bytes(1 << 20))
+    return path
+
+
+def peak_bytes(fn) -> int:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_manifest_declaring_a_huge_layer_is_refused_before_any_array_is_read(capsys, tmp_path):
+    def huge(m):
+        m["input"]["shape"] = [32768]
+        m["layers"][0].update(inputs=32768, neurons=32767)
+
+    path = fc_model(tmp_path, huge)
+    refused(capsys, "inspect", path, words=("bytes a description may hold",))
+
+
+def test_unknown_members_are_refused_before_any_member_is_read(tmp_path):
+    from neurochip.description import DescriptionError, load
+
+    path = fc_model(tmp_path, extra={"junk.npy": 96 << 20})
+
+    def load_it():
+        with pytest.raises(DescriptionError, match=r"unexpected arrays \['junk'\]"):
+            load(path)
+
+    assert peak_bytes(load_it) < 4 << 20
+
+
+def test_an_array_whose_header_declares_more_than_the_manifest_is_refused(tmp_path):
+    from neurochip.description import DescriptionError, load
+
+    desc = random_description(11, kinds=("fc",), models=("lif",), max_layers=1)
+    arrays = desc.arrays()
+    arrays["l0.weight"] = np.zeros((4096, 4096), np.int8)  # 16 MiB, compresses to kB
+    path = tmp_path / "m.npz"
+    np.savez_compressed(path, manifest=np.frombuffer(json.dumps(desc.manifest()).encode(),
+                                                     np.uint8), **arrays)
+
+    def load_it():
+        with pytest.raises(DescriptionError, match="the manifest implies"):
+            load(path)
+
+    assert peak_bytes(load_it) < 4 << 20
+
+
+@pytest.mark.parametrize("mutate, key, near", [
+    (lambda m: m["input"]["encoder"].update(sed=7), "input.encoder.sed", "input.encoder.seed"),
+    (lambda m: m.update(time_step=8), "time_step", "time_steps"),
+    (lambda m: m["layers"][0].update(weight_bit=2), "layers[0].weight_bit", "layers[0].weight_bits"),
+    (lambda m: m["layers"][0]["neuron"].update(thresold=1), "layers[0].neuron.thresold", None),
+    (lambda m: m["layers"][0]["core"].update(lane=4), "layers[0].core.lane", "layers[0].core.lanes"),
+])
+def test_unknown_manifest_keys_are_refused_naming_the_nearest(capsys, tmp_path, mutate, key, near):
+    line = refused(capsys, "inspect", fc_model(tmp_path, mutate), words=(f"'{key}'",))
+    if near:
+        assert f"did you mean '{near}'" in line
+
+
+def test_provenance_stays_free_form(capsys, tmp_path):
+    path = fc_model(tmp_path, lambda m: m["provenance"].update(anything={"goes": 1}))
+    assert run(capsys, "inspect", path)[0] == 0
