@@ -174,7 +174,7 @@ def test_an_array_whose_header_declares_more_than_the_manifest_is_refused(tmp_pa
                                                      np.uint8), **arrays)
 
     def load_it():
-        with pytest.raises(DescriptionError, match="the manifest implies"):
+        with pytest.raises(DescriptionError, match=r"declares shape \(4096, 4096\), more than the \d+ values allowed"):
             load(path)
 
     assert peak_bytes(load_it) < 4 << 20
@@ -196,3 +196,25 @@ def test_unknown_manifest_keys_are_refused_naming_the_nearest(capsys, tmp_path, 
 def test_provenance_stays_free_form(capsys, tmp_path):
     path = fc_model(tmp_path, lambda m: m["provenance"].update(anything={"goes": 1}))
     assert run(capsys, "inspect", path)[0] == 0
+
+
+# 6 ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("argv", [("convert", "{f}", "--bsnn", "{out}"),
+                                  ("quantize", "{f}", "-o", "{out}")])
+def test_an_empty_checkpoint_is_one_line(capsys, tmp_path, argv):
+    f = tmp_path / "empty.npz"
+    f.touch()
+    refused(capsys, *[a.format(f=f, out=tmp_path / "o.npz") for a in argv],
+            words=("not a readable .npz",))
+
+
+def test_a_checkpoint_bomb_is_refused_from_the_zip_directory(tmp_path):
+    from neurochip.npz import read_npz
+
+    path = fc_model(tmp_path, extra={"junk.npy": 64 << 20})
+
+    def read():
+        with pytest.raises(ValueError, match="would unpack to"):
+            read_npz(path, 32 << 20)
+
+    assert peak_bytes(read) < 4 << 20

@@ -20,6 +20,7 @@ from neurochip.description.model import (FORMAT_NAME, FORMAT_VERSION, INT64_MAX,
                                          MAX_MANIFEST_BYTES, CoreDescription, CoreMapping,
                                          Encoder, Layer, array_shapes)
 from neurochip.description.rules import validate
+from neurochip.npz import NpzError, member_sizes, read_member
 from neurochip.description.schema import LAYER_FIELDS, TOP_FIELDS
 
 _TOP = {f.path: f for f in TOP_FIELDS}
@@ -81,21 +82,16 @@ def from_arrays(raw: dict[str, np.ndarray], origin: str = "<arrays>") -> CoreDes
 def _member_sizes(zf: zipfile.ZipFile, origin: str) -> dict[str, int]:
     """Array name → unpacked size of every member, from the zip directory alone: each must
     be ``<array>.npy`` of at most MAX_ARRAY_BYTES (the manifest of MAX_MANIFEST_BYTES)."""
-    sizes: dict[str, int] = {}
-    for info in zf.infolist():
-        if not info.filename.endswith(".npy"):
-            raise DescriptionError(
-                f"{origin}: member {info.filename!r} is not a .npy array; every member "
-                "of a core description is '<array>.npy' (re-create the file with "
-                "`neurochip quantize` or neurochip.description.save)")
-        key = info.filename[:-4]
+    try:
+        sizes = member_sizes(zf, origin, MAX_DESCRIPTION_BYTES + MAX_MANIFEST_BYTES)
+    except NpzError as exc:
+        raise DescriptionError(f"{exc}; re-create the file with `neurochip quantize` or "
+                               "neurochip.description.save") from None
+    for key, size in sizes.items():
         limit = MAX_MANIFEST_BYTES if key == "manifest" else MAX_ARRAY_BYTES
-        if info.file_size > limit or key in sizes:
-            why = "appears twice" if key in sizes else (f"would unpack to {info.file_size} "
-                                                         f"bytes (limit {limit})")
-            raise DescriptionError(f"{origin}: member {info.filename!r} {why}; the file is "
-                                   "not a neurochip core description")
-        sizes[key] = info.file_size
+        if size > limit:
+            raise DescriptionError(f"{origin}: member '{key}.npy' would unpack to {size} bytes "
+                                   f"(limit {limit}); the file is not a neurochip core description")
     if "manifest" not in sizes:
         raise DescriptionError(f"{origin}: missing the 'manifest' array; this is not a "
                                "neurochip core description")
@@ -104,36 +100,13 @@ def _member_sizes(zf: zipfile.ZipFile, origin: str) -> dict[str, int]:
 
 def _read_member(zf: zipfile.ZipFile, key: str, shape: tuple[int, ...] | None,
                  origin: str) -> np.ndarray:
-    """One ``.npy`` member, its header checked before its data is read: no pickled objects,
-    and the shape the manifest implies (``shape``; None for the manifest itself, whose size
-    the zip directory bounds); never more values than that shape holds."""
+    """One member, never more values than ``shape`` (what the manifest implies) holds; a
+    smaller array is read so that :func:`validate` can name the field that disagrees."""
     try:
-        with zf.open(f"{key}.npy") as f:
-            version = np.lib.format.read_magic(f)
-            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                           else np.lib.format.read_array_header_2_0)
-            got, fortran, dtype = read_header(f)
-            if dtype.hasobject:
-                raise DescriptionError(f"{origin}: array '{key}' contains pickled objects; "
-                                       "only plain integer arrays are allowed")
-            if shape is not None and math.prod(got) > math.prod(shape):  # smaller: validate names it
-                raise DescriptionError(f"{origin}: array '{key}' has shape {tuple(got)}, the "
-                                       f"manifest implies {tuple(shape)}; fix the layer sizes "
-                                       "or the array")
-            if shape is None and len(got) != 1:
-                raise DescriptionError(f"{origin}: 'manifest' must be a 1-D uint8 array of "
-                                       f"UTF-8 JSON, got {dtype} with shape {tuple(got)}")
-            count = math.prod(got)
-            data = f.read(count * dtype.itemsize)
-            if len(data) != count * dtype.itemsize:
-                raise DescriptionError(f"{origin}: array '{key}' is truncated; re-create the "
-                                       "file with `neurochip quantize`")
-            return np.frombuffer(data, dtype=dtype).reshape(got, order="F" if fortran else "C")
-    except DescriptionError:
-        raise
-    except Exception as exc:  # corrupt members, bad CRCs, bad headers
-        raise DescriptionError(f"{origin}: unreadable .npz member '{key}.npy' ({exc}); "
-                               "re-create the file with `neurochip quantize`") from exc
+        arr = read_member(zf, key, origin, None if shape is None else math.prod(shape))
+    except NpzError as exc:
+        raise DescriptionError(f"{exc}; re-create the file with `neurochip quantize`") from None
+    return arr
 
 
 def _decode_manifest(m_arr: np.ndarray, origin: str) -> Any:
