@@ -218,3 +218,43 @@ def test_a_checkpoint_bomb_is_refused_from_the_zip_directory(tmp_path):
             read_npz(path, 32 << 20)
 
     assert peak_bytes(read) < 4 << 20
+
+
+# 7, 12 (tech) ----------------------------------------------------------------------------
+def tech_table(tmp_path, **energy):
+    from importlib import resources
+
+    obj = json.loads(resources.files("neurochip.data").joinpath("tech_40nm.json").read_text())
+    obj["energy_pj"].update(energy)
+    path = tmp_path / "tech.json"
+    path.write_text(json.dumps(obj))
+    return path
+
+
+def test_tech_from_a_device_is_refused_within_its_bound(capsys, small_model_path):
+    refused(capsys, "simulate", small_model_path, "--tech", "/dev/zero", words=("more than",))
+
+
+@pytest.mark.parametrize("value", [1e308, 1e7, -1.0])
+def test_tech_entries_are_bounded(capsys, tmp_path, small_model_path, value):
+    key = json.loads(tech_table(tmp_path).read_text())["energy_pj"]
+    path = tech_table(tmp_path, **{next(iter(key)): value})
+    refused(capsys, "simulate", small_model_path, "--tech", path, words=("0 … 1e+06",))
+
+
+# 8, 12 (verify) --------------------------------------------------------------------------
+@pytest.mark.parametrize("command", ["simulate", "verify"])
+def test_split_without_data_is_refused(capsys, small_model_path, command):
+    refused(capsys, command, small_model_path, "--split", "train", words=("needs --data",))
+
+
+@pytest.mark.parametrize("jobs", ["0", "-4"])
+def test_verify_jobs_must_be_positive(capsys, small_model_path, jobs):
+    refused(capsys, "verify", small_model_path, "--jobs", jobs, words=("--jobs",))
+
+
+@pytest.mark.parametrize("sub", ["", "/below"])
+def test_verify_work_must_be_a_folder(capsys, tmp_path, small_model_path, sub):
+    f = tmp_path / "file"
+    f.write_text("x")
+    refused(capsys, "verify", small_model_path, "--work", f"{f}{sub}", words=("is not a folder",))

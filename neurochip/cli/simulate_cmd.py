@@ -28,8 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", metavar="DIR",
                    help="folder with IDX files (train-/t10k-images-idx3-ubyte[.gz] ...); "
                         "default: the MNIST test sample shipped with neurochip")
-    p.add_argument("--split", choices=("train", "test"), default="test",
-                   help="which split of --data to run (default: test)")
+    p.add_argument("--split", choices=("train", "test"), default=None,
+                   help="which split of --data to run (default: test; needs --data)")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N images")
     p.add_argument("--tech", metavar="FILE", help="technology table JSON (default: 40 nm)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
@@ -47,12 +47,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def load_images(data: str | None, split: str, limit: int | None) -> tuple[np.ndarray, np.ndarray, str]:
+def load_images(data: str | None, split: str | None, limit: int | None) -> tuple[np.ndarray, np.ndarray, str]:
     """Images, labels and a description of where they came from."""
     from neurochip.datasets import load_sample, load_split
 
     if limit is not None and limit < 1:
         raise BadInput(f"--limit must be a positive number of images, got {limit}")
+    if data is None and split is not None:
+        raise BadInput(f"--split {split} needs --data DIR; without it the shipped MNIST test "
+                       "sample is used")
+    split = split or "test"
     if data is None:
         images, labels = load_sample()
         source = "shipped MNIST test sample"
