@@ -258,3 +258,30 @@ def test_verify_work_must_be_a_folder(capsys, tmp_path, small_model_path, sub):
     f = tmp_path / "file"
     f.write_text("x")
     refused(capsys, "verify", small_model_path, "--work", f"{f}{sub}", words=("is not a folder",))
+
+
+# 9 ---------------------------------------------------------------------------------------
+def test_no_command_writes_over_its_input(capsys, tmp_path, small_model_path):
+    import shutil
+
+    pytest.importorskip("nir")
+    model = tmp_path / "m.npz"
+    shutil.copy(small_model_path, model)
+    before = model.read_bytes()
+    refused(capsys, "nir", "export", model, "-o", model, words=("is the input",))
+    refused(capsys, "nir", "export", model, "-o", tmp_path / "." / "m.npz", words=("is the input",))
+    refused(capsys, "simulate", model, "--per-image", model, words=("is the input",))
+    refused(capsys, "simulate", model, "--plot", model, words=("is the input",))
+    refused(capsys, "quantize", model, "-o", model, words=("is the input",))
+    refused(capsys, "convert", model, "--bsnn", model, words=("is the input",))
+    refused(capsys, "convert", model, "--bsnn", tmp_path / "a.npz", "--plain", tmp_path / "a.npz",
+            words=("both",))
+    assert model.read_bytes() == before
+    graph = tmp_path / "m.nir"
+    assert run(capsys, "nir", "export", model, "-o", graph)[0] == 0
+    before = graph.read_bytes()
+    refused(capsys, "nir", "import", graph, "-o", graph, words=("is the input",))
+    link = tmp_path / "link.nir"
+    link.symlink_to(graph)
+    refused(capsys, "nir", "import", graph, "-o", link, words=("is the input",))
+    assert graph.read_bytes() == before

@@ -84,10 +84,10 @@ def run(args: argparse.Namespace) -> int:
         from neurochip.cli.plot import check_output_path
 
         try:  # fail before simulating, not after
-            check_output_path(args.plot, "--plot")
+            check_output_path(args.plot, "--plot", inputs=(args.model, args.tech))
         except ValueError as exc:
             raise BadInput(str(exc)) from exc
-    per_image_format = (check_per_image_path(args.per_image)
+    per_image_format = (check_per_image_path(args.per_image, (args.model, args.tech))
                         if args.per_image is not None else None)
     images, labels, source = load_images(args.data, args.split, args.limit)
     if images.reshape(len(images), -1).shape[1] != desc.input_size:
@@ -151,7 +151,7 @@ def summarize(desc, result, energy, labels, source: str, compile_s: float, tech:
     }
 
 
-def check_per_image_path(path: str) -> str:
+def check_per_image_path(path: str, inputs: tuple = ()) -> str:
     """The format of a ``--per-image`` path ("jsonl" or "csv"), or BadInput before any
     simulation: an unknown extension, a directory, a missing or unwritable folder."""
     from pathlib import Path
@@ -159,7 +159,7 @@ def check_per_image_path(path: str) -> str:
     from neurochip.cli.plot import check_output_path
 
     try:
-        check_output_path(path, "--per-image")
+        check_output_path(path, "--per-image", inputs)
     except ValueError as exc:
         raise BadInput(str(exc)) from exc
     p = Path(path)
