@@ -285,3 +285,85 @@ def test_no_command_writes_over_its_input(capsys, tmp_path, small_model_path):
     link.symlink_to(graph)
     refused(capsys, "nir", "import", graph, "-o", link, words=("is the input",))
     assert graph.read_bytes() == before
+
+
+# 10 --------------------------------------------------------------------------------------
+def conv_graph(**conv):
+    nir = pytest.importorskip("nir")
+    rng = np.random.default_rng(0)
+    fields = dict(input_shape=(6, 6), weight=rng.integers(-2, 3, (2, 1, 3, 3)).astype(float),
+                  stride=1, padding=0, dilation=1, groups=1, bias=np.zeros(2))
+    fields.update(conv)
+    nodes = {"input": nir.Input(input_type={"input": np.array([1, 6, 6])}),
+             "c": nir.Conv2d(**fields),
+             "n": nir.IF(r=np.ones((2, 4, 4)), v_threshold=np.ones((2, 4, 4)),
+                         v_reset=np.zeros((2, 4, 4))),
+             "flat": nir.Flatten(input_type={"input": np.array([2, 4, 4])}, start_dim=0,
+                                 end_dim=-1),
+             "fc": nir.Affine(weight=rng.integers(-2, 3, (3, 32)).astype(float), bias=np.zeros(3)),
+             "out": nir.IF(r=np.ones(3), v_threshold=np.ones(3), v_reset=np.zeros(3)),
+             "output": nir.Output(output_type={"output": np.array([3])})}
+    edges = [("input", "c"), ("c", "n"), ("n", "flat"), ("flat", "fc"), ("fc", "out"),
+             ("out", "output")]
+    return nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+
+
+@pytest.mark.parametrize("conv, words", [
+    ({}, None),
+    ({"groups": 0}, "'groups' = [0]"),
+    ({"input_shape": (7, 7)}, "declares input_shape [7, 7]"),
+    ({"input_shape": (10**9, 10**9)}, "declares input_shape"),
+])
+def test_foreign_conv_fields_must_match_the_graph(tmp_path, conv, words):
+    nir = pytest.importorskip("nir")
+    from neurochip.interchange.nir_import import ImportOptions, import_file
+    from neurochip.interchange.nir_io import NirError
+
+    nir.write(tmp_path / "g.nir", conv_graph(**conv))
+    if words is None:
+        assert import_file(tmp_path / "g.nir", ImportOptions())[0].desc.layers[0].kind == "conv2d"
+        return
+    with pytest.raises(NirError, match=__import__("re").escape(words)):
+        import_file(tmp_path / "g.nir", ImportOptions())
+
+
+@pytest.mark.parametrize("kind, node_type, field, value", [
+    ("pool", "SumPool2d", "padding", np.array([1, 1])),
+    ("pool", "SumPool2d", "stride", np.array([3, 3])),
+    ("conv2d", "Conv2d", "stride", np.array([3, 3])),
+    ("conv2d", "Conv2d", "groups", 2),
+    ("conv2d", "Conv2d", "input_shape", np.array([10**9, 10**9])),
+])
+def test_an_exact_read_back_refuses_nodes_that_disagree_with_their_metadata(
+        capsys, tmp_path, kind, node_type, field, value):
+    nir = pytest.importorskip("nir")
+    for seed in range(200):
+        desc = random_description(seed, kinds=(kind,), models=("lif",), max_layers=1)
+        if desc.layers[0].kind == kind:
+            break
+    save(desc, tmp_path / "m.npz")
+    assert run(capsys, "nir", "export", tmp_path / "m.npz", "-o", tmp_path / "m.nir")[0] == 0
+    g = nir.read(tmp_path / "m.nir")
+    node = next(n for n in g.nodes.values() if type(n).__name__ == node_type)
+    setattr(node, field, value)
+    nir.write(tmp_path / "bad.nir", g)
+    refused(capsys, "nir", "import", tmp_path / "bad.nir", "-o", tmp_path / "o.npz",
+            "--images", "0", words=(f"field '{field}'" if field != "input_shape"
+                                    else "declares input_shape",))
+
+
+@pytest.mark.parametrize("option", ["--data", "--calibrate"])
+@pytest.mark.parametrize("images, words", [((5_500_000, 28, 28), "more than the"),
+                                           ((0, 28, 28), "has no images")])
+def test_nir_import_data_is_bounded_and_not_empty(capsys, tmp_path, small_model_path, option,
+                                                  images, words):
+    pytest.importorskip("nir")
+    graph = tmp_path / "m.nir"
+    assert run(capsys, "nir", "export", small_model_path, "-o", graph)[0] == 0
+    d = data_dir(tmp_path, idx_header(images), 4 << 20 if images[0] else 0,
+                 labels=1 if images[0] else 0)
+    (d / "train-images-idx3-ubyte.gz").symlink_to(d / "t10k-images-idx3-ubyte.gz")
+    (d / "train-labels-idx1-ubyte").symlink_to(d / "t10k-labels-idx1-ubyte")
+    extra = ["--foreign"] if option == "--calibrate" else []
+    refused(capsys, "nir", "import", graph, "-o", tmp_path / "o.npz", option, d, "--images", "2",
+            *extra, words=(words,))

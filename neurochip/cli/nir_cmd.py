@@ -138,7 +138,7 @@ def run_import(args: argparse.Namespace) -> int:
 
         try:
             cal = load_split(args.calibrate, "train")
-        except (ValueError, FileNotFoundError):
+        except FileNotFoundError:  # no training split: use the test split
             cal = load_split(args.calibrate, "test")
         cal_images = cal[0][:256].reshape(len(cal[0][:256]), -1)
         if cal_images.shape[1] != res.desc.input_size:
