@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
-from pathlib import Path
 
 from neurochip.cli.main import EXIT_FAILURE, EXIT_OK, BadInput, emit_json, load_model
 
@@ -49,7 +47,12 @@ def run(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise BadInput(f"--jobs {args.jobs}: give a positive number of compile jobs")
     if args.work is not None:
-        _check_work_folder(args.work)
+        from neurochip.cli.plot import check_creatable
+
+        try:
+            check_creatable(args.work, "--work", folder=True)
+        except ValueError as exc:
+            raise BadInput(str(exc)) from exc
     if args.random_images and args.split is not None:
         raise BadInput(f"--split {args.split} applies to --data, not --random-images")
     desc = load_model(args.model)
@@ -88,18 +91,6 @@ def run(args: argparse.Namespace) -> int:
               f"({_num(j['rtl_cycles_per_s'], 0)} cycles/s), build {j['rtl_build_seconds']:.1f} s "
               f"(0 = cached); simulator {_num(j['sim_images_per_s'], 1)} images/s")
     return EXIT_OK if report.ok else EXIT_FAILURE
-
-
-def _check_work_folder(work: str) -> None:
-    """--work must be a folder, or a path whose nearest existing ancestor is a writable
-    folder (it is created); refused before anything is built."""
-    path = Path(work).absolute()
-    existing = next(p for p in (path, *path.parents) if p.exists())
-    if not existing.is_dir():
-        raise BadInput(f"--work {work}: {str(existing)!r} is not a folder; pass a folder path "
-                       "(it is created if missing)")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise BadInput(f"--work {work}: {str(existing)!r} is not writable; pass another folder")
 
 
 def _num(x: float | None, digits: int) -> str:
