@@ -367,3 +367,98 @@ def test_nir_import_data_is_bounded_and_not_empty(capsys, tmp_path, small_model_
     extra = ["--foreign"] if option == "--calibrate" else []
     refused(capsys, "nir", "import", graph, "-o", tmp_path / "o.npz", option, d, "--images", "2",
             *extra, words=(words,))
+
+
+# 13 --------------------------------------------------------------------------------------
+def refused_usage(capsys, *argv, words=()):
+    """A usage error: exit 2 and a last stderr line '...: error: ...' (argparse's own, or
+    the command's when it returns 2)."""
+    try:
+        code = main([str(a) for a in argv])
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    assert code == 2, (code, out, err)
+    last = err.strip().splitlines()[-1]
+    assert "error:" in last, err
+    assert "Traceback" not in err
+    for w in words:
+        assert w in last, (w, last)
+    return last
+
+
+NO_DATA = "/nonexistent/neurochip-data"  # read after the checks: never reached here
+
+
+@pytest.mark.parametrize("argv, words", [
+    (("ste-bp", "--out", "/proc/version/t"), ("--out", "not a folder")),
+    (("stidi-bp", "--out", "/proc/version/t"), ("--out", "not a folder")),
+    (("hb-stdp", "--out", "/proc/version/t"), ("--out", "not a folder")),
+    (("ann", "--out", "/proc/version/t.npz"), ("--out", "not a folder")),
+    (("stidi-bp", "--out", "{tmp}/t", "--arch", "16c99"), ("does not fit",)),
+    (("stidi-bp", "--out", "{tmp}/t", "--arch", "512c3"), ("a core addresses at most",)),
+    (("hb-stdp", "--out", "{tmp}/t", "--residual", "--no-residual"), ("given both",)),
+    (("hb-stdp", "--out", "{tmp}/t", "--no-residual", "--residual"), ("given both",)),
+    (("hb-stdp", "--out", "{tmp}/t", "--kernels", "4,6"), ("--kernels",)),
+    (("hb-stdp", "--out", "{tmp}/t", "--t-win", "99"), ("--t-win",)),
+    (("hb-stdp", "--out", "{tmp}/t", "--channels", "0"), ("--channels",)),
+    (("ste-bp", "--out", "{tmp}/t", "--epochs", "0"), ("--epochs",)),
+])
+def test_trainers_check_everything_before_torch_or_data(capsys, tmp_path, argv, words):
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    line = refused_usage(capsys, "train", *argv, "--data", NO_DATA, words=words)
+    assert NO_DATA not in line
+
+
+def test_hb_stdp_switch_alone_still_works():
+    from neurochip.cli.main import build_parser
+
+    parse = build_parser().parse_args
+    assert parse(["train", "hb-stdp", "--out", "x", "--no-residual"]).residual is False
+    assert parse(["train", "hb-stdp", "--out", "x", "--residual"]).residual is True
+    assert parse(["train", "hb-stdp", "--out", "x"]).residual is None  # read as on
+
+
+# the documents ---------------------------------------------------------------------------
+def _doc(name: str) -> str:
+    from pathlib import Path
+
+    return (Path(__file__).resolve().parents[1] / "docs" / name).read_text()
+
+
+def test_core_description_doc_says_what_version_1_holds():
+    text = _doc("core-description.md")
+    assert "Reserved for later versions" not in text
+    assert "exactly two **different** sources" in text
+    assert "`bistable` included" in text
+    assert "## Bounded reading" in text and "No command writes over its own input" in text
+
+
+def test_energy_doc_counts_every_static_memory_and_defines_kbit():
+    text = _doc("energy.md")
+    assert "ttfs fired bits" in text and "1 kbit = 1,000 bits" in text
+
+
+def test_synaptic_ops_per_event_of_every_kind_is_documented():
+    text = _doc("architecture.md")
+    assert "pool 1 per touched window; add 1" in text  # the generated counter table
+    assert "T for `pool`" in text and "1 for `add`" in text
+
+
+def test_the_ttfs_fired_bits_the_energy_doc_names_are_what_the_model_charges():
+    from neurochip.energy.model import static_memory_kbit
+
+    for seed in range(300):
+        desc = random_description(seed, kinds=("fc",), models=("ttfs",), max_layers=1)
+        if desc.layers[0].neuron.model == "ttfs":
+            break
+    lay = desc.layers[0]
+    want = (lay.weight_memory_bits + lay.words * lay.core.lanes) / 1e3
+    assert static_memory_kbit(desc) == {"per_kbit_sram": want}
+
+
+def test_an_add_listing_one_source_twice_is_refused_as_documented(capsys, tmp_path):
+    def twice(m):
+        m["layers"][0]["source"] = ["input", "input"]
+
+    refused(capsys, "inspect", fc_model(tmp_path, twice), words=("name each source once",))

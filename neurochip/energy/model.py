@@ -42,6 +42,7 @@ class ModelEnergy:
 
     counters: tuple[str, ...]
     memory_bits: Callable[..., dict[str, int]] = _no_memory
+    memory_doc: str = ""  # what memory_bits counts, in words (docs/energy.md)
 
 
 def _ttfs_memory(layer) -> dict[str, int]:
@@ -68,7 +69,8 @@ MODEL_ENERGY: dict[str, ModelEnergy] = {
                         "neuron_updates", "spikes")),
     "ttfs": ModelEnergy(("membrane_word_reads", "membrane_word_writes", "param_word_reads",
                          "neuron_updates", "spikes", "bitmap_reads", "bitmap_writes"),
-                        _ttfs_memory),
+                        _ttfs_memory, "ttfs fired bits (K·L per core; none in a pool, "
+                        "whose sent bitmap holds them)"),
     # §6.2: the same update cycle (one bias add or one compare and subtract per lane); its
     # phase counter is one small register per core, inside per_core_logic
     "bistable": ModelEnergy(("membrane_word_reads", "membrane_word_writes", "param_word_reads",
