@@ -11,9 +11,12 @@ from typing import Any
 import numpy as np
 
 from neurochip.description.fields import DescriptionError
+from neurochip.description.model import MAX_DESCRIPTION_BYTES
 
 MAX_FILE_BYTES = 1 << 31  # refuse anything larger than 2 GiB before opening it
-MAX_UNPACKED_BYTES = 1 << 32  # and datasets that would unpack to more than 4 GiB
+# and datasets that would unpack to more than a description may hold (float64 weights of
+# MAX_DESCRIPTION_BYTES / 8 values, as the importer holds them) plus 64 MiB of the rest
+MAX_UNPACKED_BYTES = MAX_DESCRIPTION_BYTES + (64 << 20)
 NEUROCHIP_KEY = "neurochip"  # metadata key of the chip-specific fields (JSON text)
 
 
