@@ -231,8 +231,13 @@ def tech_table(tmp_path, **energy):
     return path
 
 
-def test_tech_from_a_device_is_refused_within_its_bound(capsys, small_model_path):
-    refused(capsys, "simulate", small_model_path, "--tech", "/dev/zero", words=("more than",))
+def test_tech_from_a_device_is_refused_within_its_bound(small_model_path):
+    import fuzz  # in a worker under RLIMIT_AS: unbounded, this read fills the memory
+
+    case = fuzz.Case("cli-0", ["simulate", str(small_model_path), "--tech", "/dev/zero"],
+                     "refuse", "more than 1048576 bytes")
+    fuzz.run_cases([case], timeout_s=60)
+    assert case.result["class"] == "refusal", case.result
 
 
 @pytest.mark.parametrize("value", [1e308, 1e7, -1.0])
