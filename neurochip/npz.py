@@ -19,6 +19,11 @@ import numpy as np
 MAX_CHECKPOINT_BYTES = 1 << 30  # a float checkpoint: every member unpacked, in all
 
 
+# what zipfile raises on a corrupt archive: a bad directory, an unknown zip version or
+# compression method (a flipped byte), a truncated member
+ZIP_ERRORS = (zipfile.BadZipFile, NotImplementedError, OSError, EOFError)
+
+
 class NpzError(ValueError):
     """An archive that is not a plain ``.npz`` of arrays, or declares too much."""
 
@@ -78,5 +83,5 @@ def read_npz(path: str | Path, max_bytes: int) -> dict[str, np.ndarray]:
         with zipfile.ZipFile(path) as zf:
             return {key: read_member(zf, key, origin)
                     for key in member_sizes(zf, origin, max_bytes)}
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+    except ZIP_ERRORS as exc:
         raise NpzError(f"{origin}: not a readable .npz (zip) archive ({exc})") from exc

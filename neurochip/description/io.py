@@ -20,7 +20,7 @@ from neurochip.description.model import (FORMAT_NAME, FORMAT_VERSION, INT64_MAX,
                                          MAX_MANIFEST_BYTES, CoreDescription, CoreMapping,
                                          Encoder, Layer, array_shapes)
 from neurochip.description.rules import validate
-from neurochip.npz import NpzError, member_sizes, read_member
+from neurochip.npz import ZIP_ERRORS, NpzError, member_sizes, read_member
 from neurochip.description.schema import LAYER_FIELDS, TOP_FIELDS
 
 _TOP = {f.path: f for f in TOP_FIELDS}
@@ -59,7 +59,7 @@ def load(path: str | Path) -> CoreDescription:
             desc = _parse_manifest(manifest, origin)
             shapes = _declared_arrays(desc, set(members), origin)
             raw = {key: _read_member(zf, key, shape, origin) for key, shape in shapes.items()}
-    except zipfile.BadZipFile as exc:
+    except ZIP_ERRORS as exc:
         raise DescriptionError(f"{path}: not an .npz (zip) archive ({exc}); write it with "
                                "`neurochip quantize` or neurochip.description.save") from exc
     return _attach_arrays(desc, raw, origin)
