@@ -478,3 +478,21 @@ def test_a_zip_of_an_unknown_version_is_one_line(capsys, tmp_path):
     path.write_bytes(bytes(data))
     refused(capsys, "inspect", path, words=("zip file version 23.0",))
     refused(capsys, "quantize", path, "-o", tmp_path / "o.npz", words=("zip file version",))
+
+
+def test_a_crash_of_the_hdf5_library_is_one_line(tmp_path):
+    """Found by the fuzz suite (seed 2, nir-0105): flipped bytes in a .nir file made
+    libhdf5 segfault, killing the process; NIR files are now read in a forked child."""
+    import multiprocessing as mp
+    import os
+    import signal
+
+    from neurochip.interchange.nir_io import NirError, _in_child
+
+    if "fork" not in mp.get_all_start_methods():
+        pytest.skip("no fork on this platform: files are read in-process")
+    with pytest.raises(NirError, match="crashed reading it"):
+        _in_child(lambda p: os.kill(os.getpid(), signal.SIGSEGV), tmp_path / "x.nir")
+    with pytest.raises(NirError, match="KeyError"):
+        _in_child(lambda p: {}["missing"], tmp_path / "x.nir")
+    assert _in_child(lambda p: p.name, tmp_path / "x.nir") == "x.nir"
