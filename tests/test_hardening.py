@@ -408,6 +408,7 @@ NO_DATA = "/nonexistent/neurochip-data"  # read after the checks: never reached 
     (("hb-stdp", "--out", "{tmp}/t", "--t-win", "99"), ("--t-win",)),
     (("hb-stdp", "--out", "{tmp}/t", "--channels", "0"), ("--channels",)),
     (("ste-bp", "--out", "{tmp}/t", "--epochs", "0"), ("--epochs",)),
+    (("stidi-bp", "--out", "{tmp}/t", "--lr", "abc"), ("--lr 'abc'",)),  # fuzz seed 3
 ])
 def test_trainers_check_everything_before_torch_or_data(capsys, tmp_path, argv, words):
     argv = [a.format(tmp=tmp_path) for a in argv]

@@ -524,11 +524,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _lrs(text: str, n: int) -> list[float]:
-    vals = [float(x) for x in text.split(",")]
+    try:
+        vals = [float(x) for x in text.split(",")]
+    except ValueError:
+        vals = []
     if len(vals) == 1:
         vals = vals * n
     if len(vals) != n or not all(math.isfinite(v) and v >= 0 for v in vals):
-        raise ValueError(f"--lr: give one value or {n} non-negative values")
+        raise ValueError(f"--lr {text!r}: give one value or {n} non-negative values, "
+                         "comma-separated")
     return vals
 
 
