@@ -104,6 +104,9 @@ def _in_child(fn, path: Path) -> Any:
 
 
 def _child(fn, path: Path, send) -> None:
+    import faulthandler
+
+    faulthandler.disable()  # a crash here is reported by the parent, in one line
     try:
         answer = (True, fn(path))
     except NirError as exc:
