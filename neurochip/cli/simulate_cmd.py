@@ -47,16 +47,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def load_images(data: str | None, split: str | None, limit: int | None) -> tuple[np.ndarray, np.ndarray, str]:
+def split_of(data: str | None, split: str | None) -> str:
+    """The --split of --data (default test); refused without --data, which it applies to."""
+    if data is None and split is not None:
+        raise BadInput(f"--split {split} needs --data DIR; without it the shipped MNIST test "
+                       "sample is used")
+    return split or "test"
+
+
+def load_images(data: str | None, split: str, limit: int | None) -> tuple[np.ndarray, np.ndarray, str]:
     """Images, labels and a description of where they came from."""
     from neurochip.datasets import load_sample, load_split
 
     if limit is not None and limit < 1:
         raise BadInput(f"--limit must be a positive number of images, got {limit}")
-    if data is None and split is not None:
-        raise BadInput(f"--split {split} needs --data DIR; without it the shipped MNIST test "
-                       "sample is used")
-    split = split or "test"
     if data is None:
         images, labels = load_sample()
         source = "shipped MNIST test sample"
@@ -89,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
             raise BadInput(str(exc)) from exc
     per_image_format = (check_per_image_path(args.per_image, (args.model, args.tech))
                         if args.per_image is not None else None)
-    images, labels, source = load_images(args.data, args.split, args.limit)
+    images, labels, source = load_images(args.data, split_of(args.data, args.split), args.limit)
     if images.reshape(len(images), -1).shape[1] != desc.input_size:
         raise BadInput(f"the images have {images[0].size} pixels but model input.shape "
                        f"{list(desc.input_shape)} needs {desc.input_size}")

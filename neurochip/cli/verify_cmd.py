@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from neurochip.cli.simulate_cmd import load_images
+    from neurochip.cli.simulate_cmd import load_images, split_of
     from neurochip.verify.flow import verify
     from neurochip.verify.runner import RtlRunError, missing_simulator
 
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
         images = random_images(0, args.images, desc.input_size)
     else:
-        images, _, source = load_images(args.data, args.split, args.images)
+        images, _, source = load_images(args.data, split_of(args.data, args.split), args.images)
         if len(images) < args.images:
             raise BadInput(f"--images {args.images}: {source} has only {len(images)} images")
         if desc.input_size != images[0].size:
