@@ -66,7 +66,8 @@ CORE_TABLE: tuple[Counter, ...] = (
             "§7, §10", "fifo_access_per_bit", _item, "16", "fifo"),
     Counter("weight_word_reads", "weight-memory words read (K per fc event)", "§5, §8",
             "weight_sram_read_per_bit", _lanes_w, "L·w", "weight_sram"),
-    Counter("synaptic_ops", "lane adds of enabled lanes (N per fc event)", "§5",
+    Counter("synaptic_ops", "lane adds of enabled lanes, per event: fc N; conv2d C_out per "
+            "touched position; pool 1 per touched window; add 1", "§5, §8",
             "add_per_bit", _b, "B", "accumulate"),
     Counter("membrane_word_reads", "membrane words read (K per event and per token; ttfs: "
             "2K per token, I and V)", "§5, §6, §6.1",

@@ -8,6 +8,7 @@ same layout. Tests and demos on a fresh clone use :func:`load_sample` instead.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import struct
 import zlib
@@ -35,13 +36,23 @@ _SAMPLE_IMAGES = "mnist-sample-images-idx3-ubyte.gz"
 _SAMPLE_LABELS = "mnist-sample-labels-idx1-ubyte.gz"
 
 
-def _read_bytes(path: Path) -> bytes:
-    """Return the decompressed content; gzip is recognised by its magic, not the file name."""
-    raw = path.read_bytes()
-    if not raw.startswith(_GZIP_MAGIC):
-        return raw
+# The largest IDX payload a file may declare (MNIST's training images are 47 MB): reading
+# never allocates more than the header declares, and the header may not declare more.
+MAX_IDX_BYTES = 1 << 30
+
+
+def _open(path: Path):
+    """A binary stream of the decompressed content; gzip is recognised by its magic, not
+    the file name. Reading from it decompresses only as much as is asked for."""
+    with path.open("rb") as f:
+        gzipped = f.read(2) == _GZIP_MAGIC
+    return gzip.open(path, "rb") if gzipped else path.open("rb")
+
+
+def _read_exactly(stream, count: int, path: Path) -> bytes:
+    """``count`` bytes (fewer at the end of the stream), turning corrupt gzip into ValueError."""
     try:
-        return gzip.decompress(raw)
+        return stream.read(count)
     except (OSError, EOFError, zlib.error) as exc:
         raise ValueError(f"{path}: corrupt or truncated gzip data ({exc})") from exc
 
@@ -49,32 +60,44 @@ def _read_bytes(path: Path) -> bytes:
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read one IDX file (gzip-compressed or plain) into an array of native byte order.
 
-    Raises ValueError naming the file when the header or the size does not match the format.
+    The header is read first and the payload only up to the size it declares (at most
+    ``MAX_IDX_BYTES``), so a gzip bomb or a huge file costs no more memory than a valid
+    file of the declared shape. Raises ValueError naming the file when the header or the
+    size does not match the format.
     """
     path = Path(path)
-    data = _read_bytes(path)
-    if len(data) < 4:
-        raise ValueError(f"{path}: too short for an IDX header ({len(data)} bytes)")
-    zero, type_code, ndim = struct.unpack(">HBB", data[:4])
-    if zero != 0:
-        raise ValueError(f"{path}: bad IDX magic 0x{data[:4].hex()} (must start with 0x0000)")
-    if type_code not in _IDX_DTYPES:
-        raise ValueError(f"{path}: unknown IDX data type 0x{type_code:02x}")
-    if ndim == 0:
-        raise ValueError(f"{path}: IDX header declares 0 dimensions")
-    header_len = 4 + 4 * ndim
-    if len(data) < header_len:
-        raise ValueError(f"{path}: truncated IDX header ({len(data)} of {header_len} bytes)")
-    shape = struct.unpack(f">{ndim}I", data[4:header_len])
-    dtype = _IDX_DTYPES[type_code]
-    expected = header_len + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if len(data) != expected:
-        what = "truncated" if len(data) < expected else "trailing bytes"
+    with _open(path) as stream:
+        head = _read_exactly(stream, 4, path)
+        if len(head) < 4:
+            raise ValueError(f"{path}: too short for an IDX header ({len(head)} bytes)")
+        zero, type_code, ndim = struct.unpack(">HBB", head)
+        if zero != 0:
+            raise ValueError(f"{path}: bad IDX magic 0x{head.hex()} (must start with 0x0000)")
+        if type_code not in _IDX_DTYPES:
+            raise ValueError(f"{path}: unknown IDX data type 0x{type_code:02x}")
+        if ndim == 0:
+            raise ValueError(f"{path}: IDX header declares 0 dimensions")
+        header_len = 4 + 4 * ndim
+        dims = _read_exactly(stream, 4 * ndim, path)
+        if len(dims) < 4 * ndim:
+            raise ValueError(f"{path}: truncated IDX header ({4 + len(dims)} of {header_len} bytes)")
+        shape = struct.unpack(f">{ndim}I", dims)
+        dtype = _IDX_DTYPES[type_code]
+        payload = math.prod(shape) * dtype.itemsize  # exact: no integer overflow
+        if payload > MAX_IDX_BYTES:
+            raise ValueError(f"{path}: header declares shape {shape} of {dtype.name} "
+                             f"({payload} bytes), more than the {MAX_IDX_BYTES} bytes an IDX "
+                             "file may hold; this is not an image data set")
+        data = _read_exactly(stream, payload + 1, path)  # one more byte finds trailing data
+    expected = header_len + payload
+    if len(data) != payload:
+        what = "truncated" if len(data) < payload else "trailing bytes"
+        size = f"more than {expected}" if len(data) > payload else str(header_len + len(data))
         raise ValueError(
             f"{path}: {what}: header says shape {shape} of {dtype.name} ({expected} bytes), "
-            f"file has {len(data)} bytes"
+            f"file has {size} bytes"
         )
-    array = np.frombuffer(data, dtype=dtype, offset=header_len).reshape(shape)
+    array = np.frombuffer(data, dtype=dtype).reshape(shape)
     return array.astype(dtype.newbyteorder("="))
 
 
@@ -133,6 +156,9 @@ def load_split(data_dir: str | os.PathLike, split: str) -> tuple[np.ndarray, np.
     images_path, labels_path = found
     images, labels = read_idx(images_path), read_idx(labels_path)
     _check_pair(images, labels, images_path, labels_path)
+    if len(images) == 0:
+        raise ValueError(f"{images_path}: the {split} split has no images; pass a folder whose "
+                         "IDX files hold at least one image")
     return images, labels
 
 

@@ -150,7 +150,7 @@ def _per_event(c, energy_pj: dict[str, float]) -> str:
 def render_energy() -> str:
     """One row per energy-report component and energy entry, in report order."""
     from neurochip.counters import CHIP_TABLE, CORE_TABLE
-    from neurochip.energy.model import BUCKETS, KIND_ENERGY, load_tech
+    from neurochip.energy.model import BUCKETS, KIND_ENERGY, MODEL_ENERGY, load_tech
 
     tech = load_tech()
     chip = {c.name for c in CHIP_TABLE}
@@ -174,7 +174,11 @@ def render_energy() -> str:
             for kind, ke in KIND_ENERGY.items():
                 for memory, key in ke.memories.items():
                     memories.setdefault(key, []).append(f"{kind} {memory.replace('_', ' ')}")
-            power = [f"`{key}` ({tech.static_uw[key]:g} µW) × kbit of {', '.join(what)}"
+            for me in MODEL_ENERGY.values():
+                if me.memory_doc:
+                    memories.setdefault("per_kbit_sram", []).append(me.memory_doc)
+            power = [f"`{key}` ({tech.static_uw[key]:g} µW) × kbit (1 kbit = 1,000 bits) of "
+                     f"{', '.join(what)}"
                      for key, what in memories.items()]
             power.append(f"`per_core_logic` ({tech.static_uw['per_core_logic']:g} µW) × cores")
             rows.append(f"| `{bucket}` | run time = {' + '.join(name(c) for c in timed)} / "

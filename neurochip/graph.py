@@ -118,7 +118,8 @@ class Topology:
             mine = []
             if len(set(srcs)) != len(srcs) or not srcs:
                 raise DescriptionError(f"{origin}: field '{where}.source' is {list(srcs)}; name "
-                                       "one or more different sources")
+                                       "each source once (an add reads two different "
+                                       "sources, §5.4)")
             for src in srcs:
                 if src == INPUT:
                     p = HOST

@@ -184,11 +184,13 @@ def load_checkpoint(path: str | Path) -> FloatModel:
     if not path.is_file():
         raise CheckpointError(f"{path}: no such file; pass a float checkpoint (*.ckpt.npz) "
                               "written by `neurochip train`")
+    from neurochip.npz import MAX_CHECKPOINT_BYTES, read_npz
+
     try:
-        with np.load(path, allow_pickle=False) as npz:
-            raw = {k: npz[k] for k in npz.files}
-    except Exception as exc:
-        raise CheckpointError(f"{path}: not a readable float checkpoint ({exc})") from exc
+        raw = read_npz(path, MAX_CHECKPOINT_BYTES)
+    except ValueError as exc:
+        raise CheckpointError(f"{exc}; pass a float checkpoint written by `neurochip "
+                              "train`") from exc
     if not isinstance(raw.get("manifest"), np.ndarray):
         raise CheckpointError(f"{path}: missing 'manifest'; not a neurochip float checkpoint")
     try:

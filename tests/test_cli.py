@@ -306,7 +306,7 @@ def test_quantize_write_failure_exits_2_naming_out(capsys, tmp_path, monkeypatch
     """An OSError while writing (here: the path became a directory after the early
     check) is bad input naming --out, not a traceback."""
     import neurochip.cli.plot as plot
-    monkeypatch.setattr(plot, "check_output_path", lambda path, option: None)
+    monkeypatch.setattr(plot, "check_output_path", lambda path, option, inputs=(): None)
     ckpt = write_checkpoint(tmp_path / "c.ckpt.npz", sizes=(784, 8, 10))
     code, out, err = run(capsys, "quantize", str(ckpt), "-o", str(tmp_path))
     assert code == 2

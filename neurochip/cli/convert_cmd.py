@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from pathlib import Path
 
 from neurochip.cli.main import EXIT_OK, BadInput, emit_json
 
@@ -63,17 +64,21 @@ def _check(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from neurochip.cli.plot import check_output_path
+    from neurochip.cli.plot import check_output_path, same_file
     from neurochip.convert.ann import AnnCheckpoint, AnnCheckpointError, forward
     from neurochip.convert.convert import ConvertOptions, convert, scales
     from neurochip.datasets import load_split
     from neurochip.description import save
 
     _check(args)
+    if args.plain and args.bsnn and same_file(Path(args.plain), Path(args.bsnn)):
+        raise BadInput(f"--plain and --bsnn are both {args.bsnn}; the second would replace the "
+                       "first: pass two paths")
     for path in (args.plain, args.bsnn):
         if path:
             try:
-                check_output_path(path, "--plain" if path == args.plain else "--bsnn")
+                check_output_path(path, "--plain" if path == args.plain else "--bsnn",
+                                  inputs=(args.checkpoint,))
             except ValueError as exc:
                 raise BadInput(str(exc)) from exc
     try:

@@ -83,6 +83,11 @@ def summary(desc) -> dict:
     }
 
 
+def _ratio(x: float | None) -> str:
+    """A compression ratio, or "n/a" where there is nothing to compress (no weight memory)."""
+    return "n/a" if x is None else f"{x:.1f}x"
+
+
 def _shape(s: list) -> str:
     return "x".join(map(str, s))
 
@@ -113,10 +118,10 @@ def run(args: argparse.Namespace) -> int:
               f"{x['words']:>6}{x['fifo_depth']:>6}{x['weight_memory_bits']:>12}")
     print(f"total: {s['neurons']} neurons, {s['synapses']} synapses, {s['stored_weights']} "
           f"stored weights in {s['weight_memory_bits']} weight-memory bits "
-          f"({s['weight_memory_bits'] / 8192:.1f} KiB), {s['compression_vs_32bit']:.1f}x "
+          f"({s['weight_memory_bits'] / 8192:.1f} KiB), {_ratio(s['compression_vs_32bit'])} "
           "smaller than 32-bit weights")
     print(f"       {s['parameters']} thresholds/biases in {s['parameter_bits']} bits; counting "
-          f"every stored parameter {s['compression_all_parameters']:.1f}x smaller than 32-bit")
+          f"every stored parameter {_ratio(s['compression_all_parameters'])} smaller than 32-bit")
     if s["kernel_memory_bits"]:
         print(f"conv kernels: {s['kernel_weights']} weights in {s['kernel_memory_bits']} bits, "
               f"{s['kernel_compression_vs_32bit']:.1f}x smaller than 32-bit kernels; with "

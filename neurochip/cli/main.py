@@ -31,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as exc:  # validation errors name field and fix
         print(f"neurochip: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except MemoryError:  # a last line of defence: inputs are bounded before they are read
+        print("neurochip: error: out of memory; the input declares more than this machine "
+              "can hold", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         print("neurochip: interrupted", file=sys.stderr)
         return 130

@@ -121,7 +121,7 @@ def run_import(args: argparse.Namespace) -> int:
 
     _check_ranges(args)
     try:
-        check_output_path(args.out, "--out")
+        check_output_path(args.out, "--out", inputs=(args.file,))
     except ValueError as exc:
         raise BadInput(str(exc)) from exc
     name = args.name or Path(args.out).name.removesuffix(".npz") or "nir-import"
@@ -138,7 +138,7 @@ def run_import(args: argparse.Namespace) -> int:
 
         try:
             cal = load_split(args.calibrate, "train")
-        except (ValueError, FileNotFoundError):
+        except FileNotFoundError:  # no training split: use the test split
             cal = load_split(args.calibrate, "test")
         cal_images = cal[0][:256].reshape(len(cal[0][:256]), -1)
         if cal_images.shape[1] != res.desc.input_size:
@@ -193,11 +193,11 @@ def run_export(args: argparse.Namespace) -> int:
 
     if not (math.isfinite(args.dt) and args.dt > 0):
         raise BadInput(f"--dt {args.dt} is not a time step; use a finite number of seconds > 0")
-    desc = load_model(args.model)
     try:
-        check_output_path(args.out, "--out")
+        check_output_path(args.out, "--out", inputs=(args.model,))
     except ValueError as exc:
         raise BadInput(str(exc)) from exc
+    desc = load_model(args.model)
     try:
         lost = export_file(desc, args.out, float(args.dt))
     except OSError as exc:

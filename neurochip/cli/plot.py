@@ -3,6 +3,7 @@ layer and time step (what an engineer would rather look at than read)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -48,11 +49,16 @@ def plot_simulation(path: str | Path, desc, report: dict, first_image_spikes: li
         plt.close(fig)
 
 
-def check_output_path(path: str | Path, option: str) -> None:
+def check_output_path(path: str | Path, option: str, inputs: tuple = ()) -> None:
     """Refuse an output path that cannot be a file before any work is done: an existing
-    directory, or a parent that is missing or not a directory (ValueError naming ``option``).
+    directory, a parent that is missing or not a directory, or one of the command's
+    ``inputs`` (no command writes over its own input) (ValueError naming ``option``).
     Writing can still fail later (permissions, disk full); callers catch OSError too."""
     p = Path(path)
+    for source in inputs:
+        if source is not None and same_file(p, Path(source)):
+            raise ValueError(f"{option} {path} is the input {source}; writing it would replace "
+                             "the input: pass another output path")
     if str(path) == "" or p.is_dir():
         raise ValueError(f"{option} {str(path)!r} is a directory (or empty); pass a file path "
                          "such as out/name.ext")
@@ -60,3 +66,34 @@ def check_output_path(path: str | Path, option: str) -> None:
     if not parent.is_dir():
         raise ValueError(f"{option} {path}: folder {str(parent)!r} does not exist or is not a "
                          "directory; create it first or pass another path")
+
+
+def check_creatable(path: str | Path, option: str, folder: bool = False) -> None:
+    """Refuse, before any work, a path a command will create with its missing folders
+    (``mkdir(parents=True)``): its nearest existing ancestor must be a writable folder, and
+    the path itself a folder when ``folder`` and not a folder otherwise (ValueError)."""
+    p = Path(path).absolute()
+    if str(path) == "":
+        raise ValueError(f"{option} is empty; pass a path")
+    if p.exists() and p.is_dir() != folder:
+        what = "not a folder" if folder else "a folder"
+        raise ValueError(f"{option} {path} is {what}; pass "
+                         + ("a folder path (it is created if missing)" if folder
+                            else "a file path or prefix"))
+    existing = next(a for a in p.parents if a.exists())
+    if not existing.is_dir():
+        raise ValueError(f"{option} {path}: {str(existing)!r} is not a folder; pass a path "
+                         "inside a writable folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{option} {path}: {str(existing)!r} is not writable; pass a path "
+                         "inside a writable folder")
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """Whether two paths name one file (links and relative spellings included)."""
+    try:
+        if a.exists() and b.exists():
+            return a.samefile(b)
+        return a.resolve() == b.resolve()
+    except (OSError, RuntimeError):  # a loop of symbolic links, an unreadable folder
+        return False

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput(f"--clock-hz {args.clock_hz:g} is out of range; use a frequency in Hz "
                        f"> 0 and <= {MAX_CLOCK_HZ:g}")
     try:  # refuse a bad output path before the (slow) accuracy report
-        check_output_path(args.out, "--out")
+        check_output_path(args.out, "--out", inputs=(args.checkpoint,))
     except ValueError as exc:
         raise BadInput(str(exc)) from exc
     try:

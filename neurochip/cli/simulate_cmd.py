@@ -33,8 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", metavar="DIR",
                    help="folder with IDX files (train-/t10k-images-idx3-ubyte[.gz] ...); "
                         "default: the MNIST test sample shipped with neurochip")
-    p.add_argument("--split", choices=("train", "test"), default="test",
-                   help="which split of --data to run (default: test)")
+    p.add_argument("--split", choices=("train", "test"), default=None,
+                   help="which split of --data to run (default: test; needs --data)")
     p.add_argument("--limit", type=int, metavar="N", help="only the first N images")
     p.add_argument("--tech", metavar="FILE", help="technology table JSON (default: 40 nm)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
@@ -51,6 +51,14 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "FILE.json: JSON Lines (one object per line), FILE.csv: CSV with a "
                         "header row")
     p.set_defaults(func=run)
+
+
+def split_of(data: str | None, split: str | None) -> str:
+    """The --split of --data (default test); refused without --data, which it applies to."""
+    if data is None and split is not None:
+        raise BadInput(f"--split {split} needs --data DIR; without it the shipped MNIST test "
+                       "sample is used")
+    return split or "test"
 
 
 def load_images(data: str | None, split: str, limit: int | None) -> tuple[np.ndarray, np.ndarray, str]:
@@ -86,12 +94,12 @@ def run(args: argparse.Namespace) -> int:
         from neurochip.cli.plot import check_output_path
 
         try:  # fail before simulating, not after
-            check_output_path(args.plot, "--plot")
+            check_output_path(args.plot, "--plot", inputs=(args.model, args.tech))
         except ValueError as exc:
             raise BadInput(str(exc)) from exc
-    per_image_format = (check_per_image_path(args.per_image)
+    per_image_format = (check_per_image_path(args.per_image, (args.model, args.tech))
                         if args.per_image is not None else None)
-    images, labels, source = load_images(args.data, args.split, args.limit)
+    images, labels, source = load_images(args.data, split_of(args.data, args.split), args.limit)
     if images.reshape(len(images), -1).shape[1] != desc.input_size:
         raise BadInput(f"the images have {images[0].size} pixels but model input.shape "
                        f"{list(desc.input_shape)} needs {desc.input_size}")
@@ -158,7 +166,7 @@ def summarize(desc, result, energy, labels, source: str, compile_s: float, tech:
     }
 
 
-def check_per_image_path(path: str) -> str:
+def check_per_image_path(path: str, inputs: tuple = ()) -> str:
     """The format of a ``--per-image`` path ("jsonl" or "csv"), or BadInput before any
     simulation: an unknown extension, a directory, a missing or unwritable folder."""
     from pathlib import Path
@@ -166,7 +174,7 @@ def check_per_image_path(path: str) -> str:
     from neurochip.cli.plot import check_output_path
 
     try:
-        check_output_path(path, "--per-image")
+        check_output_path(path, "--per-image", inputs)
     except ValueError as exc:
         raise BadInput(str(exc)) from exc
     p = Path(path)

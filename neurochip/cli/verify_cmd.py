@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="folder with IDX files (as for `simulate`) instead of the sample")
     src.add_argument("--random-images", action="store_true",
                      help="seeded random pixels, for models whose input is not 28x28")
-    p.add_argument("--split", choices=("train", "test"), default="test",
+    p.add_argument("--split", choices=("train", "test"), default=None,
                    help="which split of --data (default: test)")
     p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
     p.add_argument("--work", default=None,
@@ -38,19 +38,30 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from neurochip.cli.simulate_cmd import load_images
+    from neurochip.cli.simulate_cmd import load_images, split_of
     from neurochip.verify.flow import verify
     from neurochip.verify.runner import RtlRunError, missing_simulator
 
-    desc = load_model(args.model)
     if args.images < 1:
         raise BadInput(f"--images {args.images}: give a positive number of images")
+    if args.jobs < 1:
+        raise BadInput(f"--jobs {args.jobs}: give a positive number of compile jobs")
+    if args.work is not None:
+        from neurochip.cli.plot import check_creatable
+
+        try:
+            check_creatable(args.work, "--work", folder=True)
+        except ValueError as exc:
+            raise BadInput(str(exc)) from exc
+    if args.random_images and args.split is not None:
+        raise BadInput(f"--split {args.split} applies to --data, not --random-images")
+    desc = load_model(args.model)
     if args.random_images:
         from neurochip.random_networks import random_images
 
         images = random_images(0, args.images, desc.input_size)
     else:
-        images, _, source = load_images(args.data, args.split, args.images)
+        images, _, source = load_images(args.data, split_of(args.data, args.split), args.images)
         if len(images) < args.images:
             raise BadInput(f"--images {args.images}: {source} has only {len(images)} images")
         if desc.input_size != images[0].size:

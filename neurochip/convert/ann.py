@@ -111,12 +111,13 @@ class AnnCheckpoint:
 
     @classmethod
     def load(cls, path: str | Path) -> "AnnCheckpoint":
+        from neurochip.npz import MAX_CHECKPOINT_BYTES, read_npz
+
         try:
-            with np.load(path, allow_pickle=False) as z:
-                raw = {k: z[k] for k in z.files}
+            raw = read_npz(path, MAX_CHECKPOINT_BYTES)
         except (OSError, ValueError) as exc:
-            raise AnnCheckpointError(f"{path}: not a readable .npz ({exc}); pass a checkpoint "
-                                     "written by `neurochip train ann`") from exc
+            raise AnnCheckpointError(f"{exc}; pass a checkpoint written by `neurochip train "
+                                     "ann`") from exc
         if "manifest" not in raw:
             raise AnnCheckpointError(f"{path}: no 'manifest' array; pass a checkpoint written "
                                      "by `neurochip train ann`")

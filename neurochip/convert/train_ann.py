@@ -96,14 +96,20 @@ def run(args: argparse.Namespace) -> int:
     from neurochip.cli.main import BadInput
     from neurochip.datasets import load_split
 
-    try:
-        import torch
-    except ImportError as exc:
-        raise BadInput(f"`neurochip train ann` needs PyTorch, which is not installed: {TORCH_HINT}") from exc
+    from neurochip.cli.plot import check_creatable
+
     for flag, value, lo in (("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 1),
                             ("--threads", args.threads, 1), ("--train-images", args.train_images, 0)):
         if value < lo:
             raise BadInput(f"{flag} {value} is out of range; use an integer >= {lo}")
+    try:  # before torch, the data and any epoch
+        check_creatable(args.out, "--out")
+    except ValueError as exc:
+        raise BadInput(str(exc)) from exc
+    try:
+        import torch
+    except ImportError as exc:
+        raise BadInput(f"`neurochip train ann` needs PyTorch, which is not installed: {TORCH_HINT}") from exc
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     train_x, train_y = load_split(args.data, "train")

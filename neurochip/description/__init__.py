@@ -7,12 +7,14 @@
 from neurochip.description.fields import DescriptionError, Field
 from neurochip.description.io import from_arrays, load, save
 from neurochip.description.model import (ENCODERS, FORMAT_NAME, FORMAT_VERSION, INPUT,
-                                         MAX_ADDRESS, MAX_ARRAY_BYTES, MAX_CLOCK_HZ, OVERFLOWS,
+                                         MAX_ADDRESS, MAX_ARRAY_BYTES, MAX_CLOCK_HZ,
+                                         MAX_DESCRIPTION_BYTES, MAX_MANIFEST_BYTES, OVERFLOWS,
                                          CoreDescription, CoreMapping, Encoder, Layer,
                                          array_shapes)
 from neurochip.description.rules import signed_range, validate, weight_range
 
 __all__ = ["DescriptionError", "Field", "from_arrays", "load", "save", "ENCODERS",
            "FORMAT_NAME", "FORMAT_VERSION", "INPUT", "MAX_ADDRESS", "MAX_ARRAY_BYTES",
+           "MAX_DESCRIPTION_BYTES", "MAX_MANIFEST_BYTES",
            "MAX_CLOCK_HZ", "OVERFLOWS", "CoreDescription", "CoreMapping", "Encoder", "Layer",
            "array_shapes", "signed_range", "validate", "weight_range"]

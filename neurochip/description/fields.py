@@ -79,17 +79,37 @@ class Field:
 
 
 class Reader:
-    """Typed access to a JSON object that reports the dotted field path on errors."""
+    """Typed access to a JSON object that reports the dotted field path on errors, and
+    remembers what was read so that :meth:`refuse_unread` can refuse unknown keys."""
 
     def __init__(self, obj: Any, where: str, origin: str):
         if not isinstance(obj, dict):
             raise DescriptionError(f"{origin}: field '{where}' must be a JSON object")
         self.obj, self.where, self.origin = obj, where, origin
+        self.read_keys: set[str] = set()
+        self.children: dict[str, Reader] = {}
+
+    def refuse_unread(self) -> None:
+        """Refuse a key of this object (or of an object read through :meth:`sub`) that no
+        field read: a typo such as ``sed`` for ``seed`` must not fall back to a default.
+        The message names the key and the nearest known one."""
+        import difflib
+
+        for key in self.obj:
+            if key not in self.read_keys:
+                known = sorted(self.read_keys)
+                near = difflib.get_close_matches(str(key), known, n=1, cutoff=0.0)
+                hint = f"did you mean '{self._path(near[0])}'? " if near else ""
+                raise DescriptionError(f"{self.origin}: unknown field '{self._path(str(key))}'; "
+                                       f"{hint}known here: {', '.join(known) or 'none'}")
+        for child in self.children.values():
+            child.refuse_unread()
 
     def _path(self, key: str) -> str:
         return f"{self.where}.{key}" if self.where else key
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = REQUIRED) -> Any:
+        self.read_keys.add(key)
         if key not in self.obj:
             if default is REQUIRED:
                 raise DescriptionError(f"{self.origin}: missing field '{self._path(key)}'")
@@ -126,7 +146,10 @@ class Reader:
         return float(val)
 
     def sub(self, key: str, default: Any = REQUIRED) -> "Reader":
-        return Reader(self.get(key, dict, default), self._path(key), self.origin)
+        """The object under ``key`` (one Reader per key, so that all its reads count)."""
+        if key not in self.children:
+            self.children[key] = Reader(self.get(key, dict, default), self._path(key), self.origin)
+        return self.children[key]
 
 
 def short(val: Any) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 import zipfile
 from pathlib import Path
@@ -15,9 +16,11 @@ import numpy as np
 
 from neurochip.description.fields import DescriptionError, Reader, short
 from neurochip.description.model import (FORMAT_NAME, FORMAT_VERSION, INT64_MAX,
-                                         MAX_ARRAY_BYTES, CoreDescription, CoreMapping,
+                                         MAX_ARRAY_BYTES, MAX_DESCRIPTION_BYTES,
+                                         MAX_MANIFEST_BYTES, CoreDescription, CoreMapping,
                                          Encoder, Layer, array_shapes)
 from neurochip.description.rules import validate
+from neurochip.npz import ZIP_ERRORS, NpzError, member_sizes, read_member
 from neurochip.description.schema import LAYER_FIELDS, TOP_FIELDS
 
 _TOP = {f.path: f for f in TOP_FIELDS}
@@ -37,37 +40,29 @@ def save(desc: CoreDescription, path: str | Path) -> None:
 
 
 def load(path: str | Path) -> CoreDescription:
-    """Load and validate a core description; raise DescriptionError naming the problem."""
+    """Load and validate a core description; raise DescriptionError naming the problem.
+
+    Memory is bounded by what the file declares, and the declarations are bounded: the
+    member names and sizes of the zip directory are checked first, then the manifest is
+    read and parsed, the arrays it implies are checked against the members (names, the
+    shape in each ``.npy`` header, :data:`MAX_DESCRIPTION_BYTES` in all), and only then
+    are the arrays read."""
     path = Path(path)
+    origin = str(path)
     if not path.is_file():
         raise DescriptionError(f"{path}: no such file; pass the path of a model .npz "
                                "(for example models/ste-bp-mnist-default.npz)")
     try:
         with zipfile.ZipFile(path) as zf:
-            for info in zf.infolist():
-                if not info.filename.endswith(".npy"):
-                    raise DescriptionError(
-                        f"{path}: member {info.filename!r} is not a .npy array; every member "
-                        "of a core description is '<array>.npy' (re-create the file with "
-                        "`neurochip quantize` or neurochip.description.save)")
-                if info.file_size > MAX_ARRAY_BYTES:
-                    raise DescriptionError(
-                        f"{path}: member {info.filename!r} would unpack to "
-                        f"{info.file_size} bytes (limit {MAX_ARRAY_BYTES}); the file is "
-                        "not a neurochip core description")
-    except zipfile.BadZipFile as exc:
+            members = _member_sizes(zf, origin)
+            manifest = _decode_manifest(_read_member(zf, "manifest", None, origin), origin)
+            desc = _parse_manifest(manifest, origin)
+            shapes = _declared_arrays(desc, set(members), origin)
+            raw = {key: _read_member(zf, key, shape, origin) for key, shape in shapes.items()}
+    except ZIP_ERRORS as exc:
         raise DescriptionError(f"{path}: not an .npz (zip) archive ({exc}); write it with "
                                "`neurochip quantize` or neurochip.description.save") from exc
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            raw = {key: npz[key] for key in npz.files}
-    except ValueError as exc:
-        raise DescriptionError(f"{path}: contains pickled objects or an unreadable array "
-                               f"({exc}); only plain integer arrays are allowed") from exc
-    except Exception as exc:  # corrupt members, truncated data, bad headers
-        raise DescriptionError(f"{path}: unreadable .npz member ({exc}); re-create the "
-                               "file with `neurochip quantize`") from exc
-    return from_arrays(raw, origin=str(path))
+    return _attach_arrays(desc, raw, origin)
 
 
 def from_arrays(raw: dict[str, np.ndarray], origin: str = "<arrays>") -> CoreDescription:
@@ -79,21 +74,90 @@ def from_arrays(raw: dict[str, np.ndarray], origin: str = "<arrays>") -> CoreDes
     if "manifest" not in raw:
         raise DescriptionError(f"{origin}: missing the 'manifest' array; this is not a "
                                "neurochip core description")
-    m_arr = raw["manifest"]
+    desc = _parse_manifest(_decode_manifest(raw["manifest"], origin), origin)
+    _declared_arrays(desc, set(raw), origin)
+    return _attach_arrays(desc, raw, origin)
+
+
+def _member_sizes(zf: zipfile.ZipFile, origin: str) -> dict[str, int]:
+    """Array name → unpacked size of every member, from the zip directory alone: each must
+    be ``<array>.npy`` of at most MAX_ARRAY_BYTES (the manifest of MAX_MANIFEST_BYTES)."""
+    try:
+        sizes = member_sizes(zf, origin, MAX_DESCRIPTION_BYTES + MAX_MANIFEST_BYTES)
+    except NpzError as exc:
+        raise DescriptionError(f"{exc}; re-create the file with `neurochip quantize` or "
+                               "neurochip.description.save") from None
+    for key, size in sizes.items():
+        limit = MAX_MANIFEST_BYTES if key == "manifest" else MAX_ARRAY_BYTES
+        if size > limit:
+            raise DescriptionError(f"{origin}: member '{key}.npy' would unpack to {size} bytes "
+                                   f"(limit {limit}); the file is not a neurochip core description")
+    if "manifest" not in sizes:
+        raise DescriptionError(f"{origin}: missing the 'manifest' array; this is not a "
+                               "neurochip core description")
+    return sizes
+
+
+def _read_member(zf: zipfile.ZipFile, key: str, shape: tuple[int, ...] | None,
+                 origin: str) -> np.ndarray:
+    """One member, never more values than ``shape`` (what the manifest implies) holds; a
+    smaller array is read so that :func:`validate` can name the field that disagrees."""
+    try:
+        arr = read_member(zf, key, origin, None if shape is None else math.prod(shape))
+    except NpzError as exc:
+        raise DescriptionError(f"{exc}; re-create the file with `neurochip quantize`") from None
+    return arr
+
+
+def _decode_manifest(m_arr: np.ndarray, origin: str) -> Any:
     if m_arr.dtype != np.uint8 or m_arr.ndim != 1:
         raise DescriptionError(f"{origin}: 'manifest' must be a 1-D uint8 array of UTF-8 "
                                f"JSON, got {m_arr.dtype} with shape {m_arr.shape}")
+    if m_arr.size > MAX_MANIFEST_BYTES:
+        raise DescriptionError(f"{origin}: 'manifest' has {m_arr.size} bytes (limit "
+                               f"{MAX_MANIFEST_BYTES}); this is not a neurochip core description")
     try:
-        manifest = json.loads(m_arr.tobytes().decode("utf-8"))
+        return json.loads(m_arr.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         # ValueError covers JSONDecodeError and integers longer than Python's digit limit
         raise DescriptionError(f"{origin}: 'manifest' is not valid UTF-8 JSON ({exc})") from exc
-    desc = _parse_manifest(manifest, raw, origin)
-    expected = {"manifest"} | set(desc.arrays())
-    unknown = sorted(set(raw) - expected)
+
+
+def _declared_arrays(desc: CoreDescription, present: set[str],
+                     origin: str) -> dict[str, tuple[int, ...]]:
+    """The arrays the manifest implies (name → shape), once their names match ``present``
+    exactly and their total size in memory is within MAX_DESCRIPTION_BYTES."""
+    shapes = {f"{lay.name}.{part}": shape for lay in desc.layers
+              for part, shape in array_shapes(lay).items()}
+    unknown = sorted(present - set(shapes) - {"manifest"})
     if unknown:
         raise DescriptionError(f"{origin}: unexpected arrays {unknown}; every array must "
                                "belong to a layer of the manifest (remove them)")
+    missing = [key for key in shapes if key not in present]
+    if missing:
+        raise DescriptionError(f"{origin}: missing array '{missing[0]}' for layer "
+                               f"{missing[0].split('.')[0]!r}")
+    values = sum(math.prod(shape) for shape in shapes.values())
+    if values * 8 > MAX_DESCRIPTION_BYTES:
+        raise DescriptionError(f"{origin}: the manifest declares {values} array values "
+                               f"({values * 8} bytes as int64), more than the "
+                               f"{MAX_DESCRIPTION_BYTES} bytes a description may hold; no chip "
+                               "of this format has that much memory (reduce the layer sizes)")
+    return shapes
+
+
+def _attach_arrays(desc: CoreDescription, raw: dict[str, np.ndarray],
+                   origin: str) -> CoreDescription:
+    """Every layer's arrays as int64 (integers only), then the whole description validated."""
+    for lay in desc.layers:
+        for part in array_shapes(lay):
+            key = f"{lay.name}.{part}"
+            arr = raw[key]
+            if arr.dtype.kind not in "iu":
+                raise DescriptionError(f"{origin}: array '{key}' has dtype {arr.dtype}; it must "
+                                       "hold integers (quantize the model with `neurochip "
+                                       "quantize` first)")
+            setattr(lay, part, _as_int64(arr, key, origin))
     validate(desc, origin)
     return desc
 
@@ -111,7 +175,7 @@ def _as_int64(arr: np.ndarray, key: str, origin: str) -> np.ndarray:
     return arr.astype(np.int64)
 
 
-def _parse_manifest(manifest: Any, raw: dict[str, np.ndarray], origin: str) -> CoreDescription:
+def _parse_manifest(manifest: Any, origin: str) -> CoreDescription:
     top = Reader(manifest, "", origin)
     fmt = top.get("format", str)
     if fmt != FORMAT_NAME:
@@ -135,8 +199,9 @@ def _parse_manifest(manifest: Any, raw: dict[str, np.ndarray], origin: str) -> C
     if not layers_json:
         raise DescriptionError(f"{origin}: field 'layers' is empty; a model needs at least "
                                "one layer")
-    layers = [_parse_layer(lj, i, raw, origin) for i, lj in enumerate(layers_json)]
-    return CoreDescription(
+    readers = [Reader(lj, f"layers[{i}]", origin) for i, lj in enumerate(layers_json)]
+    layers = [_parse_layer(lay, i, origin) for i, lay in enumerate(readers)]
+    desc = CoreDescription(
         name=_TOP["name"].read(top),
         input_shape=tuple(shape),
         encoder=encoder,
@@ -144,8 +209,11 @@ def _parse_manifest(manifest: Any, raw: dict[str, np.ndarray], origin: str) -> C
         clock_hz=clock,
         count_bits=_TOP["readout.count_bits"].read(top),
         layers=layers,
-        provenance=_TOP["provenance"].read(top),
+        provenance=_TOP["provenance"].read(top),  # free-form: its keys are not checked
     )
+    for reader in (top, *readers):
+        reader.refuse_unread()
+    return desc
 
 
 def _read_source(lay: Reader, i: int, origin: str) -> str | tuple[str, ...]:
@@ -159,11 +227,10 @@ def _read_source(lay: Reader, i: int, origin: str) -> str | tuple[str, ...]:
     return val
 
 
-def _parse_layer(obj: Any, i: int, raw: dict[str, np.ndarray], origin: str) -> Layer:
+def _parse_layer(lay: Reader, i: int, origin: str) -> Layer:
     from neurochip.kinds import KINDS, get_kind
     from neurochip.neurons import MODELS, get_model
 
-    lay = Reader(obj, f"layers[{i}]", origin)
     name = lay.get("name", str)
     if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", name):
         raise DescriptionError(f"{origin}: field 'layers[{i}].name' = {name!r}; use 1-32 "
@@ -189,14 +256,4 @@ def _parse_layer(obj: Any, i: int, raw: dict[str, np.ndarray], origin: str) -> L
                          fifo_depth=_LAYER["core.fifo_depth"].read(lay)),
         weight=np.zeros(0), threshold=np.zeros(0), bias=np.zeros(0),
     )
-    for part in array_shapes(layer):
-        key = f"{name}.{part}"
-        if key not in raw:
-            raise DescriptionError(f"{origin}: missing array '{key}' for layer {name!r}")
-        arr = raw[key]
-        if arr.dtype.kind not in "iu":
-            raise DescriptionError(f"{origin}: array '{key}' has dtype {arr.dtype}; it must "
-                                   "hold integers (quantize the model with `neurochip "
-                                   "quantize` first)")
-        setattr(layer, part, _as_int64(arr, key, origin))
     return layer

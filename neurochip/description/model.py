@@ -19,6 +19,10 @@ FORMAT_NAME = "neurochip-core-description"
 FORMAT_VERSION = 1
 MAX_ADDRESS = 1 << 15  # FIFO items carry a 15-bit address (§2)
 MAX_ARRAY_BYTES = 1 << 30  # refuse anything larger than 1 GiB per array
+# the arrays a manifest may declare, counted as int64 (how they are held in memory):
+# 128 Mi values, far beyond any chip of this format, well within a workstation
+MAX_DESCRIPTION_BYTES = 1 << 30
+MAX_MANIFEST_BYTES = 16 << 20  # the JSON manifest
 MAX_CLOCK_HZ = 1e12  # clock_hz must lie in (0, MAX_CLOCK_HZ]
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 

@@ -42,6 +42,7 @@ class ModelEnergy:
 
     counters: tuple[str, ...]
     memory_bits: Callable[..., dict[str, int]] = _no_memory
+    memory_doc: str = ""  # what memory_bits counts, in words (docs/energy.md)
 
 
 def _ttfs_memory(layer) -> dict[str, int]:
@@ -68,7 +69,8 @@ MODEL_ENERGY: dict[str, ModelEnergy] = {
                         "neuron_updates", "spikes")),
     "ttfs": ModelEnergy(("membrane_word_reads", "membrane_word_writes", "param_word_reads",
                          "neuron_updates", "spikes", "bitmap_reads", "bitmap_writes"),
-                        _ttfs_memory),
+                        _ttfs_memory, "ttfs fired bits (K·L per core; none in a pool, "
+                        "whose sent bitmap holds them)"),
     # §6.2: the same update cycle (one bias add or one compare and subtract per lane); its
     # phase counter is one small register per core, inside per_core_logic
     "bistable": ModelEnergy(("membrane_word_reads", "membrane_word_writes", "param_word_reads",
@@ -78,6 +80,12 @@ MODEL_ENERGY: dict[str, ModelEnergy] = {
 # energy-report components, in report order
 BUCKETS = ("weight_sram", "accumulate", "membrane", "neuron_update", "fifo", "clock_control",
            "address_generation", "static")
+
+
+MAX_TECH_BYTES = 1 << 20  # a table is a few kB of JSON
+# bounds of an entry: 1 µJ per event, 1 kW per kbit or core; far above any technology,
+# low enough that no run's total can overflow a float (a 1e308 entry gave `inf` nJ)
+MAX_ENTRY = {"energy_pj": 1e6, "static_uw": 1e9}
 
 
 class TechTableError(ValueError):
@@ -100,13 +108,10 @@ def load_tech(path: str | Path | None = None) -> TechTable:
         origin = "neurochip/data/tech_40nm.json"
     else:
         origin = str(path)
-        try:
-            text = Path(path).read_text()
-        except OSError as exc:
-            raise TechTableError(f"{origin}: cannot read technology table ({exc.strerror})") from exc
+        text = _read_bounded(Path(path), origin)
     try:
         obj = json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise TechTableError(f"{origin}: not valid JSON ({exc})") from exc
     if not isinstance(obj, dict) or obj.get("format") != "neurochip-tech-table":
         raise TechTableError(f"{origin}: field 'format' must be 'neurochip-tech-table'")
@@ -119,16 +124,35 @@ def load_tech(path: str | Path | None = None) -> TechTable:
                      energy, static, origin)
 
 
+def _read_bounded(path: Path, origin: str) -> str:
+    """The text of a table of at most MAX_TECH_BYTES (a device or a huge file is refused
+    after reading one byte more)."""
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_TECH_BYTES + 1)
+    except OSError as exc:
+        raise TechTableError(f"{origin}: cannot read technology table "
+                             f"({exc.strerror or exc})") from exc
+    if len(data) > MAX_TECH_BYTES:
+        raise TechTableError(f"{origin}: more than {MAX_TECH_BYTES} bytes; a technology table "
+                             "is a small JSON file (see neurochip/data/tech_40nm.json)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise TechTableError(f"{origin}: not UTF-8 text ({exc})") from exc
+
+
 def _numbers(obj: dict, section: str, keys: tuple[str, ...], origin: str) -> dict[str, float]:
     sub = obj.get(section)
     if not isinstance(sub, dict):
         raise TechTableError(f"{origin}: missing object '{section}'")
     out = {}
+    hi = MAX_ENTRY[section]
     for key in keys:
         val = sub.get(key)
-        if isinstance(val, bool) or not isinstance(val, (int, float)) or not math.isfinite(val) or val < 0:
-            raise TechTableError(f"{origin}: field '{section}.{key}' must be a non-negative "
-                                 f"number, got {val!r}")
+        if isinstance(val, bool) or not isinstance(val, (int, float)) or not 0 <= val <= hi:
+            raise TechTableError(f"{origin}: field '{section}.{key}' must be a number in "
+                                 f"0 … {hi:g}, got {val!r}")
         out[key] = float(val)
     unknown = sorted(set(sub) - set(keys))
     if unknown:

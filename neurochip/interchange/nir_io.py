@@ -11,9 +11,12 @@ from typing import Any
 import numpy as np
 
 from neurochip.description.fields import DescriptionError
+from neurochip.description.model import MAX_DESCRIPTION_BYTES
 
 MAX_FILE_BYTES = 1 << 31  # refuse anything larger than 2 GiB before opening it
-MAX_UNPACKED_BYTES = 1 << 32  # and datasets that would unpack to more than 4 GiB
+# and datasets that would unpack to more than a description may hold (float64 weights of
+# MAX_DESCRIPTION_BYTES / 8 values, as the importer holds them) plus 64 MiB of the rest
+MAX_UNPACKED_BYTES = MAX_DESCRIPTION_BYTES + (64 << 20)
 NEUROCHIP_KEY = "neurochip"  # metadata key of the chip-specific fields (JSON text)
 
 
@@ -49,9 +52,21 @@ def read(path: str | Path) -> Any:
         ok = False
     if not ok:
         raise NirError(f"{path}: not an HDF5 file, so not NIR; write it with nir.write")
+    graph = _in_child(_read_hdf5, path)
+    if not isinstance(graph, nir.NIRGraph):
+        raise NirError(f"{path}: holds a single {type(graph).__name__} node, not a graph; "
+                       "export the whole network as a nir.NIRGraph")
+    return graph
+
+
+def _read_hdf5(path: Path) -> Any:
+    """The graph of ``path`` (sizes checked first), or NirError."""
+    import h5py
+
+    nir = require_nir()
     _check_sizes(h5py, path)
     try:
-        graph = nir.read(path, type_check=False)  # shapes are checked while importing
+        return nir.read(path, type_check=False)  # shapes are checked while importing
     except RecursionError:
         raise NirError(f"{path}: the graph nests too deeply to read; it is not a NIR file "
                        "this importer accepts") from None
@@ -59,10 +74,54 @@ def read(path: str | Path) -> Any:
         msg = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise NirError(f"{path}: unreadable NIR file ({type(exc).__name__}: {msg}); "
                        "re-export it with nir.write") from None
-    if not isinstance(graph, nir.NIRGraph):
-        raise NirError(f"{path}: holds a single {type(graph).__name__} node, not a graph; "
-                       "export the whole network as a nir.NIRGraph")
-    return graph
+
+
+def _in_child(fn, path: Path) -> Any:
+    """``fn(path)`` in a forked child process: the HDF5 C library can crash (segfault) on a
+    corrupt file, and that must cost one error line, not the process. Where fork is not
+    available the read runs in this process."""
+    import multiprocessing as mp
+
+    if "fork" not in mp.get_all_start_methods():
+        return fn(path)
+    ctx = mp.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    child = ctx.Process(target=_child, args=(fn, path, send), daemon=True)
+    child.start()
+    send.close()
+    try:
+        ok, payload = receive.recv()
+    except EOFError:  # the child died without answering
+        child.join()
+        raise NirError(f"{path}: the HDF5 library crashed reading it (exit {child.exitcode}); "
+                       "the file is corrupt: re-export it with nir.write") from None
+    finally:
+        receive.close()
+    child.join()
+    if not ok:
+        raise NirError(payload)
+    return payload
+
+
+def _child(fn, path: Path, send) -> None:
+    import faulthandler
+
+    faulthandler.disable()  # a crash here is reported by the parent, in one line
+    try:
+        answer = (True, fn(path))
+    except NirError as exc:
+        answer = (False, str(exc))
+    except MemoryError:
+        answer = (False, f"{path}: reading it needs more memory than this machine has")
+    except Exception as exc:  # noqa: BLE001 - reported as one line by the parent
+        answer = (False, f"{path}: unreadable NIR file ({type(exc).__name__}: "
+                         f"{str(exc)[:200]}); re-export it with nir.write")
+    try:
+        send.send(answer)
+    except Exception as exc:  # noqa: BLE001 - e.g. a graph that does not pickle
+        send.send((False, f"{path}: could not pass the graph on ({type(exc).__name__})"))
+    finally:
+        send.close()
 
 
 def _check_sizes(h5py, path: Path) -> None:

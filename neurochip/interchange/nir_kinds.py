@@ -161,7 +161,18 @@ def _conv_back(g, entry, names, origin):
     if kernel.ndim != 4:
         raise NirError(f"{origin}: node {names['synapse']!r} weight has shape {kernel.shape}; "
                        "a Conv2d kernel is (C_out, C_in, kh, kw)")
-    cout = kernel.shape[0]
+    cout, _, kh, kw = kernel.shape
+    geo = entry["layer"]
+    h, w, c = _ints(geo.get("in_shape"), 3, names["synapse"], "in_shape", origin)
+    _check_input_shape(node, names["synapse"], (h, w, c), origin)
+    stride = _pair(getattr(node, "stride", 1), names["synapse"], "stride", origin)
+    _check_written(node, names["synapse"], {
+        "stride": (stride, [geo.get("stride")] * 2),
+        "padding": (_conv_padding(node, names["synapse"], kh, kw, stride[0], origin),
+                    [geo.get("pad")] * 2),
+        "dilation": (_pair(getattr(node, "dilation", 1), names["synapse"], "dilation", origin),
+                     (1, 1)),
+        "groups": ((_groups(node, names["synapse"], origin),), (1,))}, origin)
     weight = kernel.transpose(1, 2, 3, 0).reshape(-1, cout)
     bias = _exact_ints(floats(node, "bias", names["synapse"], origin),
                        f"node {names['synapse']!r} bias", origin)
@@ -169,6 +180,14 @@ def _conv_back(g, entry, names, origin):
 
 
 def _pool_back(g, entry, names, origin):
+    node, geo = g.nodes[names["synapse"]], entry["layer"]
+    kernel = _pair(node.kernel_size, names["synapse"], "kernel_size", origin)
+    stride = node.stride if node.stride is not None else node.kernel_size
+    _check_written(node, names["synapse"], {
+        "kernel_size": (kernel, [geo.get("window")] * 2),
+        "stride": (_pair(stride, names["synapse"], "stride", origin), [geo.get("stride")] * 2),
+        "padding": (_pair(getattr(node, "padding", 0), names["synapse"], "padding", origin),
+                    (0, 0))}, origin)
     return None, _exact_ints(np.asarray(entry.get("bias", [])), "metadata 'bias'", origin)
 
 
@@ -181,6 +200,15 @@ def _add_back(g, entry, names, origin):
         rows.append(_exact_ints(scale.reshape(c, -1)[:, 0], f"node {node_name!r} scale", origin))
     return np.stack(rows), _exact_ints(np.asarray(entry.get("bias", [])),
                                        "metadata 'bias'", origin)
+
+
+def _ints(val: Any, count: int, name: str, key: str, origin: str) -> tuple[int, ...]:
+    """``count`` integers from metadata, or NirError naming the field."""
+    if (not isinstance(val, list) or len(val) != count
+            or not all(isinstance(v, int) and not isinstance(v, bool) for v in val)):
+        raise NirError(f"{origin}: node {name!r} metadata field '{key}' = {val!r}; expected "
+                       f"{count} integers")
+    return tuple(val)
 
 
 # ---------------------------------------------------------------- foreign import helpers
@@ -213,6 +241,57 @@ def _pair(val: Any, name: str, key: str, origin: str) -> tuple[int, int]:
     return int(arr[0]), int(arr[1])
 
 
+def _groups(node, name: str, origin: str) -> int:
+    """NIR's ``groups``: absent or None means 1; anything but a positive integer is refused
+    (``groups = 0`` used to pass as 1)."""
+    val = getattr(node, "groups", None)
+    if val is None:
+        return 1
+    arr = np.asarray(val).reshape(-1)
+    if arr.size != 1 or not np.isfinite(arr[0]) or arr[0] != np.rint(arr[0]) or arr[0] < 1:
+        raise NirError(f"{origin}: node {name!r} field 'groups' = {arr.tolist()}; use a "
+                       "positive integer")
+    return int(arr[0])
+
+
+def _check_input_shape(node, name: str, in_shape: Shape, origin: str) -> None:
+    """A Conv2d's declared ``input_shape`` ((H, W), or (C, H, W)) must be what flows in."""
+    val = getattr(node, "input_shape", None)
+    if val is None:
+        return
+    declared = np.asarray(val).reshape(-1).tolist()
+    h, w, c = in_shape
+    if declared not in ([h, w], [c, h, w]):
+        raise NirError(f"{origin}: node {name!r} declares input_shape {declared[:4]} but its "
+                       f"source produces (C, H, W) = {[c, h, w]}; fix the node's input_shape")
+
+
+def _conv_padding(node, name: str, kh: int, kw: int, sy: int, origin: str) -> tuple[int, int]:
+    """NIR's Conv2d padding as two integers: "valid" (0), "same" (odd kernel, stride 1), or
+    explicit; (-1, -1) for a string the chip cannot express."""
+    padding = getattr(node, "padding", 0)
+    if isinstance(padding, bytes):
+        padding = padding.decode("utf-8", "replace")
+    if isinstance(padding, np.ndarray) and padding.dtype.kind in "US":
+        padding = str(padding.reshape(-1)[0])
+    if isinstance(padding, str):  # NIR allows "valid" (0) and "same" (odd kernel, stride 1)
+        same = padding == "same" and kh % 2 == 1 and kw % 2 == 1 and sy == 1
+        py = px = (kh - 1) // 2 if same else 0 if padding == "valid" else -1
+        px = (kw - 1) // 2 if same else px
+        return py, px
+    return _pair(padding, name, "padding", origin)
+
+
+def _check_written(node, name: str, written: dict[str, tuple], origin: str) -> None:
+    """An exact read-back takes the geometry from metadata; the node's own fields (what a
+    reader without it, and the float reference of the fidelity report, use) must agree."""
+    for key, (got, want) in written.items():
+        if tuple(got) != tuple(want):
+            raise NirError(f"{origin}: node {name!r} field '{key}' = {list(got)} but its "
+                           f"neurochip metadata says {list(want)}; the graph as written is not "
+                           "the chip's (fix the node, or pass --foreign)")
+
+
 def _conv_foreign(node, name: str, in_shape: Shape, flattened: bool, origin: str) -> FloatLayer:
     kernel = floats(node, "weight", name, origin)
     if kernel.ndim != 4:
@@ -220,8 +299,9 @@ def _conv_foreign(node, name: str, in_shape: Shape, flattened: bool, origin: str
                        "takes 2-D convolutions, kernel (C_out, C_in/groups, kh, kw)")
     h, w, cin = in_shape
     cout, cpg, kh, kw = kernel.shape
-    groups = int(getattr(node, "groups", 1) or 1)
-    if groups < 1 or cin % groups or cout % groups or cpg * groups != cin:
+    _check_input_shape(node, name, in_shape, origin)
+    groups = _groups(node, name, origin)
+    if cin % groups or cout % groups or cpg * groups != cin:
         raise NirError(f"{origin}: node {name!r}: groups = {groups} with kernel "
                        f"{kernel.shape} does not fit {cin} input channels")
     if groups > 1:  # the chip's kernel memory is dense: expand the groups with zeros
@@ -231,15 +311,7 @@ def _conv_foreign(node, name: str, in_shape: Shape, flattened: bool, origin: str
             dense[gi * per:(gi + 1) * per, gi * cpg:(gi + 1) * cpg] = kernel[gi * per:(gi + 1) * per]
         kernel = dense
     sy, sx = _pair(getattr(node, "stride", 1), name, "stride", origin)
-    padding = getattr(node, "padding", 0)
-    if isinstance(padding, bytes):
-        padding = padding.decode("utf-8", "replace")
-    if isinstance(padding, str):  # NIR allows "valid" (0) and "same" (odd kernel, stride 1)
-        same = padding == "same" and kh % 2 == 1 and kw % 2 == 1 and sy == 1
-        py = px = (kh - 1) // 2 if same else 0 if padding == "valid" else -1
-        px = (kw - 1) // 2 if same else px
-    else:
-        py, px = _pair(padding, name, "padding", origin)
+    py, px = _conv_padding(node, name, kh, kw, sy, origin)
     dy, dx = _pair(getattr(node, "dilation", 1), name, "dilation", origin)
     if (dy, dx) != (1, 1):
         raise NirError(f"{origin}: node {name!r} has dilation {(dy, dx)}; the chip's conv2d "

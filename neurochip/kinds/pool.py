@@ -40,7 +40,8 @@ class PoolKind(GeometricKind):
         Field("window", int, "window p × p", "§5.3", 1, MAX_WINDOW),
         Field("stride", int, "stride s in both directions", "§5.3", 1, MAX_WINDOW),
         Field("emit", str, "`every_step`: a window may spike in every step; `once`: at most "
-              "once per image (first-spike pooling)", "§5.3", choices=EMITS),
+              "once per image (first-spike pooling), whatever the neuron model (`lif`, `ttfs`, "
+              "`bistable`)", "§5.3, §6.2", choices=EMITS),
     )
 
     def check_geometry(self, g: dict, where: str, origin: str) -> None:

@@ -59,6 +59,18 @@ def _int_list(text: str) -> tuple[int, ...]:
     return vals
 
 
+class _Switch(argparse.BooleanOptionalAction):
+    """``--X`` / ``--no-X`` given at most one way: ``--residual --no-residual`` is refused
+    (the last one used to win silently). The default is None, read as on."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        value = not option_string.startswith("--no-")
+        if getattr(namespace, self.dest) not in (None, value):
+            raise argparse.ArgumentError(self, f"given both {self.option_strings[0]} and "
+                                               f"{self.option_strings[1]}; pass one")
+        setattr(namespace, self.dest, value)
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Options of ``neurochip train hb-stdp`` (every default documented in --help)."""
     a = p.add_argument
@@ -66,7 +78,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     a("--out", required=True, help="output path prefix: writes PREFIX.npz (the core description)")
     a("--channels", type=int, default=16, help="channels of every conv layer (default: %(default)s)")
     a("--kernels", type=_int_list, default=(5, 3, 3), help="kernel size of each conv layer, odd, same padding (default: 5,3,3)")
-    a("--residual", action=argparse.BooleanOptionalAction, default=True, help="identity shortcut conv(L-2) → add core after convL (default: on)")
+    a("--residual", action=_Switch, default=None, help="identity shortcut conv(L-2) → add core after convL (default: on)")
     a("--res-theta", type=int, default=0, help="threshold of the add core: 0 fires if either path spiked, 1 if both (default: %(default)s)")
     a("--time-steps", type=int, default=16, help="presentation T in steps (default: %(default)s)")
     a("--encoder", choices=("bernoulli_lfsr", "rate_deterministic"), default="bernoulli_lfsr", help="the chip's input encoder (§11) (default: %(default)s)")
@@ -123,6 +135,11 @@ def topology(args: argparse.Namespace) -> Topology:
 
 
 def _check_args(args: argparse.Namespace) -> None:
+    from neurochip.cli.plot import check_creatable
+
+    if args.residual is None:
+        args.residual = True
+    check_creatable(f"{args.out}.npz", "--out")
     if not 0 <= args.t_win < rule.LUT_SIZE:
         raise ValueError(f"--t-win {args.t_win}: use 0..{rule.LUT_SIZE - 1}")
     for name in ("eta_pot", "eta_dep", "init_density", "target_rate"):
@@ -439,12 +456,12 @@ def run(args: argparse.Namespace) -> int:
         _check_args(args)
         top = topology(args)
     except ValueError as err:
-        print(f"neurochip train hb-stdp: {err}", file=sys.stderr)
+        print(f"neurochip: error: {err}", file=sys.stderr)
         return 2
     import importlib.util
 
     if importlib.util.find_spec("torch") is None:  # the readout; checked before the STDP
-        print("neurochip train hb-stdp: the readout needs torch; install the [train] extra "
+        print("neurochip: error: the hb-stdp readout needs torch; install the [train] extra "
               "(pip install 'neurochip[train]')", file=sys.stderr)
         return 2
     import numba
@@ -458,16 +475,16 @@ def run(args: argparse.Namespace) -> int:
         tr_x, tr_y = load_split(args.data, "train")
         te_x, te_y = load_split(args.data, "test")
     except (OSError, ValueError) as err:
-        print(f"neurochip train hb-stdp: --data {args.data}: {err}", file=sys.stderr)
+        print(f"neurochip: error: --data {args.data}: {err}", file=sys.stderr)
         return 2
     if tr_x.shape[1:] != (28, 28) or te_x.shape[1:] != (28, 28):
-        print(f"neurochip train hb-stdp: --data {args.data}: images must be 28×28",
+        print(f"neurochip: error: --data {args.data}: images must be 28×28",
               file=sys.stderr)
         return 2
     n_tr = len(tr_x) if args.train_images is None else min(args.train_images, len(tr_x))
     n_te = len(te_x) if args.test_images is None else min(args.test_images, len(te_x))
     if args.validation_images >= n_tr:
-        print(f"neurochip train hb-stdp: --validation-images {args.validation_images} leaves "
+        print(f"neurochip: error: --validation-images {args.validation_images} leaves "
               f"no readout training image of {n_tr}", file=sys.stderr)
         return 2
     progress = not args.no_progress

@@ -510,13 +510,17 @@ def _validate(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Train, write PREFIX.ckpt.npz and (if available) the quantized PREFIX.npz; return the exit code."""
-    try:
-        torch = _import_torch()
+    from neurochip.cli.plot import check_creatable
+
+    try:  # every option and the output path before torch, the data and any epoch
         _validate(args)
+        for suffix in (".ckpt.npz", ".npz"):
+            check_creatable(args.out + suffix, "--out")
+        torch = _import_torch()
         train_images, train_labels = load_split(args.data, "train")
         test_images, test_labels = load_split(args.data, "test")
     except (ImportError, ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"neurochip: error: {exc}", file=sys.stderr)
         return 2
     threads = args.threads if args.threads is not None else default_threads()
     torch.set_num_threads(threads)  # always: torch's default spins (see default_threads)

@@ -51,6 +51,8 @@ from typing import Any
 import numpy as np
 
 from neurochip.datasets import load_split
+from neurochip.description.model import MAX_ADDRESS
+from neurochip.kinds.conv2d import MAX_KERNEL
 from neurochip.neurons.ttfs import PSPS, TtfsNeuron
 
 TORCH_HINT = "pip install neurochip[train] (PyTorch)"
@@ -86,6 +88,10 @@ def parse_arch(text: str, classes: int = 10, in_shape=(28, 28, 1)) -> list[Layer
                 raise ArchError(f"--arch: conv {tok!r} after a fully connected layer")
             if k % 2 == 0 or not 1 <= c <= 512:
                 raise ArchError(f"--arch: {tok!r}: use an odd kernel and 1..512 channels")
+            if k > min(shape[:2]) or k > MAX_KERNEL:
+                raise ArchError(f"--arch: {tok!r}: a {k}x{k} kernel does not fit a "
+                                f"{shape[0]}x{shape[1]} map (the chip takes kernels up to "
+                                f"{MAX_KERNEL}); use a smaller kernel")
             out = (shape[0], shape[1], c)
             plans.append(LayerPlan("conv", c, k, shape, out))
         elif m := _POOL.match(tok):
@@ -102,6 +108,10 @@ def parse_arch(text: str, classes: int = 10, in_shape=(28, 28, 1)) -> list[Layer
         else:
             raise ArchError(f"--arch: cannot read {tok!r}; use e.g. 16c5,p2,32c5,p2 or 400")
         shape = plans[-1].out_shape
+        if math.prod(shape) > MAX_ADDRESS:
+            raise ArchError(f"--arch: {tok!r} gives {math.prod(shape)} neurons "
+                            f"{list(shape)}; a core addresses at most {MAX_ADDRESS} (fewer "
+                            "channels or pool first)")
     return plans
 
 
@@ -514,11 +524,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _lrs(text: str, n: int) -> list[float]:
-    vals = [float(x) for x in text.split(",")]
+    try:
+        vals = [float(x) for x in text.split(",")]
+    except ValueError:
+        vals = []
     if len(vals) == 1:
         vals = vals * n
     if len(vals) != n or not all(math.isfinite(v) and v >= 0 for v in vals):
-        raise ValueError(f"--lr: give one value or {n} non-negative values")
+        raise ValueError(f"--lr {text!r}: give one value or {n} non-negative values, "
+                         "comma-separated")
     return vals
 
 
@@ -533,14 +547,9 @@ def evaluate(net: TtfsNet, times: np.ndarray, batch: int = 100) -> np.ndarray:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        import torch
-    except ImportError:
-        print(f"neurochip: error: the stidi-bp trainer needs PyTorch: {TORCH_HINT}", file=sys.stderr)
-        return 2
-    from tqdm import tqdm
+    from neurochip.cli.plot import check_creatable
 
-    try:
+    try:  # every option, the architecture and the output path before torch and the data
         if not 1 <= args.weight_bits <= 8:
             raise ValueError("--weight-bits must be in 1..8")
         if not 2 <= args.time_steps <= 4096:
@@ -565,6 +574,19 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--init-mean must be finite and --init-std finite and >= 0")
         plans = parse_arch(args.arch)
         lrs = _lrs(args.lr, len(plans))
+        for suffix in (".npz", ".ckpt.npz"):
+            check_creatable(Path(args.out).with_suffix(suffix), "--out")
+    except ValueError as exc:
+        print(f"neurochip: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        import torch
+    except ImportError:
+        print(f"neurochip: error: the stidi-bp trainer needs PyTorch: {TORCH_HINT}", file=sys.stderr)
+        return 2
+    from tqdm import tqdm
+
+    try:
         x_tr, y_tr = load_split(args.data, "train")
         x_te, y_te = load_split(args.data, "test")
     except (ValueError, OSError) as exc:
