@@ -45,3 +45,16 @@ def bounds_case(bits: int, overflow: str):
                            clock_hz=1e8, count_bits=4, layers=[layer])
     images = np.array([[255, 255, 200, 128, 64, 0], [255, 0, 255, 0, 255, 255]], dtype=np.uint8)
     return desc, images
+
+
+def write_idx_split(folder: Path, train: int, test: int) -> Path:
+    """An MNIST-format folder made from the shipped sample: the first ``train`` images as
+    the training split, the next ``test`` as the test split (train + test ≤ 256)."""
+    from neurochip.datasets import load_sample, write_idx
+
+    images, labels = load_sample()
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, sl in (("train", slice(0, train)), ("t10k", slice(train, train + test))):
+        write_idx(folder / f"{split}-images-idx3-ubyte.gz", images[sl])
+        write_idx(folder / f"{split}-labels-idx1-ubyte.gz", labels[sl])
+    return folder
