@@ -57,3 +57,16 @@ def client(module: str, install: str):
     if os.environ.get("CI") == "true":
         return importlib.import_module(module)
     return pytest.importorskip(module, reason=f"{module} not installed ({install})")
+
+
+def write_idx_split(folder: Path, train: int, test: int) -> Path:
+    """An MNIST-format folder made from the shipped sample: the first ``train`` images as
+    the training split, the next ``test`` as the test split (train + test ≤ 256)."""
+    from neurochip.datasets import load_sample, write_idx
+
+    images, labels = load_sample()
+    folder.mkdir(parents=True, exist_ok=True)
+    for split, sl in (("train", slice(0, train)), ("t10k", slice(train, train + test))):
+        write_idx(folder / f"{split}-images-idx3-ubyte.gz", images[sl])
+        write_idx(folder / f"{split}-labels-idx1-ubyte.gz", labels[sl])
+    return folder

@@ -711,3 +711,81 @@ def test_foreign_cubalif_without_metadata_is_still_refused(tmp_path):
     nir.write(tmp_path / "c.nir", g)
     with pytest.raises(NirError, match="synaptic-current register"):
         import_file(tmp_path / "c.nir")
+
+
+# ------------------------------------------------------------------ linear chains (Speck style)
+def _if(shape, th):
+    return nir.IF(r=np.ones(shape), v_threshold=np.full(shape, th), v_reset=np.zeros(shape))
+
+
+def _speck_graph(rng, pool_pool: bool = False):
+    """Sinabs/Speck-style: SumPool2d feeding Conv2d, and SumPool2d → Flatten → Affine →
+    Affine, with no neuron node in between (as the NIR paper's N-MNIST CNN); thresholds
+    halfway between integers so float and chip decisions coincide exactly."""
+    def conv(cin, cout, hw, stride=1, padding=1):
+        return nir.Conv2d(input_shape=hw, weight=rng.integers(-1, 2, (cout, cin, 3, 3)).astype(float),
+                          stride=stride, padding=padding, dilation=1, groups=1,
+                          bias=rng.integers(-1, 2, cout).astype(float))
+
+    def pool():
+        return nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
+                             padding=np.array([0, 0]))
+
+    nodes = {"input": nir.Input(input_type={"input": np.array([2, 16, 16])}),
+             "c1": conv(2, 4, (16, 16)), "n1": _if((4, 16, 16), 1.5),
+             "p1": pool(), "c2": conv(4, 3, (4, 4) if pool_pool else (8, 8)),
+             "n2": _if((3, 4, 4) if pool_pool else (3, 8, 8), 2.5),
+             "p2": pool(), "flat": nir.Flatten(input_type={"input": np.array([3, 4, 4])},
+                                               start_dim=0, end_dim=-1),
+             "a1": nir.Affine(weight=rng.integers(-1, 2, (6, 48)).astype(float),
+                              bias=rng.integers(-1, 2, 6).astype(float)),
+             "a2": nir.Affine(weight=rng.integers(-1, 2, (5, 6)).astype(float), bias=np.zeros(5)),
+             "out": _if((5,), 0.5), "output": nir.Output(output_type={"output": np.array([5])})}
+    edges = [("input", "c1"), ("c1", "n1"), ("n1", "p1"), ("p1", "c2"), ("c2", "n2"),
+             ("n2", "p2"), ("p2", "flat"), ("flat", "a1"), ("a1", "a2"), ("a2", "out"),
+             ("out", "output")]
+    if pool_pool:  # n1 → p1 → p0 → c2: two pools folded into one, then into the conv
+        nodes["p0"] = pool()
+        nodes["flat"] = nir.Flatten(input_type={"input": np.array([3, 2, 2])}, start_dim=0,
+                                    end_dim=-1)
+        nodes["a1"] = nir.Affine(weight=rng.integers(-1, 2, (6, 12)).astype(float),
+                                 bias=np.zeros(6))
+        edges = [e for e in edges if e != ("p1", "c2")] + [("p1", "p0"), ("p0", "c2")]
+    return nir.NIRGraph(nodes=nodes, edges=edges)
+
+
+@pytest.mark.parametrize("pool_pool", [False, True])
+def test_linear_chains_fold_into_one_layer_and_run_exactly(tmp_path, pool_pool):
+    nir.write(tmp_path / "speck.nir", _speck_graph(np.random.default_rng(3), pool_pool))
+    res, g = import_file(tmp_path / "speck.nir",
+                         ImportOptions(time_steps=6, encoder="rate_deterministic"))
+    kinds = [(lay.kind, lay.geometry.get("kernel"), lay.geometry.get("stride"))
+             for lay in res.desc.layers]
+    k = 4 if pool_pool else 2  # the pooled conv's kernel grows by the pool's window
+    assert kinds == [("conv2d", [3, 3], 1), ("conv2d", [3 * k, 3 * k], k), ("fc", None, None)]
+    assert res.desc.layers[1].geometry["pad"] == k
+    assert res.desc.layers[2].inputs == (3 * 4 * 4 if pool_pool else 3 * 8 * 8)
+    notes = [n for m in res.layers for n in m.notes if "linear chain folded" in n]
+    assert len(notes) == (4 if pool_pool else 3)  # a layer lists every fold it carries
+    f = measure(g, res, random_images(4, 24, res.desc.input_size), None, "random")
+    assert f.decision_agreement == 1.0
+    assert all(x.identical_spike_fraction == 1.0 for x in f.layers), [
+        (x.node, x.identical_spike_fraction) for x in f.layers]
+    assert all(x.chip_spikes_per_image > 0 for x in f.layers)
+
+
+def test_conv_into_conv_is_refused_naming_both_nodes(tmp_path):
+    """A convolution straight into a convolution has no exact chip layer (the folded
+    kernel differs from a chip convolution at the padded borders)."""
+    def conv(cin, cout):
+        return nir.Conv2d(input_shape=(8, 8), weight=np.ones((cout, cin, 3, 3)), stride=1,
+                          padding=1, dilation=1, groups=1, bias=np.zeros(cout))
+
+    nodes = {"input": nir.Input(input_type={"input": np.array([1, 8, 8])}),
+             "c1": conv(1, 2), "c2": conv(2, 2), "n": _if((2, 8, 8), 0.5),
+             "output": nir.Output(output_type={"output": np.array([2, 8, 8])})}
+    edges = [("input", "c1"), ("c1", "c2"), ("c2", "n"), ("n", "output")]
+    nir.write(tmp_path / "c2c.nir", nir.NIRGraph(nodes=nodes, edges=edges))
+    with pytest.raises(NirError, match=r"node 'c2' \(conv2d\) follows 'c1' \(conv2d\) with no "
+                                       r"neuron node in between"):
+        import_file(tmp_path / "c2c.nir", ImportOptions(time_steps=4))

@@ -24,6 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     stidi_bp.add_arguments(stidi)
     stidi.set_defaults(func=stidi_bp.run)
+    bs4 = trainers.add_parser("bs4nn", help="Kheradpisheh et al. 2021 (BS4NN), as the authors' "
+                              "code has it: binary fc ttfs network, per-sample SGD in Numba; "
+                              "the forward pass is the chip's (§6.1); no torch needed")
+    from neurochip.train import bs4nn_cli
+
+    bs4nn_cli.add_arguments(bs4)
+    bs4.set_defaults(func=bs4nn_cli.run)
 
     ann = trainers.add_parser("ann", help="a ReLU network (VGG- or ResNet-style, batch norm) "
                                           "for ANN-to-SNN conversion with `neurochip convert`")

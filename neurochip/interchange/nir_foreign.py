@@ -7,6 +7,7 @@ wide enough that nothing saturates.
 Patterns (NIR sums the inputs of a node with several incoming edges):
 ``[Flatten] → Affine|Linear → neuron`` = fc; ``Conv2d → neuron`` = conv2d;
 ``SumPool2d|AvgPool2d → neuron`` = pool; ``spikes (or Scale of spikes) ×2 → neuron`` = add.
+A chain of synapse nodes with no neuron between is folded into one layer (``nir_fold``).
 Neurons: IF, LIF, CubaLIF with τ_syn = dt. Everything else is refused by name."""
 
 from __future__ import annotations
@@ -45,10 +46,13 @@ class Stream:
 
 @dataclass
 class Pending:
-    """A synapse node waiting for its neuron node."""
+    """A synapse node (or a folded linear chain of them, ``nir_fold``) waiting for its
+    neuron node; ``flat``: a Flatten followed it."""
 
     layer: FloatLayer
     src: str
+    node: str
+    flat: bool = False
 
 
 def _shape_of(node: Any, key: str) -> tuple[int, ...] | None:
@@ -300,14 +304,10 @@ def import_foreign(g: Graph, origin: str, opts: ImportOptions,
                            "the chip only a neuron node may sum two spike streams (an add core)")
         src = srcs[0]
         if isinstance(src, Pending):
-            raise NirError(f"{origin}: node {name!r} ({t}) follows {preds[0]!r} with no neuron "
-                           "node in between; the chip needs a neuron layer after every "
-                           "synapse node")
+            state[name] = _extend_chain(src, t, node, name, origin)
+            continue
         if t == "Flatten":
-            sd, ed = int(getattr(node, "start_dim", 0)), int(getattr(node, "end_dim", -1))
-            if (sd, ed) not in ((0, -1), (1, -1)) or src.gain is not None:
-                raise NirError(f"{origin}: node {name!r}: Flatten(start_dim={sd}, end_dim={ed}); "
-                               "the chip flattens whole maps only")
+            _check_flatten(node, name, src.gain is not None, origin)
             state[name] = Stream(src.src, src.hwc, True)
         elif t == "Scale":
             scale = np.asarray(node.scale, dtype=np.float64)
@@ -329,7 +329,7 @@ def import_foreign(g: Graph, origin: str, opts: ImportOptions,
                 raise NirError(f"{origin}: node {name!r} ({t}) reads a (C, H, W) map; put a "
                                "Flatten in front of it")
             fl = KIND_NIR[kind].from_foreign(node, name, src.hwc, src.flat, origin)
-            state[name] = Pending(fl, src.src)
+            state[name] = Pending(fl, src.src, name)
     desc = CoreDescription(
         name=opts.name, input_shape=tuple(input_shape), encoder=Encoder(opts.encoder, opts.seed),
         time_steps=opts.time_steps, clock_hz=100e6,
@@ -350,6 +350,37 @@ def import_foreign(g: Graph, origin: str, opts: ImportOptions,
                "overflow: saturate"] + extra_choices
     return ImportResult(desc, False, dt, opts.reset, first.kind == "fc" and
                         state[ins[0]].flat, maps, choices)
+
+
+def _check_flatten(node: Any, name: str, scaled: bool, origin: str) -> None:
+    sd, ed = int(getattr(node, "start_dim", 0)), int(getattr(node, "end_dim", -1))
+    if (sd, ed) not in ((0, -1), (1, -1)) or scaled:
+        raise NirError(f"{origin}: node {name!r}: Flatten(start_dim={sd}, end_dim={ed}); "
+                       "the chip flattens whole maps only")
+
+
+def _extend_chain(src: Pending, t: str, node: Any, name: str, origin: str) -> Pending:
+    """A node after a synapse node with no neuron between: a Flatten marks the chain
+    flattened; a synapse node is folded into it (``nir_fold``); anything else is refused."""
+    from neurochip.interchange.nir_fold import fold
+
+    if t == "Flatten":
+        _check_flatten(node, name, False, origin)
+        return Pending(src.layer, src.src, src.node, True)
+    kind = SYNAPSE_TYPES.get(t)
+    if kind is None:
+        raise NirError(f"{origin}: node {name!r} ({t}) follows {src.node!r} with no neuron "
+                       "node in between; the chip folds only synapse chains (Affine, Conv2d, "
+                       "SumPool2d, AvgPool2d) into one layer")
+    shape = src.layer.out_shape
+    if kind != "fc" and src.flat and shape[:2] != (1, 1):
+        raise NirError(f"{origin}: node {name!r} ({t}) reads a flattened stream; it needs "
+                       "the (C, H, W) map")
+    if kind == "fc" and not src.flat and shape[:2] != (1, 1) and shape[2] != 1:
+        raise NirError(f"{origin}: node {name!r} ({t}) reads a (C, H, W) map; put a Flatten "
+                       "in front of it")
+    second = KIND_NIR[kind].from_foreign(node, name, shape, src.flat, origin)
+    return Pending(fold(src.layer, second, (src.node, name), origin), src.src, name)
 
 
 def _exported_model_notes(node: Any, name: str, origin: str) -> list[str]:

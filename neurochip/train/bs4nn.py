@@ -1,0 +1,279 @@
+"""BS4NN (Kheradpisheh, Mirsadeghi, Masquelier 2021) as the authors' code has it
+(``SRKH/BS4NN``, ``BS4NN_mnist.ipynb``; seed-algorithms §2.1), with the chip's integer
+forward pass, per-sample SGD in Numba.
+
+The procedure, line by line from that notebook:
+
+* input: pixel p spikes at ``255 − p`` (T_max = 256 steps);
+* forward per layer: non-leaky IF with instantaneous (step) PSP and ±1 weights, the signs
+  of real shadow weights; V = Σ sign(w)·1[t_i ≤ t], a neuron fires once, when V > θ,
+  with θ = thr / f (thr = 100, f a learned per-layer scale); a neuron that never fires is
+  given time T_max;
+* output targets with γ: if no output fired, the targets are the actual times (no error);
+  else every output within γ of the earliest is pushed to min(t_min + γ, T_max) and the
+  correct class is pulled to t_min;
+* errors δ = (target − t)/T_max, L2-normalised per layer; with the causal mask
+  HF = 1[t_in < t_out]: w −= lr·δ·HF on the real weights, then
+  f −= lr_f · mean(δ·HF·sign(w)) and the error sent back Δ_j = Σ_k w_kj δ_k HF_kj (real,
+  updated weights), L2-normalised;
+* 784-600-10, thr = (100, 100), f = (5, 5), lr = (0.1, 0.1), lr_f = (0.01, 0.01),
+  w ~ U[0, 5) and U[0, 48), γ = 1, epochs of as many draws with replacement as there are
+  training images.
+
+What differs, and why (docs: models/README.md, "BS4NN anchor"):
+
+* **The forward pass is the chip's** (§6.1 ``ttfs``, ``psp = step``, the ``latency``
+  encoder of §11 at T = 256): θ is the integer ⌊thr/f⌋, which for integer V decides
+  exactly as the real thr/f; a spike reaches the next layer in the step it is sent (the
+  notebook delays every layer by one step, ``argmax + 1``), so the notebook's times are
+  the chip's plus the layer's depth, a uniform shift the rule below undoes; a zero pixel
+  does not spike on the chip (in the notebook it spikes at 255, which can only move a
+  hidden neuron to time 256, i.e. no spike: the same forward pass).
+* **The rule sees the notebook's times**: hidden t + 1, output t + 2, T_max when not fired
+  or shifted past T_max, and zero pixels at 255 in the causal mask, as the notebook has.
+* **Decision**: the chip's (first output to fire, lowest index on a tie; if none fired,
+  the largest V at the end). The notebook scores a tie as correct when the true class is
+  among the earliest and falls back to the largest V at step T_max − 3.
+* **Validation**: the last ``validation`` training images are held out and draws come
+  from the rest; the epoch with the best held-out accuracy is kept (the notebook keeps
+  the best test accuracy).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from numba import njit
+
+T_MAX = 256  # steps (the notebook's Tmax)
+NOT_FIRED = T_MAX
+
+
+@dataclass
+class Bs4nnConfig:
+    hidden: int = 600
+    thr: tuple[float, float] = (100.0, 100.0)
+    fact: tuple[float, float] = (5.0, 5.0)
+    lr: tuple[float, float] = (0.1, 0.1)
+    lr_fact: tuple[float, float] = (0.01, 0.01)
+    init_high: tuple[float, float] = (5.0, 48.0)
+    gamma: int = 1
+    seed: int = 0
+
+
+@dataclass
+class Bs4nnNet:
+    w0: np.ndarray  # (inputs, hidden) real shadow weights, chip layout (in, out)
+    w1: np.ndarray  # (hidden, classes)
+    fact: np.ndarray  # (2,) learned threshold scales
+    thr: np.ndarray  # (2,)
+    history: list = field(default_factory=list)
+
+    def thetas(self) -> tuple[int, int]:
+        """The chip's integer thresholds ⌊thr / f⌋ (V > θ ⇔ V > thr/f for integer V)."""
+        return tuple(int(math.floor(t / f)) for t, f in zip(self.thr, self.fact))
+
+    def signs(self) -> tuple[np.ndarray, np.ndarray]:
+        return _sign(self.w0), _sign(self.w1)
+
+
+def _sign(w: np.ndarray) -> np.ndarray:
+    """±1 weights (the chip's 1-bit alphabet; an exact 0 counts as +1)."""
+    return np.where(w < 0, -1, 1).astype(np.int8)
+
+
+def init_net(cfg: Bs4nnConfig, inputs: int = 784, classes: int = 10) -> Bs4nnNet:
+    rng = np.random.default_rng(cfg.seed)
+    w0 = rng.random((inputs, cfg.hidden)) * cfg.init_high[0]
+    w1 = rng.random((cfg.hidden, classes)) * cfg.init_high[1]
+    return Bs4nnNet(w0, w1, np.array(cfg.fact, np.float64), np.array(cfg.thr, np.float64))
+
+
+def input_times(images: np.ndarray, steps: int = T_MAX) -> tuple[np.ndarray, np.ndarray]:
+    """(chip, rule) input times per pixel: the chip's latency encoder (§11) at T = 256
+    sends pixel p ≥ 1 at 255 − p and never sends p = 0 (NOT_FIRED); the notebook's rule
+    sees 255 − p for every pixel."""
+    if steps != T_MAX:
+        raise ValueError(f"BS4NN runs at T = {T_MAX} steps")
+    px = images.reshape(len(images), -1).astype(np.int16)
+    rule = (255 - px).astype(np.int16)
+    chip = np.where(px >= 1, rule, NOT_FIRED).astype(np.int16)
+    return chip, rule
+
+
+@njit(cache=True)
+def layer_forward(t_in, w_sign, theta, t_out, v_out, order_buf):
+    """Chip forward of one fc ttfs layer (psp = step, no overflow): fire times (NOT_FIRED
+    when silent) into ``t_out`` and the final V into ``v_out``."""
+    n_in, n_out = w_sign.shape
+    for j in range(n_out):
+        t_out[j] = NOT_FIRED
+        v_out[j] = 0
+    m = 0
+    for i in range(n_in):
+        if t_in[i] < NOT_FIRED:
+            order_buf[m] = i
+            m += 1
+    order = order_buf[:m]
+    keys = np.empty(m, np.int64)
+    for k in range(m):
+        keys[k] = t_in[order[k]]
+    idx = np.argsort(keys, kind="mergesort")
+    k = 0
+    while k < m:
+        t = keys[idx[k]]
+        while k < m and keys[idx[k]] == t:
+            i = order[idx[k]]
+            for j in range(n_out):
+                v_out[j] += w_sign[i, j]
+            k += 1
+        for j in range(n_out):  # V changes only where inputs arrive, so only then can it cross
+            if t_out[j] == NOT_FIRED and v_out[j] > theta:
+                t_out[j] = t
+
+
+@njit(cache=True)
+def chip_decision(t_out, v_out) -> int:
+    """§6.1: the first output to fire, lowest index on a tie; else the largest V."""
+    best = -1
+    for k in range(t_out.size):
+        if t_out[k] < NOT_FIRED and (best < 0 or t_out[k] < t_out[best]):
+            best = k
+    if best >= 0:
+        return best
+    best = 0
+    for k in range(1, v_out.size):
+        if v_out[k] > v_out[best]:
+            best = k
+    return best
+
+
+@njit(cache=True)
+def _normalise(d):
+    s = 0.0
+    for x in d:
+        s += x * x
+    if s > 0.0:
+        d /= math.sqrt(s)
+
+
+@njit(cache=True)
+def _update(delta, t_src_rule, t_dst_rule, w, signs, lr, lr_fact, fact, layer, back):
+    """w −= lr·δ·HF; f −= lr_f·mean(δ·HF·sign(w)) (updated w); back = Σ_k w δ HF;
+    ``signs`` (the forward pass's ±1 weights) follow w."""
+    n_in, n_out = w.shape
+    acc = 0.0
+    for i in range(n_in):
+        back_i = 0.0
+        ti = t_src_rule[i]
+        for j in range(n_out):
+            if ti < t_dst_rule[j]:
+                w[i, j] -= lr * delta[j]
+                sgn = 1.0 if w[i, j] > 0 else (-1.0 if w[i, j] < 0 else 0.0)
+                signs[i, j] = -1 if w[i, j] < 0 else 1
+                acc += delta[j] * sgn
+                back_i += w[i, j] * delta[j]
+        back[i] = back_i
+    fact[layer] -= lr_fact * acc / (n_in * n_out)
+
+
+@njit(cache=True)
+def train_epoch(draws, t_chip, t_rule, labels, w0, w1, s0, s1, fact, thr, lr, lr_fact, gamma):
+    """One epoch of per-sample SGD over ``draws``; returns the notebook's training count
+    (the true class among the earliest outputs, or the largest V if none fired).
+    ``s0``, ``s1``: the ±1 signs of ``w0``, ``w1``, kept in step with them."""
+    n_in, n_hid = w0.shape
+    n_cls = w1.shape[1]
+    th, vh, buf_h = np.empty(n_hid, np.int64), np.empty(n_hid, np.int64), np.empty(n_in, np.int64)
+    to, vo, buf_o = np.empty(n_cls, np.int64), np.empty(n_cls, np.int64), np.empty(n_hid, np.int64)
+    th_rule, to_rule = np.empty(n_hid, np.int64), np.empty(n_cls, np.int64)
+    target = np.empty(n_cls, np.float64)
+    d_out, d_hid = np.empty(n_cls, np.float64), np.empty(n_hid, np.float64)
+    back_in = np.empty(n_in, np.float64)
+    correct = 0
+    for s in range(draws.size):
+        img = draws[s]
+        # the forward pass uses the signs of the current weights and θ = ⌊thr/f⌋
+        theta0 = math.floor(thr[0] / fact[0])
+        theta1 = math.floor(thr[1] / fact[1])
+        layer_forward(t_chip[img], s0, theta0, th, vh, buf_h)
+        layer_forward(th, s1, theta1, to, vo, buf_o)
+        # the notebook's times: one step of delay per layer, T_MAX when silent
+        for j in range(n_hid):
+            th_rule[j] = min(th[j] + 1, T_MAX) if th[j] < NOT_FIRED else T_MAX
+        t_min = T_MAX
+        for k in range(n_cls):
+            to_rule[k] = min(to[k] + 2, T_MAX) if to[k] < NOT_FIRED else T_MAX
+            t_min = min(t_min, to_rule[k])
+        lab = labels[img]
+        if t_min == T_MAX:
+            for k in range(n_cls):
+                target[k] = T_MAX
+            if chip_decision(to, vo) == lab:
+                correct += 1
+        else:
+            for k in range(n_cls):
+                target[k] = to_rule[k]
+                if to_rule[k] - t_min < gamma:
+                    target[k] = min(t_min + gamma, T_MAX)
+            target[lab] = t_min
+            if to_rule[lab] == t_min:
+                correct += 1
+        for k in range(n_cls):
+            d_out[k] = (target[k] - to_rule[k]) / T_MAX
+        _normalise(d_out)
+        _update(d_out, th_rule, to_rule, w1, s1, lr[1], lr_fact[1], fact, 1, d_hid)
+        _normalise(d_hid)
+        _update(d_hid, t_rule[img], th_rule, w0, s0, lr[0], lr_fact[0], fact, 0, back_in)
+    return correct
+
+
+@njit(cache=True)
+def predict(t_chip, s0, s1, theta0, theta1):
+    """The chip's decisions for every image (the integer forward pass of §6.1)."""
+    n = t_chip.shape[0]
+    n_in, n_hid = s0.shape
+    n_cls = s1.shape[1]
+    out = np.empty(n, np.int64)
+    th, vh, buf_h = np.empty(n_hid, np.int64), np.empty(n_hid, np.int64), np.empty(n_in, np.int64)
+    to, vo, buf_o = np.empty(n_cls, np.int64), np.empty(n_cls, np.int64), np.empty(n_hid, np.int64)
+    for i in range(n):
+        layer_forward(t_chip[i], s0, theta0, th, vh, buf_h)
+        layer_forward(th, s1, theta1, to, vo, buf_o)
+        out[i] = chip_decision(to, vo)
+    return out
+
+
+def accuracy(net: Bs4nnNet, t_chip: np.ndarray, labels: np.ndarray) -> float:
+    s0, s1 = net.signs()
+    theta0, theta1 = net.thetas()
+    return float(np.mean(predict(t_chip, s0, s1, theta0, theta1) == labels))
+
+
+def to_description(net: Bs4nnNet, name: str, lanes: int = 64, fifo_depth: int = 64,
+                   provenance: dict | None = None):
+    """784-H-10 fc layers of ``ttfs`` neurons (psp = step), ±1 weights, θ = ⌊thr/f⌋,
+    membranes wide enough for |V| ≤ fan-in (nothing saturates)."""
+    from neurochip.description import CoreDescription, CoreMapping, Encoder, Layer, validate
+    from neurochip.neurons.ttfs import TtfsNeuron
+
+    layers, prev = [], "input"
+    for j, (w, theta) in enumerate(zip(net.signs(), net.thetas())):
+        n_in, n_out = w.shape
+        bits = max(int(n_in).bit_length(), abs(theta).bit_length()) + 1
+        lname = "out" if j == 1 else "hid"
+        layers.append(Layer(name=lname, kind="fc", source=prev, inputs=n_in, neurons=n_out,
+                            weight_bits=1, membrane_bits=bits, overflow="saturate",
+                            neuron=TtfsNeuron(psp="step"),
+                            core=CoreMapping(index=j, lanes=min(lanes, n_out),
+                                             fifo_depth=fifo_depth),
+                            weight=w.astype(np.int64), threshold=np.full(n_out, theta, np.int64),
+                            bias=np.zeros(0, np.int64)))
+        prev = lname
+    desc = CoreDescription(name=name, input_shape=(28, 28), encoder=Encoder("latency", 0),
+                           time_steps=T_MAX, clock_hz=100e6, count_bits=1, layers=layers,
+                           provenance=provenance or {})
+    validate(desc)
+    return desc

@@ -1,0 +1,151 @@
+"""BS4NN as the authors' notebook has it: the notebook's forward pass and update written
+out literally (NumPy) against the Numba trainer, the trainer's forward against the chip
+simulator, resumable training, and refusals before any data is read."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from neurochip.cli.main import main
+from neurochip.datasets import load_sample
+from neurochip.sim import simulate
+from neurochip.train import bs4nn
+
+T = bs4nn.T_MAX
+
+
+def notebook_forward(ft, weight, thre):
+    """Forward_FC of BS4NN_mnist.ipynb: weight (out, in), ft (in,) firing indices."""
+    spikes = np.zeros((ft.size, T + 1))
+    spikes[np.arange(ft.size), ft.astype(int)] = 1
+    v = np.cumsum(np.sign(weight) @ spikes, axis=1)
+    v[:, T] = thre + 1
+    st = np.argmax(v > thre, axis=1) + 1
+    st[st > T] = T
+    return st
+
+
+def notebook_step(w0, w1, fact, ft0, label, thr, lr, lr_f, gamma):
+    """One training iteration of the notebook (forward, target_function, backward_FC)."""
+    st1 = notebook_forward(ft0, w0, thr[0] / fact[0])
+    st = notebook_forward(st1, w1, thr[1] / fact[1])
+    m = st.min()
+    if m == T:
+        target = np.full(st.size, float(T))
+    else:
+        target = st.astype(float)
+        target[(st - m) < gamma] = min(m + gamma, T)
+        target[label] = m
+    d3 = (target - st) / T
+    if np.linalg.norm(d3):
+        d3 = d3 / np.linalg.norm(d3)
+    for layer, (w, inp, out, d) in enumerate([(w1, st1, st, d3)]):
+        hf = inp[None, :] < out[:, None]
+        w -= lr[1] * d[:, None] * hf
+        fact[1] -= (lr_f[1] * d[:, None] * hf * np.sign(w)).mean()
+        d2 = np.sum(w * d[:, None] * hf, 0)
+    if np.linalg.norm(d2):
+        d2 = d2 / np.linalg.norm(d2)
+    hf = ft0[None, :] < st1[:, None]
+    w0 -= lr[0] * d2[:, None] * hf
+    fact[0] -= (lr_f[0] * d2[:, None] * hf * np.sign(w0)).mean()
+    return st1, st
+
+
+@pytest.fixture(scope="module")
+def sample():
+    images, labels = load_sample()
+    return images, labels.astype(np.int64)
+
+
+def _net(hidden=40, seed=0, fact=(5.0, 5.0)):
+    return bs4nn.init_net(bs4nn.Bs4nnConfig(hidden=hidden, seed=seed, fact=fact))
+
+
+def test_chip_times_are_the_notebooks_shifted_by_the_layer_depth(sample):
+    images, _ = sample
+    net = _net(hidden=50, fact=(4.0, 12.0))
+    rng = np.random.default_rng(1)
+    net.w0 -= rng.random(net.w0.shape) * 3  # mixed signs, so times spread
+    net.w1 -= rng.random(net.w1.shape) * 30
+    s0, s1 = net.signs()
+    th0, th1 = net.thetas()
+    t_chip, t_rule = bs4nn.input_times(images[:40])
+    fired_any = 0
+    for i in range(40):
+        h, vh = np.empty(50, np.int64), np.empty(50, np.int64)
+        o, vo = np.empty(10, np.int64), np.empty(10, np.int64)
+        bs4nn.layer_forward(t_chip[i], s0, th0, h, vh, np.empty(784, np.int64))
+        bs4nn.layer_forward(h, s1, th1, o, vo, np.empty(50, np.int64))
+        st1 = notebook_forward(t_rule[i].astype(float), s0.T.astype(float), net.thr[0] / net.fact[0])
+        st = notebook_forward(st1, s1.T.astype(float), net.thr[1] / net.fact[1])
+        assert np.array_equal(st1, np.where(h < T, np.minimum(h + 1, T), T))
+        assert np.array_equal(st, np.where(o < T, np.minimum(o + 2, T), T))
+        fired_any += int((o < T).any())
+    assert fired_any > 5
+
+
+def test_training_step_equals_the_notebook(sample):
+    images, labels = sample
+    net = _net(hidden=30)
+    ref_w0, ref_w1, ref_fact = net.w0.T.copy(), net.w1.T.copy(), net.fact.copy()
+    s0, s1 = net.signs()
+    t_chip, t_rule = bs4nn.input_times(images[:6])
+    lr, lr_f = np.array([0.1, 0.1]), np.array([0.01, 0.01])
+    for i in range(6):  # six images one after another: weights, signs and scales carry over
+        bs4nn.train_epoch(np.array([i]), t_chip, t_rule, labels, net.w0, net.w1, s0, s1,
+                          net.fact, net.thr, lr, lr_f, 1)
+        notebook_step(ref_w0, ref_w1, ref_fact, t_rule[i].astype(float), labels[i], net.thr,
+                      lr, lr_f, 1)
+        assert np.allclose(net.w0, ref_w0.T, rtol=0, atol=1e-12)
+        assert np.allclose(net.w1, ref_w1.T, rtol=0, atol=1e-12)
+        assert np.allclose(net.fact, ref_fact, rtol=0, atol=1e-12)
+        assert np.array_equal(s0, np.where(net.w0 < 0, -1, 1)) and np.array_equal(
+            s1, np.where(net.w1 < 0, -1, 1))
+    assert not np.array_equal(net.w0, _net(hidden=30).w0)
+
+
+def test_trainer_decisions_are_the_simulators(sample):
+    images, labels = sample
+    net = _net(hidden=48)
+    s0, s1 = net.signs()
+    t_chip, t_rule = bs4nn.input_times(images)
+    bs4nn.train_epoch(np.arange(200), t_chip, t_rule, labels, net.w0, net.w1, s0, s1, net.fact,
+                      net.thr, np.array([0.1, 0.1]), np.array([0.01, 0.01]), 1)
+    desc = bs4nn.to_description(net, "bs4nn-test")
+    ours = bs4nn.predict(t_chip, *net.signs(), *net.thetas())
+    chip = simulate(desc, images, record_spikes=True)
+    assert np.array_equal(ours, chip.predictions)
+    h, vh = np.empty(48, np.int64), np.empty(48, np.int64)
+    bs4nn.layer_forward(t_chip[3], s0, net.thetas()[0], h, vh, np.empty(784, np.int64))
+    hid = chip.spikes[3, :, chip.neuron_offsets[0]:chip.neuron_offsets[1]]
+    first = np.where(hid.any(axis=0), hid.argmax(axis=0), T)
+    assert np.array_equal(first, h) and (h < T).any()
+
+
+def test_resume_goes_on_bit_for_bit(tmp_path):
+    from helpers import write_idx_split
+
+    data = write_idx_split(tmp_path / "d", 120, 30)
+    common = ["train", "bs4nn", "--data", str(data), "--hidden", "20", "--draws", "40",
+              "--validation", "20"]
+    assert main(common + ["--out", str(tmp_path / "a"), "--epochs", "3"]) == 0
+    assert main(common + ["--out", str(tmp_path / "b"), "--epochs", "2"]) == 0
+    assert main(common + ["--out", str(tmp_path / "b"), "--epochs", "3",
+                          "--resume", str(tmp_path / "b.ckpt.npz")]) == 0
+    a, b = (np.load(tmp_path / f"{x}.ckpt.npz") for x in "ab")
+    for key in ("w0", "w1", "fact", "best_w0"):
+        assert np.array_equal(a[key], b[key]), key
+    assert (tmp_path / "a.npz").is_file()
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--gamma", "-1"], "--gamma"), (["--lr", "0,0.1"], "--lr"), (["--hidden", "0"], "--hidden"),
+    (["--fact", "5"], "--fact"), (["--out", "/proc/version/x"], "--out"),
+])
+def test_bad_options_are_refused_before_data_is_read(option, message, capsys, tmp_path):
+    args = ["train", "bs4nn", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]
+    assert main(args + option) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0]
