@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from neurochip.cli import (convert_cmd, inspect_cmd, kinds_cmd, nir_cmd, quantize_cmd,
-                               rtl_cmd, simulate_cmd, train_cmd, verify_cmd)
+                               rtl_cmd, simulate_cmd, synth_cmd, train_cmd, verify_cmd)
 
     parser = argparse.ArgumentParser(
         prog="neurochip",
@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify_cmd.register(sub)
     kinds_cmd.register(sub)
     nir_cmd.register(sub)
+    synth_cmd.register(sub)
     return parser
 
 
