@@ -8,7 +8,7 @@ images of the shipped MNIST sample, 40 nm table), then its steps, each keeping o
 report per run in models/synth/ (a run that already has its report is skipped, so `run`
 resumes; steps may run in parallel processes):
   chip       ste-bp-mnist-small, whole chip: ECP5 (LFE5U-85F) placed, and without block
-             RAMs (Yosys only); iCE40 UP5K synthesis
+             RAMs (Yosys only); iCE40 UP5K synthesis; Yosys generic gates
   window     ste-bp-mnist-cnn's conv1 and pool1 out of context, placed (the conv path)
   resources  every model, each core out of context on ECP5, Yosys only
   lanes      ste-bp-mnist-small's fc1 with 8, 16, 32, 64 lanes, out of context, placed
@@ -111,11 +111,13 @@ def chip_figures(model: Path) -> None:
 
 def step_chip() -> None:
     """ste-bp-mnist-small, whole chip: ECP5 placed, the same without block RAMs (Yosys
-    only), iCE40 UP5K synthesis."""
+    only), Yosys generic gates, iCE40 UP5K synthesis."""
     small = HERE / f"{LANES_MODEL}.npz"
     synth(small, "chip", [], OUT / f"{LANES_MODEL}.chip.json")
     synth(small, "chip-no-block-rams", ["--no-place", "--no-block-rams"],
           OUT / f"{LANES_MODEL}.chip-no-block-rams.json")
+    synth(small, "chip-generic", ["--target", "generic"],
+          OUT / f"{LANES_MODEL}.chip-generic.json")
     synth(small, "chip-ice40", ["--target", "ice40", "--no-place"],
           OUT / f"{LANES_MODEL}.chip-ice40.json")
 
@@ -181,7 +183,10 @@ def _row(label: str, r: dict, sim: dict) -> str:
 
 
 def _short(cell: str) -> str:
-    """dut.core0.mvalid_q_TRELLIS_FF_Q -> mvalid_q (the register's name)."""
+    """dut.core0.mvalid_q_TRELLIS_FF_Q -> mvalid_q (the register's name); the harness's
+    shift register (neurochip.synth.flow) is the unit's input."""
+    if cell.startswith("sr_"):
+        return "input (harness register)"
     name = cell.split(".", 2)[-1] if cell.startswith("dut.") else cell
     for cut in ("_TRELLIS", "_LUT4", "_CCU2C", "_DP16KD", "$"):
         name = name.split(cut)[0]
@@ -204,8 +209,13 @@ def table() -> str:
         if r is None:
             rows.append(f"| {model.stem}{twin} | not synthesised in the time | | | | | | "
                         f"{sim['cycles_per_image']:,.0f} | | {sim['nj_per_image']:.1f} | |")
-            continue
-        rows.append(_row(f"{model.stem} (sum of {len(r['cores'])} cores{twin})", r, sim))
+        else:
+            rows.append(_row(f"{model.stem} (sum of {len(r['cores'])} cores{twin})", r, sim))
+        window = _load(f"{model.stem}.window.json")
+        if window:  # some cores placed: the chip's Fmax is at most their slowest
+            names = " + ".join(c["name"] for c in window["cores"])
+            rows.append(_row(f"{model.stem}: {names} only, placed (chip Fmax ≤ this)",
+                             window, sim))
     ice = _load(f"{LANES_MODEL}.chip-ice40.json")
     note = ""
     if ice:
