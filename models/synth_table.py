@@ -223,7 +223,25 @@ def table() -> str:
                 f"{ice['ffs']:,} FF, {ice['brams']} EBR: "
                 + ("fits" if ice["fits"] else f"does not fit ({ice['overflow']})")
                 + "; every other shipped model is larger.\n")
-    return "\n".join(rows) + "\n" + note
+    return "\n".join(rows) + "\n" + note + lanes_table()
+
+
+def lanes_table() -> str:
+    runs = [(n, _load(f"{LANES_MODEL}.fc1-lanes{n}.json")) for n in LANES]
+    lines = [f"| fc1.core.lanes | {' | '.join(str(n) for n, _ in runs)} |",
+             "|---|" + "---:|" * len(runs)]
+    cells = {"LUT4": lambda r: f"{r['luts']:,}", "FF": lambda r: f"{r['ffs']:,}",
+             "EBR": lambda r: str(r["brams"]),
+             "Fmax MHz": lambda r: f"{r['fmax_mhz']:.1f}" if r["fmax_mhz"] else "–",
+             "tool s (yosys + nextpnr)": lambda r: f"{r['seconds']['yosys']:.0f} + "
+                                                 f"{r['seconds'].get('nextpnr', 0):.0f}"}
+    for name, fmt in cells.items():
+        lines.append(f"| {name} | " + " | ".join(fmt(r) if r else "not run in the time"
+                                                 for _, r in runs) + " |")
+    return (f"\nLUTs and Fmax against lanes: {LANES_MODEL}'s fc1 (784 → 64) out of context "
+            f"on the LFE5U-85F, `--core fc1 --set fc1.core.lanes=N` "
+            f"([synth_lanes.png](synth_lanes.png)):\n\n" + "\n".join(lines) + "\n\n"
+            "![LUTs and Fmax against lanes](synth_lanes.png)\n")
 
 
 def plot() -> bool:
