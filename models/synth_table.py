@@ -129,9 +129,11 @@ def step_window() -> None:
           ["--core", "conv1", "--core", "pool1"], OUT / "ste-bp-mnist-cnn.window.json")
 
 
-def step_resources() -> None:
-    """Every model, each core out of context on ECP5, Yosys only."""
-    for model in models():
+def step_resources(only: list[str] | None = None) -> None:
+    """Every model (or those named, in that order), each core out of context on ECP5,
+    Yosys only."""
+    paths = [HERE / f"{name}.npz" for name in only] if only else models()
+    for model in paths:
         synth(model, "ecp5 resources", ["--per-core", "--no-place"],
               OUT / f"{model.stem}.ecp5.json")
 
@@ -148,12 +150,12 @@ STEPS = {"chip": step_chip, "window": step_window, "resources": step_resources,
          "lanes": step_lanes}
 
 
-def run(steps: list[str]) -> None:
+def run(steps: list[str], only: list[str] | None = None) -> None:
     OUT.mkdir(exist_ok=True)
     for model in models():
         chip_figures(model)
     for name in steps:
-        STEPS[name]()
+        STEPS[name](only) if name == "resources" else STEPS[name]()
 
 
 def _load(name: str) -> dict | None:
@@ -289,12 +291,14 @@ def main() -> int:
     p.add_argument("what", choices=("run", "table"))
     p.add_argument("steps", nargs="*", default=list(STEPS), metavar="STEP",
                    help=f"with run: which steps ({', '.join(STEPS)}; default all, in order)")
+    p.add_argument("--models", nargs="+", metavar="NAME",
+                   help="with run resources: only these models, in this order")
     args = p.parse_args()
     unknown = [s for s in args.steps if s not in STEPS]
     if unknown:
         p.error(f"unknown step {unknown[0]}; choose from {', '.join(STEPS)}")
     if args.what == "run":
-        run(args.steps)
+        run(args.steps, args.models)
     write_table()
     return 0
 

@@ -66,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = run_synth(desc, target=args.target, device=args.device,
                            per_core=args.per_core, jobs=args.jobs, out_dir=args.out,
-                           cores=args.core or None, place=not args.no_place, block_rams=not args.no_block_rams,
+                           cores=args.core or None, place=not args.no_place,
+                           block_rams=not args.no_block_rams,
                            yosys_timeout=args.timeout, nextpnr_timeout=args.timeout,
                            progress=progress_to_stderr)
     except SynthError as exc:
