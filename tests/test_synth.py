@@ -223,3 +223,22 @@ def test_simulate_latency_at_a_synth_reports_fmax(small_model_path, tmp_path, ca
                  "--fmax-from", str(rep)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "synthesise it" in err[0]
+
+
+@pytest.mark.slow
+@tools
+def test_generic_gates_keep_memories_as_macros(tmp_path, capsys):
+    from neurochip.hw.config import ChipConfig
+    from neurochip.hw.core import core_memories
+
+    desc = tiny_fc()
+    path = tmp_path / "tiny.npz"
+    save(desc, path)
+    r = synth_json(capsys, path, "--target", "generic")
+    assert (r["device"], r["fits"], r["fmax_mhz"], r["luts"]) == (None, None, None, None)
+    for core, cfg in zip(r["cores"], ChipConfig.from_description(desc).cores):
+        shapes = core_memories(cfg)
+        assert core["memory_macros"] == len(shapes)
+        assert core["memory_bits"] == sum(s.depth * s.width for s in shapes)
+        assert 0 < core["transistors"] < r["transistors"]
+    assert r["cells"] > sum(c["cells"] for c in r["cores"])  # plus FIFOs and top level
