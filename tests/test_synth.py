@@ -171,8 +171,12 @@ def test_tiny_chip_places_on_ecp5(placed):
     # the chip is its cores plus FIFOs and glue; the harness is not counted
     assert r["luts"] > sum(c["luts"] for c in r["cores"]) > 0
     assert r["placed"]["luts"]["used"] >= r["lut4"]
-    # the fc1 weights (256 x 64 bits) are a block RAM, not 16384 flip-flops
+    # the fc1 weights (256 x 64 bits) are a block RAM, not 16384 flip-flops, and the
+    # report says what every memory became
     assert r["cores"][0]["brams"] >= 1 and r["cores"][0]["ffs"] < 4096
+    mems = {m["memory"]: m for m in r["cores"][0]["memories"]}
+    assert mems["sram_256x4x16"]["as"].startswith("block RAM")
+    assert mems["regfile_4x128"]["as"].startswith("distributed RAM")
     assert r["seconds"]["yosys"] > 0 and r["seconds"]["nextpnr"] > 0
 
 

@@ -149,6 +149,9 @@ def print_report(r: dict) -> None:
         print(line)
     for c in r["cores"]:
         print(f"  {c['name']:<10} {_figures(c, target)}")
+        for mem in c.get("memories", []):
+            why = f": {mem['why']}" if mem.get("why") else ""
+            print(f"  {'':<10}   {mem['memory']} ({mem['bits']} bits) as {mem['as']}{why}")
     s = r["seconds"]
     print("tools        " + ", ".join(f"{k} {v:.1f} s" for k, v in s.items()))
     if r.get("out_dir"):

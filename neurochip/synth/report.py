@@ -105,14 +105,73 @@ def figures_of(cells: dict[str, int], target: str) -> dict:
 
 def unit_figures(stat_path: Path, target: str, module: str, core_names: list[str]) -> dict:
     """Figures of a synthesised unit (``module`` under the harness) and, for the whole
-    chip, of each of its cores (modules ``neurochip_top.core{j}``)."""
+    chip, of each of its cores (modules ``neurochip_top.core{j}``), each core with what
+    its memories became (:func:`memory_map`)."""
     stat = json.loads(Path(stat_path).read_text())
     fig = figures_of(module_totals(stat, module), target)
     if module == "neurochip_top":
-        fig["cores"] = [{"name": name, **figures_of(
-            module_totals(stat, f"neurochip_top.core{j}"), target)}
-            for j, name in enumerate(core_names)]
+        fig["cores"] = [{"name": name, **figures_of(module_totals(stat, core), target),
+                         "memories": memory_map(stat, core, target)}
+                        for core, name in ((f"neurochip_top.core{j}", name)
+                                           for j, name in enumerate(core_names))]
+    else:
+        fig["memories"] = memory_map(stat, module, target)
     return fig
+
+
+# what a memory wrapper's cells say it became, per target: (cell type, wording)
+_MAPPED = {
+    "ecp5": (("DP16KD", "block RAM"), ("TRELLIS_DPR16X4", "distributed RAM"),
+             ("TRELLIS_FF", "flip-flops"), ("LUT4", "logic")),
+    "ice40": (("SB_RAM40_4K", "block RAM"), ("SB_DFF", "flip-flops"), ("SB_LUT4", "logic")),
+}
+
+
+def memory_map(stat: dict, module: str, target: str) -> list[dict]:
+    """Every memory wrapper under ``module`` (neurochip.hw.memory): its name, bits and what
+    Yosys made of it (block RAM, distributed RAM, flip-flops, logic, constants or, for the
+    generic target, a macro), with the reason where it is not a RAM."""
+    mods = stat["modules"]
+    out: list[dict] = []
+
+    def key_of(typ: str) -> str | None:
+        return typ if typ in mods else f"\\{typ}" if f"\\{typ}" in mods else None
+
+    def visit(name: str) -> None:
+        for typ, n in mods[name].get("num_cells_by_type", {}).items():
+            bits = macro_bits(typ)
+            key = key_of(typ)
+            if bits is not None:
+                cells = module_totals(stat, key) if key else {}
+                out.extend([_mapped(typ, bits, cells, target)] * n)
+            elif key:
+                visit(key)
+
+    visit(key_of(module) or module)
+    return out
+
+
+def _mapped(typ: str, bits: int, cells: dict[str, int], target: str) -> dict:
+    m = _MACRO.search(typ)
+    kind, dims = m.group(1), [int(d) for d in m.groups()[1:] if d]
+    depth = dims[0] * dims[1] if len(dims) == 3 else dims[0]
+    entry = {"memory": m.group(0).lstrip("\\"), "bits": bits}
+    if target == "generic":
+        return {**entry, "as": "macro"}
+    order = _MAPPED[target] if kind == "regfile" else sorted(  # a ROM: logic before FFs
+        _MAPPED[target], key=lambda cw: cw[1] == "flip-flops")
+    for cell, wording in order:
+        used = sum(n for t, n in cells.items() if t.startswith(cell))
+        if used:
+            entry["as"] = f"{wording} ({used} {cell})"
+            if wording == "flip-flops" and depth == 1:
+                entry["why"] = "one word: a register (and its read register), no address"
+            elif wording == "logic" and kind != "regfile":
+                entry["why"] = "read-only and small: cheaper as LUTs than a block"
+            elif wording in ("flip-flops", "logic"):
+                entry["why"] = "Yosys judged it cheaper than a RAM at this size"
+            return entry
+    return {**entry, "as": "constants", "why": "folded away by synthesis (fixed contents)"}
 
 
 def nextpnr_figures(report_path: Path, dev: Device) -> dict:
