@@ -70,3 +70,28 @@ def write_idx_split(folder: Path, train: int, test: int) -> Path:
         write_idx(folder / f"{split}-images-idx3-ubyte.gz", images[sl])
         write_idx(folder / f"{split}-labels-idx1-ubyte.gz", labels[sl])
     return folder
+
+
+def tiny_fc(lanes: int = 4, inputs: int = 64, hidden: int = 16, seed: int = 0):
+    """A two-layer binary fc chip small enough for Yosys and nextpnr in seconds (tests of
+    `neurochip synth`)."""
+    from neurochip.description import CoreDescription, CoreMapping, Encoder, Layer
+    from neurochip.neurons.lif import LifNeuron
+
+    rng = np.random.default_rng(seed)
+
+    def fc(name, index, n_in, n_out, source, lanes_):
+        return Layer(name=name, inputs=n_in, neurons=n_out, weight_bits=1, membrane_bits=8,
+                     overflow="saturate",
+                     neuron=LifNeuron(reset="zero", leak="none", leak_amount=0,
+                                      integration="discontinuous"),
+                     core=CoreMapping(index=index, lanes=lanes_, fifo_depth=4),
+                     weight=rng.choice([-1, 1], size=(n_in, n_out)),
+                     threshold=rng.integers(1, 8, size=n_out),
+                     bias=rng.integers(-2, 3, size=n_out), source=source)
+
+    layers = [fc("fc1", 0, inputs, hidden, "input", lanes),
+              fc("out", 1, hidden, 10, "fc1", min(lanes, 10))]
+    return CoreDescription(name=f"tiny-fc-l{lanes}", input_shape=(inputs,),
+                           encoder=Encoder("rate_deterministic", 0), time_steps=4,
+                           clock_hz=1e8, count_bits=4, layers=layers)

@@ -44,8 +44,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from neurochip.cli import (campaign_cmd, convert_cmd, inspect_cmd, kinds_cmd, nir_cmd,
-                               quantize_cmd, rtl_cmd, simulate_cmd, sweep_cmd, train_cmd,
-                               verify_cmd)
+                               quantize_cmd, rtl_cmd, simulate_cmd, sweep_cmd, synth_cmd,
+                               train_cmd, verify_cmd)
 
     parser = argparse.ArgumentParser(
         prog="neurochip",
@@ -64,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     nir_cmd.register(sub)
     sweep_cmd.register(sub)
     campaign_cmd.register(sub)
+    synth_cmd.register(sub)
     return parser
 
 

@@ -42,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plot", metavar="PNG", help="also write a picture: energy breakdown and "
                    "the first image's spike rasters (needs matplotlib)")
     add_set_argument(p)
+    p.add_argument("--fmax-from", metavar="SYNTH.json",
+                   help="also report the latency at the Fmax of this `neurochip synth --json` "
+                        "report (cycles / Fmax); it must be of the same model and --set")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     p.add_argument("--per-image", metavar="FILE",
                    help="also write one record per image: dataset index, label, prediction, "
@@ -97,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
             check_output_path(args.plot, "--plot", inputs=(args.model, args.tech))
         except ValueError as exc:
             raise BadInput(str(exc)) from exc
+    fmax = read_fmax(args.fmax_from, desc) if args.fmax_from else None
     per_image_format = (check_per_image_path(args.per_image, (args.model, args.tech))
                         if args.per_image is not None else None)
     images, labels, source = load_images(args.data, split_of(args.data, args.split), args.limit)
@@ -109,6 +113,9 @@ def run(args: argparse.Namespace) -> int:
     report = summarize(desc, result, energy, labels, source, compile_s, tech.name, args.workers)
     report["model"] = args.model
     report["overrides"] = list(args.set)
+    if fmax is not None:
+        report["fmax_mhz"] = fmax
+        report["latency_us_at_fmax"] = report["cycles_per_image"] / fmax
     if args.plot:
         from neurochip.cli.plot import plot_simulation
 
@@ -123,6 +130,24 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_report(report)
     return EXIT_OK
+
+
+def read_fmax(path: str, desc) -> float:
+    """The Fmax (MHz) of a `neurochip synth --json` report of exactly this description."""
+    import json
+
+    try:
+        rep = json.loads(open(path, encoding="utf-8").read())
+        fmax, made_for = rep["fmax_mhz"], rep["hash"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise BadInput(f"--fmax-from {path}: not a `neurochip synth --json` report "
+                       f"({exc})") from exc
+    if made_for != desc.content_hash():
+        raise BadInput(f"--fmax-from {path}: made for model hash {str(made_for)[:12]}, this "
+                       f"model (with its --set) is {desc.content_hash()[:12]}; synthesise it")
+    if not fmax:
+        raise BadInput(f"--fmax-from {path}: has no Fmax (generic target or not placed)")
+    return float(fmax)
 
 
 def summarize(desc, result, energy, labels, source: str, compile_s: float, tech: str,
@@ -254,7 +279,9 @@ def print_report(r: dict) -> None:
     print(f"accuracy     {100 * r['accuracy']:.2f} %", file=out)
     print(f"cycles/image {r['cycles_per_image']:.1f} (min {r['cycles_min']}, max {r['cycles_max']}), "
           f"stalls {r['stall_cycles_per_image']:.1f}", file=out)
-    print(f"latency      {r['latency_us_per_image']:.2f} us/image at {r['clock_hz'] / 1e6:g} MHz", file=out)
+    print(f"latency      {r['latency_us_per_image']:.2f} us/image at {r['clock_hz'] / 1e6:g} MHz"
+          + (f"; {r['latency_us_at_fmax']:.2f} us at the synthesised Fmax "
+             f"{r['fmax_mhz']:.2f} MHz" if "fmax_mhz" in r else ""), file=out)
     print(f"spikes       {r['spikes_per_image']:.1f}/image (input {r['input_spikes_per_image']:.1f}; "
           + ", ".join(f"{k} {v:.1f}" for k, v in r["spikes_per_layer"].items()) + ")", file=out)
     print(f"synaptic ops {r['sops_per_image']:.0f}/image", file=out)
