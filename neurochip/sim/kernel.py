@@ -234,46 +234,7 @@ def _select_overflow(v: np.int64, lo: np.int64, hi: np.int64, wrap: bool,
     return wrapped if wrap else clamped
 
 
-# =========================================================================== kind: fc (§5)
-
-@njit(cache=True)
-def _fc_accumulate(mem: np.ndarray, m0: int, weights: np.ndarray, w0: int,
-                   layer_cfg: np.ndarray, layer: int, address: int) -> None:
-    """§5 for one address event: every neuron of the layer, one saturating add each.
-
-    ``weights`` are int8 and ``mem`` int16 (every B <= 15) or int32, so a row is a
-    short contiguous stream the compiler vectorises in the narrowest lanes that cannot
-    overflow; B beyond the storage's fast range (only B = 32 for int32) adds in int64.
-    """
-    N = layer_cfg[layer, LC_NEURONS]
-    lo = layer_cfg[layer, LC_LO]
-    hi = layer_cfg[layer, LC_HI]
-    bits = layer_cfg[layer, LC_BITS]
-    wrap = layer_cfg[layer, LC_WRAP] != 0
-    row = weights[w0 + address * N:w0 + address * N + N]
-    m = mem[m0:m0 + N]
-    if bits < 8 * mem.itemsize:
-        if mem.itemsize == 2:
-            _add_rows16(m, row, lo, hi, wrap, bits)
-        else:
-            _add_rows32(m, row, lo, hi, wrap, bits)
-    else:
-        for n in range(N):
-            m[n] = _overflow(np.int64(m[n]) + np.int64(row[n]), lo, hi, wrap, bits)
-
-
-@njit(cache=True, inline="always")
-def _fc_counts(row: np.ndarray, K: int, N: int) -> int:
-    """§8, §10 of an fc event: K accumulation cycles, each reading a weight word and a
-    membrane word and writing the membrane word; N synaptic ops. Returns the busy cycles
-    after the pop. (Takes only the core's counter row: an inlined function that takes
-    arrays costs reference counting per event, measured ~15 % of the simulator's speed.)"""
-    row[C_WREADS] += K
-    row[C_SOPS] += N
-    row[C_MREADS] += K
-    row[C_MWRITES] += K
-    return K
-
+# =========================================================================== windows (§5.2, §5.3)
 
 @njit(cache=True, inline="always")
 def _floordiv(a: int, s: int) -> int:
@@ -306,61 +267,6 @@ CONV_OUT_H = KIND_SLOTS + 6
 CONV_OUT_W = KIND_SLOTS + 7
 
 
-@njit(cache=True)
-def _conv2d_accumulate(mem: np.ndarray, m0: int, weights: np.ndarray, w0: int,
-                       layer_cfg: np.ndarray, j: int, address: int) -> int:
-    """§5.2 for one input event (y, x, c): at every output position it touches, oy then
-    ox ascending, kernel row (c·kh + ky)·kw + kx added to that position's C_out neurons.
-    Returns the number of touched positions."""
-    C = layer_cfg[j, LC_CHANNELS]
-    w_in = layer_cfg[j, CONV_IN_W]
-    c_in = layer_cfg[j, CONV_IN_C]
-    kh = layer_cfg[j, CONV_KH]
-    kw = layer_cfg[j, CONV_KW]
-    s = layer_cfg[j, CONV_STRIDE]
-    p = layer_cfg[j, CONV_PAD]
-    w_out = layer_cfg[j, CONV_OUT_W]
-    lo = layer_cfg[j, LC_LO]
-    hi = layer_cfg[j, LC_HI]
-    bits = layer_cfg[j, LC_BITS]
-    wrap = layer_cfg[j, LC_WRAP] != 0
-    y = address // (w_in * c_in)
-    x = (address // c_in) % w_in
-    c = address % c_in
-    oy_lo, oy_hi = _window_range(y, kh, p, s, layer_cfg[j, CONV_OUT_H])
-    ox_lo, ox_hi = _window_range(x, kw, p, s, w_out)
-    touched = 0
-    for oy in range(oy_lo, oy_hi + 1):
-        ky = y + p - oy * s
-        for ox in range(ox_lo, ox_hi + 1):
-            kx = x + p - ox * s
-            wb = w0 + ((c * kh + ky) * kw + kx) * C
-            mb = m0 + (oy * w_out + ox) * C
-            row = weights[wb:wb + C]
-            m = mem[mb:mb + C]
-            if bits < 8 * mem.itemsize:
-                if mem.itemsize == 2:
-                    _add_rows16(m, row, lo, hi, wrap, bits)
-                else:
-                    _add_rows32(m, row, lo, hi, wrap, bits)
-            else:
-                for n in range(C):
-                    m[n] = _overflow(np.int64(m[n]) + np.int64(row[n]), lo, hi, wrap, bits)
-            touched += 1
-    return touched
-
-
-@njit(cache=True, inline="always")
-def _conv2d_counts(row: np.ndarray, touched: int, kc: int, C: int) -> int:
-    """§8, §10: K_c accumulation cycles per touched position, one address step each."""
-    row[C_WREADS] += touched * kc
-    row[C_SOPS] += touched * C
-    row[C_MREADS] += touched * kc
-    row[C_MWRITES] += touched * kc
-    row[C_ADDR] += touched
-    return touched * kc
-
-
 # =========================================================================== kind: pool (§5.3)
 
 POOL_IN_W = KIND_SLOTS + 0
@@ -370,44 +276,6 @@ POOL_STRIDE = KIND_SLOTS + 3
 POOL_OUT_H = KIND_SLOTS + 4
 POOL_OUT_W = KIND_SLOTS + 5
 POOL_ONCE = KIND_SLOTS + 6  # emit = once: the sent bitmap
-
-
-@njit(cache=True)
-def _pool_accumulate(mem: np.ndarray, m0: int, layer_cfg: np.ndarray, j: int,
-                     address: int) -> int:
-    """§5.3 for one input event (y, x, c): +1 to channel c of every window holding it, oy
-    then ox ascending. Returns the number of windows."""
-    C = layer_cfg[j, LC_CHANNELS]
-    w_in = layer_cfg[j, POOL_IN_W]
-    pw = layer_cfg[j, POOL_WINDOW]
-    s = layer_cfg[j, POOL_STRIDE]
-    w_out = layer_cfg[j, POOL_OUT_W]
-    lo = layer_cfg[j, LC_LO]
-    hi = layer_cfg[j, LC_HI]
-    bits = layer_cfg[j, LC_BITS]
-    wrap = layer_cfg[j, LC_WRAP] != 0
-    y = address // (w_in * C)
-    x = (address // C) % w_in
-    c = address % C
-    oy_lo, oy_hi = _window_range(y, pw, 0, s, layer_cfg[j, POOL_OUT_H])  # no padding
-    ox_lo, ox_hi = _window_range(x, pw, 0, s, w_out)
-    touched = 0
-    for oy in range(oy_lo, oy_hi + 1):
-        for ox in range(ox_lo, ox_hi + 1):
-            n = m0 + (oy * w_out + ox) * C + c
-            mem[n] = _overflow(np.int64(mem[n]) + 1, lo, hi, wrap, bits)
-            touched += 1
-    return touched
-
-
-@njit(cache=True, inline="always")
-def _pool_counts(row: np.ndarray, touched: int) -> int:
-    """§8, §10: one cycle per window: one lane of one membrane word, one address step."""
-    row[C_SOPS] += touched
-    row[C_MREADS] += touched
-    row[C_MWRITES] += touched
-    row[C_ADDR] += touched
-    return touched
 
 
 @njit(cache=True)
@@ -422,29 +290,6 @@ def _pool_emit_once(fired: np.ndarray, nf: int, sent: np.ndarray, n0: int) -> in
             out += 1
         sent[n0 + n] = 1
     return out
-
-
-# =========================================================================== kind: add (§5.4)
-
-@njit(cache=True)
-def _add_accumulate(mem: np.ndarray, m0: int, weights: np.ndarray, w0: int,
-                    layer_cfg: np.ndarray, j: int, address: int, source: int) -> None:
-    """§5.4: the gain W[source, c] added to the one neuron at ``address`` = (y, x, c)."""
-    C = layer_cfg[j, LC_CHANNELS]
-    n = m0 + address
-    w = np.int64(weights[w0 + source * C + address % C])
-    mem[n] = _overflow(np.int64(mem[n]) + w, layer_cfg[j, LC_LO], layer_cfg[j, LC_HI],
-                       layer_cfg[j, LC_WRAP] != 0, layer_cfg[j, LC_BITS])
-
-
-@njit(cache=True, inline="always")
-def _add_counts(row: np.ndarray) -> int:
-    """§8, §10: one cycle: one gain word, one lane of one membrane word."""
-    row[C_WREADS] += 1
-    row[C_SOPS] += 1
-    row[C_MREADS] += 1
-    row[C_MWRITES] += 1
-    return 1
 
 
 # =========================================================================== shared by the models
