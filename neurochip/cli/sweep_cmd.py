@@ -19,7 +19,8 @@ TABLE = (("accuracy", "acc %", lambda v: f"{100 * v:.2f}"),
          ("latency_us_per_image", "µs", lambda v: f"{v:.2f}"),
          ("energy_nj_per_image", "nJ", lambda v: f"{v:.2f}"),
          ("stall_cycles_per_image", "stalls", lambda v: f"{v:.0f}"),
-         ("luts", "LUTs", lambda v: f"{v}"), ("fmax_mhz", "Fmax", lambda v: f"{v:.0f}"))
+         ("luts", "LUTs", lambda v: f"{v}"), ("cells", "cells", lambda v: f"{v}"),
+         ("fmax_mhz", "Fmax", lambda v: f"{v:.0f}"))
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -1,5 +1,6 @@
 """The Pareto front of a sweep: points no other point beats on accuracy (higher is
-better) and on every cost (nJ/image, latency and, with synthesis, LUTs; lower is better),
+better) and on every cost (nJ/image, latency and, with synthesis, LUTs on an FPGA target
+or Yosys' generic cells; lower is better),
 and a picture of accuracy against each cost with each plane's own front."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 COSTS = (("energy_nj_per_image", "nJ/image"), ("latency_us_per_image", "latency (µs/image)"),
-         ("luts", "LUTs"))
+         ("luts", "LUTs"), ("cells", "generic cells"))
 
 
 def costs_of(rows: list[dict]) -> list[tuple[str, str]]:

@@ -13,7 +13,8 @@ import numpy as np
 
 from neurochip.cli.simulate_cmd import HOST_FIELDS  # left out: a row must not depend on the host
 
-SYNTH_FIELDS = ("luts", "ffs", "brams", "dsps", "fmax_mhz", "fits")
+# ecp5/ice40 give LUTs, block RAMs, DSPs, Fmax and fits; generic gives cells and transistors
+SYNTH_FIELDS = ("luts", "ffs", "brams", "dsps", "fmax_mhz", "fits", "cells", "transistors")
 
 
 def point_description(desc, sets, checkpoint=None, origin: str = "<description>"):
