@@ -221,17 +221,18 @@ def test_a_folder_of_another_sweep_or_a_campaign_is_refused(small_model_path, ba
     assert "holds a campaign store" in capsys.readouterr().err
 
 
-def test_synth_missing_is_one_line(small_model_path, tmp_path, capsys):
-    try:
-        import neurochip.synth  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("neurochip synth is here: test_synth_figures_per_point runs instead")
+def test_synth_missing_is_one_line(small_model_path, tmp_path, capsys, monkeypatch):
+    """Without the synth extra's wheels (one hidden here), --synth is one line naming the
+    install command, exit 2, before any point runs."""
+    from neurochip.synth import tools
+
+    monkeypatch.setitem(tools._TOOLS, "nextpnr-ecp5", ("no_such_yowasp_wheel", "run"))
     assert main(["sweep", str(small_model_path), *GRID, "--synth", "ecp5", "-o",
                  str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "neurochip synth is not available" in err and len(err.strip().splitlines()) == 1
+    assert "no-such-yowasp-wheel" in err and "pip install -e '.[synth]'" in err
+    assert len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "results.sqlite").exists()
 
 
 def test_synth_figures_per_point(tmp_path, capsys):

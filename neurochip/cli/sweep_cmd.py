@@ -74,11 +74,17 @@ def load_float_model(path: str, desc):
     return model, hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def check_synth() -> None:
+def check_synth(target: str) -> None:
+    """Before anything runs: the synth extra's tools for ``target`` are installed."""
+    from neurochip.synth.errors import MissingExtra
+    from neurochip.synth.tools import require
+
     try:
-        import neurochip.synth  # noqa: F401
-    except ImportError as exc:
-        raise BadInput(f"neurochip synth is not available: {exc}") from exc
+        require("yosys")
+        if target != "generic":
+            require(f"nextpnr-{target}")
+    except MissingExtra as exc:
+        raise BadInput(str(exc)) from exc
 
 
 def run(args: argparse.Namespace) -> int:
@@ -103,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput(f"every one of the {len(grid.refused)} grid points is refused; first: "
                        f"{' '.join(grid.refused[0][0].sets)}: {grid.refused[0][1]}")
     if args.synth:
-        check_synth()
+        check_synth(args.synth)
     if args.images is not None and args.images < 1:
         raise BadInput(f"--images {args.images}: give a positive number of images")
     images, labels, source = load_images(args.data, "test", args.images)
