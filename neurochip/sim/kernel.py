@@ -248,6 +248,21 @@ def _floordiv(a: int, s: int) -> int:
 
 
 @njit(cache=True, inline="always")
+def _step_coords(delta: int, y: int, x: int, c: int, c_in: int, w_in: int) -> tuple:
+    """(y, x, c) of the address ``delta`` above the previous event's (y, x, c) in a map of
+    width ``w_in`` and ``c_in`` channels: events arrive in ascending address order (§4), so
+    stepping on from the previous one replaces three divisions per event."""
+    c += delta
+    while c >= c_in:
+        c -= c_in
+        x += 1
+        if x == w_in:
+            x = 0
+            y += 1
+    return y, x, c
+
+
+@njit(cache=True, inline="always")
 def _window_range(v: int, k: int, p: int, s: int, n_out: int) -> tuple[int, int]:
     """Output indices o with 0 <= v + p − o·s < k along one axis (§5.2, §5.3), as the
     inclusive range [lo, hi] (empty when lo > hi): ceil((v + p − k + 1) / s) … floor((v + p) / s),
@@ -543,17 +558,9 @@ def _conv2d_events(mem: np.ndarray, m0: int, weights: np.ndarray, w0: int,
     c = 0
     prev = 0
     for i in range(ns):
-        # (y, x, c) of the address, stepped on from the previous one (events are
-        # ascending, §4), instead of three divisions per event
         address = src[i]
-        c += address - prev
+        y, x, c = _step_coords(address - prev, y, x, c, c_in, w_in)
         prev = address
-        while c >= c_in:
-            c -= c_in
-            x += 1
-            if x == w_in:
-                x = 0
-                y += 1
         oy_lo, oy_hi = _window_range(y, kh, p, s, h_out)
         ox_lo, ox_hi = _window_range(x, kw, p, s, w_out)
         touched = 0
@@ -623,15 +630,9 @@ def _pool_events(mem: np.ndarray, m0: int, layer_cfg: np.ndarray, j: int, src: n
     c = 0
     prev = 0
     for i in range(ns):
-        address = src[i]  # (y, x, c) stepped on from the previous, as in _conv2d_events
-        c += address - prev
+        address = src[i]
+        y, x, c = _step_coords(address - prev, y, x, c, C, w_in)
         prev = address
-        while c >= C:
-            c -= C
-            x += 1
-            if x == w_in:
-                x = 0
-                y += 1
         oy_lo, oy_hi = _window_range(y, pw, 0, s, h_out)  # no padding
         ox_lo, ox_hi = _window_range(x, pw, 0, s, w_out)
         touched = 0
