@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurochip.description import (ENCODERS, OVERFLOWS, CoreDescription, CoreMapping, Encoder,
+from neurochip.description import (EVENT_INPUT, PIXEL_ENCODERS, OVERFLOWS, CoreDescription, CoreMapping, Encoder,
                                    Layer, validate, weight_range)
 from neurochip.kinds import KINDS
 from neurochip.neurons import MODELS
@@ -36,6 +36,7 @@ class Knobs:
     extremes: bool = False  # thresholds and biases on the B-bit bounds too
     kinds: tuple[str, ...] = tuple(KINDS)
     models: tuple[str, ...] = tuple(MODELS)
+    events: float = 0.25  # probability of event input (§11.2) instead of a pixel encoder
 
 
 def _input_shape(rng: np.random.Generator, k: Knobs, spatial: bool) -> tuple[int, ...]:
@@ -168,9 +169,11 @@ def random_description(seed: int, knobs: Knobs | None = None, **overrides) -> Co
         layers.append(lay)
         shape = kind.output_shape(lay)
         prev = f"l{i}"
+    encoder = Encoder(kind=str(rng.choice(PIXEL_ENCODERS)), seed=int(rng.integers(0, 2**32)))
+    if _side_stream(rng, 0xE7E).random() < k.events:  # drawn aside: every seed's network kept
+        encoder = Encoder(kind=EVENT_INPUT, seed=encoder.seed)
     desc = CoreDescription(
-        name=f"random-{seed}", input_shape=input_shape,
-        encoder=Encoder(kind=str(rng.choice(ENCODERS)), seed=int(rng.integers(0, 2**32))),
+        name=f"random-{seed}", input_shape=input_shape, encoder=encoder,
         time_steps=int(rng.integers(1, k.max_steps + 1)), clock_hz=100e6,
         count_bits=int(rng.integers(1, 5)), layers=layers,
         provenance={"generator": "neurochip.random_networks", "seed": seed,
@@ -187,3 +190,25 @@ def random_images(seed: int, count: int, size: int) -> np.ndarray:
     img[rng.random((count, size)) < 0.3] = 0
     img[rng.random((count, size)) < 0.1] = 255
     return img.astype(np.uint8)
+
+
+def random_events(seed: int, count: int, steps: int, size: int) -> np.ndarray:
+    """Event counts (count, steps, size) for event input (§11.2): mostly silent addresses,
+    some single events, some bursts of several events at one address in one step (up to
+    6, and now and then 255, the largest count), and some silent steps."""
+    rng = np.random.default_rng([seed, 0xE7E])
+    counts = rng.integers(1, 4, size=(count, steps, size))
+    counts[rng.random((count, steps, size)) < 0.7] = 0
+    burst = rng.random((count, steps, size)) < 0.05
+    counts[burst] = rng.integers(4, 7, size=int(burst.sum()))
+    counts[rng.random((count, steps, size)) < 0.002] = 255
+    counts[rng.random((count, steps)) < 0.15] = 0
+    return counts.astype(np.uint8)
+
+
+def random_inputs(seed: int, count: int, desc: CoreDescription) -> np.ndarray:
+    """``count`` inputs ``desc`` takes: pixels (:func:`random_images`) for a pixel encoder,
+    event counts (:func:`random_events`) for event input."""
+    if desc.event_input:
+        return random_events(seed, count, desc.time_steps, desc.input_size)
+    return random_images(seed, count, desc.input_size)

@@ -353,7 +353,7 @@ def test_snntorch_peer_matches_on_expressible_networks(seed: int):
     inexpressible() lets it run (leak none; membranes wide enough never to overflow)."""
     need_snntorch()
     import torch
-    from neurochip.random_networks import random_description, random_images
+    from neurochip.random_networks import random_description, random_inputs
     from neurochip.sim.simulator import encode_images, simulate
 
     from bench.peers.snntorch_peer import SnnTorchNet, inexpressible
@@ -361,7 +361,7 @@ def test_snntorch_peer_matches_on_expressible_networks(seed: int):
     desc = _expressible_for_snntorch(random_description(seed, models=("lif",)))
     spec = from_description(desc)
     assert inexpressible(spec) is None
-    images = random_images(seed, 6, desc.input_size)
+    images = random_inputs(seed, 6, desc)
     ref = simulate(desc, images, record_spikes=True)
     counts, trace = SnnTorchNet(spec)(torch.from_numpy(encode_images(desc, images).astype(np.float32)),
                                       record=True)
@@ -460,7 +460,7 @@ def test_brian2_peer_matches_on_random_networks(tmp_path: Path):
     counts) on random networks with conv2d, pool, add and fc, lif layers in every reset,
     leak, overflow and integration mode as drawn, and bistable layers (Brian2 expresses all
     of them), in one Brian2 process."""
-    from neurochip.random_networks import random_description, random_images
+    from neurochip.random_networks import random_description, random_inputs
     from neurochip.sim.simulator import encode_images, simulate
 
     from bench.netspec import save_workload
@@ -479,7 +479,7 @@ def test_brian2_peer_matches_on_random_networks(tmp_path: Path):
     for seed in BRIAN2_SEEDS:
         desc = random_description(seed, models=models)
         drawn |= {lay.neuron.model for lay in desc.layers}
-        images = random_images(seed, 5, desc.input_size)
+        images = random_inputs(seed, 5, desc)
         refs[seed] = simulate(desc, images, record_spikes=True)
         path = tmp_path / f"w{seed}.npz"
         save_workload(path, from_description(desc), encode_images(desc, images),

@@ -22,7 +22,7 @@ from neurochip.kinds import KINDS
 from neurochip.neurons import MODELS
 from neurochip.neurons.bistable import fires_in
 from neurochip.observe import Observation, compare
-from neurochip.random_networks import Knobs, random_description, random_images
+from neurochip.random_networks import Knobs, random_description, random_inputs
 from neurochip.sim import simulate
 from neurochip.sim.simulator import encode_images
 from helpers import bounds_case
@@ -90,7 +90,7 @@ def _cases(table: dict = SEEDS):
 @pytest.mark.parametrize("backend, seed", list(_cases()))
 def test_backend_equals_simulator_on_random_network(backend, seed, tmp_path):
     desc = random_description(seed)
-    assert_backend_equals_simulator(backend, desc, random_images(seed, 3, desc.input_size),
+    assert_backend_equals_simulator(backend, desc, random_inputs(seed, 3, desc),
                                     tmp_path)
 
 
@@ -106,7 +106,7 @@ def test_reference_equals_simulator_on_drawn_networks(seed, knobs, n_images, tmp
     thresholds and biases on the B-bit bounds)."""
     desc = random_description(seed, knobs)
     assert_backend_equals_simulator("reference", desc,
-                                    random_images(seed, n_images, desc.input_size), None)
+                                    random_inputs(seed, n_images, desc), None)
 
 
 @pytest.mark.parametrize("overflow", ["saturate", "wrap"])
@@ -139,7 +139,7 @@ def test_depth_one_fifos_and_two_bit_membranes_on_amaranth(overflow):
             rng = np.random.default_rng(4)
             lay.weight = rng.integers(-128, 128, size=lay.weight.shape)
     validate(desc)
-    sim = assert_backend_equals_simulator("amaranth", desc, random_images(4, 2, desc.input_size),
+    sim = assert_backend_equals_simulator("amaranth", desc, random_inputs(4, 2, desc),
                                           None)
     assert sim.counter("stall_cycles")[:, :-1].sum() > 0
 
@@ -153,7 +153,7 @@ def test_random_suite_has_teeth():
                                                "integration", "psp")}
     for seed in SEEDS["amaranth"]:
         desc = random_description(seed)
-        res = simulate(desc, random_images(seed, 3, desc.input_size), record_spikes=True)
+        res = simulate(desc, random_inputs(seed, 3, desc), record_spikes=True)
         stalls += int(res.counter("stall_cycles").sum())
         host_stalls += int(res.chip_counter("host_stall_cycles").sum())
         for lay in desc.layers:
@@ -186,7 +186,7 @@ def test_reference_counts_every_cycle_exactly_once():
     itself (the Numba kernel derives them as the remainder), so this can fail."""
     for seed in range(12):
         desc = random_description(seed)
-        ref = run_batch(desc, encode_images(desc, random_images(seed, 3, desc.input_size)))
+        ref = run_batch(desc, encode_images(desc, random_inputs(seed, 3, desc)))
         total = ref.counter("busy_cycles") + ref.counter("stall_cycles") + ref.counter("idle_cycles")
         np.testing.assert_array_equal(total, np.repeat(ref.cycles[:, None], len(desc.layers), 1))
         assert (ref.chip_counters[:, CHIP["cycles"]] == ref.cycles).all()
@@ -204,7 +204,7 @@ TTFS_SEEDS = {"reference": range(30), "amaranth": range(12), "icarus": range(6),
 def test_backend_equals_simulator_on_random_ttfs_network(backend, seed, tmp_path):
     desc = random_description(seed, models=("ttfs",))
     sim = assert_backend_equals_simulator(backend, desc,
-                                          random_images(seed, 3, desc.input_size), tmp_path)
+                                          random_inputs(seed, 3, desc), tmp_path)
     assert sim.potentials is not None
 
 
@@ -215,7 +215,7 @@ def test_ttfs_suite_has_teeth():
     seen_psp, seen_emit = set(), set()
     for seed in TTFS_SEEDS["reference"]:
         desc = random_description(seed, models=("ttfs",))
-        res = simulate(desc, random_images(seed, 3, desc.input_size), record_spikes=True)
+        res = simulate(desc, random_inputs(seed, 3, desc), record_spikes=True)
         went_out = res.counts.sum(axis=1) > 0
         first += int(went_out.sum())
         fallback += int((~went_out).sum())

@@ -11,7 +11,7 @@ import pytest
 from neurochip.counters import CORE
 from neurochip.energy import energy_report, load_tech
 from neurochip.energy.model import ENERGY_KEYS, TechTableError
-from neurochip.random_networks import random_description, random_images
+from neurochip.random_networks import random_description, random_inputs
 from neurochip.sim import simulate
 
 PUBLISHED_NJ = (48.4, 773.0)  # Yin et al., BioCAS 2017, 40 nm chip, MNIST MLPs
@@ -28,7 +28,7 @@ def _table(tmp_path, **energy):
 
 def test_each_component_is_its_counter_times_its_energy(tmp_path):
     desc = random_description(5)
-    res = simulate(desc, random_images(5, 3, desc.input_size))
+    res = simulate(desc, random_inputs(5, 3, desc))
     tech = _table(tmp_path, weight_sram_read_per_bit=1.0, add_per_bit=1.0)
     rep = energy_report(desc, res.core_counters, res.chip_counters, tech)
     lanes_w = np.array([lay.core.lanes * lay.weight_bits for lay in desc.layers])
@@ -42,7 +42,7 @@ def test_each_component_is_its_counter_times_its_energy(tmp_path):
 
 def test_static_energy_is_power_times_time(tmp_path):
     desc = random_description(6)
-    res = simulate(desc, random_images(6, 2, desc.input_size))
+    res = simulate(desc, random_inputs(6, 2, desc))
     tech = _table(tmp_path)
     tech.static_uw["per_core_logic"] = 10.0
     rep = energy_report(desc, res.core_counters, res.chip_counters, tech)

@@ -16,7 +16,7 @@ import pytest
 from neurochip.cli.main import main
 from neurochip.datasets import load_sample
 from neurochip.description import load
-from neurochip.random_networks import random_description, random_images
+from neurochip.random_networks import random_description, random_images, random_inputs
 from neurochip.sim import simulate
 from neurochip.observe import compare
 from neurochip.verify.flow import verify
@@ -79,7 +79,7 @@ def test_a_different_chip_is_caught_and_named(tmp_path):
     and the report names image, layer, neuron and time step."""
     need("icarus")
     desc = random_description(2, models=("lif",))  # layer 0 fires in these steps
-    images = random_images(2, 2, desc.input_size)
+    images = random_inputs(2, 2, desc)
     rtl = run_rtl(desc, images, "icarus", tmp_path, budget_cycles=100_000)
     before = simulate(desc, images, record_spikes=True)
     desc.layers[0].bias = desc.layers[0].bias + 1

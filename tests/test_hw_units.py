@@ -469,7 +469,7 @@ def test_chip_wires_fifos_and_cores_from_the_topology_table(monkeypatch):
     from neurochip.graph import Topology
     from neurochip.hw import config as hwcfg
     from neurochip.observe import compare
-    from neurochip.random_networks import random_images
+    from neurochip.random_networks import random_inputs
     from neurochip.sim import simulate
     from neurochip.verify.amaranth_run import run_amaranth
 
@@ -489,6 +489,6 @@ def test_chip_wires_fifos_and_cores_from_the_topology_table(monkeypatch):
     monkeypatch.setattr(hwcfg, "Topology", SimpleNamespace(from_description=permuted))
     topo = ChipConfig.from_description(desc).topology
     assert topo.host_fifos == (topo.fifos - 1,) and topo.in_fifos[0] == (topo.fifos - 1,)
-    images = random_images(4, 2, desc.input_size)
+    images = random_inputs(4, 2, desc)
     result = compare(simulate(desc, images, record_spikes=True), run_amaranth(desc, images))
     assert result.identical, "\n".join(map(str, result.mismatches[:20]))

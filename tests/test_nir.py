@@ -23,7 +23,7 @@ from neurochip.interchange.nir_fidelity import measure  # noqa: E402
 from neurochip.interchange.nir_import import ImportOptions, import_file  # noqa: E402
 from neurochip.interchange.nir_io import NirError  # noqa: E402
 from neurochip.neurons.lif import LifNeuron  # noqa: E402
-from neurochip.random_networks import random_description, random_images  # noqa: E402
+from neurochip.random_networks import random_description, random_images, random_inputs  # noqa: E402
 from neurochip.sim import simulate  # noqa: E402
 from neurochip.sim.simulator import encode_images  # noqa: E402
 from helpers import client  # noqa: E402
@@ -564,7 +564,7 @@ def test_mutated_files_import_or_are_refused_never_crash(tmp_path):
         for foreign in (False, True):
             try:
                 res, g = import_file(path, ImportOptions(foreign=foreign, time_steps=3))
-                measure(g, res, random_images(0, 2, res.desc.input_size), None, "random")
+                measure(g, res, random_inputs(0, 2, res.desc), None, "random")
                 outcomes["imported"] += 1
             except DescriptionError as exc:  # NirError is one; a bare ValueError is a crash
                 assert "\n" not in str(exc)
@@ -650,7 +650,7 @@ def test_ttfs_float_primitive_first_spikes_equal_the_chip(tmp_path, psp):
     desc = _one_model("ttfs", psp=psp)
     export_file(desc, tmp_path / "t.nir")
     res, g = import_file(tmp_path / "t.nir")
-    images = random_images(1, 16, desc.input_size)
+    images = random_inputs(1, 16, desc)
     chip = simulate(desc, images, record_spikes=True).spikes.astype(bool)
     ref = nir_float.run(g, nir_input(res, encode_images(desc, images)), res.dt,
                         {"l0": "zero"}).spikes["l0"].astype(bool)
@@ -767,7 +767,7 @@ def test_linear_chains_fold_into_one_layer_and_run_exactly(tmp_path, pool_pool):
     assert res.desc.layers[2].inputs == (3 * 4 * 4 if pool_pool else 3 * 8 * 8)
     notes = [n for m in res.layers for n in m.notes if "linear chain folded" in n]
     assert len(notes) == (4 if pool_pool else 3)  # a layer lists every fold it carries
-    f = measure(g, res, random_images(4, 24, res.desc.input_size), None, "random")
+    f = measure(g, res, random_inputs(4, 24, res.desc), None, "random")
     assert f.decision_agreement == 1.0
     assert all(x.identical_spike_fraction == 1.0 for x in f.layers), [
         (x.node, x.identical_spike_fraction) for x in f.layers]

@@ -8,7 +8,7 @@ import numpy as np
 from neurochip.counters import CHIP, CORE
 from neurochip.description import CoreDescription, CoreMapping, Encoder, Layer
 from neurochip.neurons.lif import LifNeuron
-from neurochip.random_networks import random_description, random_images
+from neurochip.random_networks import random_description, random_inputs
 from neurochip.sim import simulate
 
 
@@ -73,7 +73,7 @@ def test_saturation_order_matters_and_is_followed():
 
 def test_workers_give_identical_results():
     desc = random_description(12)
-    images = random_images(12, 50, desc.input_size)
+    images = random_inputs(12, 50, desc)
     one = simulate(desc, images, record_spikes=True, chunk=4)
     two = simulate(desc, images, record_spikes=True, chunk=4, workers=2)
     for field in ("counts", "cycles", "core_counters", "chip_counters", "membranes", "spikes"):

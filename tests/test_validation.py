@@ -6,19 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from neurochip.random_networks import random_description, random_images
+from neurochip.random_networks import random_description, random_inputs
 from neurochip.sim import simulate
 from neurochip.sim.simulator import encode_images
 
 
 @pytest.fixture(scope="module")
 def desc():
-    return random_description(3, kinds=("fc",))
+    return random_description(3, kinds=("fc",), events=0.0)  # pixels: events in test_event_input
 
 
 @pytest.fixture(scope="module")
 def images(desc):
-    return random_images(3, 4, desc.input_size)
+    return random_inputs(3, 4, desc)
 
 
 CALLS = {"simulate": lambda d, im, **kw: simulate(d, im, **kw),

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from neurochip.cli.main import EXIT_OK, BadInput, emit_json, load_model
+from neurochip.description import ENCODERS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,8 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     imp.add_argument("--reset", choices=("zero", "subtract"), default="zero",
                      help="reset on a spike: zero (NIR's v_reset, default) or subtract "
                           "(snnTorch's default reset_mechanism)")
-    imp.add_argument("--encoder", choices=("bernoulli_lfsr", "rate_deterministic", "latency"),
-                     default="bernoulli_lfsr", help="input encoder (§11; default bernoulli_lfsr)")
+    imp.add_argument("--encoder", choices=ENCODERS, default="bernoulli_lfsr",
+                     help="input encoder (§11; default bernoulli_lfsr), or events: the chip "
+                          "takes event recordings (§11.2; input (H, W, 2) for N-MNIST)")
     imp.add_argument("--seed", type=int, default=1, help="LFSR seed (default 1)")
     imp.add_argument("--lanes", type=int, default=64, help="accumulator lanes (default 64)")
     imp.add_argument("--fifo-depth", type=int, default=64, help="FIFO depth (default 64)")
@@ -49,10 +51,16 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="ignore neurochip metadata and quantize the float graph")
     imp.add_argument("--calibrate", metavar="DIR", default=None,
                      help="IDX folder whose images (train split, else test) size the membranes "
-                          "from the float graph's largest |v| instead of the worst case")
+                          "from the float graph's largest |v| instead of the worst case (with "
+                          "--encoder events: an N-MNIST folder or dense .npz)")
     imp.add_argument("--data", metavar="DIR", default=None,
                      help="IDX folder for the fidelity report (test split; default: the shipped "
-                          "MNIST sample, or seeded random pixels if the input is not 28×28)")
+                          "MNIST sample, or seeded random pixels if the input is not 28×28); "
+                          "with --encoder events: an N-MNIST folder or dense .npz (default: "
+                          "the sample moved along saccades into generated events)")
+    imp.add_argument("--time-window", type=int, metavar="US", default=None,
+                     help="with --encoder events: µs per time step when binning N-MNIST "
+                          "recordings (default 1000)")
     imp.add_argument("--images", type=int, default=64, metavar="N",
                      help="images in the fidelity report (default 64; 0 skips it)")
     imp.add_argument("--json", action="store_true", help="print one JSON object")
@@ -93,10 +101,15 @@ def _check_ranges(args: argparse.Namespace) -> None:
         raise BadInput(f"--dt {args.dt} is not a time step; use a finite number of seconds > 0")
 
 
-def _report_images(desc, data: str | None, count: int):
+def _report_images(desc, data: str | None, count: int, window_us: int | None = None):
     from neurochip.datasets import load_sample, load_split
     from neurochip.random_networks import random_images
 
+    if desc.event_input:
+        from neurochip.inputs import load_inputs
+
+        got = load_inputs(desc, data, "test", count, window_us)
+        return got.data, got.labels, got.source
     size = desc.input_size
     if data is not None:
         images, labels = load_split(data, "test")
@@ -110,6 +123,16 @@ def _report_images(desc, data: str | None, count: int):
                            f"takes {size} inputs; pass matching data")
         return random_images(0, count, size), None, f"seeded random pixels (seed 0, {size} each)"
     return images[:count].reshape(len(images[:count]), -1), labels[:count], source
+
+
+def _calibration_events(desc, data: str, window_us: int | None):
+    """Up to 256 event samples of ``data`` (train split, else test) for --calibrate."""
+    from neurochip.inputs import data_layout, load_inputs
+
+    split = "test"
+    if data_layout(data) == "nmnist" and (Path(data) / "Train").is_dir():
+        split = "train"
+    return load_inputs(desc, data, split, 256, window_us).data
 
 
 def run_import(args: argparse.Namespace) -> int:
@@ -136,12 +159,15 @@ def run_import(args: argparse.Namespace) -> int:
                            "neurochip description (add --foreign to re-quantize it)")
         from neurochip.datasets import load_split
 
-        try:
-            cal = load_split(args.calibrate, "train")
-        except FileNotFoundError:  # no training split: use the test split
-            cal = load_split(args.calibrate, "test")
-        cal_images = cal[0][:256].reshape(len(cal[0][:256]), -1)
-        if cal_images.shape[1] != res.desc.input_size:
+        if res.desc.event_input:
+            cal_images = _calibration_events(res.desc, args.calibrate, args.time_window)
+        else:
+            try:
+                cal = load_split(args.calibrate, "train")
+            except FileNotFoundError:  # no training split: use the test split
+                cal = load_split(args.calibrate, "test")
+            cal_images = cal[0][:256].reshape(len(cal[0][:256]), -1)
+        if not res.desc.event_input and cal_images.shape[1] != res.desc.input_size:
             raise BadInput(f"--calibrate {args.calibrate}: images have {cal_images.shape[1]} "
                            f"pixels, the network takes {res.desc.input_size}")
         res = import_foreign(graph, args.file, opts, calibrate(graph, res, cal_images))
@@ -159,7 +185,8 @@ def run_import(args: argparse.Namespace) -> int:
                   "graph with them)", file=sys.stderr)
     fidelity = None
     if args.images > 0:
-        images, labels, source = _report_images(res.desc, args.data, args.images)
+        images, labels, source = _report_images(res.desc, args.data, args.images,
+                                                args.time_window)
         fidelity = measure(graph, res, images, labels, source, args.file,
                            progress=sys.stderr.isatty())
     try:

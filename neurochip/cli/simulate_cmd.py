@@ -30,11 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                     "(a core waiting on a full downstream FIFO, §7), summed over the cores; "
                     "the host's waits on a full FIFO0 are host_stall_cycles_per_image.")
     p.add_argument("model", help="core description (.npz), e.g. models/ste-bp-mnist-default.npz")
-    p.add_argument("--data", metavar="DIR",
-                   help="folder with IDX files (train-/t10k-images-idx3-ubyte[.gz] ...); "
-                        "default: the MNIST test sample shipped with neurochip")
-    p.add_argument("--split", choices=("train", "test"), default=None,
-                   help="which split of --data to run (default: test; needs --data)")
+    add_data_arguments(p)
     p.add_argument("--limit", type=int, metavar="N", help="only the first N images")
     p.add_argument("--tech", metavar="FILE", help="technology table JSON (default: 40 nm)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
@@ -54,6 +50,34 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "FILE.json: JSON Lines (one object per line), FILE.csv: CSV with a "
                         "header row")
     p.set_defaults(func=run)
+
+
+def add_data_arguments(p: argparse.ArgumentParser) -> None:
+    """--data, --split, --time-window, --time-steps: where the inputs come from (images,
+    or event recordings for a model with event input, §11.2; neurochip.inputs)."""
+    p.add_argument("--data", metavar="DIR",
+                   help="folder with IDX files (train-/t10k-images-idx3-ubyte[.gz] ...); for a "
+                        "model with event input (§11.2): an N-MNIST folder (Train/, Test/, "
+                        "<label>/<id>.bin) or a dense .npz of event counts. Default: the MNIST "
+                        "test sample shipped with neurochip (for event input: moved along "
+                        "saccades into generated N-MNIST-like events)")
+    p.add_argument("--split", choices=("train", "test"), default=None,
+                   help="which split of --data to run (default: test; needs --data)")
+    p.add_argument("--time-window", type=int, metavar="US", default=None,
+                   help="event recordings: µs per time step (default 1000, the NIR paper's 1 "
+                        "ms frames); events at or past T steps are dropped and counted")
+    p.add_argument("--time-steps", type=int, metavar="T", default=None,
+                   help="run T time steps per image (the same as --set time_steps=T)")
+
+
+def with_time_steps(sets: list[str], time_steps: int | None) -> list[str]:
+    """--set plus --time-steps T as its time_steps=T (given twice is refused)."""
+    sets = list(sets or [])
+    if time_steps is None:
+        return sets
+    if any(s.split("=", 1)[0].strip() == "time_steps" for s in sets):
+        raise BadInput("--time-steps and --set time_steps=... both given; pass one")
+    return sets + [f"time_steps={time_steps}"]
 
 
 def split_of(data: str | None, split: str | None) -> str:
@@ -84,8 +108,10 @@ def load_images(data: str | None, split: str, limit: int | None) -> tuple[np.nda
 def run(args: argparse.Namespace) -> int:
     from neurochip.energy import energy_report, load_tech
     from neurochip.energy.model import TechTableError
+    from neurochip.inputs import iter_inputs
     from neurochip.sim import simulate, warm_up
 
+    args.set = with_time_steps(args.set, args.time_steps)
     desc = load_model(args.model, args.set)
     try:
         tech = load_tech(args.tech)
@@ -103,14 +129,21 @@ def run(args: argparse.Namespace) -> int:
     fmax = read_fmax(args.fmax_from, desc) if args.fmax_from else None
     per_image_format = (check_per_image_path(args.per_image, (args.model, args.tech))
                         if args.per_image is not None else None)
-    images, labels, source = load_images(args.data, split_of(args.data, args.split), args.limit)
-    if images.reshape(len(images), -1).shape[1] != desc.input_size:
-        raise BadInput(f"the images have {images[0].size} pixels but model input.shape "
+    if args.limit is not None and args.limit < 1:
+        raise BadInput(f"--limit must be a positive number of images, got {args.limit}")
+    chunks = iter_inputs(desc, args.data, split_of(args.data, args.split), args.limit,
+                         args.time_window)
+    first = next(chunks)
+    if not desc.event_input and first.data.reshape(len(first), -1).shape[1] != desc.input_size:
+        raise BadInput(f"the images have {first.data[0].size} pixels but model input.shape "
                        f"{list(desc.input_shape)} needs {desc.input_size}")
     compile_s = warm_up(desc)
-    result = simulate(desc, images, progress=len(images) >= 200, workers=args.workers)
+    result, labels, dropped = simulate_chunks(desc, first, chunks, args.workers)
     energy = energy_report(desc, result.core_counters, result.chip_counters, tech)
-    report = summarize(desc, result, energy, labels, source, compile_s, tech.name, args.workers)
+    report = summarize(desc, result, energy, labels, first.source, compile_s, tech.name,
+                       args.workers)
+    if desc.event_input:
+        report["input_events_dropped"] = dropped  # past the last step (neurochip.inputs)
     report["model"] = args.model
     report["overrides"] = list(args.set)
     if fmax is not None:
@@ -119,7 +152,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         from neurochip.cli.plot import plot_simulation
 
-        first = simulate(desc, images[:1], record_spikes=True)
+        first = simulate(desc, first.data[:1], record_spikes=True)
         plot_simulation(args.plot, desc, report,
                         [first.layer_spikes(0, i) for i in range(len(desc.layers))])
     if per_image_format:
@@ -130,6 +163,50 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_report(report)
     return EXIT_OK
+
+
+def simulate_chunks(desc, first, rest, workers: int):
+    """Simulate the input chunks of :func:`neurochip.inputs.iter_inputs` in order, keeping
+    the per-image results ``summarize`` and ``--per-image`` read (predictions, counts,
+    cycles, counters; not membranes, so memory stays bounded): (result, labels, events
+    dropped past the last step)."""
+    from neurochip.sim import simulate
+    from neurochip.sim.simulator import SimulationResult
+
+    parts, labels, dropped = [], [], 0
+    bar = None
+    for chunk in _chain(first, rest):
+        if bar is None and (len(chunk) >= 200 or chunk is not first):
+            bar = _bar()
+        res = simulate(desc, chunk.data, workers=workers, progress=False)
+        parts.append(res)
+        labels.append(chunk.labels)
+        dropped += chunk.dropped_events
+        if bar is not None:
+            bar.update(len(chunk))
+    if bar is not None:
+        bar.close()
+    keep = ("predictions", "counts", "cycles", "core_counters", "chip_counters", "done")
+    merged = SimulationResult(**{k: np.concatenate([getattr(p, k) for p in parts])
+                                 for k in keep},
+                              neuron_offsets=parts[0].neuron_offsets,
+                              layer_names=parts[0].layer_names,
+                              seconds=sum(p.seconds for p in parts))
+    return merged, np.concatenate(labels), dropped
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest
+
+
+def _bar():
+    """A progress bar on a terminal (images done; the total of a folder is not read ahead)."""
+    if not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(unit="img", desc="simulate", leave=False)
 
 
 def read_fmax(path: str, desc) -> float:

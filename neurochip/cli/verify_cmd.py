@@ -7,6 +7,7 @@ import sys
 import tempfile
 
 from neurochip.cli.main import EXIT_FAILURE, EXIT_OK, BadInput, emit_json, load_model
+from neurochip.cli.simulate_cmd import add_data_arguments
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,13 +22,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", help="core description (.npz)")
     p.add_argument("--images", type=int, default=16,
                    help="the first N images (default 16; the shipped sample has 256)")
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--data", metavar="DIR",
-                     help="folder with IDX files (as for `simulate`) instead of the sample")
-    src.add_argument("--random-images", action="store_true",
-                     help="seeded random pixels, for models whose input is not 28x28")
-    p.add_argument("--split", choices=("train", "test"), default=None,
-                   help="which split of --data (default: test)")
+    add_data_arguments(p)
+    p.add_argument("--random-images", action="store_true",
+                   help="seeded random pixels (event counts for a model with event input), "
+                        "for models whose input is not 28x28")
     p.add_argument("--simulator", choices=("verilator", "icarus"), default="verilator")
     p.add_argument("--work", default=None,
                    help="work folder (RTL, builds, dumps); default: a temporary folder. "
@@ -38,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from neurochip.cli.simulate_cmd import load_images, split_of
+    from neurochip.cli.simulate_cmd import split_of, with_time_steps
+    from neurochip.inputs import load_inputs
     from neurochip.verify.flow import verify
     from neurochip.verify.runner import RtlRunError, missing_simulator
 
@@ -53,18 +52,22 @@ def run(args: argparse.Namespace) -> int:
             check_creatable(args.work, "--work", folder=True)
         except ValueError as exc:
             raise BadInput(str(exc)) from exc
+    if args.random_images and args.data is not None:
+        raise BadInput("--random-images and --data both given; pass one")
     if args.random_images and args.split is not None:
         raise BadInput(f"--split {args.split} applies to --data, not --random-images")
-    desc = load_model(args.model)
+    desc = load_model(args.model, with_time_steps([], args.time_steps))
     if args.random_images:
-        from neurochip.random_networks import random_images
+        from neurochip.random_networks import random_inputs
 
-        images = random_images(0, args.images, desc.input_size)
+        images = random_inputs(0, args.images, desc)
     else:
-        images, _, source = load_images(args.data, split_of(args.data, args.split), args.images)
+        got = load_inputs(desc, args.data, split_of(args.data, args.split), args.images,
+                          args.time_window)
+        images, source = got.data, got.source
         if len(images) < args.images:
             raise BadInput(f"--images {args.images}: {source} has only {len(images)} images")
-        if desc.input_size != images[0].size:
+        if not desc.event_input and desc.input_size != images[0].size:
             raise BadInput(f"{args.model}: the model takes {desc.input_size} inputs but "
                            f"{source} has {images[0].size} pixels per image; use --data "
                            "with matching images or --random-images")

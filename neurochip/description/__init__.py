@@ -6,7 +6,7 @@
 
 from neurochip.description.fields import DescriptionError, Field
 from neurochip.description.io import from_arrays, load, save
-from neurochip.description.model import (ENCODERS, FORMAT_NAME, FORMAT_VERSION, INPUT,
+from neurochip.description.model import (ENCODERS, EVENT_INPUT, MAX_EVENT_COUNT, PIXEL_ENCODERS, FORMAT_NAME, FORMAT_VERSION, INPUT,
                                          MAX_ADDRESS, MAX_ARRAY_BYTES, MAX_CLOCK_HZ,
                                          MAX_DESCRIPTION_BYTES, MAX_MANIFEST_BYTES, OVERFLOWS,
                                          CoreDescription, CoreMapping, Encoder, Layer,
@@ -14,6 +14,7 @@ from neurochip.description.model import (ENCODERS, FORMAT_NAME, FORMAT_VERSION, 
 from neurochip.description.rules import signed_range, validate, weight_range
 
 __all__ = ["DescriptionError", "Field", "from_arrays", "load", "save", "ENCODERS",
+           "EVENT_INPUT", "MAX_EVENT_COUNT", "PIXEL_ENCODERS",
            "FORMAT_NAME", "FORMAT_VERSION", "INPUT", "MAX_ADDRESS", "MAX_ARRAY_BYTES",
            "MAX_DESCRIPTION_BYTES", "MAX_MANIFEST_BYTES",
            "MAX_CLOCK_HZ", "OVERFLOWS", "CoreDescription", "CoreMapping", "Encoder", "Layer",

@@ -26,7 +26,10 @@ MAX_MANIFEST_BYTES = 16 << 20  # the JSON manifest
 MAX_CLOCK_HZ = 1e12  # clock_hz must lie in (0, MAX_CLOCK_HZ]
 INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
-ENCODERS = ("bernoulli_lfsr", "rate_deterministic", "latency")
+PIXEL_ENCODERS = ("bernoulli_lfsr", "rate_deterministic", "latency")  # §11.1: pixels in
+EVENT_INPUT = "events"  # §11.2: the host pushes given events (an event camera's), no pixels
+MAX_EVENT_COUNT = 255  # §11.2: most events at one address in one step of event input
+ENCODERS = PIXEL_ENCODERS + (EVENT_INPUT,)
 OVERFLOWS = ("saturate", "wrap")
 INPUT = "input"  # the source name of the host's input stream
 
@@ -108,6 +111,11 @@ class CoreDescription:
     @property
     def classes(self) -> int:
         return self.layers[-1].neurons
+
+    @property
+    def event_input(self) -> bool:
+        """The host pushes given events (§11.2) instead of encoding pixels (§11)."""
+        return self.encoder.kind == EVENT_INPUT
 
     def manifest(self) -> dict[str, Any]:
         """The JSON manifest (everything except the arrays)."""

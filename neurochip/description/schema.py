@@ -15,8 +15,10 @@ TOP_FIELDS: tuple[Field, ...] = (
     Field("input.shape", list, "shape of one input image, row-major pixel index p = address; "
           "as a map: [P] = (1, 1, P), [H, W] = (H, W, 1), [H, W, C]", "§3, §11",
           range_text="1 to 3 positive integers, product ≤ 32768 (addresses 0 … 32767)"),
-    Field("input.encoder.kind", str, "host-side input encoder", "§11", choices=ENCODERS),
-    Field("input.encoder.seed", int, "LFSR seed of `bernoulli_lfsr`", "§11", 0, 2**32 - 1, default=1,
+    Field("input.encoder.kind", str, "host-side input encoder, or `events`: the host pushes "
+          "given events (§11.2)", "§11", choices=ENCODERS),
+    Field("input.encoder.seed", int, "LFSR seed of `bernoulli_lfsr` (ignored by the others)", "§11",
+          0, 2**32 - 1, default=1,
           range_text="0 … 2^32−1"),
     Field("time_steps", int, "time steps T per image", "§4", 1, 4096),
     Field("clock_hz", float, "clock frequency (latency = cycles / clock_hz)", "§1", 0, MAX_CLOCK_HZ,

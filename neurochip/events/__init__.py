@@ -9,7 +9,8 @@ and by :data:`MAX_COUNT_BYTES`, whatever they hold."""
 
 from neurochip.events.dense import load_dense
 from neurochip.events.nmnist import (MAX_COUNT_BYTES, NMNIST_SENSOR, EventError, Events,
-                                     bin_events, decode, encode, load_nmnist, read_events)
+                                     bin_events, count_samples, decode, encode, load_nmnist,
+                                     read_events)
 
-__all__ = ["MAX_COUNT_BYTES", "NMNIST_SENSOR", "EventError", "Events", "bin_events", "decode",
+__all__ = ["MAX_COUNT_BYTES", "NMNIST_SENSOR", "EventError", "Events", "bin_events", "count_samples", "decode",
            "encode", "load_dense", "load_nmnist", "read_events"]

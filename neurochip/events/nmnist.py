@@ -142,12 +142,18 @@ def _samples(root: Path, split: str) -> list[tuple[Path, int]]:
     return out
 
 
+def count_samples(root: str | os.PathLike, split: str) -> int:
+    """How many recordings ``split`` of an N-MNIST folder holds (checking its layout)."""
+    return len(_samples(Path(root), split))
+
+
 def load_nmnist(root: str | os.PathLike, split: str, window_us: int, steps: int,
-                limit: int | None = None, sensor: tuple[int, int] = NMNIST_SENSOR
-                ) -> tuple[np.ndarray, np.ndarray, int]:
+                limit: int | None = None, sensor: tuple[int, int] = NMNIST_SENSOR,
+                start: int = 0) -> tuple[np.ndarray, np.ndarray, int]:
     """Counts ``(n, steps, H·W·2)``, labels ``(n,)`` and the number of events dropped past
-    the last step, for the first ``limit`` samples of ``split``."""
-    samples = _samples(Path(root), split)[:limit]
+    the last step, for ``limit`` samples of ``split`` from sample ``start`` on (label
+    order, then numeric id)."""
+    samples = _samples(Path(root), split)[start:None if limit is None else start + limit]
     h, w = sensor
     need = len(samples) * steps * h * w * POLARITIES * 4
     if need > MAX_COUNT_BYTES:

@@ -16,7 +16,7 @@ import time
 
 from neurochip.description import CoreDescription
 from neurochip.neurons import MODELS
-from neurochip.random_networks import Knobs, random_description, random_images
+from neurochip.random_networks import Knobs, random_description, random_inputs
 
 CAMPAIGN_VERSION = 1  # bump when campaign_description changes what a seed means
 
@@ -62,7 +62,7 @@ def evaluate_network(seed: int, simulator: str, images: int,
 
     t0 = time.perf_counter()
     desc = campaign_description(seed, kinds)
-    pixels = random_images(seed, images, desc.input_size)
+    pixels = random_inputs(seed, images, desc)
     result = contents(desc)
     result["ccache"] = use_ccache() if simulator == "verilator" else False
     with tempfile.TemporaryDirectory(prefix=f"neurochip-campaign-{seed}-") as work:

@@ -49,13 +49,25 @@ def encode_latency(pixels: np.ndarray, time_steps: int) -> np.ndarray:
     return (t == fire_step[None, :]) & (flat[None, :] >= 1)
 
 
+def host_addresses(step_counts: np.ndarray) -> np.ndarray:
+    """The addresses the host pushes in one step (§4, §11.2), in order: ascending address,
+    address p repeated ``step_counts[p]`` times back to back. A pixel encoder's step (0 or 1
+    per address) is just its firing addresses, ascending."""
+    counts = np.asarray(step_counts).ravel()
+    return np.repeat(np.arange(counts.size, dtype=np.int64), counts.astype(np.int64))
+
+
 def encode(kind: str, pixels: np.ndarray, time_steps: int, seed: int,
            image_index: int) -> np.ndarray:
-    """Dispatch on the encoder kind of the core description; returns (T, P) bool."""
+    """Dispatch on the encoder kind of the core description; returns (T, P): bool for the
+    pixel encoders, the event counts for event input (§11.2)."""
     if kind == "bernoulli_lfsr":
         return encode_bernoulli_lfsr(pixels, time_steps, seed, image_index)
     if kind == "rate_deterministic":
         return encode_rate_deterministic(pixels, time_steps)
     if kind == "latency":
         return encode_latency(pixels, time_steps)
+    if kind == "events":  # §11.2: given counts, (T, P), nothing to encode
+        counts = np.asarray(pixels, dtype=np.int64)
+        return counts.reshape(time_steps, counts.size // time_steps)
     raise ValueError(f"unknown encoder kind {kind!r}")

@@ -17,6 +17,7 @@ import numpy as np
 
 from neurochip.counters import CHIP, CHIP_COUNTERS, CORE, CORE_COUNTERS
 from neurochip.description import CoreDescription, Layer, signed_range
+from neurochip.golden.encoders import host_addresses
 from neurochip.graph import HOST, Topology
 from neurochip.kinds import get_kind
 from neurochip.observe import Observation
@@ -296,7 +297,7 @@ def run_functional(desc: CoreDescription, in_spikes: np.ndarray) -> ReferenceRes
             kind, model = KINDS[lay.kind], MODELS[lay.neuron.model]
             for source, f in enumerate(topo.in_fifos[j]):  # sources in drain order (§4)
                 p = topo.producer[f]
-                events = np.flatnonzero(in_spikes[t] if p == HOST else spikes[p][t])
+                events = host_addresses(in_spikes[t]) if p == HOST else np.flatnonzero(spikes[p][t])
                 for a in events:
                     membranes[j] = kind.event(membranes[j], lay, int(a), source)
             if model.stateful:
@@ -329,7 +330,7 @@ def run_timing(desc: CoreDescription, in_spikes: np.ndarray,
     cnt = np.zeros((len(layers), len(CORE_COUNTERS)), dtype=np.int64)
     host_items = deque()
     for t in range(T):
-        host_items.extend(int(a) for a in np.flatnonzero(in_spikes[t]))
+        host_items.extend(int(a) for a in host_addresses(in_spikes[t]))
         host_items.append(EOS)
     (host_fifo,) = topo.host_fifos
     host_pushes = host_stalls = 0
@@ -417,7 +418,8 @@ def run_timing(desc: CoreDescription, in_spikes: np.ndarray,
 
 
 def run_image(desc: CoreDescription, in_spikes: np.ndarray, timing: bool = True) -> ReferenceResult:
-    """The whole reference for one encoded image ((T, P) bool)."""
+    """The whole reference for one encoded image ((T, P): host pushes of address p in step t,
+    0/1 from the pixel encoders, any count for event input, §11.2)."""
     result = run_functional(desc, in_spikes)
     return run_timing(desc, in_spikes, result) if timing else result
 

@@ -20,7 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from neurochip.description import CoreDescription, CoreMapping, DescriptionError, Encoder, Layer
+from neurochip.description import (EVENT_INPUT, MAX_EVENT_COUNT, CoreDescription, CoreMapping,
+                                   DescriptionError, Encoder, Layer)
 from neurochip.description import validate
 from neurochip.interchange.nir_import import ImportOptions, ImportResult, LayerMap
 from neurochip.interchange.nir_io import Graph, NirError
@@ -177,8 +178,11 @@ def _weight_ints(w: np.ndarray, bits_opt: int | None) -> tuple[np.ndarray, np.nd
 
 
 def _quantize(fl: FloatLayer, nf: NeuronFloat, hwc: tuple, flat: bool, node: str,
-              origin: str, opts: ImportOptions, calib_max: float | None):
-    """Integer arrays, bits and lif settings of one layer, and the notes that state them."""
+              origin: str, opts: ImportOptions, calib_max: float | None,
+              events_per_input: int = 1):
+    """Integer arrays, bits and lif settings of one layer, and the notes that state them.
+    ``events_per_input``: most events one input address delivers in a step (1 for spikes;
+    255 for a layer that reads event input, §11.2), for the worst-case membrane width."""
     notes = list(fl.notes) + list(nf.notes)
     gain = _channels(nf.gain, hwc, flat, "gain", node, origin)
     drive = _channels(nf.drive, hwc, flat, "v_leak", node, origin)
@@ -197,6 +201,10 @@ def _quantize(fl: FloatLayer, nf: NeuronFloat, hwc: tuple, flat: bool, node: str
         ints, scale, wbits, wnote = _weight_ints(w, opts.weight_bits)
         notes.append(wnote)
         reach = int(np.abs(ints).sum(axis=0).max(initial=0))
+    if events_per_input > 1:
+        reach *= events_per_input
+        notes.append(f"reads event input: worst case {events_per_input} events per address and "
+                     "step (§11.2) in the membrane width")
     if np.any(scale <= 0):
         raise NirError(f"{origin}: node {node!r}: a non-positive input gain ({scale.min():g}) "
                        "would flip the firing condition; the chip's threshold is v > θ")
@@ -342,7 +350,10 @@ def import_foreign(g: Graph, origin: str, opts: ImportOptions,
         raise NirError(f"{exc} (while mapping the NIR graph onto the chip)") from None
     first = next(lay for lay in layers if "input" in lay.sources)
     choices = [f"dt = {dt:g} s (Euler steps; snnTorch's convention τ = dt/(1 − β))",
-               f"time steps T = {opts.time_steps}, input encoder {opts.encoder} (seed {opts.seed})",
+               f"time steps T = {opts.time_steps}, " + (
+                   "event input (§11.2): the host pushes the recordings' events, n events at "
+                   "one address in one step as n pushes" if opts.encoder == EVENT_INPUT else
+                   f"input encoder {opts.encoder} (seed {opts.seed})"),
                f"reset: {opts.reset} (NIR's v_reset semantics is 'zero'; snnTorch simulates "
                "'subtract' by default)",
                "threshold: a neuron fires when v > v_thr (strict, as NIR and the chip)",
@@ -438,8 +449,9 @@ def _neuron_layer(g: Graph, name: str, srcs: list, preds: list[str], origin: str
         raise NirError(f"{origin}: neuron node {name!r} has {n_nir} neurons but its input "
                        f"gives {fl.neurons}; fix the shapes")
     calib = None if calibration is None else calibration.get(name)
+    burst = MAX_EVENT_COUNT if opts.encoder == EVENT_INPUT and "input" in sources else 1
     ints, wbits, bits, th, b_int, settings, notes, approx = _quantize(
-        fl, nf, hwc, flat, name, origin, opts, calib)
+        fl, nf, hwc, flat, name, origin, opts, calib, burst)
     if exported_notes:
         notes, approx = exported_notes + notes, True
     lname = _chip_name(name, taken)

@@ -33,7 +33,7 @@ MODEL_LIF = 0
 MODEL_TTFS = 1
 MODEL_BISTABLE = 2
 
-ENC_BERNOULLI, ENC_RATE, ENC_LATENCY = 0, 1, 2
+ENC_BERNOULLI, ENC_RATE, ENC_LATENCY, ENC_EVENTS = 0, 1, 2, 3
 
 # columns of the per-layer configuration table ``layer_cfg`` (layers, N_LAYER_CFG) int64,
 # filled by neurochip.sim.pack: common columns, then 8 a kind defines for itself and 8 a
@@ -92,8 +92,22 @@ def _lfsr_seed(seed: int, image_index: int) -> int:
 @njit(cache=True)
 def encode_image(kind: int, pixels: np.ndarray, time_steps: int, seed: int,
                  image_index: int, items: np.ndarray) -> int:
-    """Write the host's item stream (§4, §11) into ``items``; return its length."""
+    """Write the host's item stream (§4, §11) into ``items``; return its length.
+
+    For ``ENC_EVENTS`` ``pixels`` is the sample's (T·P,) event counts, step-major (§11.2):
+    count c at (t, p) is c pushes of address p, back to back, in ascending p."""
     n = 0
+    if kind == ENC_EVENTS:
+        P = pixels.shape[0] // time_steps
+        for t in range(time_steps):
+            row = t * P
+            for p in range(P):
+                for _ in range(pixels[row + p]):
+                    items[n] = p
+                    n += 1
+            items[n] = EOS
+            n += 1
+        return n
     P = pixels.shape[0]
     s = _lfsr_seed(seed, image_index)
     for t in range(time_steps):
@@ -113,6 +127,29 @@ def encode_image(kind: int, pixels: np.ndarray, time_steps: int, seed: int,
         items[n] = EOS
         n += 1
     return n
+
+
+@njit(cache=True)
+def host_capacity(kind: int, images: np.ndarray, time_steps: int) -> tuple:
+    """(most host events in one step, most host items of one image) over ``images``: the
+    sizes of the kernel's item and op buffers. A pixel encoder sends each address at most
+    once a step; event input (§11.2) as many times as its counts say."""
+    if kind != ENC_EVENTS:
+        P = images.shape[1]
+        return P, time_steps * (P + 1)
+    P = images.shape[1] // time_steps
+    step_max = 0
+    total_max = 0
+    for img in range(images.shape[0]):
+        total = 0
+        for t in range(time_steps):
+            c = 0
+            for p in range(t * P, (t + 1) * P):
+                c += images[img, p]
+            step_max = max(step_max, c)
+            total += c
+        total_max = max(total_max, total)
+    return step_max, total_max + time_steps
 
 
 GROUP = 4  # images whose LFSR encoders run interleaved (independent chains: 4× the ILP)
@@ -839,7 +876,7 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
     F = fifo_depth.shape[0]
     T = time_steps
     total_n = n_off[L]
-    P_in = images.shape[1]
+    P_in, item_cap = host_capacity(enc_kind, images, T)  # P_in: most host events a step
     max_n = 1
     for j in range(L):
         max_n = max(max_n, layer_cfg[j, LC_NEURONS])
@@ -867,7 +904,7 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
     push_slot = np.zeros(F, dtype=np.int64)
     pop_slot = np.zeros(F, dtype=np.int64)
     host = np.zeros(3, dtype=np.int64)
-    items_g = np.empty((GROUP, T * (P_in + 1)), dtype=np.int64)  # a group's encoded inputs
+    items_g = np.empty((GROUP, item_cap), dtype=np.int64)  # a group's encoded inputs
     n_items_g = np.zeros(GROUP, dtype=np.int64)
     spk = np.zeros((L, max_n + 8), dtype=np.int64)  # each core's spikes of the current step
     nspk = np.zeros(L, dtype=np.int64)
@@ -1072,8 +1109,7 @@ def encode_batch(kind: int, images: np.ndarray, indices: np.ndarray, time_steps:
                  seed: int, out: np.ndarray) -> None:
     """Dense (n, T, P) spike tensor of the host encoder, for models that are not the chip
     (the float model, peers in benchmarks) but must see exactly the chip's inputs."""
-    P = images.shape[1]
-    items = np.empty(time_steps * (P + 1), dtype=np.int64)
+    items = np.empty(host_capacity(kind, images, time_steps)[1], dtype=np.int64)
     for img in range(images.shape[0]):
         n = encode_image(kind, images[img], time_steps, seed, indices[img], items)
         t = 0
@@ -1081,4 +1117,4 @@ def encode_batch(kind: int, images: np.ndarray, indices: np.ndarray, time_steps:
             if items[q] == EOS:
                 t += 1
             else:
-                out[img, t, items[q]] = 1
+                out[img, t, items[q]] += 1  # event input: the count (§11.2)

@@ -18,7 +18,7 @@ from neurochip.neurons import get_model
 from neurochip.sim import kernel
 
 ENCODER_CODES = {"bernoulli_lfsr": kernel.ENC_BERNOULLI, "rate_deterministic": kernel.ENC_RATE,
-                 "latency": kernel.ENC_LATENCY}
+                 "latency": kernel.ENC_LATENCY, "events": kernel.ENC_EVENTS}
 
 # the kernel's literal counter columns must be the table's order
 assert [CORE_COUNTERS[i] for i in (kernel.C_POPS, kernel.C_PUSHES, kernel.C_WREADS,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurochip.counters import CHIP_COUNTERS, CORE_COUNTERS
-from neurochip.description import CoreDescription
+from neurochip.description import MAX_EVENT_COUNT, CoreDescription
 from neurochip.observe import Observation
 from neurochip.sim import kernel
 from neurochip.sim.pack import ENCODER_CODES, PackedModel
@@ -27,7 +27,9 @@ class SimulationResult(Observation):
 def simulate(desc: CoreDescription, images: np.ndarray, indices: np.ndarray | None = None,
              record_spikes: bool = False, progress: bool = False,
              chunk: int = 32, workers: int = 1, timing: bool = True) -> SimulationResult:
-    """Run ``images`` ((n, ...) uint8 pixels) through the chip of ``desc``.
+    """Run ``images`` ((n, ...) uint8 pixels) through the chip of ``desc``; for a model with
+    event input (§11.2) ``images`` are the samples' event counts, (n, T, ...) integers
+    0 … 255 (see :func:`check_events`).
 
     ``indices`` are the images' positions in their dataset split (they seed the LFSR
     encoder, §11); by default 0 … n-1, so a shuffled or subsetted batch must pass its
@@ -106,8 +108,14 @@ def membrane_dtype(desc: CoreDescription) -> type:
 def warm_up(desc: CoreDescription) -> float:
     """Compile (or load from cache) the kernels on one image; return the seconds taken."""
     t0 = time.perf_counter()
-    simulate(desc, np.zeros((1, desc.input_size), dtype=np.uint8))
+    simulate(desc, blank_input(desc, 1))
     return time.perf_counter() - t0
+
+
+def blank_input(desc: CoreDescription, n: int) -> np.ndarray:
+    """n all-zero inputs of ``desc``: black images, or samples without events (§11.2)."""
+    shape = (n, desc.time_steps, desc.input_size) if desc.event_input else (n, desc.input_size)
+    return np.zeros(shape, dtype=np.uint8)
 
 
 def _progress_bar(total: int, enabled: bool):
@@ -120,12 +128,14 @@ def _progress_bar(total: int, enabled: bool):
 
 def encode_images(desc: CoreDescription, images: np.ndarray,
                   indices: np.ndarray | None = None) -> np.ndarray:
-    """The chip's input spikes for ``images`` as a dense (n, T, P) uint8 array (§11).
+    """The chip's input events for ``images`` as a dense (n, T, P) uint8 array: how many
+    times the host pushes address p in step t (0 or 1 for the pixel encoders of §11; the
+    given counts for event input, §11.2).
 
     ``images`` and ``indices`` are checked as in :func:`simulate`."""
     flat = check_images(desc, images)
     idx = check_indices(indices, flat.shape[0])
-    out = np.zeros((len(flat), desc.time_steps, flat.shape[1]), dtype=np.uint8)
+    out = np.zeros((len(flat), desc.time_steps, desc.input_size), dtype=np.uint8)
     kernel.encode_batch(ENCODER_CODES[desc.encoder.kind], flat, idx, desc.time_steps,
                    desc.encoder.seed, out)
     return out
@@ -136,12 +146,42 @@ def encode_images(desc: CoreDescription, images: np.ndarray,
 _PIXEL_HINT = "pass 8-bit pixels 0 … 255 (uint8; scale 0..1 floats with np.rint(x * 255))"
 
 
+_EVENT_HINT = ("pass event counts of shape (samples, T, P) or (samples, T, *input.shape), "
+               "integers 0 … 255 (neurochip.events reads N-MNIST folders and dense files)")
+
+
+def check_events(desc: CoreDescription, counts: np.ndarray) -> np.ndarray:
+    """Event counts (§11.2) as the kernel's contiguous (n, T·P) uint8 array, step-major.
+
+    ``counts[i, t, p]`` (or ``counts[i, t, y, x, c]`` in ``input.shape``) is how many
+    events address p receives in step t of sample i, 0 … 255; exactly T = ``time_steps``
+    steps. Anything else raises ValueError instead of wrapping or truncating."""
+    arr = np.asarray(counts)
+    T, P = desc.time_steps, desc.input_size
+    if arr.ndim < 3 or arr.shape[1] != T or math.prod(arr.shape[2:]) != P:
+        raise ValueError(f"event input has shape {arr.shape}; this model (T = {T}, input.shape "
+                         f"{list(desc.input_shape)}) needs ({arr.shape[0] if arr.ndim else 'n'}, "
+                         f"{T}, {P}); {_EVENT_HINT}")
+    if arr.dtype != np.uint8:
+        if arr.dtype.kind not in "biu":
+            raise ValueError(f"event counts have dtype {arr.dtype}; {_EVENT_HINT}")
+        if arr.size and (arr.min() < 0 or arr.max() > MAX_EVENT_COUNT):
+            bad = arr.min() if arr.min() < 0 else arr.max()
+            raise ValueError(f"event counts hold {bad}, outside 0 … {MAX_EVENT_COUNT} events "
+                             f"per address and step; {_EVENT_HINT}")
+        arr = arr.astype(np.uint8)
+    return np.ascontiguousarray(arr.reshape(arr.shape[0], T * P))
+
+
 def check_images(desc: CoreDescription, images: np.ndarray) -> np.ndarray:
-    """``images`` ((n, ...) pixels) as a contiguous (n, P) uint8 array.
+    """``images`` ((n, ...) pixels) as a contiguous (n, P) uint8 array; for event input
+    (§11.2) the counts as :func:`check_events` returns them.
 
     uint8 passes through unchanged. Any other integer, bool or float array is accepted
     only if the conversion loses nothing: every value an integer in 0 … 255 (no NaN,
     no fractions); anything else raises ValueError instead of wrapping or truncating."""
+    if desc.event_input:
+        return check_events(desc, images)
     arr = np.asarray(images)
     if arr.ndim < 2:
         raise ValueError(f"images has shape {arr.shape}; pass a batch of shape (n, ...) whose "

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from neurochip.description import CoreDescription
+from neurochip.golden.encoders import host_addresses
 from neurochip.hw.config import EOS_BIT
 from neurochip.sim.simulator import encode_images
 
@@ -16,13 +17,14 @@ EOS_ITEM = 1 << EOS_BIT
 
 def item_streams(desc: CoreDescription, images: np.ndarray,
                  indices: np.ndarray | None = None) -> list[np.ndarray]:
-    """Per image: input addresses of step t ascending, then an EOS token, for every t."""
+    """Per image: the host's input addresses of step t (§4, §11.2), then an EOS token, for
+    every t."""
     spikes = encode_images(desc, images, indices)
     streams = []
     for img in spikes:
         parts = []
         for t in range(desc.time_steps):
-            parts.append(np.flatnonzero(img[t]))
+            parts.append(host_addresses(img[t]))
             parts.append(np.array([EOS_ITEM]))
         streams.append(np.concatenate(parts).astype(np.int64))
     return streams
