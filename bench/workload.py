@@ -31,12 +31,12 @@ class Workload:
 def load_images(data: Path | None, limit: int = 0) -> Images:
     """The test split of ``data`` (IDX folder) or the shipped 256-image MNIST sample,
     read as ``neurochip simulate`` reads them."""
-    from neurochip.cli.simulate_cmd import load_images as cli_load_images
+    from neurochip.inputs import load_images as read_images
 
-    pixels, labels, source = cli_load_images(None if data is None else str(data), "test",
-                                             limit or None)
+    got = read_images(None if data is None else str(data), "test", limit or None)
+    pixels = got.data
     return Images(pixels.reshape(len(pixels), -1), np.arange(len(pixels), dtype=np.int64),
-                  labels, source)
+                  got.labels, got.source)
 
 
 def make_workload(model: Path, images: Images, n: int, out_dir: Path) -> Workload:

@@ -143,14 +143,18 @@ def _nmnist(desc: CoreDescription, data: str, split: str, window_us: int, start:
 
 
 def _images(desc: CoreDescription, data: str | None, split: str, limit: int | None) -> Inputs:
-    from neurochip.datasets import load_sample, load_split
-
-    layout = data_layout(data)
-    if layout in ("nmnist", "dense"):
+    if data_layout(data) in ("nmnist", "dense"):
         raise InputError(f"--data {data} holds events, but the model encodes pixels "
                          f"({desc.encoder.kind}, §11); event data needs a model with "
                          "input.encoder.kind = events (e.g. `neurochip nir import --encoder "
                          "events`)")
+    return load_images(data, split, limit)
+
+
+def load_images(data: str | None, split: str = "test", limit: int | None = None) -> Inputs:
+    """Images of an IDX folder's ``split``, or the shipped MNIST test sample."""
+    from neurochip.datasets import load_sample, load_split
+
     if data is None:
         images, labels = load_sample()
         source = "shipped MNIST test sample"

@@ -98,8 +98,10 @@ def run(args: argparse.Namespace) -> int:
         emit_json(s)
         return EXIT_OK
     print(f"{s['name']}  sha256 {s['hash'][:16]}")
-    print(f"input {_shape(s['input_shape'])}, encoder {s['encoder']} (seed "
-          f"{s['encoder_seed']}), T = {s['time_steps']}, clock {s['clock_hz'] / 1e6:g} MHz")
+    source = ("event input (§11.2)" if s["encoder"] == "events" else
+              f"encoder {s['encoder']} (seed {s['encoder_seed']})")
+    print(f"input {_shape(s['input_shape'])}, {source}, T = {s['time_steps']}, "
+          f"clock {s['clock_hz'] / 1e6:g} MHz")
     head = (f"{'layer':<8}{'kind':<7}{'in':>10} {'out':<10}{'neurons':>8}{'synapses':>11}"
             f"{'weights':>9}{'w':>3}{'B':>4} {'neuron':<22}{'L':>4}{'K':>6}{'fifo':>6}"
             f"{'weight bits':>12}")

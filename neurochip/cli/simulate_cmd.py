@@ -88,23 +88,6 @@ def split_of(data: str | None, split: str | None) -> str:
     return split or "test"
 
 
-def load_images(data: str | None, split: str, limit: int | None) -> tuple[np.ndarray, np.ndarray, str]:
-    """Images, labels and a description of where they came from."""
-    from neurochip.datasets import load_sample, load_split
-
-    if limit is not None and limit < 1:
-        raise BadInput(f"--limit must be a positive number of images, got {limit}")
-    if data is None:
-        images, labels = load_sample()
-        source = "shipped MNIST test sample"
-    else:
-        images, labels = load_split(data, split)
-        source = f"{data} ({split})"
-    if limit is not None:
-        images, labels = images[:limit], labels[:limit]
-    return images, labels, source
-
-
 def run(args: argparse.Namespace) -> int:
     from neurochip.energy import energy_report, load_tech
     from neurochip.energy.model import TechTableError

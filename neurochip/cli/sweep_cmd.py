@@ -88,11 +88,11 @@ def check_synth(target: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from neurochip.cli.simulate_cmd import load_images
     from neurochip.explore.engine import EngineError, client_for, run_tasks
     from neurochip.explore.grid import GridError, build_grid
     from neurochip.explore.store import Row, Store, StoreError
     from neurochip.explore.sweep import evaluate_point, point_description
+    from neurochip.inputs import load_inputs
 
     desc = load_model(args.model)
     checkpoint, checkpoint_sha, make = None, None, None
@@ -112,10 +112,16 @@ def run(args: argparse.Namespace) -> int:
         check_synth(args.synth)
     if args.images is not None and args.images < 1:
         raise BadInput(f"--images {args.images}: give a positive number of images")
-    images, labels, source = load_images(args.data, "test", args.images)
+    if desc.event_input and any(s.split("=", 1)[0].strip() in ("time_steps", "input.encoder.kind")
+                                for p in grid.points for s in p.sets):
+        raise BadInput("this model takes event input (§11.2), binned into its T steps once; a "
+                       "sweep over time_steps or input.encoder.kind would need the recordings "
+                       "re-binned per point: sweep other fields, or run one sweep per T")
+    got = load_inputs(desc, args.data, "test", args.images)
+    images, labels, source = got.data, got.labels, got.source
     if args.images is not None and len(images) < args.images:
         raise BadInput(f"--images {args.images}: {source} has only {len(images)} images")
-    if images.reshape(len(images), -1).shape[1] != desc.input_size:
+    if not desc.event_input and images.reshape(len(images), -1).shape[1] != desc.input_size:
         raise BadInput(f"the images have {images[0].size} pixels but model input.shape "
                        f"{list(desc.input_shape)} needs {desc.input_size}")
     identity = {"model_hash": desc.content_hash(), "grid": grid.describe(), "data": source,
