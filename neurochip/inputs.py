@@ -78,7 +78,8 @@ def _sensor(desc: CoreDescription, what: str) -> tuple[int, int]:
     shape = tuple(desc.input_shape)
     if len(shape) != 3 or shape[2] != 2:
         raise InputError(f"{what}: event recordings have two polarities, so the model's "
-                         f"input.shape must be (H, W, 2); this model's is {list(shape)}")
+                         f"input.shape must be (H, W, 2); this model's is {list(shape)} "
+                         "(pass a dense .npz of its counts, or --random-images to verify)")
     return shape[0], shape[1]
 
 

@@ -109,8 +109,9 @@ def test_verify_command_rejects_bad_image_count(capsys):
     assert "only 256 images" in capsys.readouterr().err
 
 
-def test_verify_command_names_an_input_size_mismatch(tmp_path, capsys):
-    desc = random_description(2)
+@pytest.mark.parametrize("events", [0.0, 1.0])
+def test_verify_command_names_an_input_size_mismatch(tmp_path, capsys, events):
+    desc = random_description(2, events=events)
     path = tmp_path / "tiny.npz"
     from neurochip.description import save
 
