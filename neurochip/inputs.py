@@ -5,9 +5,10 @@ test sample shipped with neurochip. A model with event input (§11.2) takes per-
 counts in its own address order, from
 
 * an **N-MNIST folder** (``Train/`` and ``Test/``, ``<label>/<id>.bin``): binned into steps
-  of ``window_us`` µs (default 1,000, the NIR paper's 1 ms frames); the model's
-  ``input.shape`` (H, W, 2) is the sensor; events at or past T·window are dropped and
-  counted;
+  of ``window_us`` µs (default 1,000, the NIR paper's 1 ms frames) as tonic's ``ToFrame``
+  bins them (``neurochip.events.nmnist``); the model's ``input.shape`` (H, W, 2) is the
+  sensor; the events of a recording's last, incomplete window and of steps past T are
+  dropped and counted;
 * a **dense ``.npz``** (``counts`` (samples, T', C, H, W), ``labels``): steps past the
   model's T are dropped and counted, a shorter recording is followed by silent steps;
 * nothing: the shipped MNIST sample moved along saccades by neurochip's own N-MNIST-like

@@ -40,30 +40,51 @@ def nmnist(tmp_path_factory):
 
 def test_folder_reads_in_label_then_id_order_and_bins_every_event(nmnist):
     root, labels = nmnist
-    counts, got, dropped = load_nmnist(root, "test", window_us=10_000, steps=30)
-    assert got.tolist() == sorted(labels.tolist()) and counts.shape == (12, 30, 34 * 34 * 2)
-    assert dropped == 0
+    counts, got, dropped = load_nmnist(root, "test", window_us=10_000, steps=40)
+    assert got.tolist() == sorted(labels.tolist()) and counts.shape == (12, 40, 34 * 34 * 2)
     first = sorted((p for p in (root / "Test").rglob("*.bin")),
                    key=lambda p: (int(p.parent.name), int(p.stem)))[0]
     ev = decode(first.read_bytes())
-    assert counts[0].sum() == len(ev)
-    # address (y·34 + x)·2 + p of step t // window
+    rel = ev.t - ev.t[0]  # steps count from the first event (tonic's ToFrame)
+    whole = int(rel[-1]) // 10_000  # only whole windows are kept
+    assert counts[0].sum() == np.sum(rel < whole * 10_000) and counts[0, whole:].sum() == 0
+    # address (y·34 + x)·2 + p of step (t − t0) // window
     e = len(ev) // 2
-    step, addr = ev.t[e] // 10_000, (int(ev.y[e]) * 34 + int(ev.x[e])) * 2 + int(ev.p[e])
-    same = np.sum((ev.t // 10_000 == step) & (ev.y == ev.y[e]) & (ev.x == ev.x[e]) & (ev.p == ev.p[e]))
+    step, addr = rel[e] // 10_000, (int(ev.y[e]) * 34 + int(ev.x[e])) * 2 + int(ev.p[e])
+    same = np.sum((rel // 10_000 == step) & (ev.y == ev.y[e]) & (ev.x == ev.x[e]) & (ev.p == ev.p[e]))
     assert counts[0, step, addr] == same
+    assert dropped == sum(len(decode(p.read_bytes())) for p in (root / "Test").rglob("*.bin")) \
+        - counts.sum()
+
+
+def test_binning_is_tonics_to_frame(nmnist):
+    """The NIR paper binned N-MNIST with tonic's ToFrame(time_window=1000); our frames are
+    tonic's, event for event, on N-MNIST files (tonic reads them with its own reader)."""
+    from helpers import client
+
+    tonic = client("tonic", "pip install -e '.[events]'")
+    root, _ = nmnist
+    for path in sorted((root / "Test").rglob("*.bin"))[:5]:
+        raw = tonic.io.read_mnist_file(str(path), dtype=tonic.datasets.NMNIST.dtype)
+        for window in (1000, 7000):
+            frames = tonic.transforms.ToFrame(sensor_size=tonic.datasets.NMNIST.sensor_size,
+                                              time_window=window)(raw)
+            ours, _ = bin_events(decode(path.read_bytes()), window, len(frames) + 3)
+            ours = ours.reshape(-1, 34, 34, 2).transpose(0, 3, 1, 2)  # (T, p, y, x)
+            assert np.array_equal(ours[:len(frames)], frames) and ours[len(frames):].sum() == 0
 
 
 def test_events_past_the_last_step_are_dropped_and_counted(nmnist):
     root, _ = nmnist
-    full = load_nmnist(root, "train", window_us=10_000, steps=30)[0]
+    full, _, incomplete = load_nmnist(root, "train", window_us=10_000, steps=40)
     cut, _, dropped = load_nmnist(root, "train", window_us=10_000, steps=10)
-    assert np.array_equal(cut, full[:, :10]) and dropped == full[:, 10:].sum() > 0
+    assert np.array_equal(cut, full[:, :10])
+    assert dropped == full[:, 10:].sum() + incomplete and full[:, 10:].sum() > 0
 
 
 def test_counts_have_multiplicity(nmnist):
     root, _ = nmnist
-    coarse = load_nmnist(root, "test", window_us=300_000, steps=1, limit=2)[0]
+    coarse = load_nmnist(root, "test", window_us=100_000, steps=2, limit=2)[0]
     assert coarse.max() > 1  # several events of one address in one step are a count
 
 

@@ -15,10 +15,15 @@ A dataset is ``<root>/Train`` and ``<root>/Test``, each with one folder per labe
 its digit (``0`` … ``9``) holding ``<id>.bin`` files; samples are read in label order,
 then by numeric id. The sensor is 34 × 34 (N-MNIST's ATIS crop) unless stated.
 
-Binning (:func:`bin_events`): event (x, y, p, t) falls in step ``t // window_us``;
-events at or past ``steps · window_us`` are dropped (their number is reported). Several
-events of one address in one step are a count, not one spike: the chip receives that
-many pushes of the address."""
+Binning (:func:`bin_events`) is tonic's ``ToFrame(time_window=window_us)``, the frames the
+NIR paper's N-MNIST pipeline fed every platform: with τ0 the recording's first timestamp,
+event (x, y, p, τ) falls in step ``(τ − τ0) // window_us``, and only whole windows are
+kept (tonic's default ``include_incomplete=False``): a recording spanning τ0 … τ_last has
+``(τ_last − τ0) // window_us`` steps, so the events of its last, incomplete window are
+dropped, as are those at or past the model's last step (their number is reported). A
+recording with fewer steps than the model is followed by silent steps. Several events of
+one address in one step are a count, not one spike: the chip receives that many pushes of
+the address."""
 
 from __future__ import annotations
 
@@ -105,13 +110,18 @@ def read_events(path: str | os.PathLike, sensor: tuple[int, int] = NMNIST_SENSOR
 
 def bin_events(ev: Events, window_us: int, steps: int,
                sensor: tuple[int, int] = NMNIST_SENSOR) -> tuple[np.ndarray, int]:
-    """Per-step counts ``(steps, H·W·2)`` in chip address order (y·W + x)·2 + p, and how
-    many events fell at or past ``steps · window_us`` (dropped)."""
+    """Per-step counts ``(steps, H·W·2)`` in chip address order (y·W + x)·2 + p, binned as
+    tonic's ``ToFrame(time_window=window_us)`` (module text), and how many events were
+    dropped (the last, incomplete window, and steps past ``steps``)."""
     if window_us < 1 or steps < 1:
         raise EventError(f"time window {window_us} µs and {steps} steps: both must be ≥ 1")
     h, w = sensor
-    step = ev.t // window_us
-    keep = step < steps
+    if len(ev) == 0:
+        return np.zeros((steps, h * w * POLARITIES), dtype=np.uint32), 0
+    t0 = int(ev.t[0])
+    whole = (int(ev.t[-1]) - t0) // window_us  # complete windows of the recording
+    step = (ev.t - t0) // window_us
+    keep = step < min(steps, whole)
     addr = (ev.y[keep].astype(np.int64) * w + ev.x[keep]) * POLARITIES + ev.p[keep]
     flat = step[keep] * (h * w * POLARITIES) + addr
     counts = np.bincount(flat, minlength=steps * h * w * POLARITIES)
