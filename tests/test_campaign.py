@@ -12,6 +12,8 @@ import time
 
 import pytest
 
+from neurochip.description import ENCODERS
+
 from neurochip.cli.main import main
 from neurochip.kinds import KINDS
 from neurochip.neurons import MODELS
@@ -57,6 +59,7 @@ def test_ci_slice_covers_every_kind_model_and_overflow_with_no_mismatch(ci_slice
     assert r["computed"] == 0 and r["reused"] == SLICE  # the rerun recomputed nothing
     assert set(r["per_kind"]) == set(KINDS) and set(r["per_model"]) == set(MODELS)
     assert set(r["per_overflow"]) == {"saturate", "wrap"}
+    assert "events" in r["per_encoder"] and set(r["per_encoder"]) <= set(ENCODERS)  # §11.2
     assert r["per_simulator"] == {"icarus": SLICE}
     assert r["seconds_per_network"]["icarus"] > 0
 

@@ -136,10 +136,12 @@ def save_reproducer(out: Path, seed: int, sim: str, images: int, kinds, value: d
 def summarize(store, wanted: set[str], computed: list[str], failed: list, seconds: float) -> dict:
     """Counts over the store's rows (all runs into this folder, not only this one)."""
     rows = store.rows()
-    per = {"kind": Counter(), "model": Counter(), "overflow": Counter(), "simulator": Counter()}
+    per = {"kind": Counter(), "model": Counter(), "overflow": Counter(), "simulator": Counter(),
+           "encoder": Counter()}
     cost: dict[str, list[float]] = {}
     for r in rows:
         per["simulator"][r.spec["simulator"]] += 1
+        per["encoder"][r.result.get("encoder", "unrecorded")] += 1
         for name, field in (("kind", "kinds"), ("model", "models"), ("overflow", "overflows")):
             per[name].update(r.result.get(field, []))
         cost.setdefault(r.spec["simulator"], []).append(r.seconds)
@@ -153,6 +155,7 @@ def summarize(store, wanted: set[str], computed: list[str], failed: list, second
         "per_kind": dict(sorted(per["kind"].items())),
         "per_model": dict(sorted(per["model"].items())),
         "per_overflow": dict(sorted(per["overflow"].items())),
+        "per_encoder": dict(sorted(per["encoder"].items())),  # events: event input (§11.2)
         "per_simulator": dict(sorted(per["simulator"].items())),
         "seconds_per_network": {s: round(sum(v) / len(v), 2) for s, v in sorted(cost.items())},
         # of which the HDL build and the HDL run (the rest: RTL generation, simulator)
@@ -183,7 +186,7 @@ def print_summary(s: dict) -> None:
     print(f"{s['networks']} networks, {s['runs']} RTL runs ({s['computed']} computed now, "
           f"{s['reused']} reused), {s['mismatches']} mismatches, {s['errors']} errors, "
           f"{s['seconds']:.0f} s")
-    for name in ("kind", "model", "overflow", "simulator"):
+    for name in ("kind", "model", "overflow", "encoder", "simulator"):
         print(f"  per {name:<10}" + ", ".join(f"{k} {v}" for k, v in s[f"per_{name}"].items()))
     print("  seconds/network " + ", ".join(
         f"{k} {v} (HDL build {s['build_seconds_per_network'].get(k, 0)}, HDL run "

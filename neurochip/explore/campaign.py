@@ -35,8 +35,9 @@ def campaign_description(seed: int, kinds: tuple[str, ...] | None = None) -> Cor
 
 
 def contents(desc: CoreDescription) -> dict:
-    """What a network exercises: its kinds, neuron models and overflow modes."""
-    return {"kinds": sorted({lay.kind for lay in desc.layers}),
+    """What a network exercises: its kinds, neuron models, overflow modes and input."""
+    return {"encoder": desc.encoder.kind,  # events: event input with bursts (§11.2)
+            "kinds": sorted({lay.kind for lay in desc.layers}),
             "models": sorted({lay.neuron.model for lay in desc.layers}),
             "overflows": sorted({lay.overflow for lay in desc.layers}),
             "layers": len(desc.layers), "time_steps": desc.time_steps,
