@@ -159,9 +159,13 @@ def simulate_chunks(desc, first, rest, workers: int):
     parts, labels, dropped = [], [], 0
     bar = None
     for chunk in _chain(first, rest):
-        if bar is None and (len(chunk) >= 200 or chunk is not first):
+        if bar is None and chunk is not first:  # a folder read in chunks: one bar over them
             bar = _bar()
-        res = simulate(desc, chunk.data, workers=workers, progress=False)
+            if bar is not None:
+                bar.update(len(first))
+        # one batch (images, dense events): the simulator's own bar, as for any batch
+        res = simulate(desc, chunk.data, workers=workers,
+                       progress=chunk is first and len(chunk) >= 200)
         parts.append(res)
         labels.append(chunk.labels)
         dropped += chunk.dropped_events
