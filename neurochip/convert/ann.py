@@ -20,7 +20,6 @@ kept in the checkpoint as torch writes them.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,8 +105,9 @@ class AnnCheckpoint:
         return tuple(self.meta["input_shape"])
 
     def save(self, path: str | Path) -> None:
-        manifest = np.frombuffer(json.dumps(self.meta).encode(), np.uint8)
-        np.savez(path, manifest=manifest, **self.arrays)
+        from neurochip.train.checkpoint import write_checkpoint
+
+        write_checkpoint(path, self.meta, self.arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> "AnnCheckpoint":
@@ -217,11 +217,3 @@ def forward(ckpt: AnnCheckpoint, pixels: np.ndarray, weights=None, chunk: int = 
                 acts[name] = src[0].reshape(len(src[0]), -1) @ weights[name][0] + weights[name][1]
         parts.append(acts)
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-
-
-def fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
-    """SHA-256 of a split (as the ste-bp trainer records it)."""
-    h = hashlib.sha256(repr((tuple(images.shape), str(images.dtype), len(labels))).encode())
-    h.update(np.ascontiguousarray(images).tobytes())
-    h.update(np.ascontiguousarray(labels).tobytes())
-    return h.hexdigest()
