@@ -539,7 +539,8 @@ class StidiBp:
         if not (math.isfinite(args.init_mean) and math.isfinite(args.init_std)) or args.init_std < 0:
             raise ValueError("--init-mean must be finite and --init-std finite and >= 0")
         args.plans = layer_plans(args.arch)
-        args.lrs = lr_values(args, sum(p.kind != "pool" for p in args.plans))
+        rates = iter(lr_values(args, sum(p.kind != "pool" for p in args.plans)))
+        args.lrs = [0.0 if p.kind == "pool" else next(rates) for p in args.plans]  # per plan
 
     def train(self, args: argparse.Namespace, data: Data) -> int:
         return train(args, data)
