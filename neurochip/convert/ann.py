@@ -20,7 +20,6 @@ kept in the checkpoint as torch writes them.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,20 +110,13 @@ class AnnCheckpoint:
 
     @classmethod
     def load(cls, path: str | Path) -> "AnnCheckpoint":
-        from neurochip.npz import MAX_CHECKPOINT_BYTES, read_npz
+        from neurochip.train.checkpoint import CheckpointFileError, read_checkpoint
 
         try:
-            raw = read_npz(path, MAX_CHECKPOINT_BYTES)
-        except (OSError, ValueError) as exc:
+            meta, raw = read_checkpoint(path)
+        except (OSError, CheckpointFileError) as exc:
             raise AnnCheckpointError(f"{exc}; pass a checkpoint written by `neurochip train "
                                      "ann`") from exc
-        if "manifest" not in raw:
-            raise AnnCheckpointError(f"{path}: no 'manifest' array; pass a checkpoint written "
-                                     "by `neurochip train ann`")
-        try:
-            meta = json.loads(bytes(raw.pop("manifest")).decode())
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise AnnCheckpointError(f"{path}: field 'manifest' is not JSON ({exc})") from exc
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise AnnCheckpointError(f"{path}: field 'manifest.format' is not {FORMAT!r}; pass "
                                      "a checkpoint written by `neurochip train ann`")

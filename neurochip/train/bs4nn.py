@@ -47,6 +47,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
+from neurochip.train.widths import bits_for
+
 T_MAX = 256  # steps (the notebook's Tmax)
 NOT_FIRED = T_MAX
 
@@ -262,7 +264,7 @@ def to_description(net: Bs4nnNet, name: str, lanes: int = 64, fifo_depth: int = 
     layers, prev = [], "input"
     for j, (w, theta) in enumerate(zip(net.signs(), net.thetas())):
         n_in, n_out = w.shape
-        bits = max(int(n_in).bit_length(), abs(theta).bit_length()) + 1
+        bits = bits_for(max(int(n_in), abs(int(theta))))
         lname = "out" if j == 1 else "hid"
         layers.append(Layer(name=lname, kind="fc", source=prev, inputs=n_in, neurons=n_out,
                             weight_bits=1, membrane_bits=bits, overflow="saturate",

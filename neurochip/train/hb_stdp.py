@@ -48,6 +48,7 @@ import numpy as np
 from neurochip.train import chip_forward as cf
 from neurochip.train import hb_stdp_rule as rule
 from neurochip.train.restoc_net import Topology, build, conv_layers, fc_membrane_bits
+from neurochip.train.widths import saturating_bits
 from neurochip.train.shell import Data, command_line, lr_values, out_paths, out_prefix, split_fingerprint
 
 
@@ -428,7 +429,7 @@ def quantize_readout(w: np.ndarray, b: np.ndarray, spikes: np.ndarray, labels: n
             theta = max(1, int(round(top_margin / (T * frac))))
             bias = np.rint(b * s / T - delta).astype(np.int64)
             bound = theta + T * int(np.max(np.abs(wq).sum(axis=0) + np.abs(bias)))
-            bits = min(32, max(2, bound.bit_length() + 1))
+            bits = saturating_bits(bound)
             acc = float(np.mean(chip_predict(fc_counts(spikes, wq, theta, bias, bits)) == labels))
             if best is None or acc > best[0]:
                 best = (acc, theta, bias, {"scale": s, "delta_per_step": delta,

@@ -38,11 +38,11 @@ import numpy as np
 
 from neurochip.description import CoreDescription, CoreMapping, Encoder, Layer, DescriptionError
 from neurochip.neurons.lif import LifNeuron
+from neurochip.train.widths import MAX_MEMBRANE_BITS, bits_for
 
 CHECKPOINT_FORMAT = "neurochip-float-checkpoint"
 THRESHOLD = 1.0
 MODES = ("continuous", "discontinuous")
-MAX_MEMBRANE_BITS = 32  # §2
 
 
 class CheckpointError(DescriptionError):
@@ -235,11 +235,6 @@ def discontinuous_threshold(bias: float, scale: float) -> int:
     return math.floor((Fraction(THRESHOLD) - Fraction(float(bias))) / Fraction(float(scale)))
 
 
-def _bits_for(max_abs: float) -> int:
-    """Smallest two's-complement width whose range holds ±max_abs."""
-    return max(2, int(math.ceil(math.log2(max_abs + 1))) + 1)
-
-
 def quantize(model: FloatModel, name: str, lanes: int = 64, fifo_depth: int = 64,
              clock_hz: float = 100e6, seed: int = 1) -> CoreDescription:
     """Fold scales into integer thresholds/biases and pick non-saturating widths."""
@@ -260,7 +255,7 @@ def quantize(model: FloatModel, name: str, lanes: int = 64, fifo_depth: int = 64
                                   for b, s in zip(bias.tolist(), scale.tolist())],
                                  dtype=np.int64).reshape(scale.shape)
             bias_int = np.zeros_like(threshold)
-            bits = _bits_for(reach + 1)
+            bits = bits_for(reach + 1)
         else:
             scale = scale.astype(np.float64)
             threshold = np.rint(THRESHOLD / scale)
@@ -268,7 +263,7 @@ def quantize(model: FloatModel, name: str, lanes: int = 64, fifo_depth: int = 64
             # V stays below θ + one step of input after a subtractive reset; without a
             # spike it can keep falling, so cover T steps of the most negative input too
             per_step = reach + np.abs(bias_int).max()
-            bits = _bits_for(T * per_step + np.abs(threshold).max())
+            bits = bits_for(T * per_step + np.abs(threshold).max())
             if bits > MAX_MEMBRANE_BITS:
                 j = int(np.argmin(scale))
                 raise CheckpointError(
@@ -305,7 +300,7 @@ def _discontinuous_fold(ints: np.ndarray, scale: np.ndarray, bias: np.ndarray
     threshold = np.array([min(max(discontinuous_threshold(b, s), -reach - 1), reach)
                           for b, s in zip(bias.tolist(), scale.tolist())],
                          dtype=np.int64).reshape(scale.shape)
-    return threshold, _bits_for(reach + 1)
+    return threshold, bits_for(reach + 1)
 
 
 def _quantize_cnn(model: FloatModel, name: str, lanes: int, fifo_depth: int, clock_hz: float,
@@ -331,7 +326,7 @@ def _quantize_cnn(model: FloatModel, name: str, lanes: int, fifo_depth: int, clo
             channels = shape[2]
             layer = Layer(
                 name=f"pool{counts[kind]}", kind="pool", source=prev_name, inputs=size_in,
-                neurons=size_out, weight_bits=1, membrane_bits=_bits_for(win * win),
+                neurons=size_out, weight_bits=1, membrane_bits=bits_for(win * win),
                 overflow="saturate",
                 neuron=LifNeuron(reset="zero", leak="none", leak_amount=0,
                                  integration="discontinuous"),

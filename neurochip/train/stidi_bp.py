@@ -52,6 +52,7 @@ import numpy as np
 from neurochip.description.model import MAX_ADDRESS
 from neurochip.train.arch import ArchError, parse_arch
 from neurochip.train.checkpoint import write_checkpoint
+from neurochip.train.widths import saturating_bits
 from neurochip.train.shell import Data, command_line, lr_values, out_paths, out_prefix
 from neurochip.neurons.ttfs import PSPS, TtfsNeuron
 
@@ -391,10 +392,6 @@ def train_step(net: TtfsNet, t0, labels, lr: list[float], rule: Learning) -> dic
 
 # ----------------------------------------------------------------------------- export
 
-def _bits_for(bound: int) -> int:
-    return max(2, min(32, int(bound).bit_length() + 1))
-
-
 def to_description(net: TtfsNet, name: str, lanes: int, fifo_depth: int, provenance: dict):
     """The chip's core description: conv2d / pool / fc layers of ttfs neurons, B from a
     bound on |V| (no add can overflow, so the trainer's forward is the chip's)."""
@@ -410,7 +407,7 @@ def to_description(net: TtfsNet, name: str, lanes: int, fifo_depth: int, provena
         size_in, size_out = math.prod(p.in_shape), math.prod(p.out_shape)
         if p.kind == "pool":
             lay = Layer(name=f"pool{counts['pool']}", kind="pool", source=prev, inputs=size_in,
-                        neurons=size_out, weight_bits=1, membrane_bits=_bits_for(p.size ** 2),
+                        neurons=size_out, weight_bits=1, membrane_bits=saturating_bits(p.size ** 2),
                         overflow="saturate", neuron=TtfsNeuron(psp="step"),
                         core=CoreMapping(lanes=min(lanes, p.in_shape[2]), **core),
                         weight=np.zeros((0, 0), np.int64),
@@ -423,7 +420,7 @@ def to_description(net: TtfsNet, name: str, lanes: int, fifo_depth: int, provena
                 w = w.transpose(1, 2, 3, 0).reshape(-1, p.size)
             reach = int(np.abs(w).sum(axis=0).max())
             bound = reach * (net.T if net.psp == "ramp" else 1)
-            bits = _bits_for(max(bound, abs(net.theta[j]) + 1))
+            bits = saturating_bits(max(bound, abs(net.theta[j]) + 1))
             common = dict(source=prev, inputs=size_in, neurons=size_out,
                           weight_bits=net.bits, membrane_bits=bits, overflow="saturate",
                           neuron=TtfsNeuron(psp=net.psp), weight=w,
