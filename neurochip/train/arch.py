@@ -26,6 +26,8 @@ import math
 import re
 from typing import Any
 
+import numpy as np
+
 YIN_CNN = "12c5,p2,64c5,p2,512"
 NAMED = {"cnn": YIN_CNN}
 KINDS = {"conv": "conv2d", "pool": "pool", "fc": "fc"}  # entry type → registered kind
@@ -169,3 +171,44 @@ def stream_sizes(arch: list[dict[str, Any]], input_shape: tuple[int, ...]) -> li
     """Sizes of the input stream and of every layer's output stream."""
     shapes = check_arch(arch, input_shape, "arch", output=False)
     return [math.prod(input_shape), *(math.prod(s) for s in shapes)]
+
+
+def layer_names(arch: list[dict[str, Any]]) -> list[str]:
+    """The core names of architecture entries (output layer included): conv1, pool1, fc1 …
+    in order of each type, the last entry ``out``."""
+    counts = {"conv": 0, "pool": 0, "fc": 0}
+    names = []
+    for entry in arch:
+        counts[entry["type"]] += 1
+        names.append(f"{entry['type']}{counts[entry['type']]}")
+    names[-1] = "out"
+    return names
+
+
+def chip_layer(entry: dict[str, Any], name: str, source: str, in_shape: tuple[int, ...],
+               out_shape: tuple[int, ...], core: Any, *, neuron: Any, weight: Any = None,
+               threshold: Any, bias: Any, weight_bits: int = 1,
+               membrane_bits: int | None = None) -> Any:
+    """The :class:`~neurochip.description.Layer` of one architecture entry: its registered
+    kind (:data:`KINDS`), sizes and geometry from the entry and the shapes; the numbers
+    (weights, thresholds, bias, neuron model, membrane width) are the trainer's. A pool's
+    membrane counts at most w·w spikes a step, so its width follows from the window."""
+    from neurochip.description import Layer
+    from neurochip.train.widths import saturating_bits
+
+    kind = entry["type"]
+    geometry: dict[str, Any] = {}
+    if kind == "conv":
+        k = entry["kernel"]
+        geometry = {"in_shape": list(in_shape), "channels": entry["channels"], "kernel": [k, k],
+                    "stride": 1, "pad": entry["pad"]}
+    elif kind == "pool":
+        win = entry["window"]
+        geometry = {"in_shape": list(in_shape), "window": win, "stride": win,
+                    "emit": "every_step"}
+        membrane_bits = saturating_bits(win * win)
+        weight = np.zeros((0, 0), np.int64)
+    return Layer(name=name, kind=KINDS[kind], source=source, inputs=math.prod(in_shape),
+                 neurons=math.prod(out_shape), weight_bits=weight_bits,
+                 membrane_bits=membrane_bits, overflow="saturate", neuron=neuron, core=core,
+                 weight=weight, threshold=threshold, bias=bias, geometry=geometry)

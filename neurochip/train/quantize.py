@@ -306,7 +306,7 @@ def _discontinuous_fold(ints: np.ndarray, scale: np.ndarray, bias: np.ndarray
 def _quantize_cnn(model: FloatModel, name: str, lanes: int, fifo_depth: int, clock_hz: float,
                   seed: int) -> CoreDescription:
     """A convolutional checkpoint as conv2d / pool / fc layers, one core each (§12)."""
-    from neurochip.train.arch import check_arch
+    from neurochip.train.arch import check_arch, chip_layer, layer_names
 
     arch, in_shape = model.arch, model.input_shape
     shapes = check_arch(arch, in_shape, "<checkpoint>: manifest key")
@@ -315,47 +315,29 @@ def _quantize_cnn(model: FloatModel, name: str, lanes: int, fifo_depth: int, clo
                               integration="discontinuous")
     layers: list[Layer] = []
     prev_name, shape = "input", tuple(in_shape)
-    counts = {"conv": 0, "pool": 0, "fc": 0}
-    for i, (entry, out_shape) in enumerate(zip(arch, shapes)):
+    for i, (entry, name_i, out_shape) in enumerate(zip(arch, layer_names(arch), shapes)):
         kind = entry["type"]
-        counts[kind] += 1
-        size_in, size_out = math.prod(shape), math.prod(out_shape)
-        core = dict(index=i, fifo_depth=fifo_depth)
+        size_out = math.prod(out_shape)
         if kind == "pool":
-            win = entry["window"]
             channels = shape[2]
-            layer = Layer(
-                name=f"pool{counts[kind]}", kind="pool", source=prev_name, inputs=size_in,
-                neurons=size_out, weight_bits=1, membrane_bits=bits_for(win * win),
-                overflow="saturate",
+            layer = chip_layer(
+                entry, name_i, prev_name, shape, out_shape,
+                CoreMapping(lanes=min(lanes, channels), index=i, fifo_depth=fifo_depth),
                 neuron=LifNeuron(reset="zero", leak="none", leak_amount=0,
                                  integration="discontinuous"),
-                core=CoreMapping(lanes=min(lanes, channels), **core),
-                weight=np.zeros((0, 0), np.int64), threshold=np.zeros(channels, np.int64),
-                bias=np.zeros(channels, np.int64),
-                geometry={"in_shape": list(shape), "window": win, "stride": win,
-                          "emit": "every_step"})
+                threshold=np.zeros(channels, np.int64), bias=np.zeros(channels, np.int64))
         else:
             (ints, scale), bias = next(effective)
             _check_scales(scale, i, "channel" if kind == "conv" else "neuron")
             threshold, bits = _discontinuous_fold(ints, scale, bias)
-            common = dict(source=prev_name, inputs=size_in, neurons=size_out,
-                          weight_bits=model.weight_bits, membrane_bits=bits,
-                          overflow="saturate", neuron=discontinuous,
-                          weight=ints.astype(np.int64), threshold=threshold,
-                          bias=np.zeros_like(threshold))
-            if kind == "conv":
-                k, channels = entry["kernel"], entry["channels"]
-                layer = Layer(
-                    name=f"conv{counts[kind]}", kind="conv2d",
-                    core=CoreMapping(lanes=min(lanes, channels), **core),
-                    geometry={"in_shape": list(shape), "channels": channels, "kernel": [k, k],
-                              "stride": 1, "pad": entry["pad"]}, **common)
-            else:
-                last = i == len(arch) - 1
-                layer = Layer(name="out" if last else f"fc{counts[kind]}", kind="fc",
-                              core=CoreMapping(lanes=min(lanes, size_out) if last else lanes,
-                                               **core), **common)
+            last = i == len(arch) - 1
+            layer_lanes = (min(lanes, entry["channels"]) if kind == "conv"
+                           else min(lanes, size_out) if last else lanes)
+            layer = chip_layer(
+                entry, name_i, prev_name, shape, out_shape,
+                CoreMapping(lanes=layer_lanes, index=i, fifo_depth=fifo_depth),
+                neuron=discontinuous, weight=ints.astype(np.int64), threshold=threshold,
+                bias=np.zeros_like(threshold), weight_bits=model.weight_bits, membrane_bits=bits)
         layers.append(layer)
         prev_name, shape = layer.name, out_shape
     h, w, c = in_shape

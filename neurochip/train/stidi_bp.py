@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from neurochip.description.model import MAX_ADDRESS
-from neurochip.train.arch import ArchError, parse_arch
+from neurochip.train.arch import ArchError, chip_layer, layer_names, parse_arch
 from neurochip.train.checkpoint import write_checkpoint
 from neurochip.train.widths import saturating_bits
 from neurochip.train.shell import Data, command_line, lr_values, out_paths, out_prefix
@@ -67,6 +67,15 @@ class LayerPlan:
     kernel: int = 0
     in_shape: tuple[int, int, int] = (1, 1, 1)  # (H, W, C) of its input
     out_shape: tuple[int, int, int] = (1, 1, 1)
+
+    @property
+    def entry(self) -> dict[str, Any]:
+        """The layer as an architecture entry (:mod:`neurochip.train.arch`)."""
+        if self.kind == "conv":
+            return {"type": "conv", "channels": self.size, "kernel": self.kernel,
+                    "pad": self.kernel // 2}
+        return {"type": "pool", "window": self.size} if self.kind == "pool" else \
+            {"type": "fc", "neurons": self.size}
 
 
 def same_padded(text: str) -> str:
@@ -395,46 +404,29 @@ def train_step(net: TtfsNet, t0, labels, lr: list[float], rule: Learning) -> dic
 def to_description(net: TtfsNet, name: str, lanes: int, fifo_depth: int, provenance: dict):
     """The chip's core description: conv2d / pool / fc layers of ttfs neurons, B from a
     bound on |V| (no add can overflow, so the trainer's forward is the chip's)."""
-    from neurochip.description import CoreDescription, CoreMapping, Encoder, Layer, validate
+    from neurochip.description import CoreDescription, CoreMapping, Encoder, validate
 
     layers = []
     prev = "input"
-    counts = {"conv": 0, "pool": 0, "fc": 0}
-    for j, p in enumerate(net.plans):
-        counts[p.kind] += 1
-        last = j == len(net.plans) - 1
-        core = dict(index=j, fifo_depth=fifo_depth)
-        size_in, size_out = math.prod(p.in_shape), math.prod(p.out_shape)
+    entries = [p.entry for p in net.plans]
+    for j, (p, entry, name_j) in enumerate(zip(net.plans, entries, layer_names(entries))):
+        channels = p.in_shape[2] if p.kind == "pool" else p.size
+        core = CoreMapping(lanes=min(lanes, channels), index=j, fifo_depth=fifo_depth)
         if p.kind == "pool":
-            lay = Layer(name=f"pool{counts['pool']}", kind="pool", source=prev, inputs=size_in,
-                        neurons=size_out, weight_bits=1, membrane_bits=saturating_bits(p.size ** 2),
-                        overflow="saturate", neuron=TtfsNeuron(psp="step"),
-                        core=CoreMapping(lanes=min(lanes, p.in_shape[2]), **core),
-                        weight=np.zeros((0, 0), np.int64),
-                        threshold=np.zeros(p.in_shape[2], np.int64), bias=np.zeros(0, np.int64),
-                        geometry={"in_shape": list(p.in_shape), "window": p.size,
-                                  "stride": p.size, "emit": "every_step"})
+            lay = chip_layer(entry, name_j, prev, p.in_shape, p.out_shape, core,
+                             neuron=TtfsNeuron(psp="step"),
+                             threshold=np.zeros(channels, np.int64), bias=np.zeros(0, np.int64))
         else:
             w = net.int_weight(j).numpy().astype(np.int64)
             if p.kind == "conv":  # (C_out, C_in, kh, kw) → rows (c·kh + ky)·kw + kx
                 w = w.transpose(1, 2, 3, 0).reshape(-1, p.size)
             reach = int(np.abs(w).sum(axis=0).max())
             bound = reach * (net.T if net.psp == "ramp" else 1)
-            bits = saturating_bits(max(bound, abs(net.theta[j]) + 1))
-            common = dict(source=prev, inputs=size_in, neurons=size_out,
-                          weight_bits=net.bits, membrane_bits=bits, overflow="saturate",
-                          neuron=TtfsNeuron(psp=net.psp), weight=w,
-                          threshold=np.full(p.size, net.theta[j], np.int64),
-                          bias=np.zeros(0, np.int64))
-            if p.kind == "conv":
-                lay = Layer(name=f"conv{counts['conv']}", kind="conv2d",
-                            core=CoreMapping(lanes=min(lanes, p.size), **core),
-                            geometry={"in_shape": list(p.in_shape), "channels": p.size,
-                                      "kernel": [p.kernel, p.kernel], "stride": 1,
-                                      "pad": p.kernel // 2}, **common)
-            else:
-                lay = Layer(name="out" if last else f"fc{counts['fc']}", kind="fc",
-                            core=CoreMapping(lanes=min(lanes, p.size), **core), **common)
+            lay = chip_layer(entry, name_j, prev, p.in_shape, p.out_shape, core,
+                             neuron=TtfsNeuron(psp=net.psp), weight=w,
+                             threshold=np.full(p.size, net.theta[j], np.int64),
+                             bias=np.zeros(0, np.int64), weight_bits=net.bits,
+                             membrane_bits=saturating_bits(max(bound, abs(net.theta[j]) + 1)))
         layers.append(lay)
         prev = lay.name
     desc = CoreDescription(name=name, input_shape=(28, 28), encoder=Encoder("latency", 0),
