@@ -38,6 +38,7 @@ import numpy as np
 
 from neurochip.description import CoreDescription, CoreMapping, Encoder, Layer, DescriptionError
 from neurochip.neurons.lif import LifNeuron
+from neurochip.train.arch import chip_layer
 from neurochip.train.widths import MAX_MEMBRANE_BITS, bits_for
 
 CHECKPOINT_FORMAT = "neurochip-float-checkpoint"
@@ -271,17 +272,16 @@ def quantize(model: FloatModel, name: str, lanes: int = 64, fifo_depth: int = 64
                     f"weight scale {scale[j]:.3g}, so θ = round(1/scale) = {threshold[j]:.3g}); "
                     f"the chip allows at most {MAX_MEMBRANE_BITS} bits: retrain with larger "
                     "weights, fewer time steps or discontinuous integration")
-        fanout = ints.shape[1]
+        fan_in, fanout = ints.shape
         name_i = "out" if i == n_layers - 1 else f"fc{i + 1}"
-        layers.append(Layer(
-            name=name_i, inputs=ints.shape[0], neurons=fanout,
-            weight_bits=model.weight_bits, membrane_bits=bits, overflow="saturate",
+        layers.append(chip_layer(
+            {"type": "fc", "neurons": fanout}, name_i, prev_name, (fan_in,), (fanout,),
+            CoreMapping(index=i, lanes=min(lanes, fanout) if i == n_layers - 1 else lanes,
+                        fifo_depth=fifo_depth),
             neuron=LifNeuron(reset="subtract", leak="none", leak_amount=0,
-                                integration=model.mode),
-            core=CoreMapping(index=i, lanes=min(lanes, fanout) if i == n_layers - 1 else lanes,
-                            fifo_depth=fifo_depth),
+                             integration=model.mode),
             weight=ints.astype(np.int64), threshold=threshold.astype(np.int64),
-            bias=bias_int.astype(np.int64), source=prev_name))
+            bias=bias_int.astype(np.int64), weight_bits=model.weight_bits, membrane_bits=bits))
         prev_name = name_i
     size = model.weights[0].shape[0]
     side = int(round(math.sqrt(size)))
@@ -306,7 +306,7 @@ def _discontinuous_fold(ints: np.ndarray, scale: np.ndarray, bias: np.ndarray
 def _quantize_cnn(model: FloatModel, name: str, lanes: int, fifo_depth: int, clock_hz: float,
                   seed: int) -> CoreDescription:
     """A convolutional checkpoint as conv2d / pool / fc layers, one core each (§12)."""
-    from neurochip.train.arch import check_arch, chip_layer, layer_names
+    from neurochip.train.arch import check_arch, layer_names
 
     arch, in_shape = model.arch, model.input_shape
     shapes = check_arch(arch, in_shape, "<checkpoint>: manifest key")
