@@ -24,6 +24,8 @@ Learning is layer-local, from desired firing times (seed-algorithms §2.3 P-S5 �
   ε the PWL PSP at the neuron's firing time (ramp: (t_j − t_i + 1)/T; step: 1), with a
   neuron that did not fire taken at T−1 (S4NN's forced spike at T).
 The batched form sums these per-image updates (mean over the batch).
+``--lr`` (the shell's common option) is in half weight ranges per update (binary: in
+units of the shadow's init scale): one value, or one per weighted layer.
 
 Options beside the proposal (off by default): ``--hidden-error s4nn`` forms the hidden
 error as S4NN/BS4NN's code does (Σ_k w_kj e_k over causal k, no division by Σ|w|, no
