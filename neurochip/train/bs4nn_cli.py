@@ -113,6 +113,9 @@ class Bs4nnTrainer:
     def check(self, args: argparse.Namespace) -> None:
         from neurochip.train.bs4nn import Bs4nnConfig
 
+        if args.batch_size != 1:
+            raise TrainerError(f"--batch-size {args.batch_size}: bs4nn trains per sample (SGD as "
+                               "the BS4NN code); leave it out or give 1")
         hidden = _hidden(args.arch)
         if args.gamma < 0:
             raise ValueError("--gamma must be >= 0")

@@ -450,6 +450,9 @@ class HbStdp:
         _add_own_arguments(parser)
 
     def check(self, args: argparse.Namespace) -> None:
+        if args.arch != "fixed":
+            raise ValueError(f"--arch {args.arch}: hb-stdp's topology is fixed; set it with "
+                             "--channels, --kernels, --residual and --hidden")
         _check_args(args)
         args.topology = topology(args)
 

@@ -256,17 +256,9 @@ def out_paths(args: argparse.Namespace) -> tuple[Path, Path]:
     return prefix.with_name(prefix.name + ".npz"), prefix.with_name(prefix.name + ".ckpt.npz")
 
 
-def _check_common(trainer: str, args: argparse.Namespace) -> None:
+def _check_outputs(args: argparse.Namespace) -> None:
     from neurochip.cli.plot import check_creatable
 
-    if args.batch_size != 1 and trainer == "bs4nn":
-        raise TrainerError(f"--batch-size {args.batch_size}: bs4nn trains per sample (SGD as the "
-                           "BS4NN code); leave it out or give 1")
-    if args.arch != "fixed" and trainer == "hb-stdp":
-        raise TrainerError(f"--arch {args.arch}: hb-stdp's topology is fixed; set it with "
-                           "--channels, --kernels, --residual and --hidden")
-    if args.epochs < 0:
-        raise TrainerError("--epochs must be >= 0")
     for path in out_paths(args):
         check_creatable(path, "--out")
 
@@ -275,7 +267,7 @@ def run_trainer(trainer: Trainer, args: argparse.Namespace) -> int:
     """Check everything, import torch if needed, set the threads, load and split the data,
     then train. Bad input anywhere before training: one line on stderr, exit code 2."""
     try:
-        _check_common(trainer.name, args)
+        _check_outputs(args)
         trainer.check(args)
         if trainer.needs_torch:
             require_torch(trainer.name)
