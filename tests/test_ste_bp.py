@@ -13,7 +13,7 @@ import pytest
 
 from neurochip.datasets import load_sample, write_idx
 from neurochip.train import arch as grammar
-from neurochip.train import shell, ste_bp
+from neurochip.train import shell, ste, ste_bp
 
 torch = pytest.importorskip("torch")
 
@@ -27,7 +27,7 @@ CHECKPOINT_KEYS = {
 
 def test_binary_activation_forward_and_backward() -> None:
     x = torch.tensor([-1.0, 0.0, 0.5, 1.0, 1.0001, 1.5, 1.9999, 2.0, 3.0], requires_grad=True)
-    s = ste_bp.binary_activation(x)
+    s = ste.binary_activation(x)
     assert s.tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 1]
     grad_s = torch.arange(1.0, 10.0)
     s.backward(grad_s)
@@ -48,9 +48,9 @@ def _weights_with_edge_cases(seed: int) -> np.ndarray:
 @pytest.mark.parametrize("bits", range(1, 9))
 def test_effective_weight_numpy_matches_torch(bits: int) -> None:
     w = _weights_with_edge_cases(bits)
-    ints, scale = ste_bp.effective_weight_numpy(w, bits)
+    ints, scale = ste.effective_weight_numpy(w, bits)
     assert ints.dtype == np.int8 and scale.dtype == np.float32 and scale.shape == (12,)
-    w_eff = ste_bp.effective_weight(torch.from_numpy(w), bits).numpy()
+    w_eff = ste.effective_weight(torch.from_numpy(w), bits).numpy()
     np.testing.assert_allclose(w_eff, ints * scale, rtol=1e-6, atol=0)
     if bits == 1:
         assert set(np.unique(ints)) <= {-1, 1}
@@ -69,7 +69,7 @@ def test_effective_weight_numpy_matches_torch(bits: int) -> None:
 
 def test_effective_weight_round_half_to_even() -> None:
     w = np.array([[3.0], [0.5], [1.5], [2.5], [-0.5], [-2.5]], dtype=np.float32)
-    ints, scale = ste_bp.effective_weight_numpy(w, 3)  # qmax 3, scale 1.0
+    ints, scale = ste.effective_weight_numpy(w, 3)  # qmax 3, scale 1.0
     assert scale.tolist() == [1.0]
     assert ints[:, 0].tolist() == [3, 0, 2, 2, 0, -2]
 
@@ -79,13 +79,13 @@ def test_effective_weight_gradient_is_straight_through() -> None:
     grad = torch.randn(w.shape)
     for bits in (1, 4):
         w.grad = None
-        ste_bp.effective_weight(w, bits).backward(grad)
+        ste.effective_weight(w, bits).backward(grad)
         assert torch.equal(w.grad, grad)
 
 
 def test_bits_out_of_range() -> None:
     with pytest.raises(ValueError, match="1..8"):
-        ste_bp.effective_weight_numpy(np.zeros((2, 2), np.float32), 9)
+        ste.effective_weight_numpy(np.zeros((2, 2), np.float32), 9)
 
 
 def test_prediction_ties_go_to_lowest_index() -> None:
@@ -241,10 +241,10 @@ def test_works_without_torch() -> None:
     code = (
         "import sys; sys.modules['torch'] = None\n"
         "import numpy as np\n"
-        "from neurochip.train import ste_bp\n"
-        "print(ste_bp.effective_weight_numpy(np.ones((2, 1), np.float32), 1)[1][0])\n"
+        "from neurochip.train import ste, ste_bp  # noqa: F401\n"
+        "print(ste.effective_weight_numpy(np.ones((2, 1), np.float32), 1)[1][0])\n"
         "try:\n"
-        "    ste_bp.binary_activation(None)\n"
+        "    ste.binary_activation(None)\n"
         "except ValueError as exc:\n"
         "    print(exc)\n"
     )

@@ -80,7 +80,7 @@ class FloatModel:
 
     def effective(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """(integer weights, per-neuron scale) per layer, exactly as the trainer's forward."""
-        from neurochip.train.ste_bp import effective_weight_numpy
+        from neurochip.train.ste import effective_weight_numpy
 
         return [effective_weight_numpy(w, self.weight_bits) for w in self.weights]
 

@@ -53,7 +53,7 @@ class SpikingCNN(LatentBinaryNet):
 
     def __init__(self, arch: list[dict[str, Any]], input_shape: tuple[int, int, int],
                  weight_bits: int, generator: torch.Generator) -> None:
-        from neurochip.train.ste_bp import _import_torch
+        from neurochip.train.ste import _import_torch
 
         torch = _import_torch()
         self.arch = arch
@@ -86,7 +86,7 @@ class SpikingCNN(LatentBinaryNet):
                            masks: list[torch.Tensor] | None) -> torch.Tensor:
         """One independent time step on input spikes (N, H·W·C) in address order: return the
         output layer's pre-threshold x."""
-        from neurochip.train.ste_bp import _import_torch, binary_activation
+        from neurochip.train.ste import _import_torch, binary_activation
 
         torch = _import_torch()
         functional = torch.nn.functional
