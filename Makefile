@@ -2,6 +2,7 @@
 PYTHON ?= python
 MODEL  ?= models/ste-bp-mnist-default.npz
 DATA   ?= ../shared/datasets/mnist
+DATA_ROOT ?= ../shared/datasets
 RTL_DIR ?= rtl
 
 .PHONY: help install test simulate inspect rtl verify bench models docs clean
@@ -30,8 +31,8 @@ verify:  ## co-simulate $(MODEL) on Verilator against the simulator (256 sample 
 bench:  ## simulator vs NumPy reference, snnTorch, Brian2, Verilator + scaling sweep (QUICK=1: CI-sized, 1-2 min)
 	$(PYTHON) -m bench.run $(if $(QUICK),--quick) $(BENCH_ARGS)
 
-models:  ## retrain the shipped models (needs torch and $(DATA)); see models/README.md
-	bash models/train.sh $(DATA)
+models:  ## rebuild all 14 shipped models from models/recipes.py (needs torch and $(DATA_ROOT); QUICK=1: a tiny slice into a temp folder, checks each loads and simulates, ~2 min)
+	$(PYTHON) models/recipes.py --data-root $(DATA_ROOT) $(if $(QUICK),--quick) $(MODELS)
 
 docs:  ## regenerate the generated tables in docs/
 	$(PYTHON) -m neurochip.docs

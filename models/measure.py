@@ -8,7 +8,7 @@ import sys
 
 from neurochip.datasets import load_split
 from neurochip.description import load
-from neurochip.quantize import compare_accuracy, load_checkpoint
+from neurochip.train.quantize import compare_accuracy, load_checkpoint
 
 
 def main(prefix: str, data: str) -> None:

@@ -24,10 +24,11 @@ def main(model: str, data: str) -> None:
     torch.set_num_threads(1)
     desc = load(model)
     ck = np.load(model.replace(".npz", ".ckpt.npz"))
-    meta = json.loads(str(ck["manifest"]))
+    raw = ck["manifest"]  # uint8 JSON bytes (the shared checkpoint format) or, before it, a str
+    meta = json.loads(raw.tobytes() if raw.dtype == np.uint8 else str(raw))
     a = meta["args"]
     x, y = load_split(data, "test")
-    plans = S.parse_arch(a["arch"])
+    plans = S.layer_plans(S.same_padded(a["arch"]))  # the arch of older runs: 16c5 = 16c5p2
     net = S.TtfsNet(torch, plans, a["time_steps"], a["psp"], a["weight_bits"],
                     np.random.default_rng(0), 0.0, 1.0)
     for j, p in enumerate(plans):

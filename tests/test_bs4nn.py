@@ -125,23 +125,25 @@ def test_trainer_decisions_are_the_simulators(sample):
 
 
 def test_resume_goes_on_bit_for_bit(tmp_path):
+    from neurochip.train.checkpoint import read_checkpoint
     from helpers import write_idx_split
 
     data = write_idx_split(tmp_path / "d", 120, 30)
-    common = ["train", "bs4nn", "--data", str(data), "--hidden", "20", "--draws", "40",
-              "--validation", "20"]
+    common = ["train", "bs4nn", "--data", str(data), "--arch", "20", "--draws", "40",
+              "--validation-images", "20"]
     assert main(common + ["--out", str(tmp_path / "a"), "--epochs", "3"]) == 0
     assert main(common + ["--out", str(tmp_path / "b"), "--epochs", "2"]) == 0
     assert main(common + ["--out", str(tmp_path / "b"), "--epochs", "3",
                           "--resume", str(tmp_path / "b.ckpt.npz")]) == 0
-    a, b = (np.load(tmp_path / f"{x}.ckpt.npz") for x in "ab")
+    a, b = (read_checkpoint(tmp_path / f"{x}.ckpt.npz")[1] for x in "ab")
     for key in ("w0", "w1", "fact", "best_w0"):
         assert np.array_equal(a[key], b[key]), key
     assert (tmp_path / "a.npz").is_file()
 
 
 @pytest.mark.parametrize("option, message", [
-    (["--gamma", "-1"], "--gamma"), (["--lr", "0,0.1"], "--lr"), (["--hidden", "0"], "--hidden"),
+    (["--gamma", "-1"], "--gamma"), (["--lr", "0,0.1"], "--lr"), (["--arch", "0"], "--arch"),
+    (["--arch", "20,20"], "--arch"), (["--batch-size", "8"], "--batch-size"),
     (["--fact", "5"], "--fact"), (["--out", "/proc/version/x"], "--out"),
 ])
 def test_bad_options_are_refused_before_data_is_read(option, message, capsys, tmp_path):

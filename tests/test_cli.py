@@ -12,7 +12,7 @@ import pytest
 
 from helpers import write_checkpoint
 from neurochip.cli.main import main
-from neurochip.quantize import quantize_checkpoint
+from neurochip.train.quantize import quantize_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -58,7 +58,7 @@ def test_batch_norm_folding_equals_conv_then_bn():
 def test_numpy_forward_equals_torch(arch):
     """The converter's NHWC forward pass is the trainer's torch module in eval mode."""
     torch = pytest.importorskip("torch")
-    from neurochip.convert.train_ann import arrays_of, build_module
+    from neurochip.train.relu_ann import arrays_of, build_module
 
     torch.manual_seed(0)
     net = build_module(torch, ARCHS[arch], 1)

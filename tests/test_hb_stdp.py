@@ -18,13 +18,14 @@ from neurochip.train import chip_forward as cf
 from neurochip.train import hb_stdp
 from neurochip.train import hb_stdp_rule as rule
 from neurochip.train.restoc_net import build
+from neurochip.train.shell import add_trainer_arguments
 
 TINY = dict(channels=4, kernels=(3, 3, 3), time_steps=6)
 
 
 def _args(**over) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    hb_stdp.add_arguments(parser)
+    add_trainer_arguments(hb_stdp.TRAINER, parser)
     args = parser.parse_args(["--out", "unused"])
     args.kernels, args.channels, args.time_steps = TINY["kernels"], TINY["channels"], \
         TINY["time_steps"]
@@ -34,10 +35,10 @@ def _args(**over) -> argparse.Namespace:
     return args
 
 
-def _train(seed: int, residual: bool = True) -> hb_stdp.Trainer:
+def _train(seed: int, residual: bool = True) -> hb_stdp.LayerwiseStdp:
     images, labels = load_sample()
     args = _args(seed=seed, residual=residual)
-    trainer = hb_stdp.Trainer(hb_stdp.topology(args), args, (images[:8], labels[:8]), False)
+    trainer = hb_stdp.LayerwiseStdp(hb_stdp.topology(args), args, (images[:8], labels[:8]), False)
     for i in range(len(args.kernels)):
         trainer.train_layer(i)
     return trainer
@@ -155,7 +156,7 @@ def _train_tiny(tmp_path, *extra: str) -> tuple[int, object]:
     out = tmp_path / "tiny"
     code = main(["train", "hb-stdp", "--data", str(tmp_path), "--out", str(out),
                  "--channels", "2", "--kernels", "3,3,3", "--time-steps", "4",
-                 "--stdp-images", "4", "--calib-images", "4", "--readout-epochs", "2",
+                 "--stdp-images", "4", "--calib-images", "4", "--epochs", "2",
                  "--readout-search-images", "10", "--no-progress", "--json", *extra])
     return code, out
 

@@ -11,7 +11,7 @@ import pytest
 
 from helpers import write_checkpoint
 from neurochip.description import DescriptionError, load
-from neurochip.quantize import float_predict, load_checkpoint, quantize, quantize_checkpoint
+from neurochip.train.quantize import float_predict, load_checkpoint, quantize, quantize_checkpoint
 from neurochip.random_networks import random_images
 from neurochip.sim import simulate
 from neurochip.sim.simulator import encode_images
@@ -81,7 +81,7 @@ def _rewrite_manifest(ckpt, edit):
     (lambda m: m.update(threshold=0.5), ["'threshold' is 0.5"]),
 ])
 def test_bad_checkpoint_manifest_keys_are_named(tmp_path, edit, words):
-    from neurochip.quantize import CheckpointError
+    from neurochip.train.quantize import CheckpointError
     ckpt = _rewrite_manifest(write_checkpoint(tmp_path / "c.ckpt.npz"), edit)
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(ckpt)
@@ -91,7 +91,7 @@ def test_bad_checkpoint_manifest_keys_are_named(tmp_path, edit, words):
 
 
 def test_checkpoint_manifest_that_is_not_an_object_or_json(tmp_path):
-    from neurochip.quantize import CheckpointError
+    from neurochip.train.quantize import CheckpointError
     ckpt = write_checkpoint(tmp_path / "c.ckpt.npz")
     raw = dict(np.load(ckpt))
     raw["manifest"] = np.frombuffer(b"[1, 2]", np.uint8)
@@ -107,7 +107,7 @@ def test_checkpoint_manifest_that_is_not_an_object_or_json(tmp_path):
 
 
 def test_all_zero_weight_column_is_named_not_divided_by(tmp_path):
-    from neurochip.quantize import CheckpointError
+    from neurochip.train.quantize import CheckpointError
     ckpt = write_checkpoint(tmp_path / "c.ckpt.npz", bits=1)
     raw = dict(np.load(ckpt))
     raw["layer1.weight"][:, 3] = 0  # 1-bit weights: scale = mean |W| = 0
@@ -133,7 +133,7 @@ def test_multi_bit_all_zero_column_folds_exactly(tmp_path):
 
 
 def test_continuous_fold_that_needs_more_than_32_bits_is_refused(tmp_path):
-    from neurochip.quantize import CheckpointError
+    from neurochip.train.quantize import CheckpointError
     ckpt = write_checkpoint(tmp_path / "c.ckpt.npz", mode="continuous")
     raw = dict(np.load(ckpt))
     raw["layer0.weight"][:, 5] = 1e-12 * np.sign(raw["layer0.weight"][:, 5])
@@ -150,7 +150,7 @@ def test_discontinuous_fold_is_exact_in_real_arithmetic_at_float_ties(tmp_path):
     documented tie case where float32 forward and chip may differ."""
     from fractions import Fraction
     import json
-    from neurochip.quantize import discontinuous_threshold
+    from neurochip.train.quantize import discontinuous_threshold
     b, scale = np.float32(2.0**-60), np.float32(0.125)
     assert float(b) == 2.0**-60
     assert discontinuous_threshold(b, scale) == 7
@@ -187,7 +187,7 @@ def _idx_folder(folder, n=24, seed=0):
 
 def _data_keys(folder, images, labels, dataset=None):
     """The manifest keys the trainer writes about its data."""
-    from neurochip.train.ste_bp import split_fingerprint
+    from neurochip.train.shell import split_fingerprint
     return {"dataset": dataset or folder.name, "data_dir": str(folder),
             "data_dir_resolved": str(folder.resolve()), "test_images": len(images),
             "test_split_sha256": split_fingerprint(images, labels)}
@@ -310,7 +310,7 @@ def write_cnn_checkpoint(path, arch=TINY_ARCH, input_shape=TINY_INPUT, bits=1, T
     """A convolutional float checkpoint as `neurochip train ste-bp --arch` writes it (no
     torch): latent weights in the chip's (fan_in, fan_out) layout, and biases that put each
     neuron's threshold near the middle of its reachable sums, so about half of them fire."""
-    from neurochip.train.ste_bp_cnn import stream_sizes, weighted_shapes
+    from neurochip.train.arch import stream_sizes, weighted_shapes
     rng = np.random.default_rng(seed)
     meta = {"format": "neurochip-float-checkpoint", "version": 1, "trainer": "ste-bp",
             "mode": "discontinuous", "weight_bits": bits, "time_steps": T, "threshold": 1.0,
@@ -429,7 +429,7 @@ needs_conv_chip = pytest.mark.skipif(not _kinds_available(),
 
 @pytest.mark.parametrize("bits", [1, 2])
 def test_cnn_fold_matches_float_forward_away_from_ties(tmp_path, bits):
-    from neurochip.quantize import cnn_float_step
+    from neurochip.train.quantize import cnn_float_step
     model = load_checkpoint(write_cnn_checkpoint(tmp_path / "c.ckpt.npz", bits=bits, seed=bits))
     assert model.arch == TINY_ARCH and model.input_shape == TINY_INPUT
     desc = quantize(model, "tiny-cnn", lanes=4)
@@ -474,7 +474,7 @@ def test_cnn_fold_matches_float_forward_away_from_ties(tmp_path, bits):
 
 
 def test_cnn_all_zero_channel_is_named(tmp_path):
-    from neurochip.quantize import CheckpointError
+    from neurochip.train.quantize import CheckpointError
     ckpt = write_cnn_checkpoint(tmp_path / "c.ckpt.npz")
     raw = dict(np.load(ckpt))
     raw["layer2.weight"][:, 3] = 0
@@ -516,7 +516,7 @@ def _edit_arrays(ckpt, edit):
     (None, lambda a: a["layer5.bias"].__setitem__(0, np.inf), ["'layer5.bias' holds NaN or Inf"]),
 ])
 def test_bad_cnn_checkpoints_are_refused_naming_the_key(tmp_path, edit_meta, edit_arrays, words):
-    from neurochip.quantize import CheckpointError
+    from neurochip.train.quantize import CheckpointError
     ckpt = write_cnn_checkpoint(tmp_path / "c.ckpt.npz")
     if edit_meta is not None:
         _rewrite_manifest(ckpt, edit_meta)

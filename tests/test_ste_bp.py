@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from neurochip.datasets import load_sample, write_idx
-from neurochip.train import ste_bp
+from neurochip.train import arch as grammar
+from neurochip.train import shell, ste, ste_bp
 
 torch = pytest.importorskip("torch")
 
@@ -20,12 +21,13 @@ CHECKPOINT_KEYS = {
     "format", "version", "trainer", "mode", "weight_bits", "time_steps", "threshold", "layer_sizes",
     "encoder", "dataset", "train_images", "epochs", "seed", "command", "float_test_accuracy",
     "data_dir", "data_dir_resolved", "test_images", "test_split_sha256", "threads",
+    "validation_images",
 }
 
 
 def test_binary_activation_forward_and_backward() -> None:
     x = torch.tensor([-1.0, 0.0, 0.5, 1.0, 1.0001, 1.5, 1.9999, 2.0, 3.0], requires_grad=True)
-    s = ste_bp.binary_activation(x)
+    s = ste.binary_activation(x)
     assert s.tolist() == [0, 0, 0, 0, 1, 1, 1, 1, 1]
     grad_s = torch.arange(1.0, 10.0)
     s.backward(grad_s)
@@ -46,9 +48,9 @@ def _weights_with_edge_cases(seed: int) -> np.ndarray:
 @pytest.mark.parametrize("bits", range(1, 9))
 def test_effective_weight_numpy_matches_torch(bits: int) -> None:
     w = _weights_with_edge_cases(bits)
-    ints, scale = ste_bp.effective_weight_numpy(w, bits)
+    ints, scale = ste.effective_weight_numpy(w, bits)
     assert ints.dtype == np.int8 and scale.dtype == np.float32 and scale.shape == (12,)
-    w_eff = ste_bp.effective_weight(torch.from_numpy(w), bits).numpy()
+    w_eff = ste.effective_weight(torch.from_numpy(w), bits).numpy()
     np.testing.assert_allclose(w_eff, ints * scale, rtol=1e-6, atol=0)
     if bits == 1:
         assert set(np.unique(ints)) <= {-1, 1}
@@ -67,7 +69,7 @@ def test_effective_weight_numpy_matches_torch(bits: int) -> None:
 
 def test_effective_weight_round_half_to_even() -> None:
     w = np.array([[3.0], [0.5], [1.5], [2.5], [-0.5], [-2.5]], dtype=np.float32)
-    ints, scale = ste_bp.effective_weight_numpy(w, 3)  # qmax 3, scale 1.0
+    ints, scale = ste.effective_weight_numpy(w, 3)  # qmax 3, scale 1.0
     assert scale.tolist() == [1.0]
     assert ints[:, 0].tolist() == [3, 0, 2, 2, 0, -2]
 
@@ -77,13 +79,13 @@ def test_effective_weight_gradient_is_straight_through() -> None:
     grad = torch.randn(w.shape)
     for bits in (1, 4):
         w.grad = None
-        ste_bp.effective_weight(w, bits).backward(grad)
+        ste.effective_weight(w, bits).backward(grad)
         assert torch.equal(w.grad, grad)
 
 
 def test_bits_out_of_range() -> None:
     with pytest.raises(ValueError, match="1..8"):
-        ste_bp.effective_weight_numpy(np.zeros((2, 2), np.float32), 9)
+        ste.effective_weight_numpy(np.zeros((2, 2), np.float32), 9)
 
 
 def test_prediction_ties_go_to_lowest_index() -> None:
@@ -104,17 +106,21 @@ def data_dir(tmp_path: Path) -> Path:
 
 def _parse(*argv: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser()
-    ste_bp.add_arguments(parser)
+    shell.add_trainer_arguments(ste_bp.TRAINER, parser)
     return parser.parse_args(list(argv))
+
+
+def _run(args: argparse.Namespace) -> int:
+    return shell.run_trainer(ste_bp.TRAINER, args)
 
 
 def _train(data_dir: Path, prefix: Path, monkeypatch: pytest.MonkeyPatch, *extra: str) -> list[tuple[Path, Path]]:
     """Run a tiny training; return the calls that would have gone to neurochip.quantize."""
     calls: list[tuple[Path, Path]] = []
-    monkeypatch.setattr(ste_bp, "_quantize", lambda ckpt, out: calls.append((ckpt, out)))
-    args = _parse("--data", str(data_dir), "--out", str(prefix), "--hidden", "32", "--epochs", "5",
+    monkeypatch.setattr(ste_bp, "write_model", lambda ckpt, out: calls.append((ckpt, out)))
+    args = _parse("--data", str(data_dir), "--out", str(prefix), "--arch", "32", "--epochs", "5",
                   "--batch-size", "32", "--lr", "3e-3", "--time-steps", "4", "--seed", "3", *extra)
-    assert ste_bp.run(args) == 0
+    assert _run(args) == 0
     return calls
 
 
@@ -142,8 +148,8 @@ def test_tiny_training_writes_checkpoint(
     assert manifest["dataset"] == data_dir.name and manifest["train_images"] == 512
     assert manifest["data_dir"] == str(data_dir) and manifest["data_dir_resolved"] == str(data_dir.resolve())
     assert manifest["test_images"] == 256
-    assert manifest["test_split_sha256"] == ste_bp.split_fingerprint(*load_sample())
-    assert manifest["threads"] == ste_bp.default_threads() == torch.get_num_threads()
+    assert manifest["test_split_sha256"] == shell.split_fingerprint(*load_sample())
+    assert manifest["threads"] == shell.default_threads() == torch.get_num_threads()
     assert manifest["epochs"] == 5 and manifest["seed"] == 3
     assert isinstance(manifest["command"], str) and manifest["command"]
     assert 0.2 < manifest["float_test_accuracy"] <= 1.0  # learns something in five epochs
@@ -173,10 +179,11 @@ def test_threads_are_set_printed_and_recorded(
     # without --threads: the documented default, said to be one, and how to change it
     _train(data_dir, tmp_path / "d", monkeypatch, "--epochs", "1")
     startup = capsys.readouterr().err.splitlines()[0]
-    assert f"{ste_bp.default_threads()} torch threads (default; --threads N to change)" in startup
-    assert ste_bp.default_threads() == max(1, ste_bp.available_cpus() // 2)
-    assert ste_bp.run(_parse("--data", str(data_dir), "--out", str(tmp_path / "x"), "--threads", "0")) == 2
-    assert "--threads must be at least 1" in capsys.readouterr().err
+    assert f"{shell.default_threads()} torch threads (default; --threads N to change)" in startup
+    assert shell.default_threads() == max(1, shell.available_cpus() // 2)
+    with pytest.raises(SystemExit):
+        _parse("--data", str(data_dir), "--out", str(tmp_path / "x"), "--threads", "0")
+    assert "--threads: 0: use 1 or more" in capsys.readouterr().err
 
 
 def test_help_explains_threads(capsys: pytest.CaptureFixture[str]) -> None:
@@ -194,7 +201,7 @@ def test_trained_checkpoint_is_reported_on_its_own_data(
     data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
     keep_torch_threads: None,
 ) -> None:
-    from neurochip.quantize import quantize_checkpoint
+    from neurochip.train.quantize import quantize_checkpoint
 
     _train(data_dir, tmp_path / "q", monkeypatch, "--epochs", "1")
     capsys.readouterr()
@@ -213,26 +220,20 @@ def test_training_is_deterministic(data_dir: Path, tmp_path: Path, monkeypatch: 
             np.testing.assert_array_equal(a[key], b[key])
 
 
-def test_command_line_of_module_run(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sys, "argv", [ste_bp.__file__, "--out", "models/x y", "--epochs", "3"])
-    assert ste_bp._command_line() == "python -m neurochip.train.ste_bp --out 'models/x y' --epochs 3"
-    monkeypatch.setattr(sys, "argv", ["/usr/bin/neurochip", "train", "ste-bp", "--out", "m"])
-    assert ste_bp._command_line() == "neurochip train ste-bp --out m"
-
-
-def test_quantize_skipped_when_module_missing(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(ste_bp.importlib.util, "find_spec", lambda name: None)
-    ste_bp._quantize(Path("p.ckpt.npz"), Path("p.npz"))
-    assert "skipped writing p.npz" in capsys.readouterr().err
+def test_command_line_is_shell_quoted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "argv", ["/usr/bin/neurochip", "train", "ste-bp", "--out", "models/x y"])
+    assert shell.command_line("ste-bp") == "neurochip train ste-bp --out 'models/x y'"
+    monkeypatch.setattr(sys, "argv", ["/x/__main__.py", "train", "ste-bp", "--out", "m"])
+    assert shell.command_line("ste-bp") == "neurochip train ste-bp --out m"
 
 
 def test_bad_arguments_and_missing_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert ste_bp.run(_parse("--data", str(tmp_path), "--out", str(tmp_path / "x"))) == 2
+    assert _run(_parse("--data", str(tmp_path), "--out", str(tmp_path / "x"))) == 2
     assert "train-images-idx3-ubyte[.gz]" in capsys.readouterr().err
-    assert ste_bp.run(_parse("--out", "x", "--weight-bits", "0")) == 2
+    assert _run(_parse("--out", "x", "--weight-bits", "0")) == 2
     assert "1..8" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        _parse("--out", "x", "--hidden", "64,0")
+    assert _run(_parse("--out", "x", "--arch", "64,0")) == 2
+    assert "1 … 32768" in capsys.readouterr().err
 
 
 def test_works_without_torch() -> None:
@@ -240,17 +241,17 @@ def test_works_without_torch() -> None:
     code = (
         "import sys; sys.modules['torch'] = None\n"
         "import numpy as np\n"
-        "from neurochip.train import ste_bp\n"
-        "print(ste_bp.effective_weight_numpy(np.ones((2, 1), np.float32), 1)[1][0])\n"
+        "from neurochip.train import ste, ste_bp  # noqa: F401\n"
+        "print(ste.effective_weight_numpy(np.ones((2, 1), np.float32), 1)[1][0])\n"
         "try:\n"
-        "    ste_bp.binary_activation(None)\n"
-        "except ImportError as exc:\n"
+        "    ste.binary_activation(None)\n"
+        "except ValueError as exc:\n"
         "    print(exc)\n"
     )
     root = Path(__file__).resolve().parents[1]
     out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True).stdout
     assert out.splitlines()[0] == "1.0"
-    assert "pip install torch==2.13.0" in out and "neurochip[train]" in out
+    assert "PyTorch" in out and "neurochip[train]" in out
 
 
 # ------------------------------------------------------------ convolutional networks (--arch)
@@ -261,54 +262,57 @@ TINY_CNN = "4c5,p2,6c3p1,p2,16"  # 28×28 → 24×24×4 → 12×12×4 → 12×12
 
 
 def test_arch_strings() -> None:
-    yin = ste_bp_cnn.parse_arch("cnn")
+    yin = grammar.parse_arch("cnn")
     assert yin == [{"type": "conv", "channels": 12, "kernel": 5, "pad": 0}, {"type": "pool", "window": 2},
                    {"type": "conv", "channels": 64, "kernel": 5, "pad": 0}, {"type": "pool", "window": 2},
                    {"type": "fc", "neurons": 512}]
-    assert ste_bp_cnn.format_arch(yin) == ste_bp_cnn.YIN_CNN == "12c5,p2,64c5,p2,512"
-    full = ste_bp.full_arch(yin)
-    assert ste_bp_cnn.stream_sizes(full, (28, 28, 1)) == [784, 6912, 1728, 4096, 1024, 512, 10]
-    assert ste_bp_cnn.weighted_shapes(full, (28, 28, 1)) == [
+    assert grammar.format_arch(yin) == grammar.YIN_CNN == "12c5,p2,64c5,p2,512"
+    full = grammar.with_output(yin)
+    assert grammar.stream_sizes(full, (28, 28, 1)) == [784, 6912, 1728, 4096, 1024, 512, 10]
+    assert grammar.weighted_shapes(full, (28, 28, 1)) == [
         (0, (25, 12)), (2, (300, 64)), (4, (1024, 512)), (5, (512, 10))]
-    assert ste_bp_cnn.parse_arch("32c5p2, p2")[0] == {"type": "conv", "channels": 32, "kernel": 5, "pad": 2}
-    for bad, words in (("12c5,512,p2", "after a fully connected"), ("512", "no convolution"),
+    assert grammar.parse_arch("32c5p2, p2")[0] == {"type": "conv", "channels": 32, "kernel": 5, "pad": 2}
+    assert grammar.parse_arch("512") == [{"type": "fc", "neurons": 512}] and grammar.parse_arch("") == []
+    for bad, words in (("12c5,512,p2", "after a fully connected"),
                        ("12x5", "token '12x5'"), ("12c5p5", "smaller than the kernel"),
                        ("12c9,p2,p2,12c7", "does not fit"), ("12c17", "1 … 16"), ("64c3p1", "at most 32768")):
-        with pytest.raises(ste_bp_cnn.ArchError, match=words):
-            ste_bp_cnn.parse_arch(bad)
+        with pytest.raises(grammar.ArchError, match=words):
+            grammar.parse_arch(bad)
 
 
-def test_arch_option_default_is_the_mlp(capsys: pytest.CaptureFixture[str]) -> None:
-    from neurochip.cli.main import main
-
+def test_arch_option_default_is_the_mlp(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = _parse("--out", "x")
-    assert args.arch is None and args.hidden is None
-    ste_bp._validate(args)
-    assert args.hidden == [1024, 1024]  # the MLP default, as before --arch existed
-    assert _parse("--out", "x", "--arch", "cnn").arch == ste_bp_cnn.parse_arch(ste_bp_cnn.YIN_CNN)
-    with pytest.raises(SystemExit):
-        _parse("--out", "x", "--arch", "12c5,512,p2")
+    assert args.arch == "1024,1024"
+    ste_bp.TRAINER.check(args)
+    assert args.hidden == [1024, 1024] and args.arch_layers is None  # the MLP, as before
+    args = _parse("--out", "x", "--arch", "cnn")
+    ste_bp.TRAINER.check(args)
+    assert args.hidden is None and args.arch_layers == grammar.parse_arch(grammar.YIN_CNN)
+    assert _run(_parse("--out", str(tmp_path / "x"), "--arch", "12c5,512,p2")) == 2
     assert "after a fully connected one" in capsys.readouterr().err
-    with pytest.raises(SystemExit) as done:
-        main(["train", "ste-bp", "--help"])
-    assert done.value.code == 0
-    text = " ".join(capsys.readouterr().out.split())
-    assert "--arch" in text and "'mlp' (default" in text and "'cnn'" in text and "12c5,p2,64c5,p2,512" in text
+    assert _run(_parse("--out", str(tmp_path / "x"), "--arch", "mlp")) == 2
+    assert "--arch 1024,1024" in capsys.readouterr().err
+
+
+def test_old_hidden_option_is_an_alias_of_arch(capsys: pytest.CaptureFixture[str]) -> None:
+    args = _parse("--out", "x", "--hidden", "64,32")
+    assert args.arch == "64,32"
+    assert "--hidden is the old spelling of --arch" in capsys.readouterr().err
+    ste_bp.TRAINER.check(args)
+    assert args.hidden == [64, 32]
 
 
 def test_arch_conflicts_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert ste_bp.run(_parse("--out", str(tmp_path / "x"), "--arch", "cnn", "--hidden", "64")) == 2
-    assert "--hidden sets the hidden layers of the MLP" in capsys.readouterr().err
-    assert ste_bp.run(_parse("--out", str(tmp_path / "x"), "--arch", "cnn", "--mode", "continuous")) == 2
+    assert _run(_parse("--out", str(tmp_path / "x"), "--arch", "cnn", "--mode", "continuous")) == 2
     assert "discontinuous integration only" in capsys.readouterr().err
 
 
 def test_cnn_torch_forward_matches_the_quantizers_float_step(tmp_path: Path) -> None:
     """The trainer's (C, H, W) torch forward and the quantizer's address-order NumPy forward
     (what float_predict runs) compute the same x: same kernel layout, same fc row order."""
-    from neurochip.quantize import cnn_float_step, load_checkpoint
+    from neurochip.train.quantize import cnn_float_step, load_checkpoint
 
-    arch = ste_bp.full_arch(ste_bp_cnn.parse_arch("3c3,p2,5c3p1,7"))
+    arch = grammar.with_output(grammar.parse_arch("3c3,p2,5c3p1,7"))
     shape = (12, 13, 2)  # C > 1 and H ≠ W: the input permutation matters
     gen = torch.Generator().manual_seed(0)
     model = ste_bp_cnn.SpikingCNN(arch, shape, 1, gen)
@@ -334,7 +338,7 @@ def test_cnn_torch_forward_matches_the_quantizers_float_step(tmp_path: Path) -> 
 
 
 def test_cnn_dropout_masks_follow_the_spike_maps() -> None:
-    model = ste_bp_cnn.SpikingCNN(ste_bp.full_arch(ste_bp_cnn.parse_arch("cnn")), (28, 28, 1), 1,
+    model = ste_bp_cnn.SpikingCNN(grammar.with_output(grammar.parse_arch("cnn")), (28, 28, 1), 1,
                                   torch.Generator().manual_seed(0))
     # after pool1 (feeds conv2), after pool2 (feeds fc1), after fc1 (feeds out)
     assert model.mask_after == [1, 3, 4] and model.dropout_sizes == [1728, 1024, 512]
@@ -348,16 +352,16 @@ def test_tiny_cnn_training_writes_checkpoint(
     keep_torch_threads: None,
 ) -> None:
     from neurochip.kinds import KINDS
-    from neurochip.quantize import float_predict, load_checkpoint, quantize, quantize_checkpoint
+    from neurochip.train.quantize import float_predict, load_checkpoint, quantize, quantize_checkpoint
     from neurochip.sim.simulator import encode_images
 
     calls: list[tuple[Path, Path]] = []
-    monkeypatch.setattr(ste_bp, "_quantize", lambda ckpt, out: calls.append((ckpt, out)))
+    monkeypatch.setattr(ste_bp, "write_model", lambda ckpt, out: calls.append((ckpt, out)))
     prefix = tmp_path / "cnn"
     args = _parse("--data", str(data_dir), "--out", str(prefix), "--arch", TINY_CNN, "--epochs", "1",
                   "--batch-size", "32", "--lr", "3e-3", "--time-steps", "2", "--seed", "3",
                   "--augment-shift", "1", "--dropout", "0.1", "--threads", "1")
-    assert ste_bp.run(args) == 0
+    assert _run(args) == 0
     startup = capsys.readouterr().err.splitlines()[0]
     assert startup.startswith("ste-bp: training 28x28x1-4c5-p2-6c3p1-p2-16-10 (discontinuous, T=2")
     ckpt = tmp_path / "cnn.ckpt.npz"
@@ -370,7 +374,7 @@ def test_tiny_cnn_training_writes_checkpoint(
                       "layer2.bias": (6,), "layer4.weight": (216, 16), "layer4.bias": (16,),
                       "layer5.weight": (16, 10), "layer5.bias": (10,)}
     assert set(manifest) == CHECKPOINT_KEYS | {"arch", "input_shape"}
-    assert manifest["arch"] == ste_bp.full_arch(ste_bp_cnn.parse_arch(TINY_CNN))
+    assert manifest["arch"] == grammar.with_output(grammar.parse_arch(TINY_CNN))
     assert manifest["input_shape"] == [28, 28, 1]
     assert manifest["layer_sizes"] == [784, 2304, 576, 864, 216, 16, 10]
     assert manifest["mode"] == "discontinuous" and manifest["epochs"] == 1 and manifest["threads"] == 1

@@ -13,6 +13,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from neurochip.train.checkpoint import read_checkpoint  # noqa: E402
 from neurochip.datasets import load_sample, write_idx  # noqa: E402
 from neurochip.description import load  # noqa: E402
 from neurochip.sim import simulate  # noqa: E402
@@ -21,7 +22,7 @@ from neurochip.train import stidi_bp as S  # noqa: E402
 
 def _net(arch: str, T: int, psp: str, bits: int, seed: int):
     torch.set_num_threads(1)
-    net = S.TtfsNet(torch, S.parse_arch(arch), T, psp, bits, np.random.default_rng(seed), 0.1, 1.0)
+    net = S.TtfsNet(torch, S.layer_plans(arch), T, psp, bits, np.random.default_rng(seed), 0.1, 1.0)
     images, _ = load_sample()
     with torch.no_grad():
         net.calibrate(torch.tensor(S.latency_times(images[:32], T)), 0.5, 0.5)
@@ -29,7 +30,7 @@ def _net(arch: str, T: int, psp: str, bits: int, seed: int):
 
 
 @pytest.mark.parametrize("arch, T, psp, bits", [
-    ("4c3,p2,6c3,p2", 8, "ramp", 1), ("4c5,p2", 6, "step", 4), ("20", 10, "step", 8),
+    ("4c3p1,p2,6c3p1,p2", 8, "ramp", 1), ("4c5p2,p2", 6, "step", 4), ("20", 10, "step", 8),
     ("12,8", 7, "ramp", 2)])
 def test_trainer_forward_is_the_chips_spike_for_spike(arch, T, psp, bits):
     net, images = _net(arch, T, psp, bits, seed=len(arch))
@@ -102,7 +103,7 @@ def _train_batch(net, images, labels, rule):
 
 @pytest.mark.parametrize("hidden_error", ["displacement", "s4nn"])
 def test_both_hidden_error_rules_move_every_weighted_layer(hidden_error):
-    net, images = _net("6c3,p2,12", 8, "ramp", 1, seed=3)
+    net, images = _net("6c3p1,p2,12", 8, "ramp", 1, seed=3)
     _, labels = load_sample()
     before = [None if w is None else w.clone() for w in net.weights]
     _train_batch(net, images, labels[:len(images)], S.Learning(hidden_error=hidden_error))
@@ -114,7 +115,7 @@ def test_the_two_hidden_error_rules_differ_below_the_output():
     _, labels = load_sample()
     nets = {}
     for rule in ("displacement", "s4nn"):
-        net, images = _net("6c3,p2,12", 8, "ramp", 1, seed=3)
+        net, images = _net("6c3p1,p2,12", 8, "ramp", 1, seed=3)
         _train_batch(net, images, labels[:len(images)], S.Learning(hidden_error=rule))
         nets[rule] = net
     a, b = nets["displacement"].weights, nets["s4nn"].weights
@@ -123,7 +124,7 @@ def test_the_two_hidden_error_rules_differ_below_the_output():
 
 
 def test_learned_threshold_scale_is_exported_and_stays_chip_exact():
-    net, images = _net("6c3,p2,12", 8, "ramp", 1, seed=5)
+    net, images = _net("6c3p1,p2,12", 8, "ramp", 1, seed=5)
     _, labels = load_sample()
     theta0 = list(net.theta0)
     for _ in range(3):
@@ -140,17 +141,38 @@ def test_learned_threshold_scale_is_exported_and_stays_chip_exact():
 
 
 def test_cli_validation_holds_out_the_last_training_images(tmp_path):
-    r, out = _train(tmp_path, "--epochs", "2", "--validation", "32")
+    r, out = _train(tmp_path, "--epochs", "2", "--validation-images", "32")
     assert "64 train / 64 test images" in r.stderr
-    history = json.loads(str(np.load(out.with_suffix(".ckpt.npz"))["manifest"]))["history"]
+    history = read_checkpoint(out.with_suffix(".ckpt.npz"), S.CHECKPOINT_FORMAT)[0]["history"]
     assert [sorted(h) for h in history] == [
         ["epoch", "loss", "thresholds", "train_acc", "validation_acc"]] * 2
     r = _cli("--data", str(tmp_path), "--out", str(out), "--epochs", "1", "--arch", "16",
-             "--validation", "96")
-    assert r.returncode == 2 and "--validation" in r.stderr and "Traceback" not in r.stderr
+             "--validation-images", "96")
+    assert r.returncode == 2 and "--validation-images" in r.stderr and "Traceback" not in r.stderr
 
 
-@pytest.mark.parametrize("arch", ["12", "6c3,p2"])
+def test_old_spellings_still_work_with_a_note(tmp_path):
+    r, out = _train(tmp_path, "--epochs", "1", "--validation", "32", "--batch", "8",
+                    "--train-limit", "80", "--test-limit", "40")
+    assert "48 train / 40 test images" in r.stderr
+    for old, new in (("--validation", "--validation-images"), ("--batch", "--batch-size"),
+                     ("--train-limit", "--train-images"), ("--test-limit", "--test-images")):
+        assert f"{old} is the old spelling of {new}" in r.stderr
+
+
+def test_old_same_padded_arch_is_refused_with_the_new_spelling(tmp_path):
+    r = _cli("--data", str(_dataset(tmp_path)), "--out", str(tmp_path / "m"),
+             "--arch", "16c5,p2,32c5,p2")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines() == [
+        "neurochip: error: --arch '16c5,p2,32c5,p2': stidi-bp's convolutions keep the map size "
+        "(an odd kernel k padded by k // 2), and a convolution without p<pad> is unpadded in every "
+        "trainer: write --arch 16c5p2,p2,32c5p2,p2 (docs/training.md)"]
+    assert S.same_padded("16c5,p2,32c5,p2") == "16c5p2,p2,32c5p2,p2"
+    assert S.same_padded("16c5p2,p2,400") == "16c5p2,p2,400"
+
+
+@pytest.mark.parametrize("arch", ["12", "6c3p1,p2"])
 def test_dead_reset_redraws_exactly_the_silent_neurons(arch):
     net, images = _net(arch, 8, "ramp", 8, seed=7)
     w = net.weights[0]

@@ -240,7 +240,7 @@ def test_synth_figures_per_point(tmp_path, capsys):
     784-8-10 chip, seconds per point): more lanes, more cells."""
     from helpers import write_checkpoint
     from neurochip.description import save
-    from neurochip.quantize import load_checkpoint, quantize
+    from neurochip.train.quantize import load_checkpoint, quantize
 
     ckpt = write_checkpoint(tmp_path / "m.ckpt.npz", sizes=(784, 8, 10), bits=1, T=2)
     save(quantize(load_checkpoint(ckpt), "tiny", lanes=2, fifo_depth=4), tmp_path / "tiny.npz")
@@ -260,7 +260,7 @@ def test_weight_bits_re_quantize_from_the_float_checkpoint(tmp_path, capsys):
     widths give other chips; a checkpoint of another network is refused."""
     from helpers import write_checkpoint
     from neurochip.description import save
-    from neurochip.quantize import load_checkpoint, quantize
+    from neurochip.train.quantize import load_checkpoint, quantize
 
     ckpt = write_checkpoint(tmp_path / "m.ckpt.npz", sizes=(784, 24, 10), bits=1, T=4)
     desc = quantize(load_checkpoint(ckpt), "tiny", lanes=8, fifo_depth=4)

@@ -5,18 +5,17 @@
 set -euo pipefail
 DATA=${1:-../shared/datasets}
 export NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1
-for ds in fashion-mnist mnist; do
-    short=${ds/fashion-mnist/fmnist}
-    epochs=$([ "$ds" = mnist ] && echo 15 || echo 8)
-    for arch in resnet vgg; do
-        neurochip train ann --data "$DATA/$ds" --arch $arch --epochs $epochs --threads 1 \
-            --out models/bsnn/ann-$short-$arch.npz
-    done
-done
 # the shipped pair (percentile 99: chosen on training images 1000-1099, not the test split)
-neurochip convert models/bsnn/ann-fmnist-resnet.npz --data "$DATA/fashion-mnist" --percentile 99 \
-    --time-steps 128 --phase-steps 2 --plain models/plain-fmnist-resnet.npz \
-    --bsnn models/bsnn-fmnist-resnet.npz
+# and the ANN it converts, models/bsnn/ann-fmnist-resnet.npz: models/recipes.py
+python models/recipes.py --data-root "$DATA" bsnn-fmnist-resnet
+# the three other ANNs of the study
+for pair in "mnist resnet" "fashion-mnist vgg" "mnist vgg"; do
+    set -- $pair
+    short=${1/fashion-mnist/fmnist}
+    epochs=$([ "$1" = mnist ] && echo 15 || echo 8)
+    neurochip train ann --data "$DATA/$1" --arch $2 --epochs $epochs --threads 1 \
+        --out models/bsnn/ann-$short-$2
+done
 neurochip verify models/bsnn-fmnist-resnet.npz --data "$DATA/fashion-mnist" --images 2 \
     --simulator verilator
 # accuracy / SIN / cycles / energy against T (the table and plot of models/README.md)

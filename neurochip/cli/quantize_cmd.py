@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from neurochip.cli.plot import check_output_path
     from neurochip.description import MAX_CLOCK_HZ
-    from neurochip.quantize import quantize_checkpoint
+    from neurochip.train.quantize import quantize_checkpoint
 
     if not 1 <= args.lanes <= 256:
         raise BadInput(f"--lanes {args.lanes} is out of range; use 1 … 256")

@@ -64,7 +64,7 @@ def load_float_model(path: str, desc):
 
     from neurochip.description import DescriptionError
     from neurochip.explore.sweep import requantize
-    from neurochip.quantize import load_checkpoint
+    from neurochip.train.quantize import load_checkpoint
 
     try:
         model = load_checkpoint(path)

@@ -20,8 +20,6 @@ kept in the checkpoint as torch writes them.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,25 +104,19 @@ class AnnCheckpoint:
         return tuple(self.meta["input_shape"])
 
     def save(self, path: str | Path) -> None:
-        manifest = np.frombuffer(json.dumps(self.meta).encode(), np.uint8)
-        np.savez(path, manifest=manifest, **self.arrays)
+        from neurochip.train.checkpoint import write_checkpoint
+
+        write_checkpoint(path, self.meta, self.arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> "AnnCheckpoint":
-        from neurochip.npz import MAX_CHECKPOINT_BYTES, read_npz
+        from neurochip.train.checkpoint import CheckpointFileError, read_checkpoint
 
         try:
-            raw = read_npz(path, MAX_CHECKPOINT_BYTES)
-        except (OSError, ValueError) as exc:
+            meta, raw = read_checkpoint(path)
+        except (OSError, CheckpointFileError) as exc:
             raise AnnCheckpointError(f"{exc}; pass a checkpoint written by `neurochip train "
                                      "ann`") from exc
-        if "manifest" not in raw:
-            raise AnnCheckpointError(f"{path}: no 'manifest' array; pass a checkpoint written "
-                                     "by `neurochip train ann`")
-        try:
-            meta = json.loads(bytes(raw.pop("manifest")).decode())
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise AnnCheckpointError(f"{path}: field 'manifest' is not JSON ({exc})") from exc
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise AnnCheckpointError(f"{path}: field 'manifest.format' is not {FORMAT!r}; pass "
                                      "a checkpoint written by `neurochip train ann`")
@@ -217,11 +209,3 @@ def forward(ckpt: AnnCheckpoint, pixels: np.ndarray, weights=None, chunk: int = 
                 acts[name] = src[0].reshape(len(src[0]), -1) @ weights[name][0] + weights[name][1]
         parts.append(acts)
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-
-
-def fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
-    """SHA-256 of a split (as the ste-bp trainer records it)."""
-    h = hashlib.sha256(repr((tuple(images.shape), str(images.dtype), len(labels))).encode())
-    h.update(np.ascontiguousarray(images).tobytes())
-    h.update(np.ascontiguousarray(labels).tobytes())
-    return h.hexdigest()

@@ -31,7 +31,7 @@ from neurochip.convert.ann import INPUT, AnnCheckpoint, folded, forward, shapes,
 from neurochip.description import CoreDescription, CoreMapping, Encoder, Layer, validate
 from neurochip.neurons.bistable import BistableNeuron
 from neurochip.neurons.lif import LifNeuron
-from neurochip.quantize import normalised_integers
+from neurochip.train.quantize import normalised_integers
 
 VARIANTS = ("plain", "bsnn")
 PLAIN = LifNeuron(reset="subtract", leak="none", leak_amount=0, integration="continuous")

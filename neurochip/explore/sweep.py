@@ -19,7 +19,7 @@ SYNTH_FIELDS = ("luts", "ffs", "brams", "dsps", "fmax_mhz", "fits", "cells", "tr
 
 def point_description(desc, sets, checkpoint=None, origin: str = "<description>"):
     """The description of one grid point. Without a checkpoint every assignment is a
-    ``--set`` override. With one (a :class:`neurochip.quantize.FloatModel`), a chip-wide
+    ``--set`` override. With one (a :class:`neurochip.train.quantize.FloatModel`), a chip-wide
     ``weight_bits=W`` first re-quantizes the float weights at W bits (:func:`requantize`)
     and the other assignments apply on top. DescriptionError when the point is invalid."""
     from neurochip.description.overrides import apply_overrides, parse_value, split_assignment
@@ -40,7 +40,7 @@ def requantize(desc, checkpoint, bits):
     from dataclasses import replace
 
     from neurochip.description import DescriptionError, validate
-    from neurochip.quantize import FloatModel, quantize
+    from neurochip.train.quantize import FloatModel, quantize
 
     if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 8:
         raise DescriptionError(f"weight_bits={bits!r}: re-quantize at 1 … 8 bits")

@@ -47,6 +47,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
+from neurochip.train.widths import bits_for
+
 T_MAX = 256  # steps (the notebook's Tmax)
 NOT_FIRED = T_MAX
 
@@ -256,21 +258,21 @@ def to_description(net: Bs4nnNet, name: str, lanes: int = 64, fifo_depth: int = 
                    provenance: dict | None = None):
     """784-H-10 fc layers of ``ttfs`` neurons (psp = step), ±1 weights, θ = ⌊thr/f⌋,
     membranes wide enough for |V| ≤ fan-in (nothing saturates)."""
-    from neurochip.description import CoreDescription, CoreMapping, Encoder, Layer, validate
+    from neurochip.description import CoreDescription, CoreMapping, Encoder, validate
     from neurochip.neurons.ttfs import TtfsNeuron
+    from neurochip.train.arch import chip_layer
 
     layers, prev = [], "input"
     for j, (w, theta) in enumerate(zip(net.signs(), net.thetas())):
         n_in, n_out = w.shape
-        bits = max(int(n_in).bit_length(), abs(theta).bit_length()) + 1
+        bits = bits_for(max(int(n_in), abs(int(theta))))
         lname = "out" if j == 1 else "hid"
-        layers.append(Layer(name=lname, kind="fc", source=prev, inputs=n_in, neurons=n_out,
-                            weight_bits=1, membrane_bits=bits, overflow="saturate",
-                            neuron=TtfsNeuron(psp="step"),
-                            core=CoreMapping(index=j, lanes=min(lanes, n_out),
-                                             fifo_depth=fifo_depth),
-                            weight=w.astype(np.int64), threshold=np.full(n_out, theta, np.int64),
-                            bias=np.zeros(0, np.int64)))
+        layers.append(chip_layer(
+            {"type": "fc", "neurons": n_out}, lname, prev, (n_in,), (n_out,),
+            CoreMapping(index=j, lanes=min(lanes, n_out), fifo_depth=fifo_depth),
+            neuron=TtfsNeuron(psp="step"), weight=w.astype(np.int64),
+            threshold=np.full(n_out, theta, np.int64), bias=np.zeros(0, np.int64),
+            membrane_bits=bits))
         prev = lname
     desc = CoreDescription(name=name, input_shape=(28, 28), encoder=Encoder("latency", 0),
                            time_steps=T_MAX, clock_hz=100e6, count_bits=1, layers=layers,

@@ -1,5 +1,6 @@
 """`neurochip train bs4nn`: the BS4NN procedure (``neurochip.train.bs4nn``) on MNIST-format
-data, with a held-out validation split, a resumable checkpoint and the chip description.
+data, with a held-out validation split (the shell's ``--validation-images``, 1000 by
+default here), a resumable checkpoint and the chip description.
 
 Writes ``OUT.ckpt.npz`` (real shadow weights, threshold scales, the RNG state, the
 per-epoch history and the options) after every epoch, and ``OUT.npz`` (the core
@@ -11,47 +12,41 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import shlex
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-DEFAULTS = dict(hidden=600, thr="100,100", fact="5,5", lr="0.1,0.1", lr_fact="0.01,0.01",
-                init_high="5,48", gamma=1, epochs=200, validation=1000, draws=0, seed=0,
-                lanes=64, fifo_depth=64, test_limit=0)
+from neurochip.train.arch import ArchError, parse_arch
+from neurochip.train.checkpoint import CheckpointFileError, read_checkpoint, write_checkpoint
+from neurochip.train.shell import Data, TrainerError, command_line, lr_values, out_paths, out_prefix
+
+CHECKPOINT_FORMAT = "neurochip-bs4nn-checkpoint"
+DEFAULTS = dict(thr="100,100", fact="5,5", lr_fact="0.01,0.01", init_high="5,48", gamma=1,
+                draws=0, lanes=64, fifo_depth=64)
+# recorded in the checkpoint and the model's provenance: the options that shape the run
+RECORDED = (*DEFAULTS, "arch", "lr", "epochs", "validation_images", "test_images", "seed")
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def _add_own_arguments(p) -> None:
     d = DEFAULTS
-    p.add_argument("--data", required=True, help="folder with the MNIST-format IDX files")
-    p.add_argument("--out", required=True, help="output prefix: OUT.npz (core description) "
-                   "and OUT.ckpt.npz (shadow weights, scales, history; written every epoch)")
-    p.add_argument("--hidden", type=int, default=d["hidden"], help="hidden neurons (default 600)")
     p.add_argument("--thr", default=d["thr"], help="thresholds before scaling, per layer "
                    "(default 100,100 as the notebook)")
     p.add_argument("--fact", default=d["fact"], help="initial threshold scales f, θ = thr/f "
                    "(default 5,5 as the notebook; the Fashion-MNIST values are not published)")
-    p.add_argument("--lr", default=d["lr"], help="weight learning rates (default 0.1,0.1)")
     p.add_argument("--lr-fact", default=d["lr_fact"], help="threshold-scale learning rates "
                    "(default 0.01,0.01)")
     p.add_argument("--init-high", default=d["init_high"], help="weights start uniform in "
                    "[0, high) per layer (default 5,48)")
     p.add_argument("--gamma", type=int, default=d["gamma"], help="output target margin in "
                    "steps (default 1)")
-    p.add_argument("--epochs", type=int, default=d["epochs"], help="epochs in all, counting "
-                   "those of a resumed checkpoint (default 200 as the notebook)")
     p.add_argument("--draws", type=int, default=d["draws"], help="samples drawn with "
                    "replacement per epoch (default 0: as many as training images)")
-    p.add_argument("--validation", type=int, default=d["validation"], help="hold out the last "
-                   "N training images for choosing the epoch (default 1000)")
-    p.add_argument("--test-limit", type=int, default=d["test_limit"],
-                   help="evaluate on the first N test images (0: all)")
-    p.add_argument("--resume", metavar="CKPT", help="go on from OUT.ckpt.npz of an earlier run")
+    p.add_argument("--resume", metavar="CKPT", help="go on from OUT.ckpt.npz of an earlier run; "
+                   "--epochs counts its epochs too")
     p.add_argument("--lanes", type=int, default=d["lanes"], help="(default 64)")
     p.add_argument("--fifo-depth", type=int, default=d["fifo_depth"], help="(default 64)")
-    p.add_argument("--seed", type=int, default=d["seed"], help="(default 0)")
 
 
 def _pair(text: str, name: str, positive: bool) -> tuple[float, float]:
@@ -68,85 +63,97 @@ def _pair(text: str, name: str, positive: bool) -> tuple[float, float]:
     return vals
 
 
-def _check(args: argparse.Namespace):
-    from neurochip.cli.plot import check_creatable
-    from neurochip.train.bs4nn import Bs4nnConfig
-
-    if not 1 <= args.hidden <= 32768:
-        raise ValueError("--hidden must be in 1..32768")
-    if args.gamma < 0:
-        raise ValueError("--gamma must be >= 0")
-    if args.epochs < 0 or args.draws < 0 or args.validation < 0 or args.test_limit < 0:
-        raise ValueError("--epochs, --draws, --validation and --test-limit must be >= 0")
-    if not 1 <= args.lanes <= 256 or not 1 <= args.fifo_depth <= 65536:
-        raise ValueError("--lanes must be in 1..256 and --fifo-depth in 1..65536")
-    cfg = Bs4nnConfig(hidden=args.hidden, thr=_pair(args.thr, "thr", True),
-                      fact=_pair(args.fact, "fact", True), lr=_pair(args.lr, "lr", True),
-                      lr_fact=_pair(args.lr_fact, "lr-fact", False),
-                      init_high=_pair(args.init_high, "init-high", True), gamma=args.gamma,
-                      seed=args.seed)
-    for suffix in (".npz", ".ckpt.npz"):
-        check_creatable(Path(args.out).with_suffix(suffix), "--out")
-    if args.resume and not Path(args.resume).is_file():
-        raise ValueError(f"--resume {args.resume}: no such checkpoint")
-    return cfg
+def _hidden(text: str) -> int:
+    """The hidden layer's size: BS4NN's network is one fully connected hidden layer."""
+    try:
+        arch = parse_arch(text)
+    except ArchError as exc:
+        raise TrainerError(str(exc)) from None
+    if len(arch) != 1 or arch[0]["type"] != "fc":
+        raise TrainerError(f"--arch {text!r}: bs4nn trains one fully connected hidden layer; "
+                           "give its size, e.g. --arch 600")
+    return arch[0]["neurons"]
 
 
 def _save_checkpoint(path: Path, net, best, rng_state: dict, options: dict) -> None:
     """The current weights (to go on from) and the best epoch's (to describe)."""
-    meta = {"format": "neurochip-bs4nn-checkpoint", "version": 1, "options": options,
+    meta = {"format": CHECKPOINT_FORMAT, "version": 1, "options": options,
             "history": net.history, "rng": rng_state}
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, manifest=np.frombuffer(json.dumps(meta).encode(), np.uint8), w0=net.w0,
-             w1=net.w1, fact=net.fact, thr=net.thr, best_w0=best.w0, best_w1=best.w1,
-             best_fact=best.fact)
-    tmp.replace(path)  # never a half-written checkpoint
+    write_checkpoint(path, meta, {"w0": net.w0, "w1": net.w1, "fact": net.fact, "thr": net.thr,
+                                  "best_w0": best.w0, "best_w1": best.w1,
+                                  "best_fact": best.fact})
 
 
 def _load_checkpoint(path: str):
-    from neurochip.npz import MAX_CHECKPOINT_BYTES, read_npz
     from neurochip.train.bs4nn import Bs4nnNet
 
-    arrays = read_npz(path, MAX_CHECKPOINT_BYTES)
     try:
-        meta = json.loads(arrays["manifest"].tobytes())
-        assert meta["format"] == "neurochip-bs4nn-checkpoint"
+        meta, arrays = read_checkpoint(path, CHECKPOINT_FORMAT)
         net = Bs4nnNet(arrays["w0"].copy(), arrays["w1"].copy(), arrays["fact"].copy(),
                        arrays["thr"].copy(), list(meta["history"]))
         best = Bs4nnNet(arrays["best_w0"].copy(), arrays["best_w1"].copy(),
                         arrays["best_fact"].copy(), net.thr, net.history)
-    except (KeyError, ValueError, AssertionError, TypeError) as exc:
+    except (KeyError, TypeError, CheckpointFileError) as exc:
         raise ValueError(f"--resume {path}: not a bs4nn checkpoint ({exc})") from None
     return net, best, meta
 
 
-def run(args: argparse.Namespace) -> int:
-    from neurochip.datasets import load_split
+class Bs4nnTrainer:
+    """``neurochip train bs4nn``: its own options and the rule; the rest is the shell's."""
+
+    name = "bs4nn"
+    help = ("Kheradpisheh et al. 2021 (BS4NN), as the authors' code has it: binary fc ttfs "
+            "network, per-sample SGD in Numba; the forward pass is the chip's (§6.1); no torch "
+            "needed")
+    needs_torch = False
+
+    def add_arguments(self, parser) -> None:
+        _add_own_arguments(parser)
+
+    def check(self, args: argparse.Namespace) -> None:
+        from neurochip.train.bs4nn import Bs4nnConfig
+
+        if args.batch_size != 1:
+            raise TrainerError(f"--batch-size {args.batch_size}: bs4nn trains per sample (SGD as "
+                               "the BS4NN code); leave it out or give 1")
+        hidden = _hidden(args.arch)
+        if args.gamma < 0:
+            raise ValueError("--gamma must be >= 0")
+        if args.draws < 0:
+            raise ValueError("--draws must be >= 0")
+        if not 1 <= args.lanes <= 256 or not 1 <= args.fifo_depth <= 65536:
+            raise ValueError("--lanes must be in 1..256 and --fifo-depth in 1..65536")
+        args.config = Bs4nnConfig(hidden=hidden, thr=_pair(args.thr, "thr", True),
+                                  fact=_pair(args.fact, "fact", True),
+                                  lr=tuple(lr_values(args, 2)),
+                                  lr_fact=_pair(args.lr_fact, "lr-fact", False),
+                                  init_high=_pair(args.init_high, "init-high", True),
+                                  gamma=args.gamma, seed=args.seed)
+        if args.resume and not Path(args.resume).is_file():
+            raise ValueError(f"--resume {args.resume}: no such checkpoint")
+        args.resumed = _load_checkpoint(args.resume) if args.resume else None
+
+    def train(self, args: argparse.Namespace, data: Data) -> int:
+        return train(args, data)
+
+
+TRAINER = Bs4nnTrainer()
+
+
+def train(args: argparse.Namespace, data: Data) -> int:
     from neurochip.description import save
     from neurochip.train import bs4nn
 
-    try:
-        cfg = _check(args)
-        x_tr, y_tr = load_split(args.data, "train")
-        x_te, y_te = load_split(args.data, "test")
-        if args.validation >= len(x_tr):
-            raise ValueError(f"--validation {args.validation} leaves no training images "
-                             f"(there are {len(x_tr)})")
-        resumed = _load_checkpoint(args.resume) if args.resume else None
-    except ValueError as exc:
-        print(f"neurochip: error: {exc}", file=sys.stderr)
-        return 2
-    if args.test_limit:
-        x_te, y_te = x_te[:args.test_limit], y_te[:args.test_limit]
-    v = args.validation
-    x_va, y_va = (x_tr[-v:], y_tr[-v:]) if v else (x_tr[:0], y_tr[:0])
-    x_tr, y_tr = (x_tr[:-v], y_tr[:-v]) if v else (x_tr, y_tr)
+    cfg, resumed = args.config, args.resumed
+    x_tr, y_tr, x_va, y_va = data.train_x, data.train_y, data.validation_x, data.validation_y
+    x_te, y_te = data.test_x, data.test_y
+    v = len(x_va)
     t_chip, t_rule = bs4nn.input_times(x_tr)
     t_val = bs4nn.input_times(x_va)[0]
     labels = y_tr.astype(np.int64)
     draws = args.draws or len(x_tr)
     rng = np.random.default_rng(cfg.seed)
-    options = {k: getattr(args, k) for k in DEFAULTS} | {"data": str(args.data)}
+    options = {k: getattr(args, k) for k in RECORDED} | {"data": str(args.data)}
     if resumed:
         net, chosen, meta = resumed
         rng.bit_generator.state = meta["rng"]
@@ -155,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
         chosen = bs4nn.Bs4nnNet(net.w0.copy(), net.w1.copy(), net.fact.copy(), net.thr)
     best = max(net.history, key=lambda h: h["validation"], default=None)
     s0, s1 = net.signs()
-    ckpt = Path(args.out).with_suffix(".ckpt.npz")
+    model_path, ckpt = out_paths(args)
     from tqdm import tqdm
 
     bar = tqdm(range(len(net.history), args.epochs), desc="bs4nn", unit="epoch",
@@ -175,13 +182,13 @@ def run(args: argparse.Namespace) -> int:
             best = rec
             chosen = bs4nn.Bs4nnNet(net.w0.copy(), net.w1.copy(), net.fact.copy(), net.thr)
         _save_checkpoint(ckpt, net, chosen, rng.bit_generator.state, options)
-    name = Path(args.out).name
-    prov = {"trainer": "bs4nn", "command": "neurochip " + shlex.join(sys.argv[1:]),
+    name = out_prefix(args).name
+    prov = {"trainer": "bs4nn", "command": command_line("bs4nn"), **data.provenance(),
             "epoch": best["epoch"] if best else len(net.history), "options": options}
     desc = bs4nn.to_description(chosen, name, args.lanes, args.fifo_depth, prov)
-    save(desc, Path(args.out).with_suffix(".npz"))
+    save(desc, model_path)
     test = bs4nn.accuracy(chosen, bs4nn.input_times(x_te)[0], y_te)
-    print(json.dumps({"model": str(Path(args.out).with_suffix(".npz")), "epoch": prov["epoch"],
+    print(json.dumps({"model": str(model_path), "epoch": prov["epoch"],
                       "validation": best["validation"] if best else None,
                       "test_chip_forward": test, "thetas": list(chosen.thetas())}))
     return 0

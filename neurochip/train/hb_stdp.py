@@ -27,7 +27,9 @@ every default are ``../shared/design/seed-algorithms.md`` §1 (PROPOSALs) unless
 
 Readout training may add ``--augment-copies`` shifted copies of each of its images (their
 pool spikes by the same chip forward), and may hold the last ``--validation-images``
-training images out of it to choose hyper-parameters without the test split.
+training images out of it to choose hyper-parameters without the test split. The
+common options (``--epochs``, ``--lr`` and ``--batch-size`` are the readout's) and the split
+are the trainer shell's (:mod:`neurochip.train.shell`).
 
 The run is reproducible bit for bit from ``--seed`` (LFSR streams per layer; torch's
 generator for the readout, with ``--threads 1``).
@@ -40,13 +42,14 @@ import json
 import sys
 import time
 from dataclasses import asdict
-from pathlib import Path
 
 import numpy as np
 
 from neurochip.train import chip_forward as cf
 from neurochip.train import hb_stdp_rule as rule
 from neurochip.train.restoc_net import Topology, build, conv_layers, fc_membrane_bits
+from neurochip.train.widths import saturating_bits
+from neurochip.train.shell import Data, command_line, lr_values, out_paths, out_prefix, split_fingerprint
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -71,11 +74,10 @@ class _Switch(argparse.BooleanOptionalAction):
         setattr(namespace, self.dest, value)
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """Options of ``neurochip train hb-stdp`` (every default documented in --help)."""
+def _add_own_arguments(p) -> None:
+    """hb-stdp's own options (every default documented in --help; the common ones, the
+    readout's --epochs --lr --batch-size among them, are the shell's)."""
     a = p.add_argument
-    a("--data", default="../shared/datasets/mnist", help="directory with the IDX files (default: %(default)s)")
-    a("--out", required=True, help="output path prefix: writes PREFIX.npz (the core description)")
     a("--channels", type=int, default=16, help="channels of every conv layer (default: %(default)s)")
     a("--kernels", type=_int_list, default=(5, 3, 3), help="kernel size of each conv layer, odd, same padding (default: 5,3,3)")
     a("--residual", action=_Switch, default=None, help="identity shortcut conv(L-2) → add core after convL (default: on)")
@@ -97,10 +99,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     a("--homeo-shift", type=int, default=7, help="k_h: adaptive threshold decays by >> K per step (default: %(default)s)")
     a("--target-rate", type=float, default=0.1, help="inference calibration: spikes per neuron-step of each channel (default: %(default)s)")
     a("--calib-images", type=int, default=200, help="images for the threshold calibration (default: %(default)s)")
-    a("--train-images", type=int, default=None, help="training images for the readout (default: the whole train split)")
-    a("--test-images", type=int, default=None, help="test images evaluated by the trainer (default: the whole test split)")
-    a("--readout-epochs", type=int, default=60, help="readout epochs (default: %(default)s)")
-    a("--readout-lr", type=float, default=3e-3, help="readout Adam learning rate (default: %(default)s)")
     a("--readout-decay", type=float, default=1e-4, help="readout weight decay (default: %(default)s)")
     a("--readout-search-images", type=int, default=2000, help="training images on which the chip readout's threshold is chosen (default: %(default)s)")
     a("--hidden", type=int, default=0, help="IF neurons of a hidden fc core between pool and readout; 0: none (default: %(default)s)")
@@ -110,9 +108,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     a("--hidden-threshold", type=float, default=0.5, help="F: hidden threshold = F·T·s for int8 scale s, i.e. one spike per F units of the trained activation (default: %(default)s)")
     a("--augment-copies", type=int, default=0, help="shifted copies of each readout training image added to the readout's training set (default: %(default)s)")
     a("--augment-shift", type=int, default=2, help="largest shift in pixels of those copies, each axis uniform in ±S (default: %(default)s)")
-    a("--validation-images", type=int, default=0, help="last N training images held out of the readout and reported (default: %(default)s)")
-    a("--seed", type=int, default=0, help="seed of the STDP LFSR streams and the readout's torch generator (default: %(default)s)")
-    a("--threads", type=int, default=1, help="torch and Numba threads (default: %(default)s)")
     a("--no-progress", action="store_true", help="no progress bars")
     a("--json", action="store_true", help="print the summary as JSON on stdout")
 
@@ -135,11 +130,8 @@ def topology(args: argparse.Namespace) -> Topology:
 
 
 def _check_args(args: argparse.Namespace) -> None:
-    from neurochip.cli.plot import check_creatable
-
     if args.residual is None:
         args.residual = True
-    check_creatable(f"{args.out}.npz", "--out")
     if not 0 <= args.t_win < rule.LUT_SIZE:
         raise ValueError(f"--t-win {args.t_win}: use 0..{rule.LUT_SIZE - 1}")
     for name in ("eta_pot", "eta_dep", "init_density", "target_rate"):
@@ -148,11 +140,11 @@ def _check_args(args: argparse.Namespace) -> None:
             raise ValueError(f"--{name.replace('_', '-')} {v}: use a probability 0..1")
     if len(args.train_theta) not in (1, len(args.kernels)):
         raise ValueError("--train-theta: give one value or one per conv layer")
-    for name in ("stdp_images", "calib_images", "readout_epochs", "threads", "time_steps",
+    for name in ("stdp_images", "calib_images", "epochs", "time_steps",
                  "channels", "stdp_epochs", "homeo_shift", "readout_search_images"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
-    for name in ("hidden", "augment_copies", "augment_shift", "validation_images"):
+    for name in ("hidden", "augment_copies", "augment_shift"):
         if getattr(args, name) < 0:
             raise ValueError(f"--{name.replace('_', '-')} must be >= 0")
     if not (args.hidden_lr > 0 and args.hidden_decay >= 0 and args.hidden_threshold > 0
@@ -161,19 +153,17 @@ def _check_args(args: argparse.Namespace) -> None:
                          "--hidden-epochs >= 1")
     if args.augment_shift > 13:
         raise ValueError(f"--augment-shift {args.augment_shift}: use 0 … 13 pixels")
-    for name in ("train_images", "test_images"):
-        if getattr(args, name) is not None and getattr(args, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1")
     if args.res_theta not in (0, 1):
         raise ValueError(f"--res-theta {args.res_theta}: use 0 (either path) or 1 (both paths)")
     hi = (1 << (args.membrane_bits - 1)) - 1 if 2 <= args.membrane_bits <= 32 else 0
     if any(not 0 <= t <= hi for t in args.train_theta):
         raise ValueError(f"--train-theta {args.train_theta}: use 0 … {hi} (membrane range)")
-    if not (args.readout_lr > 0 and args.readout_decay >= 0 and args.tau_pot > 0):
-        raise ValueError("--readout-lr and --tau-pot must be > 0, --readout-decay >= 0")
+    args.lr = lr_values(args, None)[0]
+    if not (args.readout_decay >= 0 and args.tau_pot > 0):
+        raise ValueError("--tau-pot must be > 0, --readout-decay >= 0")
 
 
-class Trainer:
+class LayerwiseStdp:
     """State of one run: topology, kernels, thresholds and the data."""
 
     def __init__(self, top: Topology, args: argparse.Namespace, train: tuple, progress: bool):
@@ -304,16 +294,16 @@ def features(desc, images: np.ndarray, idx: np.ndarray, progress: bool, what: st
     return out
 
 
-def _fit(forward, opt, xt, yt, epochs: int, gen, sched=None) -> None:
-    """Cross-entropy minibatch training (batches of 100 in an order drawn from ``gen``, so a
-    seed reproduces the run); ``sched`` steps once per epoch."""
+def _fit(forward, opt, xt, yt, epochs: int, batch: int, gen, sched=None) -> None:
+    """Cross-entropy minibatch training (batches of ``batch`` in an order drawn from ``gen``,
+    so a seed reproduces the run); ``sched`` steps once per epoch."""
     import torch
 
     n = len(xt)
     for _ in range(epochs):
         perm = torch.randperm(n, generator=gen)
-        for start in range(0, n, 100):
-            b = perm[start:start + 100]
+        for start in range(0, n, batch):
+            b = perm[start:start + batch]
             opt.zero_grad()
             torch.nn.functional.cross_entropy(forward(xt[b]), yt[b]).backward()
             opt.step()
@@ -326,7 +316,6 @@ def train_readout(x: np.ndarray, y: np.ndarray, args: argparse.Namespace, classe
     """Softmax regression on spike counts: (W (F, classes), b (classes,)) float64."""
     import torch
 
-    torch.set_num_threads(args.threads)
     gen = torch.Generator().manual_seed(args.seed)
     xt = torch.tensor(x, dtype=torch.float32)
     yt = torch.tensor(y, dtype=torch.int64)
@@ -334,8 +323,8 @@ def train_readout(x: np.ndarray, y: np.ndarray, args: argparse.Namespace, classe
     with torch.no_grad():
         lin.weight.copy_((torch.rand(lin.weight.shape, generator=gen) - 0.5) * 0.01)
         lin.bias.zero_()
-    opt = torch.optim.Adam(lin.parameters(), lr=args.readout_lr, weight_decay=args.readout_decay)
-    _fit(lin, opt, xt, yt, args.readout_epochs, gen)
+    opt = torch.optim.Adam(lin.parameters(), lr=args.lr, weight_decay=args.readout_decay)
+    _fit(lin, opt, xt, yt, args.epochs, args.batch_size, gen)
     return (lin.weight.detach().double().numpy().T.copy(),
             lin.bias.detach().double().numpy().copy())
 
@@ -382,7 +371,6 @@ def train_hidden(x: np.ndarray, y: np.ndarray, args: argparse.Namespace, classes
     count) with a straight-through gradient. Returns the hidden layer (W (F, H), b (H,))."""
     import torch
 
-    torch.set_num_threads(args.threads)
     gen = torch.Generator().manual_seed(args.seed)
     xt = torch.tensor(x, dtype=torch.float32) / T
     yt = torch.tensor(y, dtype=torch.int64)
@@ -401,7 +389,7 @@ def train_hidden(x: np.ndarray, y: np.ndarray, args: argparse.Namespace, classes
         z = torch.clamp(l1(xb), 0, T)
         return l2(z + (torch.floor(z) - z).detach())
 
-    _fit(forward, opt, xt, yt, args.hidden_epochs, gen, sched)
+    _fit(forward, opt, xt, yt, args.hidden_epochs, args.batch_size, gen, sched)
     return (l1.weight.detach().double().numpy().T.copy(),
             l1.bias.detach().double().numpy().copy())
 
@@ -441,7 +429,7 @@ def quantize_readout(w: np.ndarray, b: np.ndarray, spikes: np.ndarray, labels: n
             theta = max(1, int(round(top_margin / (T * frac))))
             bias = np.rint(b * s / T - delta).astype(np.int64)
             bound = theta + T * int(np.max(np.abs(wq).sum(axis=0) + np.abs(bias)))
-            bits = min(32, max(2, bound.bit_length() + 1))
+            bits = saturating_bits(bound)
             acc = float(np.mean(chip_predict(fc_counts(spikes, wq, theta, bias, bits)) == labels))
             if best is None or acc > best[0]:
                 best = (acc, theta, bias, {"scale": s, "delta_per_step": delta,
@@ -450,52 +438,49 @@ def quantize_readout(w: np.ndarray, b: np.ndarray, spikes: np.ndarray, labels: n
     return wq, theta, bias, info
 
 
-def run(args: argparse.Namespace) -> int:
-    """Entry point of ``neurochip train hb-stdp``."""
-    try:
+class HbStdp:
+    """``neurochip train hb-stdp``: its own options and the rule; the rest is the shell's."""
+
+    name = "hb-stdp"
+    help = ("Srinivasan & Roy 2019 (ReStoCNet): binary conv kernels by layer-wise unsupervised "
+            "Hybrid-STDP, residual add, average-pool-IF, FC readout by back-propagation")
+    needs_torch = True  # the readout; checked before the STDP
+
+    def add_arguments(self, parser) -> None:
+        _add_own_arguments(parser)
+
+    def check(self, args: argparse.Namespace) -> None:
+        if args.arch != "fixed":
+            raise ValueError(f"--arch {args.arch}: hb-stdp's topology is fixed; set it with "
+                             "--channels, --kernels, --residual and --hidden")
         _check_args(args)
-        top = topology(args)
-    except ValueError as err:
-        print(f"neurochip: error: {err}", file=sys.stderr)
-        return 2
-    import importlib.util
+        args.topology = topology(args)
 
-    if importlib.util.find_spec("torch") is None:  # the readout; checked before the STDP
-        print("neurochip: error: the hb-stdp readout needs torch; install the [train] extra "
-              "(pip install 'neurochip[train]')", file=sys.stderr)
-        return 2
-    import numba
+    def train(self, args: argparse.Namespace, data: Data) -> int:
+        return train(args, data)
 
-    from neurochip.datasets import load_split
+
+TRAINER = HbStdp()
+
+
+def train(args: argparse.Namespace, data: Data) -> int:
+    """STDP, features, readout and the chip description on the shell's split."""
     from neurochip.description.io import save
-    from neurochip.train.ste_bp import split_fingerprint
 
-    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))
-    try:
-        tr_x, tr_y = load_split(args.data, "train")
-        te_x, te_y = load_split(args.data, "test")
-    except (OSError, ValueError) as err:
-        print(f"neurochip: error: --data {args.data}: {err}", file=sys.stderr)
-        return 2
-    if tr_x.shape[1:] != (28, 28) or te_x.shape[1:] != (28, 28):
-        print(f"neurochip: error: --data {args.data}: images must be 28×28",
-              file=sys.stderr)
-        return 2
-    n_tr = len(tr_x) if args.train_images is None else min(args.train_images, len(tr_x))
-    n_te = len(te_x) if args.test_images is None else min(args.test_images, len(te_x))
-    if args.validation_images >= n_tr:
-        print(f"neurochip: error: --validation-images {args.validation_images} leaves "
-              f"no readout training image of {n_tr}", file=sys.stderr)
-        return 2
+    top = args.topology
+    tr_x = np.concatenate([data.train_x, data.validation_x])
+    tr_y = np.concatenate([data.train_y, data.validation_y])
+    te_x, te_y = data.test_x, data.test_y
+    n_tr, n_te = len(tr_x), len(te_x)
     progress = not args.no_progress
     t0 = time.time()
-    trainer = Trainer(top, args, (tr_x, tr_y), progress)
+    trainer = LayerwiseStdp(top, args, (tr_x, tr_y), progress)
     for i in range(len(top.kernels)):
         trainer.train_layer(i)
     t_stdp = time.time() - t0
     feat_desc = build(top, trainer.kernels, trainer.thetas, None, "features")
     tr_idx, te_idx = np.arange(n_tr), np.arange(n_te)
-    n_val = args.validation_images
+    n_val = len(data.validation_x)
     n_fit = n_tr - n_val
     f_tr = features(feat_desc, tr_x, tr_idx, progress, "train")
     f_te = features(feat_desc, te_x, te_idx, progress, "test")
@@ -526,11 +511,10 @@ def run(args: argparse.Namespace) -> int:
     if hinfo:
         qinfo["hidden"] = hinfo
     t_total = time.time() - t0
-    command = "neurochip train hb-stdp " + " ".join(sys.argv[3:] if sys.argv[1:3] == [
-        "train", "hb-stdp"] else sys.argv[1:])
     prov = {"trainer": "neurochip.train.hb_stdp (ReStoCNet, HB-STDP)", "checkpoint": {
-        "command": command, "args": {k: (list(v) if isinstance(v, tuple) else v)
-                                     for k, v in vars(args).items() if k != "func"},
+        "command": command_line("hb-stdp"),
+        "args": {k: (list(v) if isinstance(v, tuple) else v)
+                 for k, v in vars(args).items() if k not in ("func", "topology")},
         "topology": {k: (list(v) if isinstance(v, tuple) else v)
                      for k, v in asdict(top).items()},
         "random": {"stdp": "32-bit Galois LFSR 0x80200003 per layer, state "
@@ -540,20 +524,21 @@ def run(args: argparse.Namespace) -> int:
                    "augment": f"numpy.random.default_rng({args.seed}).integers(-S, S + 1, "
                               "(n, 2)) per copy, (dy, dx) per image",
                    "encoder": f"{top.encoder} seed {top.encoder_seed} (§11)"},
-        "data_dir": str(args.data), "train_fingerprint": split_fingerprint(tr_x, tr_y),
+        **data.provenance(), "train_fingerprint": split_fingerprint(tr_x, tr_y),
         "test_fingerprint": split_fingerprint(te_x, te_y),
         "layers": trainer.stats, "readout": qinfo,
         "float_train_accuracy": float_tr,
         "wall_seconds": {"stdp": round(t_stdp, 1), "features": round(t_feat, 1),
                          "total": round(t_total, 1)}}}
+    model_path, _ = out_paths(args)
     desc = build(top, trainer.kernels, trainer.thetas, (wq, np.int64(theta), bias),
-                 Path(args.out).name, prov, hidden)
+                 out_prefix(args).name, prov, hidden)
     from neurochip.description.rules import validate
 
-    validate(desc, args.out)
+    validate(desc, str(model_path))
     out_layer = desc.layers[-1]
     chip_te = chip_predict(fc_counts(f_te, wq, theta, bias, out_layer.membrane_bits))
-    summary = {"out": f"{args.out}.npz", "float_test_accuracy": float(np.mean(float_te_pred == y_te)),
+    summary = {"out": str(model_path), "float_test_accuracy": float(np.mean(float_te_pred == y_te)),
                "chip_test_accuracy": float(np.mean(chip_te == y_te)),
                "float_chip_agreement": float(np.mean(chip_te == float_te_pred)),
                "test_images": n_te, "float_train_accuracy": float_tr,
@@ -570,12 +555,12 @@ def run(args: argparse.Namespace) -> int:
             "float_validation_accuracy", "chip_validation_accuracy", "validation_images")}
     desc.provenance["checkpoint"]["trainer_test"] = {k: summary[k] for k in (
         "float_test_accuracy", "chip_test_accuracy", "float_chip_agreement", "test_images")}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    save(desc, f"{args.out}.npz")
+    model_path.parent.mkdir(parents=True, exist_ok=True)
+    save(desc, model_path)
     if args.json:
         print(json.dumps(summary))
     else:
-        print(f"wrote {args.out}.npz: test accuracy chip {summary['chip_test_accuracy']:.4f}, "
+        print(f"wrote {model_path}: test accuracy chip {summary['chip_test_accuracy']:.4f}, "
               f"float {summary['float_test_accuracy']:.4f}, agreement "
               f"{summary['float_chip_agreement']:.4f} on {n_te} images; {t_total:.0f} s")
     return 0

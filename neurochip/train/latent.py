@@ -17,7 +17,7 @@ class LatentBinaryNet:
         return self.weights + self.biases
 
     def effective_weights(self) -> list[Any]:
-        from neurochip.train.ste_bp import effective_weight
+        from neurochip.train.ste import effective_weight
 
         return [effective_weight(w, self.weight_bits) for w in self.weights]
 

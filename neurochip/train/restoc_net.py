@@ -26,6 +26,7 @@ import numpy as np
 
 from neurochip.description.model import CoreDescription, CoreMapping, Encoder, Layer
 from neurochip.neurons.lif import LifNeuron
+from neurochip.train.widths import bits_for, saturating_bits
 
 POOL_THETA = 3  # 2×2 unit weights: fires at the 4th input spike (average pooling + IF)
 HIDDEN_LANES = 64  # lanes of the hidden fc core: K = ⌈H / 64⌉ weight words per event
@@ -88,11 +89,6 @@ def conv_lif() -> LifNeuron:
     return LifNeuron(reset="zero", leak="shift", leak_amount=0, integration="continuous")
 
 
-def bits_for(max_abs: int) -> int:
-    """Two's-complement bits holding −max_abs … max_abs."""
-    return max(2, int(max_abs).bit_length() + 1)
-
-
 def conv_layers(top: Topology, kernels: list[np.ndarray], thetas: list[np.ndarray]
                 ) -> list[Layer]:
     """The conv layers (trained kernels (C_in·k·k, C) ±1 and per-channel thresholds)."""
@@ -126,7 +122,7 @@ def fc_membrane_bits(weight: np.ndarray, theta: np.ndarray | np.integer, bias: n
     bias without saturating (at most 32)."""
     bound = int(np.max(theta)) + time_steps * int(
         np.max(np.abs(weight).sum(axis=0) + np.abs(bias)))
-    return min(32, bits_for(bound))
+    return saturating_bits(bound)
 
 
 def fc_layer(name: str, source: str, weight: np.ndarray, theta: np.ndarray | np.integer,

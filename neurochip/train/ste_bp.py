@@ -12,8 +12,11 @@ trained with a straight-through estimator and the weights are quantized in the f
 Inference runs T time steps on independent Bernoulli samples and predicts the class with the
 most output spikes, ties to the lowest class index (the chip's rule, docs/architecture.md §6).
 
-``--arch`` trains a convolutional network instead (discontinuous integration only; Yin et
-al.'s binary CNN is ``--arch cnn``): see :mod:`neurochip.train.ste_bp_cnn`.
+``--arch`` in the architecture grammar (:mod:`neurochip.train.arch`): fully connected
+sizes (``--arch 1024,1024``) train the MLP; with convolutions a convolutional network
+(discontinuous integration only; Yin et al.'s binary CNN is ``--arch cnn``): see
+:mod:`neurochip.train.ste_bp_cnn`. The common options and the split are the trainer
+shell's (:mod:`neurochip.train.shell`).
 
 Torch is imported only when training is run, so the rest of the package works without it.
 """
@@ -21,154 +24,31 @@ Torch is imported only when training is run, so the rest of the package works wi
 from __future__ import annotations
 
 import argparse
-import hashlib
-import importlib
-import importlib.util
-import json
 import os
-import shlex
 import sys
 import time
-from functools import lru_cache
-from pathlib import Path
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from neurochip.train.arch import ArchError, format_arch, parse_arch, weighted_shapes, with_output
+from neurochip.train.checkpoint import read_checkpoint, write_checkpoint
 from neurochip.train.latent import LatentBinaryNet
-from neurochip.datasets import load_split
-from neurochip.train.ste_bp_cnn import (YIN_CNN, ArchError, SpikingCNN, format_arch, parse_arch,
-                                        weighted_shapes)
+from neurochip.train.ste import THRESHOLD, _check_bits, _import_torch, binary_activation
+from neurochip.train.ste import effective_weight_numpy  # noqa: F401  (interchange/nir_foreign.py imports it from here)
+from neurochip.train.shell import Data, TrainerError, command_line, lr_values, out_paths
+from neurochip.train.ste_bp_cnn import SpikingCNN
 
 if TYPE_CHECKING:
     import torch
 
-THRESHOLD = 1.0
 INPUT_SIZE = 28 * 28
 INPUT_SHAPE = (28, 28, 1)  # (H, W, C) of a CNN's input stream: address = pixel index
 NUM_CLASSES = 10
 MODES = ("discontinuous", "continuous")
 CHECKPOINT_FORMAT = "neurochip-float-checkpoint"
 CHECKPOINT_VERSION = 1
-TORCH_HINT = "pip install torch==2.13.0 (or pip install neurochip[train])"
 EVAL_BATCH = 1000
-
-
-def available_cpus() -> int:
-    """CPUs this process may run on (its affinity mask where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def default_threads() -> int:
-    """Default torch intra-op thread count: half the usable CPUs, at least 1.
-
-    torch's own default (one thread per core) makes its OpenMP workers spin-wait for each
-    other at every matrix product; when another process holds one of those cores, every
-    product waits for a descheduled worker (a user saw training slow ~30x). Leaving half
-    the cores free keeps the trainer robust to that, and the products of a batch of 100
-    gain little from more threads (784-1024-1024-10 on a 2-core machine: 36 ms/batch with
-    1 thread, 26 ms with 2 while idle, but 40 ms vs 70 ms with one core busy).
-    ``--threads N`` overrides it; the count used is printed and written to the checkpoint."""
-    return max(1, available_cpus() // 2)
-
-
-def split_fingerprint(images: np.ndarray, labels: np.ndarray) -> str:
-    """SHA-256 of a split's decoded images (shape and bytes) and labels: the identity of the
-    data whatever its file names, compression or folder. The checkpoint manifest records it
-    for the test split so the quantizer can tell whether a folder holds the same data."""
-    h = hashlib.sha256(repr((tuple(images.shape), str(images.dtype), len(labels))).encode())
-    h.update(np.ascontiguousarray(images).tobytes())
-    h.update(np.ascontiguousarray(labels).tobytes())
-    return h.hexdigest()
-
-
-def _import_torch() -> Any:
-    try:
-        import torch
-    except ImportError as exc:
-        raise ImportError(f"the ste-bp trainer needs PyTorch, which is not installed: {TORCH_HINT}") from exc
-    return torch
-
-
-def _check_bits(bits: int) -> None:
-    if not 1 <= bits <= 8:
-        raise ValueError(f"weight bits must be in 1..8, got {bits}")
-
-
-def effective_weight_numpy(w: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
-    """Split latent weights W (fan_in, fan_out) into integer weights and a scale per output neuron.
-
-    ``int * scale`` is the trainer's forward weight W_eff (same float32 arithmetic), so a
-    quantizer can put the integers in the weight SRAM and fold the scale into threshold and bias.
-    bits == 1: int = sign(W) (sign(0) = +1), scale = mean_i |W[i, j]|.
-    bits >= 2: scale = max_i |W[i, j]| / qmax (1.0 if 0), int = clip(round_half_even(W / scale), ±qmax).
-    """
-    _check_bits(bits)
-    w = np.asarray(w, dtype=np.float32)
-    if w.ndim != 2:
-        raise ValueError(f"weights must have shape (fan_in, fan_out), got {w.shape}")
-    if bits == 1:
-        scale = np.abs(w).mean(axis=0, dtype=np.float32)
-        ints = np.where(w >= 0, 1, -1).astype(np.int8)
-        return ints, scale
-    qmax = 2 ** (bits - 1) - 1
-    scale = np.abs(w).max(axis=0) / np.float32(qmax)
-    scale[scale == 0] = np.float32(1.0)
-    ints = np.clip(np.rint(w / scale), -qmax, qmax).astype(np.int8)
-    return ints, scale
-
-
-@lru_cache(maxsize=None)
-def _ops() -> SimpleNamespace:
-    """Build the autograd functions once torch is known to be importable."""
-    torch = _import_torch()
-
-    class BinaryActivation(torch.autograd.Function):
-        """s = 1[x > 1]; backward: 0.5 * grad_s inside the window 0 < x < 2."""
-
-        @staticmethod
-        def forward(ctx: Any, x: torch.Tensor) -> torch.Tensor:
-            ctx.save_for_backward(x)
-            return (x > THRESHOLD).to(x.dtype)
-
-        @staticmethod
-        def backward(ctx: Any, grad_s: torch.Tensor) -> torch.Tensor:
-            (x,) = ctx.saved_tensors
-            window = (x > THRESHOLD - 1.0) & (x < THRESHOLD + 1.0)
-            return 0.5 * grad_s * window.to(grad_s.dtype)
-
-    class QuantizeWeight(torch.autograd.Function):
-        """Forward: W_eff exactly as effective_weight_numpy; backward: straight through to W."""
-
-        @staticmethod
-        def forward(ctx: Any, w: torch.Tensor, bits: int) -> torch.Tensor:
-            if bits == 1:
-                return torch.where(w >= 0, 1.0, -1.0).to(w.dtype) * w.abs().mean(dim=0)
-            qmax = 2 ** (bits - 1) - 1
-            scale = w.abs().amax(dim=0) / qmax
-            scale = torch.where(scale == 0, torch.ones_like(scale), scale)
-            return torch.clamp(torch.round(w / scale), -qmax, qmax) * scale
-
-        @staticmethod
-        def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-            return grad, None
-
-    return SimpleNamespace(binary_activation=BinaryActivation.apply, quantize_weight=QuantizeWeight.apply)
-
-
-def binary_activation(x: torch.Tensor) -> torch.Tensor:
-    """Spike ``1[x > 1]`` with the straight-through gradient ``0.5 * 1[0 < x < 2]``."""
-    return _ops().binary_activation(x)
-
-
-def effective_weight(w: torch.Tensor, bits: int) -> torch.Tensor:
-    """Forward weight W_eff of latent weights ``w`` (torch twin of :func:`effective_weight_numpy`)."""
-    _check_bits(bits)
-    return _ops().quantize_weight(w, bits)
 
 
 def _bernoulli(pixels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -317,19 +197,21 @@ def train(
     train_labels: np.ndarray,
     test_images: np.ndarray,
     test_labels: np.ndarray,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[SpikingMLP | SpikingCNN, float]:
-    """Train a SpikingMLP (or, with ``args.arch``, a SpikingCNN) as configured by ``args``;
-    return it and its final test accuracy."""
+    """Train a SpikingMLP (or, with convolutions in ``args.arch_layers``, a SpikingCNN) as
+    configured by ``args``; return it and its final test accuracy. With ``validation``
+    images, each epoch also reports the accuracy on them."""
     torch = _import_torch()
     from tqdm import tqdm
 
     torch.manual_seed(args.seed)
     np.random.seed(args.seed)
     generator = torch.Generator().manual_seed(args.seed)
-    arch = getattr(args, "arch", None)
+    arch = args.arch_layers
     model: SpikingMLP | SpikingCNN
     if arch is not None:
-        model = SpikingCNN(full_arch(arch), INPUT_SHAPE, args.weight_bits, generator)
+        model = SpikingCNN(with_output(arch, NUM_CLASSES), INPUT_SHAPE, args.weight_bits, generator)
     else:
         layer_sizes = [INPUT_SIZE, *args.hidden, NUM_CLASSES]
         model = SpikingMLP(layer_sizes, args.weight_bits, generator)
@@ -365,8 +247,13 @@ def train(
         scheduler.step()
         counts, _ = spiking_inference(model, x_test, args.mode, args.time_steps, args.seed)
         accuracy = float(np.mean(predict(counts) == test_labels))
+        held = ""
+        if validation is not None and len(validation[0]):
+            v_counts, _ = spiking_inference(model, _pixels(validation[0]), args.mode,
+                                            args.time_steps, args.seed)
+            held = f"validation accuracy {np.mean(predict(v_counts) == validation[1]):.4f}, "
         print(
-            f"epoch {epoch}/{args.epochs}: loss {total_loss / n:.4f}, "
+            f"epoch {epoch}/{args.epochs}: loss {total_loss / n:.4f}, {held}"
             f"test accuracy {accuracy:.4f} (T={args.time_steps} spiking), "
             f"lr {optimizer.param_groups[0]['lr']:.2e}, {time.monotonic() - started:.1f} s",
             file=sys.stderr,
@@ -375,211 +262,133 @@ def train(
 
 
 def save_checkpoint(path: str | os.PathLike, manifest: dict[str, Any], model: SpikingMLP | SpikingCNN) -> None:
-    """Write the float checkpoint: a JSON manifest as uint8 bytes and float32 arrays, no pickles.
+    """Write the float checkpoint (:func:`neurochip.train.checkpoint.write_checkpoint`).
 
     MLP: ``layer{i}.weight``/``.bias`` for the i-th weight layer; CNN: i is the layer's
     position in the manifest's ``arch`` (pooling layers have no arrays)."""
-    arrays = {"manifest": np.frombuffer(json.dumps(manifest).encode("utf-8"), dtype=np.uint8)}
     prefixes = getattr(model, "array_prefixes", None) or [f"layer{i}" for i in range(len(model.weights))]
+    arrays = {}
     for prefix, w, b in zip(prefixes, model.weights, model.biases):
         arrays[f"{prefix}.weight"] = w.detach().numpy().astype(np.float32)
         arrays[f"{prefix}.bias"] = b.detach().numpy().astype(np.float32)
-    with open(path, "wb") as f:
-        np.savez_compressed(f, **arrays)
+    write_checkpoint(path, manifest, arrays)
 
 
 def load_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], list[np.ndarray], list[np.ndarray]]:
     """Read a float checkpoint: (manifest, latent weights, biases); for a CNN (manifest key
     ``arch``) the weights and biases of its conv and fc layers in order."""
-    with np.load(path, allow_pickle=False) as data:
-        manifest = json.loads(data["manifest"].tobytes().decode("utf-8"))
-        if manifest.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{path}: not a {CHECKPOINT_FORMAT} file")
-        if "arch" in manifest:
-            indices = [i for i, _ in weighted_shapes(manifest["arch"], tuple(manifest["input_shape"]))]
-        else:
-            indices = list(range(len(manifest["layer_sizes"]) - 1))
-        weights = [data[f"layer{i}.weight"] for i in indices]
-        biases = [data[f"layer{i}.bias"] for i in indices]
-    return manifest, weights, biases
-
-
-def _command_line() -> str:
-    """The command that started this process, as the user would type it."""
-    program = Path(sys.argv[0]).name
-    if Path(sys.argv[0]).resolve() == Path(__file__).resolve():
-        program = "python -m neurochip.train.ste_bp"
-    return " ".join([program, shlex.join(sys.argv[1:])]).strip()
-
-
-def _quantize(ckpt_path: Path, out_path: Path) -> None:
-    """Hand the checkpoint to neurochip.quantize when that module is available."""
-    if importlib.util.find_spec("neurochip.quantize") is None:
-        print(f"note: neurochip.quantize not found; skipped writing {out_path}", file=sys.stderr)
-        return
-    quantize_checkpoint = getattr(importlib.import_module("neurochip.quantize"), "quantize_checkpoint", None)
-    if quantize_checkpoint is None:
-        print(f"note: neurochip.quantize has no quantize_checkpoint; skipped writing {out_path}", file=sys.stderr)
-        return
-    quantize_checkpoint(str(ckpt_path), str(out_path))
-    print(f"wrote {out_path}", file=sys.stderr)
-
-
-def _layer_list(text: str) -> list[int]:
-    try:
-        sizes = [int(part) for part in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated layer sizes, got {text!r}") from None
-    if not sizes or min(sizes) < 1:
-        raise argparse.ArgumentTypeError(f"layer sizes must be positive integers, got {text!r}")
-    return sizes
-
-
-def _arch(text: str) -> list[dict[str, Any]] | None:
-    """``--arch``: None for the MLP, else the CNN's layers without the output layer."""
-    if text.strip().lower() == "mlp":
-        return None
-    try:
-        return parse_arch(text)
-    except ArchError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def full_arch(arch: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A CNN's layers with the output layer of NUM_CLASSES neurons appended."""
-    return [*arch, {"type": "fc", "neurons": NUM_CLASSES}]
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of ``neurochip train ste-bp``."""
-    parser.add_argument("--data", default="../shared/datasets/mnist", help="directory with the IDX files (default: %(default)s)")
-    parser.add_argument("--out", required=True, help="output prefix: writes PREFIX.ckpt.npz (and PREFIX.npz via neurochip.quantize)")
-    parser.add_argument("--mode", choices=MODES, default="discontinuous", help="membrane integration across time steps (default: %(default)s)")
-    parser.add_argument(
-        "--arch", type=_arch, default="mlp",
-        help="network: 'mlp' (default: the fully connected network of --hidden) or a binary CNN "
-        "as comma-separated layers, convolutions and pooling first: <C>c<k> = C channels, k×k "
-        "kernel, stride 1, no padding (<C>c<k>p<pad> pads), p<w> = w×w OR (spike max) pooling, "
-        f"<N> = fully connected; the {NUM_CLASSES}-class output layer is implied. 'cnn' = Yin "
-        f"et al.'s {YIN_CNN} (28×28 → 24×24×12 → 12×12×12 → 8×8×64 → 4×4×64 → 512 → 10). "
-        "CNNs train with discontinuous integration only",
-    )
-    parser.add_argument("--hidden", type=_layer_list, default=None, help="hidden layer sizes of the MLP, comma-separated (default: 1024,1024; with a CNN --arch put the fc sizes in --arch)")
-    parser.add_argument("--weight-bits", type=int, default=1, help="weight precision 1..8 (default: %(default)s)")
-    parser.add_argument("--time-steps", type=int, default=8, help="time steps T of spiking inference (default: %(default)s)")
-    parser.add_argument("--epochs", type=int, default=30, help="(default: %(default)s)")
-    parser.add_argument("--batch-size", type=int, default=100, help="(default: %(default)s)")
-    parser.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default: %(default)s)")
-    parser.add_argument("--lr-decay", type=float, default=0.95, help="learning-rate factor per epoch (default: %(default)s)")
-    parser.add_argument("--dropout", type=float, default=0.2, help="dropout probability on hidden spikes (default: %(default)s)")
-    parser.add_argument("--hinge-offset", type=float, default=1.0, help="squared hinge on x − OFFSET: 1 centres the ±1 targets on the firing threshold (default: %(default)s)")
-    parser.add_argument("--augment-shift", type=int, default=0, help="random translation of training images by up to this many pixels (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
-    parser.add_argument(
-        "--threads", type=int, default=None,
-        help=f"torch CPU threads (default: half the usable CPUs, at least 1; here {default_threads()}). "
-        "torch's own default of one thread per core spin-waits, so training slows many times over "
-        "when another process holds a core; raise it (e.g. --threads $(nproc)) on an otherwise idle "
-        "machine, lower it (--threads 1) on a shared one. The count used is printed at start-up "
-        "and written to the checkpoint manifest",
-    )
-
-
-def _validate(args: argparse.Namespace) -> None:
-    _check_bits(args.weight_bits)
-    arch = getattr(args, "arch", None)
-    if arch is None:
-        if args.hidden is None:
-            args.hidden = [1024, 1024]
+    manifest, arrays = read_checkpoint(path, CHECKPOINT_FORMAT)
+    if "arch" in manifest:
+        indices = [i for i, _ in weighted_shapes(manifest["arch"], tuple(manifest["input_shape"]))]
     else:
-        if args.hidden is not None:
-            raise ValueError("--hidden sets the hidden layers of the MLP; with a CNN --arch put the "
-                             f"fully connected sizes in --arch (e.g. --arch {YIN_CNN})")
-        if args.mode != "discontinuous":
-            raise ValueError(f"--mode {args.mode}: convolutional networks (--arch) train with "
-                             "discontinuous integration only; use --mode discontinuous")
-    if args.time_steps < 1 or args.epochs < 1 or args.batch_size < 1:
-        raise ValueError("--time-steps, --epochs and --batch-size must be at least 1")
-    if not 0.0 <= args.dropout < 1.0:
-        raise ValueError(f"--dropout must be in [0, 1), got {args.dropout}")
-    if args.lr <= 0 or args.lr_decay <= 0:
-        raise ValueError("--lr and --lr-decay must be positive")
-    if args.threads is not None and args.threads < 1:
-        raise ValueError(f"--threads must be at least 1, got {args.threads}")
+        indices = list(range(len(manifest["layer_sizes"]) - 1))
+    return (manifest, [arrays[f"layer{i}.weight"] for i in indices],
+            [arrays[f"layer{i}.bias"] for i in indices])
 
 
-def run(args: argparse.Namespace) -> int:
-    """Train, write PREFIX.ckpt.npz and (if available) the quantized PREFIX.npz; return the exit code."""
-    from neurochip.cli.plot import check_creatable
+def write_model(ckpt_path: os.PathLike, model_path: os.PathLike) -> None:
+    """Quantize the checkpoint into the core description (``neurochip quantize``)."""
+    from neurochip.train.quantize import quantize_checkpoint
 
-    try:  # every option and the output path before torch, the data and any epoch
-        _validate(args)
-        for suffix in (".ckpt.npz", ".npz"):
-            check_creatable(args.out + suffix, "--out")
+    quantize_checkpoint(str(ckpt_path), str(model_path))
+    print(f"wrote {model_path}", file=sys.stderr)
+
+
+def _layer_sizes(arch: list[dict[str, Any]]) -> list[int] | None:
+    """The hidden sizes of an MLP (``--arch`` of fully connected layers only), else None."""
+    if all(layer["type"] == "fc" for layer in arch):
+        return [layer["neurons"] for layer in arch]
+    return None
+
+
+class SteBp:
+    """``neurochip train ste-bp``: its own options and the STE rule; the rest is the shell's."""
+
+    name = "ste-bp"
+    help = ("Yin et al. 2017: back-propagation with binary activations and a straight-through "
+            "estimator (an MLP, or a CNN when --arch has convolutions)")
+    needs_torch = True
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        a = parser.add_argument
+        a("--mode", choices=MODES, default="discontinuous", help="membrane integration across time steps; CNNs: discontinuous only (default: %(default)s)")
+        a("--weight-bits", type=int, default=1, help="weight precision 1..8 (default: %(default)s)")
+        a("--time-steps", type=int, default=8, help="time steps T of spiking inference (default: %(default)s)")
+        a("--lr-decay", type=float, default=0.95, help="learning-rate factor per epoch (default: %(default)s)")
+        a("--dropout", type=float, default=0.2, help="dropout probability on hidden spikes (default: %(default)s)")
+        a("--hinge-offset", type=float, default=1.0, help="squared hinge on x − OFFSET: 1 centres the ±1 targets on the firing threshold (default: %(default)s)")
+        a("--augment-shift", type=int, default=0, help="random translation of training images by up to this many pixels (default: %(default)s)")
+
+    def check(self, args: argparse.Namespace) -> None:
+        _check_bits(args.weight_bits)
+        if str(args.arch).strip().lower() == "mlp":
+            raise TrainerError("--arch mlp: write the MLP's hidden sizes in the grammar, e.g. "
+                               "--arch 1024,1024 (docs/training.md)")
+        try:
+            arch = parse_arch(args.arch)
+        except ArchError as exc:
+            raise TrainerError(str(exc)) from None
+        if not arch:
+            raise TrainerError(f"--arch {args.arch!r}: ste-bp needs at least one hidden layer, "
+                               "e.g. --arch 1024,1024")
+        args.hidden = _layer_sizes(arch)
+        args.arch_layers = None if args.hidden is not None else arch
+        if args.arch_layers is not None and args.mode != "discontinuous":
+            raise TrainerError(f"--mode {args.mode}: convolutional networks train with "
+                               "discontinuous integration only; use --mode discontinuous")
+        if args.time_steps < 1 or args.epochs < 1:
+            raise TrainerError("--time-steps and --epochs must be at least 1")
+        if not 0.0 <= args.dropout < 1.0:
+            raise TrainerError(f"--dropout must be in [0, 1), got {args.dropout}")
+        args.lr = lr_values(args, None)[0]
+        if args.lr_decay <= 0:
+            raise TrainerError("--lr-decay must be positive")
+
+    def train(self, args: argparse.Namespace, data: Data) -> int:
         torch = _import_torch()
-        train_images, train_labels = load_split(args.data, "train")
-        test_images, test_labels = load_split(args.data, "test")
-    except (ImportError, ValueError, FileNotFoundError) as exc:
-        print(f"neurochip: error: {exc}", file=sys.stderr)
-        return 2
-    threads = args.threads if args.threads is not None else default_threads()
-    torch.set_num_threads(threads)  # always: torch's default spins (see default_threads)
-    arch = getattr(args, "arch", None)
-    if arch is None:
-        sizes = "-".join(str(n) for n in [INPUT_SIZE, *args.hidden, NUM_CLASSES])
-    else:
-        sizes = "x".join(map(str, INPUT_SHAPE)) + "-" + format_arch(full_arch(arch)).replace(",", "-")
-    print(
-        f"ste-bp: training {sizes} ({args.mode}, T={args.time_steps}, {args.weight_bits}-bit weights) "
-        f"on {args.data} ({len(train_images)} train / {len(test_images)} test images), "
-        f"{args.epochs} epoch{'s' if args.epochs != 1 else ''}, {torch.get_num_threads()} torch threads"
-        f"{'' if args.threads is not None else ' (default; --threads N to change)'}",
-        file=sys.stderr,
-    )
-    started = time.monotonic()
-    model, accuracy = train(args, train_images, train_labels, test_images, test_labels)
-    manifest = {
-        "format": CHECKPOINT_FORMAT,
-        "version": CHECKPOINT_VERSION,
-        "trainer": "ste-bp",
-        "mode": args.mode,
-        "weight_bits": args.weight_bits,
-        "time_steps": args.time_steps,
-        "threshold": THRESHOLD,
-        "layer_sizes": model.layer_sizes,
-        **({} if arch is None else {"arch": model.arch, "input_shape": list(model.input_shape)}),
-        "encoder": "bernoulli",
-        "dataset": Path(os.path.normpath(args.data)).name,
-        # where the data was, so `neurochip quantize` can report on the same test split
-        "data_dir": str(args.data),
-        "data_dir_resolved": str(Path(args.data).resolve()),
-        "test_images": len(test_images),
-        "test_split_sha256": split_fingerprint(test_images, test_labels),
-        "train_images": len(train_images),
-        "epochs": args.epochs,
-        "seed": args.seed,
-        "threads": torch.get_num_threads(),
-        "command": _command_line(),
-        "float_test_accuracy": accuracy,
-    }
-    prefix = Path(args.out)
-    prefix.parent.mkdir(parents=True, exist_ok=True)
-    ckpt_path = prefix.with_name(prefix.name + ".ckpt.npz")
-    save_checkpoint(ckpt_path, manifest, model)
-    print(
-        f"wrote {ckpt_path}: test accuracy {accuracy:.4f} (T={args.time_steps} spiking, float weights), "
-        f"{time.monotonic() - started:.0f} s",
-        file=sys.stderr,
-    )
-    _quantize(ckpt_path, prefix.with_name(prefix.name + ".npz"))
-    return 0
+        arch = args.arch_layers
+        if arch is None:
+            sizes = "-".join(str(n) for n in [INPUT_SIZE, *args.hidden, NUM_CLASSES])
+        else:
+            sizes = "x".join(map(str, INPUT_SHAPE)) + "-" + format_arch(with_output(arch)).replace(",", "-")
+        print(
+            f"ste-bp: training {sizes} ({args.mode}, T={args.time_steps}, {args.weight_bits}-bit weights) "
+            f"on {args.data} ({len(data.train_x)} train / {len(data.test_x)} test images), "
+            f"{args.epochs} epoch{'s' if args.epochs != 1 else ''}, {torch.get_num_threads()} torch threads"
+            f"{' (default; --threads N to change)' if args.threads_default else ''}",
+            file=sys.stderr,
+        )
+        started = time.monotonic()
+        model, accuracy = train(args, data.train_x, data.train_y, data.test_x, data.test_y,
+                                validation=(data.validation_x, data.validation_y))
+        manifest = {
+            "format": CHECKPOINT_FORMAT,
+            "version": CHECKPOINT_VERSION,
+            "trainer": "ste-bp",
+            "mode": args.mode,
+            "weight_bits": args.weight_bits,
+            "time_steps": args.time_steps,
+            "threshold": THRESHOLD,
+            "layer_sizes": model.layer_sizes,
+            **({} if arch is None else {"arch": model.arch, "input_shape": list(model.input_shape)}),
+            "encoder": "bernoulli",
+            # where the data was, so `neurochip quantize` can report on the same test split
+            **data.provenance(),
+            "epochs": args.epochs,
+            "seed": args.seed,
+            "threads": torch.get_num_threads(),
+            "command": command_line(self.name),
+            "float_test_accuracy": accuracy,
+        }
+        model_path, ckpt_path = out_paths(args)
+        save_checkpoint(ckpt_path, manifest, model)
+        print(
+            f"wrote {ckpt_path}: test accuracy {accuracy:.4f} (T={args.time_steps} spiking, float weights), "
+            f"{time.monotonic() - started:.0f} s",
+            file=sys.stderr,
+        )
+        write_model(ckpt_path, model_path)
+        return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m neurochip.train.ste_bp", description=__doc__.splitlines()[0])
-    add_arguments(parser)
-    return run(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+TRAINER = SteBp()

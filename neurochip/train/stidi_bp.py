@@ -24,13 +24,16 @@ Learning is layer-local, from desired firing times (seed-algorithms §2.3 P-S5 �
   ε the PWL PSP at the neuron's firing time (ramp: (t_j − t_i + 1)/T; step: 1), with a
   neuron that did not fire taken at T−1 (S4NN's forced spike at T).
 The batched form sums these per-image updates (mean over the batch).
+``--lr`` (the shell's common option) is in half weight ranges per update (binary: in
+units of the shadow's init scale): one value, or one per weighted layer.
 
 Options beside the proposal (off by default): ``--hidden-error s4nn`` forms the hidden
 error as S4NN/BS4NN's code does (Σ_k w_kj e_k over causal k, no division by Σ|w|, no
 clipping to [0, T]); ``--theta-lr`` learns BS4NN's per-layer threshold scale f (θ = θ0/f,
 rounded to the integer the chip stores, f moved by the update's projection on the integer
-weights); ``--dead-reset`` is S4NN's dead-neuron reset. ``--validation N`` holds out the
-last N training images so that choices are made without the test split.
+weights); ``--dead-reset`` is S4NN's dead-neuron reset. ``--validation-images N`` (the
+shell's split) holds out the last N training images so that choices are made without the
+test split.
 
 Torch is imported only when training runs (the ``[train]`` extra).
 """
@@ -41,28 +44,22 @@ import argparse
 import json
 import math
 import re
-import shlex
 import sys
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from neurochip.datasets import load_split
 from neurochip.description.model import MAX_ADDRESS
-from neurochip.kinds.conv2d import MAX_KERNEL
+from neurochip.train.arch import ArchError, chip_layer, layer_names, parse_arch
+from neurochip.train.checkpoint import write_checkpoint
+from neurochip.train.widths import saturating_bits
+from neurochip.train.shell import Data, command_line, lr_values, out_paths, out_prefix
 from neurochip.neurons.ttfs import PSPS, TtfsNeuron
 
-TORCH_HINT = "pip install neurochip[train] (PyTorch)"
-_CONV = re.compile(r"^(\d+)c(\d+)$")
-_POOL = re.compile(r"^p(\d+)$")
-_FC = re.compile(r"^(\d+)$")
 
-
-class ArchError(ValueError):
-    """A bad --arch string."""
+CHECKPOINT_FORMAT = "neurochip-stidi-checkpoint"
 
 
 @dataclass(frozen=True)
@@ -73,43 +70,54 @@ class LayerPlan:
     in_shape: tuple[int, int, int] = (1, 1, 1)  # (H, W, C) of its input
     out_shape: tuple[int, int, int] = (1, 1, 1)
 
+    @property
+    def entry(self) -> dict[str, Any]:
+        """The layer as an architecture entry (:mod:`neurochip.train.arch`)."""
+        if self.kind == "conv":
+            return {"type": "conv", "channels": self.size, "kernel": self.kernel,
+                    "pad": self.kernel // 2}
+        return {"type": "pool", "window": self.size} if self.kind == "pool" else \
+            {"type": "fc", "neurons": self.size}
 
-def parse_arch(text: str, classes: int = 10, in_shape=(28, 28, 1)) -> list[LayerPlan]:
-    """``16c5,p2,32c5,p2`` (conv: C c k with 'same' padding; pool: p window) or ``400``
-    (fc sizes), comma-separated; the 10-class fc output layer is appended."""
+
+def same_padded(text: str) -> str:
+    """A stidi-bp ``--arch`` of the grammar before the shared one (``16c5`` = a size-keeping
+    convolution) in the shared grammar (``16c5p2``); a string already written so is kept."""
+    return ",".join(f"{t}p{int(m[2]) // 2}" if (m := re.fullmatch(r"\s*(\d+)c(\d+)\s*", t)) else t
+                    for t in text.split(",")) if text.strip() else text
+
+
+def layer_plans(text: str, classes: int = 10, in_shape=(28, 28, 1)) -> list[LayerPlan]:
+    """``--arch`` in the shared grammar (:mod:`neurochip.train.arch`) → the layer plans,
+    the ``classes``-neuron fc output layer appended. stidi-bp's convolutions keep the map
+    size (pad = k // 2, odd k): any other padding is refused with the spelling to use."""
+    entries = parse_arch(text, tuple(in_shape))
+    for e in entries:
+        if e["type"] == "conv" and (e["kernel"] % 2 == 0 or e["pad"] != e["kernel"] // 2):
+            raise ArchError(f"--arch {text!r}: stidi-bp's convolutions keep the map size (an odd "
+                            "kernel k padded by k // 2), and a convolution without p<pad> is "
+                            f"unpadded in every trainer: write --arch {same_padded(text)} "
+                            "(docs/training.md)")
     plans: list[LayerPlan] = []
     shape = tuple(in_shape)
-    tokens = [t for t in text.split(",") if t] if text else []
-    for tok in tokens + [str(classes)]:
-        tok = tok.strip().lower()
-        if m := _CONV.match(tok):
-            c, k = int(m[1]), int(m[2])
-            if shape[:2] == (1, 1) and plans and plans[-1].kind == "fc":
-                raise ArchError(f"--arch: conv {tok!r} after a fully connected layer")
-            if k % 2 == 0 or not 1 <= c <= 512:
-                raise ArchError(f"--arch: {tok!r}: use an odd kernel and 1..512 channels")
-            if k > min(shape[:2]) or k > MAX_KERNEL:
-                raise ArchError(f"--arch: {tok!r}: a {k}x{k} kernel does not fit a "
-                                f"{shape[0]}x{shape[1]} map (the chip takes kernels up to "
-                                f"{MAX_KERNEL}); use a smaller kernel")
-            out = (shape[0], shape[1], c)
-            plans.append(LayerPlan("conv", c, k, shape, out))
-        elif m := _POOL.match(tok):
-            p = int(m[1])
-            if p < 2 or shape[0] < p:
-                raise ArchError(f"--arch: pool {tok!r} does not fit a {shape[0]}x{shape[1]} map")
-            out = (shape[0] // p, shape[1] // p, shape[2])
-            plans.append(LayerPlan("pool", p, 0, shape, out))
-        elif m := _FC.match(tok):
-            n = int(m[1])
-            if not 1 <= n <= 32768:
-                raise ArchError(f"--arch: fc {tok!r}: use 1..32768 neurons")
-            plans.append(LayerPlan("fc", n, 0, shape, (1, 1, n)))
+    for e in [*entries, {"type": "fc", "neurons": classes}]:
+        if e["type"] == "conv":
+            if not 1 <= e["channels"] <= 512 or e["kernel"] > min(shape[:2]):
+                raise ArchError(f"--arch {text!r}: {e['channels']}c{e['kernel']} on a "
+                                f"{shape[0]}x{shape[1]} map; stidi-bp takes 1..512 channels and a "
+                                "kernel no larger than the map")
+            plans.append(LayerPlan("conv", e["channels"], e["kernel"], shape,
+                                   (shape[0], shape[1], e["channels"])))
+        elif e["type"] == "pool":
+            if e["window"] < 2:
+                raise ArchError(f"--arch {text!r}: p{e['window']}: use a pooling window of 2 or more")
+            plans.append(LayerPlan("pool", e["window"], 0, shape,
+                                   (shape[0] // e["window"], shape[1] // e["window"], shape[2])))
         else:
-            raise ArchError(f"--arch: cannot read {tok!r}; use e.g. 16c5,p2,32c5,p2 or 400")
+            plans.append(LayerPlan("fc", e["neurons"], 0, shape, (1, 1, e["neurons"])))
         shape = plans[-1].out_shape
         if math.prod(shape) > MAX_ADDRESS:
-            raise ArchError(f"--arch: {tok!r} gives {math.prod(shape)} neurons "
+            raise ArchError(f"--arch {text!r}: a layer of {math.prod(shape)} neurons "
                             f"{list(shape)}; a core addresses at most {MAX_ADDRESS} (fewer "
                             "channels or pool first)")
     return plans
@@ -395,53 +403,32 @@ def train_step(net: TtfsNet, t0, labels, lr: list[float], rule: Learning) -> dic
 
 # ----------------------------------------------------------------------------- export
 
-def _bits_for(bound: int) -> int:
-    return max(2, min(32, int(bound).bit_length() + 1))
-
-
 def to_description(net: TtfsNet, name: str, lanes: int, fifo_depth: int, provenance: dict):
     """The chip's core description: conv2d / pool / fc layers of ttfs neurons, B from a
     bound on |V| (no add can overflow, so the trainer's forward is the chip's)."""
-    from neurochip.description import CoreDescription, CoreMapping, Encoder, Layer, validate
+    from neurochip.description import CoreDescription, CoreMapping, Encoder, validate
 
     layers = []
     prev = "input"
-    counts = {"conv": 0, "pool": 0, "fc": 0}
-    for j, p in enumerate(net.plans):
-        counts[p.kind] += 1
-        last = j == len(net.plans) - 1
-        core = dict(index=j, fifo_depth=fifo_depth)
-        size_in, size_out = math.prod(p.in_shape), math.prod(p.out_shape)
+    entries = [p.entry for p in net.plans]
+    for j, (p, entry, name_j) in enumerate(zip(net.plans, entries, layer_names(entries))):
+        channels = p.in_shape[2] if p.kind == "pool" else p.size
+        core = CoreMapping(lanes=min(lanes, channels), index=j, fifo_depth=fifo_depth)
         if p.kind == "pool":
-            lay = Layer(name=f"pool{counts['pool']}", kind="pool", source=prev, inputs=size_in,
-                        neurons=size_out, weight_bits=1, membrane_bits=_bits_for(p.size ** 2),
-                        overflow="saturate", neuron=TtfsNeuron(psp="step"),
-                        core=CoreMapping(lanes=min(lanes, p.in_shape[2]), **core),
-                        weight=np.zeros((0, 0), np.int64),
-                        threshold=np.zeros(p.in_shape[2], np.int64), bias=np.zeros(0, np.int64),
-                        geometry={"in_shape": list(p.in_shape), "window": p.size,
-                                  "stride": p.size, "emit": "every_step"})
+            lay = chip_layer(entry, name_j, prev, p.in_shape, p.out_shape, core,
+                             neuron=TtfsNeuron(psp="step"),
+                             threshold=np.zeros(channels, np.int64), bias=np.zeros(0, np.int64))
         else:
             w = net.int_weight(j).numpy().astype(np.int64)
             if p.kind == "conv":  # (C_out, C_in, kh, kw) → rows (c·kh + ky)·kw + kx
                 w = w.transpose(1, 2, 3, 0).reshape(-1, p.size)
             reach = int(np.abs(w).sum(axis=0).max())
             bound = reach * (net.T if net.psp == "ramp" else 1)
-            bits = _bits_for(max(bound, abs(net.theta[j]) + 1))
-            common = dict(source=prev, inputs=size_in, neurons=size_out,
-                          weight_bits=net.bits, membrane_bits=bits, overflow="saturate",
-                          neuron=TtfsNeuron(psp=net.psp), weight=w,
-                          threshold=np.full(p.size, net.theta[j], np.int64),
-                          bias=np.zeros(0, np.int64))
-            if p.kind == "conv":
-                lay = Layer(name=f"conv{counts['conv']}", kind="conv2d",
-                            core=CoreMapping(lanes=min(lanes, p.size), **core),
-                            geometry={"in_shape": list(p.in_shape), "channels": p.size,
-                                      "kernel": [p.kernel, p.kernel], "stride": 1,
-                                      "pad": p.kernel // 2}, **common)
-            else:
-                lay = Layer(name="out" if last else f"fc{counts['fc']}", kind="fc",
-                            core=CoreMapping(lanes=min(lanes, p.size), **core), **common)
+            lay = chip_layer(entry, name_j, prev, p.in_shape, p.out_shape, core,
+                             neuron=TtfsNeuron(psp=net.psp), weight=w,
+                             threshold=np.full(p.size, net.theta[j], np.int64),
+                             bias=np.zeros(0, np.int64), weight_bits=net.bits,
+                             membrane_bits=saturating_bits(max(bound, abs(net.theta[j]) + 1)))
         layers.append(lay)
         prev = lay.name
     desc = CoreDescription(name=name, input_shape=(28, 28), encoder=Encoder("latency", 0),
@@ -453,31 +440,20 @@ def to_description(net: TtfsNet, name: str, lanes: int, fifo_depth: int, provena
 
 # ----------------------------------------------------------------------------- CLI
 
-DEFAULTS = dict(arch="16c5,p2,32c5,p2", time_steps=32, psp="ramp", weight_bits=1, epochs=10,
-                batch=16, lr="0.1", gamma=2, rho=1.0, calib_quantile=0.5, calib_step=0.5,
-                init_mean=0.1, init_std=1.0, train_limit=0, test_limit=0, validation=0, lanes=64,
-                fifo_depth=64, seed=0, threads=1, lr_decay=0.9, hidden_error="displacement",
-                theta_lr=0.0, decay_every=0, dead_reset=0.0)
+DEFAULTS = dict(time_steps=32, psp="ramp", weight_bits=1, gamma=2, rho=1.0,
+                calib_quantile=0.5, calib_step=0.5, init_mean=0.1, init_std=1.0, lanes=64,
+                fifo_depth=64, lr_decay=0.9, hidden_error="displacement", theta_lr=0.0,
+                decay_every=0, dead_reset=0.0)
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
+def _add_own_arguments(p) -> None:
+    """stidi-bp's own options (the common ones are the shell's)."""
     d = DEFAULTS
-    p.add_argument("--data", required=True, help="folder with the MNIST-format IDX files")
-    p.add_argument("--out", required=True, help="output prefix: writes OUT.npz (core "
-                   "description) and OUT.ckpt.npz (shadow weights, thresholds, manifest)")
-    p.add_argument("--arch", default=d["arch"], help="layers before the 10-class output: "
-                   "conv CcK ('same' padding), pool pN, fc N, comma-separated; '' for none "
-                   f"(default {d['arch']}; S4NN: 400)")
     p.add_argument("--time-steps", type=int, default=d["time_steps"], help=f"T (default {d['time_steps']})")
     p.add_argument("--psp", choices=PSPS, default=d["psp"],
                    help=f"ramp (linear PSP) or step (S4NN instantaneous) (default {d['psp']})")
     p.add_argument("--weight-bits", type=int, default=d["weight_bits"],
                    help=f"1: binary (sign of the shadow); 2..8: multi-bit (default {d['weight_bits']})")
-    p.add_argument("--epochs", type=int, default=d["epochs"], help=f"(default {d['epochs']})")
-    p.add_argument("--batch", type=int, default=d["batch"], help=f"images per update (default {d['batch']})")
-    p.add_argument("--lr", default=d["lr"], help="learning rate in half weight ranges per "
-                   "update (binary: in units of the shadow's init scale), one value "
-                   f"or one per weighted layer, comma-separated (default {d['lr']})")
     p.add_argument("--lr-decay", type=float, default=d["lr_decay"],
                    help="learning rate factor per epoch, or per --decay-every images "
                         f"(default {d['lr_decay']})")
@@ -508,32 +484,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"shadow init mean, in half ranges (default {d['init_mean']})")
     p.add_argument("--init-std", type=float, default=d["init_std"],
                    help=f"shadow init std, in half ranges (default {d['init_std']})")
-    p.add_argument("--train-limit", type=int, default=d["train_limit"],
-                   help="use the first N training images (0: all) (default 0)")
-    p.add_argument("--test-limit", type=int, default=d["test_limit"],
-                   help="evaluate on the first N test images (0: all) (default 0)")
-    p.add_argument("--validation", type=int, default=d["validation"],
-                   help="hold out the last N training images (after --train-limit) and report "
-                        "accuracy on them per epoch, for choosing hyper-parameters without "
-                        "looking at the test split (default 0: none)")
     p.add_argument("--lanes", type=int, default=d["lanes"], help=f"(default {d['lanes']})")
     p.add_argument("--fifo-depth", type=int, default=d["fifo_depth"], help=f"(default {d['fifo_depth']})")
-    p.add_argument("--seed", type=int, default=d["seed"], help=f"(default {d['seed']})")
-    p.add_argument("--threads", type=int, default=d["threads"],
-                   help=f"torch threads (default {d['threads']})")
-
-
-def _lrs(text: str, n: int) -> list[float]:
-    try:
-        vals = [float(x) for x in text.split(",")]
-    except ValueError:
-        vals = []
-    if len(vals) == 1:
-        vals = vals * n
-    if len(vals) != n or not all(math.isfinite(v) and v >= 0 for v in vals):
-        raise ValueError(f"--lr {text!r}: give one value or {n} non-negative values, "
-                         "comma-separated")
-    return vals
 
 
 def evaluate(net: TtfsNet, times: np.ndarray, batch: int = 100) -> np.ndarray:
@@ -546,16 +498,22 @@ def evaluate(net: TtfsNet, times: np.ndarray, batch: int = 100) -> np.ndarray:
     return np.concatenate(out) if out else np.zeros(0, np.int64)
 
 
-def run(args: argparse.Namespace) -> int:
-    from neurochip.cli.plot import check_creatable
+class StidiBp:
+    """``neurochip train stidi-bp``: its own options and the rule; the rest is the shell's."""
 
-    try:  # every option, the architecture and the output path before torch and the data
+    name = "stidi-bp"
+    help = ("Mirsadeghi et al.: single-spike (ttfs) networks, layer-local updates from desired "
+            "firing times; the forward pass is the chip's (§6.1)")
+    needs_torch = True
+
+    def add_arguments(self, parser) -> None:
+        _add_own_arguments(parser)
+
+    def check(self, args: argparse.Namespace) -> None:
         if not 1 <= args.weight_bits <= 8:
             raise ValueError("--weight-bits must be in 1..8")
         if not 2 <= args.time_steps <= 4096:
             raise ValueError("--time-steps must be in 2..4096")
-        if args.batch < 1 or args.epochs < 0 or args.threads < 1:
-            raise ValueError("--batch and --threads must be >= 1, --epochs >= 0")
         if not 0 < args.calib_quantile <= 1 or not 0 <= args.calib_step <= 1:
             raise ValueError("--calib-quantile must be in (0, 1] and --calib-step in [0, 1]")
         if not 0 <= args.dead_reset < 1:
@@ -567,54 +525,41 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError("--gamma must be >= 0, --rho finite, --lr-decay finite and > 0")
         if not 1 <= args.lanes <= 256 or not 1 <= args.fifo_depth <= 65536:
             raise ValueError("--lanes must be in 1..256 and --fifo-depth in 1..65536")
-        if min(args.train_limit, args.test_limit, args.validation, args.decay_every) < 0:
-            raise ValueError("--train-limit, --test-limit, --validation and --decay-every "
-                             "must be >= 0")
+        if args.decay_every < 0:
+            raise ValueError("--decay-every must be >= 0")
         if not (math.isfinite(args.init_mean) and math.isfinite(args.init_std)) or args.init_std < 0:
             raise ValueError("--init-mean must be finite and --init-std finite and >= 0")
-        plans = parse_arch(args.arch)
-        lrs = _lrs(args.lr, len(plans))
-        for suffix in (".npz", ".ckpt.npz"):
-            check_creatable(Path(args.out).with_suffix(suffix), "--out")
-    except ValueError as exc:
-        print(f"neurochip: error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        import torch
-    except ImportError:
-        print(f"neurochip: error: the stidi-bp trainer needs PyTorch: {TORCH_HINT}", file=sys.stderr)
-        return 2
+        args.plans = layer_plans(args.arch)
+        rates = iter(lr_values(args, sum(p.kind != "pool" for p in args.plans)))
+        args.lrs = [0.0 if p.kind == "pool" else next(rates) for p in args.plans]  # per plan
+
+    def train(self, args: argparse.Namespace, data: Data) -> int:
+        return train(args, data)
+
+
+TRAINER = StidiBp()
+
+
+def train(args: argparse.Namespace, data: Data) -> int:
+    """Train on the shell's split, write OUT.npz and OUT.ckpt.npz; return the exit code."""
+    import torch
     from tqdm import tqdm
 
-    try:
-        x_tr, y_tr = load_split(args.data, "train")
-        x_te, y_te = load_split(args.data, "test")
-    except (ValueError, OSError) as exc:
-        print(f"neurochip: error: {exc}", file=sys.stderr)
-        return 2
-    torch.set_num_threads(args.threads)
+    plans, lrs = args.plans, args.lrs
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    if args.train_limit:
-        x_tr, y_tr = x_tr[:args.train_limit], y_tr[:args.train_limit]
-    if args.test_limit:
-        x_te, y_te = x_te[:args.test_limit], y_te[:args.test_limit]
-    if args.validation:
-        if args.validation >= len(x_tr):
-            print(f"neurochip: error: --validation {args.validation} leaves no training images "
-                  f"(there are {len(x_tr)}); use fewer", file=sys.stderr)
-            return 2
-        x_va, y_va = x_tr[-args.validation:], y_tr[-args.validation:]
-        x_tr, y_tr = x_tr[:-args.validation], y_tr[:-args.validation]
+    x_tr, y_tr, x_va, y_va = data.train_x, data.train_y, data.validation_x, data.validation_y
+    x_te, y_te = data.test_x, data.test_y
     T = args.time_steps
     t_tr, t_te = latency_times(x_tr, T), latency_times(x_te, T)
-    held, t_held, y_held = (("validation", latency_times(x_va, T), y_va) if args.validation
+    held, t_held, y_held = (("validation", latency_times(x_va, T), y_va) if len(x_va)
                             else ("test", t_te, y_te))  # what each epoch reports
     net = TtfsNet(torch, plans, T, args.psp, args.weight_bits, rng, args.init_mean, args.init_std)
     with torch.no_grad():
         net.calibrate(torch.tensor(t_tr[:64]), args.calib_quantile, args.calib_step)
     print(f"stidi-bp: {len(x_tr)} train / {len(x_te)} test images, T = {T}, psp {args.psp}, "
-          f"{args.weight_bits}-bit weights, thresholds {net.theta}, {args.threads} thread(s)",
+          f"{args.weight_bits}-bit weights, thresholds {net.theta}, {args.threads} thread(s)"
+          f"{' (default; --threads N to change)' if args.threads_default else ''}",
           file=sys.stderr)
     decay_every = args.decay_every or len(x_tr)
     rule = Learning(gamma=args.gamma, rho=args.rho, hidden_error=args.hidden_error,
@@ -627,11 +572,11 @@ def run(args: argparse.Namespace) -> int:
         correct = 0
         loss = 0.0
         fired: list[Any] = [0 if p.kind != "pool" else None for p in net.plans]
-        bar = tqdm(range(0, len(order), args.batch), desc=f"epoch {epoch + 1}/{args.epochs}",
+        bar = tqdm(range(0, len(order), args.batch_size), desc=f"epoch {epoch + 1}/{args.epochs}",
                    file=sys.stderr, leave=False)
         with torch.no_grad():
             for s in bar:
-                idx = order[s:s + args.batch]
+                idx = order[s:s + args.batch_size]
                 seen = epoch * len(order) + s  # images before this batch
                 lr = [v * args.lr_decay ** (seen // decay_every) for v in lrs]
                 st = train_step(net, torch.tensor(t_tr[idx]), labels[idx], lr, rule)
@@ -655,18 +600,19 @@ def run(args: argparse.Namespace) -> int:
     pred = evaluate(net, t_te)
     from neurochip.description import save
 
-    out = Path(args.out)
-    meta = {"trainer": "neurochip.train.stidi_bp",
-            "command": "neurochip train stidi-bp " + shlex.join(sys.argv[sys.argv.index("stidi-bp") + 1:]
-                                                               if "stidi-bp" in sys.argv else []),
-            "args": {k: v for k, v in vars(args).items() if k != "func"},
+    model_path, ckpt_path = out_paths(args)
+    meta = {"format": CHECKPOINT_FORMAT, "trainer": "neurochip.train.stidi_bp",
+            "command": command_line("stidi-bp"),
+            "args": {k: v for k, v in vars(args).items() if k not in ("func", "plans", "lrs")},
+            **data.provenance(),
             "thresholds": net.theta, "history": history, "train_seconds": round(wall, 1),
             "test_accuracy_trainer": float((pred == y_te).mean())}
-    desc = to_description(net, out.name, args.lanes, args.fifo_depth, {"checkpoint": meta})
-    out.parent.mkdir(parents=True, exist_ok=True)
-    save(desc, out.with_suffix(".npz"))
-    np.savez(out.with_suffix(".ckpt.npz"), manifest=np.array(json.dumps(meta)),
-             **{f"w{j}": w.numpy() for j, w in enumerate(net.weights) if w is not None})
+    desc = to_description(net, out_prefix(args).name, args.lanes, args.fifo_depth,
+                          {"checkpoint": meta})
+    model_path.parent.mkdir(parents=True, exist_ok=True)
+    save(desc, model_path)
+    write_checkpoint(ckpt_path, meta, {f"w{j}": w.numpy() for j, w in enumerate(net.weights)
+                                       if w is not None})
     print(json.dumps({"test_accuracy_trainer": meta["test_accuracy_trainer"],
-                      "train_seconds": meta["train_seconds"], "model": str(out.with_suffix(".npz"))}))
+                      "train_seconds": meta["train_seconds"], "model": str(model_path)}))
     return 0

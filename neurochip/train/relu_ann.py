@@ -1,23 +1,21 @@
 """`neurochip train ann`: a small ReLU network (VGG- or ResNet-style, batch norm after every
 convolution) trained with torch, written as an ANN checkpoint for `neurochip convert`.
 
-The networks are :data:`neurochip.convert.ann.ARCHS`; torch is imported only here."""
+The networks are :data:`neurochip.convert.ann.ARCHS`, named by ``--arch``; the common
+options and the split are the trainer shell's (:mod:`neurochip.train.shell`); torch is
+imported only here."""
 
 from __future__ import annotations
 
 import argparse
-import os
-import shlex
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from neurochip.convert.ann import ARCHS, FORMAT, INPUT, VERSION, AnnCheckpoint, fingerprint, sources
-
-TORCH_HINT = "pip install 'neurochip[train]' (or pip install torch)"
+from neurochip.convert.ann import ARCHS, FORMAT, INPUT, VERSION, AnnCheckpoint, sources
+from neurochip.train.shell import Data, TrainerError, command_line, lr_values, out_paths
 
 
 def build_module(torch: Any, arch: list[dict[str, Any]], in_channels: int):
@@ -77,45 +75,42 @@ def arrays_of(net, arch: list[dict[str, Any]]) -> dict[str, np.ndarray]:
     return out
 
 
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", default="../shared/datasets/fashion-mnist",
-                   help="directory with the IDX files (default: %(default)s)")
-    p.add_argument("--arch", choices=sorted(ARCHS), default="resnet",
-                   help="network (neurochip/convert/ann.py ARCHS; default: %(default)s)")
-    p.add_argument("--out", required=True, help="output checkpoint (.npz)")
-    p.add_argument("--epochs", type=int, default=3, help="(default: %(default)s)")
-    p.add_argument("--batch-size", type=int, default=64, help="(default: %(default)s)")
-    p.add_argument("--lr", type=float, default=2e-3, help="Adam learning rate (default: %(default)s)")
-    p.add_argument("--train-images", type=int, default=0,
-                   help="use only the first N training images (0: all; default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
-    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default: %(default)s)")
+class ReluAnn:
+    """``neurochip train ann``: a named network of :data:`ARCHS`; the rest is the shell's."""
+
+    name = "ann"
+    help = ("a ReLU network (VGG- or ResNet-style, batch norm) for ANN-to-SNN conversion with "
+            "`neurochip convert`")
+    needs_torch = True
+
+    def add_arguments(self, parser) -> None:
+        """No options of its own: the network is ``--arch`` (one of :data:`ARCHS`)."""
+
+    def check(self, args: argparse.Namespace) -> None:
+        if args.arch not in ARCHS:
+            raise TrainerError(f"--arch {args.arch}: the ann trainer builds a named network: "
+                               f"{' or '.join(sorted(ARCHS))}")
+        if args.validation_images:
+            raise TrainerError("--validation-images: the ann trainer reports no validation "
+                               "accuracy; choose the percentile on training images (neurochip "
+                               "convert) and leave it out")
+        if args.epochs < 1:
+            raise TrainerError("--epochs must be at least 1")
+        args.lr = lr_values(args, None)[0]
+
+    def train(self, args: argparse.Namespace, data: Data) -> int:
+        return train(args, data)
 
 
-def run(args: argparse.Namespace) -> int:
-    from neurochip.cli.main import BadInput
-    from neurochip.datasets import load_split
+TRAINER = ReluAnn()
 
-    from neurochip.cli.plot import check_creatable
 
-    for flag, value, lo in (("--epochs", args.epochs, 1), ("--batch-size", args.batch_size, 1),
-                            ("--threads", args.threads, 1), ("--train-images", args.train_images, 0)):
-        if value < lo:
-            raise BadInput(f"{flag} {value} is out of range; use an integer >= {lo}")
-    try:  # before torch, the data and any epoch
-        check_creatable(args.out, "--out")
-    except ValueError as exc:
-        raise BadInput(str(exc)) from exc
-    try:
-        import torch
-    except ImportError as exc:
-        raise BadInput(f"`neurochip train ann` needs PyTorch, which is not installed: {TORCH_HINT}") from exc
-    torch.set_num_threads(args.threads)
+def train(args: argparse.Namespace, data: Data) -> int:
+    """Train the network on the shell's split; write the ANN checkpoint PREFIX.npz."""
+    import torch
+
     torch.manual_seed(args.seed)
-    train_x, train_y = load_split(args.data, "train")
-    test_x, test_y = load_split(args.data, "test")
-    if args.train_images:
-        train_x, train_y = train_x[:args.train_images], train_y[:args.train_images]
+    train_x, train_y, test_x, test_y = data.train_x, data.train_y, data.test_x, data.test_y
     arch = ARCHS[args.arch]
     net = build_module(torch, arch, 1)
     xt = torch.from_numpy(train_x.astype(np.float32) / 255.0)[:, None]
@@ -148,17 +143,14 @@ def run(args: argparse.Namespace) -> int:
     accuracy = float((pred == test_y).mean())
     seconds = time.monotonic() - started
     meta = {"format": FORMAT, "version": VERSION, "trainer": "ann", "arch_name": args.arch,
-            "arch": arch, "input_shape": [28, 28, 1],
-            "dataset": Path(os.path.normpath(args.data)).name, "data_dir": str(args.data),
-            "data_dir_resolved": str(Path(args.data).resolve()),
-            "test_images": int(len(test_x)), "test_split_sha256": fingerprint(test_x, test_y),
-            "train_images": int(len(xt)), "epochs": args.epochs, "lr": args.lr,
+            "arch": arch, "input_shape": [28, 28, 1], **data.provenance(),
+            "epochs": args.epochs, "lr": args.lr,
             "batch_size": args.batch_size, "seed": args.seed,
             "threads": torch.get_num_threads(), "train_seconds": round(seconds, 1),
-            "command": " ".join(["neurochip", shlex.join(sys.argv[1:])]),
+            "command": command_line("ann"),
             "ann_test_accuracy": accuracy}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    AnnCheckpoint(meta, arrays_of(net, arch)).save(args.out)
-    print(f"wrote {args.out}: ANN test accuracy {accuracy:.4f} ({len(test_x)} images), "
+    model_path, _ = out_paths(args)
+    AnnCheckpoint(meta, arrays_of(net, arch)).save(model_path)
+    print(f"wrote {model_path}: ANN test accuracy {accuracy:.4f} ({len(test_x)} images), "
           f"{seconds:.0f} s", file=sys.stderr)
     return 0
