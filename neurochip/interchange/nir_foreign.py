@@ -28,8 +28,9 @@ from neurochip.interchange.nir_io import Graph, NirError
 from neurochip.interchange.nir_kinds import KIND_NIR, SYNAPSE_TYPES, FloatLayer, per_channel
 from neurochip.kinds import get_kind
 from neurochip.interchange.nir_neurons import MODEL_NIR, NEURON_TYPES, NeuronFloat
-from neurochip.quantize import MAX_MEMBRANE_BITS, _bits_for
-from neurochip.train.ste_bp import effective_weight_numpy
+from neurochip.train.ste import effective_weight_numpy
+from neurochip.train.widths import MAX_MEMBRANE_BITS
+from neurochip.train.widths import bits_for as _bits_for
 
 KNOWN = ("Input", "Output", "Flatten", "Scale") + tuple(SYNAPSE_TYPES) + NEURON_TYPES
 DEFAULT_DT = 1e-4
@@ -150,7 +151,7 @@ def _bits_needed(ints: np.ndarray) -> int:
 def _weight_ints(w: np.ndarray, bits_opt: int | None) -> tuple[np.ndarray, np.ndarray, int, str]:
     """(ints, per-column scale, weight_bits, note): exact when ``w`` is integers × 2^-k for
     some k ≥ 0 that fit the bits (one scale 2^-k for the layer), else the quantizer's
-    per-column max-abs scale (neurochip.train.ste_bp.effective_weight_numpy)."""
+    per-column max-abs scale (neurochip.train.ste.effective_weight_numpy)."""
     limit = bits_opt or 8
     for k in range(0, 17):
         scaled = w * float(2 ** k)

@@ -35,7 +35,6 @@ from neurochip.train.arch import ArchError, format_arch, parse_arch, weighted_sh
 from neurochip.train.checkpoint import read_checkpoint, write_checkpoint
 from neurochip.train.latent import LatentBinaryNet
 from neurochip.train.ste import THRESHOLD, _check_bits, _import_torch, binary_activation
-from neurochip.train.ste import effective_weight_numpy  # noqa: F401  (interchange/nir_foreign.py imports it from here)
 from neurochip.train.shell import Data, TrainerError, command_line, lr_values, out_paths
 from neurochip.train.ste_bp_cnn import SpikingCNN
 
