@@ -12,6 +12,8 @@ resumes; steps may run in parallel processes):
   window     ste-bp-mnist-cnn's conv1 and pool1 out of context, placed (the conv path)
   resources  every model, each core out of context on ECP5, Yosys only
   lanes      ste-bp-mnist-small's fc1 with 8, 16, 32, 64 lanes, out of context, placed
+  placed     every model that fits, each core out of context, placed (its Fmax: the slowest
+             core's; hours for all of them here, so it runs last and resumes)
 Models whose shapes equal another shipped model's (only the weight values differ) come
 last. `table` rewrites the block between the markers in models/README.md and
 models/synth_lanes.png from what is there; a model without a report is listed as not run.
@@ -138,6 +140,15 @@ def step_resources(only: list[str] | None = None) -> None:
               OUT / f"{model.stem}.ecp5.json")
 
 
+def step_placed(only: list[str] | None = None) -> None:
+    """Every model (or those named) whose cores fit the device: each core out of context,
+    placed and routed, so the row has an Fmax (the slowest core's). Smallest first."""
+    paths = [HERE / f"{name}.npz" for name in only] if only else models()
+    fitting = [p for p in paths if (_load(f"{p.stem}.ecp5.json") or {}).get("fits")]
+    for model in sorted(fitting, key=lambda p: _load(f"{p.stem}.ecp5.json")["luts"]):
+        synth(model, "ecp5 placed", ["--per-core"], OUT / f"{model.stem}.placed.json")
+
+
 def step_lanes() -> None:
     """fc1 of ste-bp-mnist-small with 8 … 64 lanes, out of context, placed."""
     for lanes in LANES:
@@ -147,7 +158,7 @@ def step_lanes() -> None:
 
 
 STEPS = {"chip": step_chip, "window": step_window, "resources": step_resources,
-         "lanes": step_lanes}
+         "lanes": step_lanes, "placed": step_placed}
 
 
 def run(steps: list[str], only: list[str] | None = None) -> None:
@@ -155,7 +166,7 @@ def run(steps: list[str], only: list[str] | None = None) -> None:
     for model in models():
         chip_figures(model)
     for name in steps:
-        STEPS[name](only) if name == "resources" else STEPS[name]()
+        STEPS[name](only) if name in ("resources", "placed") else STEPS[name]()
 
 
 def _load(name: str) -> dict | None:
@@ -206,13 +217,16 @@ def table() -> str:
         sim = _load(f"{model.stem}.sim.json")
         if model.stem == LANES_MODEL and small:
             rows.append(_row(f"{model.stem} (whole chip)", small, sim))
-        r = _load(f"{model.stem}.ecp5.json")
+        placed = _load(f"{model.stem}.placed.json")
+        r = placed or _load(f"{model.stem}.ecp5.json")
         twin = f", shapes of {same[model.stem]}" if model.stem in same else ""
+        how = ", each placed: Fmax of the slowest" if placed else ""
         if r is None:
             rows.append(f"| {model.stem}{twin} | not synthesised in the time | | | | | | "
                         f"{sim['cycles_per_image']:,.0f} | | {sim['nj_per_image']:.1f} | |")
         else:
-            rows.append(_row(f"{model.stem} (sum of {len(r['cores'])} cores{twin})", r, sim))
+            rows.append(_row(f"{model.stem} (sum of {len(r['cores'])} cores{how}{twin})", r,
+                             sim))
         window = _load(f"{model.stem}.window.json")
         if window:  # some cores placed: the chip's Fmax is at most their slowest
             names = " + ".join(c["name"] for c in window["cores"])
