@@ -263,6 +263,77 @@ def _add_rows32(m: np.ndarray, row: np.ndarray, lo: int, hi: int, wrap: bool, bi
 
 
 @njit(cache=True, inline="always")
+def _add4_rows16(m: np.ndarray, r0: np.ndarray, r1: np.ndarray, r2: np.ndarray,
+                 r3: np.ndarray, lo: int, hi: int, wrap: bool, bits: int) -> None:
+    """Four rows added into the same int16 membranes in one pass, in order r0, r1, r2, r3,
+    each add saturated or wrapped as in _add_rows16 (so every membrane sees exactly the
+    four adds of four _add_rows16 calls). One load and store of the membranes instead of
+    four, and no store-to-load chain through memory between consecutive events."""
+    lo_ = np.int16(lo)
+    hi_ = np.int16(hi)
+    if wrap:
+        mask = (np.int64(1) << bits) - 1
+        for n in range(m.shape[0]):
+            v = np.int16(m[n] + r0[n])
+            v = np.int16(np.int16((v - lo_) & mask) + lo_)
+            v = np.int16(v + r1[n])
+            v = np.int16(np.int16((v - lo_) & mask) + lo_)
+            v = np.int16(v + r2[n])
+            v = np.int16(np.int16((v - lo_) & mask) + lo_)
+            v = np.int16(v + r3[n])
+            m[n] = np.int16(np.int16((v - lo_) & mask) + lo_)
+    else:
+        for n in range(m.shape[0]):
+            v = np.int16(m[n] + r0[n])
+            v = v if v < hi_ else hi_
+            v = v if v > lo_ else lo_
+            v = np.int16(v + r1[n])
+            v = v if v < hi_ else hi_
+            v = v if v > lo_ else lo_
+            v = np.int16(v + r2[n])
+            v = v if v < hi_ else hi_
+            v = v if v > lo_ else lo_
+            v = np.int16(v + r3[n])
+            v = v if v < hi_ else hi_
+            v = v if v > lo_ else lo_
+            m[n] = v
+
+
+@njit(cache=True, inline="always")
+def _add4_rows32(m: np.ndarray, r0: np.ndarray, r1: np.ndarray, r2: np.ndarray,
+                 r3: np.ndarray, lo: int, hi: int, wrap: bool, bits: int) -> None:
+    """As _add4_rows16 for int32 membranes and B <= 31."""
+    lo_ = np.int32(lo)
+    hi_ = np.int32(hi)
+    if wrap:
+        mask = (np.int64(1) << bits) - 1
+        for n in range(m.shape[0]):
+            v = np.int32(m[n] + r0[n])
+            v = np.int32(np.int32((v - lo_) & mask) + lo_)
+            v = np.int32(v + r1[n])
+            v = np.int32(np.int32((v - lo_) & mask) + lo_)
+            v = np.int32(v + r2[n])
+            v = np.int32(np.int32((v - lo_) & mask) + lo_)
+            v = np.int32(v + r3[n])
+            m[n] = np.int32(np.int32((v - lo_) & mask) + lo_)
+    else:
+        for n in range(m.shape[0]):
+            v = np.int32(m[n] + r0[n])
+            v = v if v < hi_ else hi_
+            v = v if v > lo_ else lo_
+            v = np.int32(v + r1[n])
+            v = v if v < hi_ else hi_
+            v = v if v > lo_ else lo_
+            v = np.int32(v + r2[n])
+            v = v if v < hi_ else hi_
+            v = v if v > lo_ else lo_
+            v = np.int32(v + r3[n])
+            v = v if v < hi_ else hi_
+            v = v if v > lo_ else lo_
+            m[n] = v
+
+
+@njit(cache=True, inline="always")
 def _select_overflow(v: np.int64, lo: np.int64, hi: np.int64, wrap: bool,
                      mask: np.int64) -> np.int64:
     """_overflow written as selects, so a loop over neurons vectorises."""
@@ -359,10 +430,12 @@ def expand_params(param_values: np.ndarray, layer_cfg: np.ndarray, n_off: np.nda
     """Per-neuron copies of the per-channel parameters: row r, neuron n = pos·C + ch of layer
     j at n_off[j] + n holds row r of channel ch (``param_values`` holds MAX_PARAM_FIELDS rows
     of total-channels values). Built once per batch, so that a neuron update is one flat,
-    vectorised loop over the layer's N neurons instead of P loops over C channels."""
+    vectorised loop over the layer's N neurons instead of P loops over C channels. int32:
+    every field is a B-bit value (B <= 32), and the updates of B <= 31 layers run in
+    int32 lanes (twice as many per vector as int64)."""
     L = layer_cfg.shape[0]
     stride = param_values.shape[0] // MAX_PARAM_FIELDS
-    out = np.zeros((MAX_PARAM_FIELDS, max(n_off[L], 1)), dtype=np.int64)
+    out = np.zeros((MAX_PARAM_FIELDS, max(n_off[L], 1)), dtype=np.int32)  # B <= 32 values
     for j in range(L):
         C = layer_cfg[j, LC_CHANNELS]
         p0 = layer_cfg[j, LC_P0]
@@ -421,8 +494,40 @@ def _lif_update(mem: np.ndarray, m0: int, params: np.ndarray, layer_cfg: np.ndar
     b = params[LIF_BIAS, m0:m0 + N]
     m = mem[m0:m0 + N]
     f = flags[:N]
+    if leak == LIF_LEAK_NONE and not wrap and layer_cfg[layer, LC_BITS] <= 31:
+        # the common cases (saturating, no leak) as branch-free loops in int32 lanes: with
+        # B <= 31 a membrane plus a bias, and a membrane minus a threshold, fit int32
+        lo_ = np.int32(lo)
+        hi_ = np.int32(hi)
+        if not keep:  # discontinuous: the membrane is cleared after every step
+            for n in range(N):
+                v = np.int32(np.int32(m[n]) + b[n])
+                v = v if v < hi_ else hi_
+                v = v if v > lo_ else lo_
+                f[n] = v > th[n]
+                m[n] = 0
+        elif subtract:
+            for n in range(N):
+                v = np.int32(np.int32(m[n]) + b[n])
+                v = v if v < hi_ else hi_
+                v = v if v > lo_ else lo_
+                spike = v > th[n]
+                r = np.int32(v - th[n])
+                r = r if r < hi_ else hi_
+                r = r if r > lo_ else lo_
+                m[n] = r if spike else v
+                f[n] = spike
+        else:  # reset to zero
+            for n in range(N):
+                v = np.int32(np.int32(m[n]) + b[n])
+                v = v if v < hi_ else hi_
+                v = v if v > lo_ else lo_
+                spike = v > th[n]
+                m[n] = 0 if spike else v
+                f[n] = spike
+        return _list_flagged(flags, N, fired)
     if leak == LIF_LEAK_NONE and keep and subtract and not wrap:
-        # the common case (saturating, subtractive reset, no leak) as one branch-free loop
+        # the same for B = 32 in int64
         for n in range(N):
             v = min(max(np.int64(m[n]) + b[n], lo), hi)
             spike = v > th[n]
@@ -517,6 +622,25 @@ def _bistable_update(mem: np.ndarray, m0: int, params: np.ndarray, layer_cfg: np
     th = params[BIS_THRESHOLD, m0:m0 + N]
     b = params[BIS_BIAS, m0:m0 + N]
     m = mem[m0:m0 + N]
+    if not wrap and layer_cfg[layer, LC_BITS] <= 31:  # saturating, in int32 lanes (as lif)
+        lo_ = np.int32(lo)
+        hi_ = np.int32(hi)
+        if not fire_phase:
+            for n in range(N):
+                v = np.int32(np.int32(m[n]) + b[n])
+                v = v if v < hi_ else hi_
+                m[n] = v if v > lo_ else lo_
+            return 0
+        f = flags[:N]
+        for n in range(N):
+            v = np.int32(m[n])
+            spike = v >= th[n]
+            r = np.int32(v - th[n])
+            r = r if r < hi_ else hi_
+            r = r if r > lo_ else lo_
+            m[n] = r if spike else v
+            f[n] = spike
+        return _list_flagged(flags, N, fired)
     if not fire_phase:
         for n in range(N):
             m[n] = _select_overflow(np.int64(m[n]) + b[n], lo, hi, wrap, mask)
@@ -562,8 +686,24 @@ def _fc_events(mem: np.ndarray, m0: int, weights: np.ndarray, w0: int, layer_cfg
     bits = layer_cfg[j, LC_BITS]
     wrap = layer_cfg[j, LC_WRAP] != 0
     for i in range(ns):
-        _add_at(mem, m0, weights, w0 + src[i] * N, N, lo, hi, wrap, bits)
         after[i] = 1 + K
+    i = 0
+    if bits < 8 * mem.itemsize:  # four events per pass over the membranes (_add4_rows16)
+        m = mem[m0:m0 + N]
+        while i + 4 <= ns:
+            a0 = w0 + src[i] * N
+            a1 = w0 + src[i + 1] * N
+            a2 = w0 + src[i + 2] * N
+            a3 = w0 + src[i + 3] * N
+            if mem.itemsize == 2:
+                _add4_rows16(m, weights[a0:a0 + N], weights[a1:a1 + N], weights[a2:a2 + N],
+                             weights[a3:a3 + N], lo, hi, wrap, bits)
+            else:
+                _add4_rows32(m, weights[a0:a0 + N], weights[a1:a1 + N], weights[a2:a2 + N],
+                             weights[a3:a3 + N], lo, hi, wrap, bits)
+            i += 4
+    for q in range(i, ns):
+        _add_at(mem, m0, weights, w0 + src[q] * N, N, lo, hi, wrap, bits)
     return ns * K
 
 
@@ -857,7 +997,8 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
 
     counts_out (n, classes), cycles_out (n,), core_out (n, layers, N_CORE_COUNTERS), chip_out (n, 3),
     mem_out (n, total neurons), spikes_out (n, T, total neurons) if record_spikes,
-    pot_out (n, total neurons) the ttfs membranes V (0 for other models), pred_out (n,).
+    pot_out (n, total neurons) the ttfs membranes V (0 for other models: it must come
+    zeroed, as simulate allocates it, and is not written without a ttfs layer), pred_out (n,).
     ``mem`` is the membrane scratch (total neurons,), int16 when every layer's B <= 15,
     else int32 (see membrane_dtype); its dtype selects the compiled specialisation.
     The FIFO table (fifo_*, in_*, out_*) is neurochip.graph.Topology.arrays().
@@ -913,6 +1054,9 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
     pot = np.zeros(total_n, dtype=np.int64)  # ttfs membranes V (§6.1)
     params = expand_params(param_values, layer_cfg, n_off)
     conv_w = flip_conv_weights(weights, w_off, layer_cfg)
+    has_ttfs = False
+    for j in range(L):
+        has_ttfs |= layer_cfg[j, LC_MODEL] == MODEL_TTFS
     ok = True
     for img in range(images.shape[0]):
         if img % GROUP == 0:
@@ -1086,7 +1230,9 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
         chip_out[img, CHIP_HOST_STALLS] = host[2]
         for n in range(total_n):
             mem_out[img, n] = mem[n]
-            pot_out[img, n] = pot[n]
+        if has_ttfs:  # pot stays 0 without a ttfs layer: leave pot_out's zero pages alone
+            for n in range(total_n):
+                pot_out[img, n] = pot[n]
         o0 = n_off[output_core]
         best = 0
         if layer_cfg[output_core, LC_MODEL] == MODEL_TTFS:  # §6.1 decision
