@@ -881,34 +881,39 @@ def _run_timing(n_op: np.ndarray, op_f: np.ndarray, op_d: np.ndarray, op_pos: np
         f = host_fifo
         D = fifo_depth[f]
         r0 = ring_off[f]
-        hp = host[0]
+        hp = host[0]  # items pushed (= npush[host_fifo])
         ht = host[1]
+        hst = 0
         k = npush[f]
         slot = push_slot[f]
+        popped = npop[f]
         while hp < items_end:
             e = ht + 1 if hp > 0 else 0
             tt = e
             if k >= D:
-                if npop[f] <= k - D:
+                if popped <= k - D:
                     break
                 x = ring_t[r0 + slot] + 1  # pop k − D
                 tt = e if e > x else x
-            host[2] += tt - e
+            hst += tt - e
             ring_t[r0 + slot] = tt
             slot += 1
             if slot == D:
                 slot = 0
             k += 1
-            npush[f] = k
             ht = tt
             hp += 1
             moved = True
+        npush[f] = k
         push_slot[f] = slot
         host[0] = hp
         host[1] = ht
+        host[2] += hst
         if hp < items_end:
             left = True
         for j in range(L):
+            fj = op_f[j]
+            dj = op_d[j]
             i = op_pos[j]
             n = n_op[j]
             tl = t_last[j]
@@ -917,7 +922,7 @@ def _run_timing(n_op: np.ndarray, op_f: np.ndarray, op_d: np.ndarray, op_pos: np
             while i < n and not blocked:
                 # a run of ops on one FIFO (a source drained, a push program without
                 # fan-out) with the FIFO's state in registers
-                code = op_f[j, i]
+                code = fj[i]
                 if code < F:  # pops
                     f = code
                     D = fifo_depth[f]
@@ -925,11 +930,29 @@ def _run_timing(n_op: np.ndarray, op_f: np.ndarray, op_d: np.ndarray, op_pos: np
                     k = npop[f]
                     avail = npush[f]
                     slot = pop_slot[f]
-                    while i < n and op_f[j, i] == code:
+                    # the host's FIFO: a pop that waits for the host computes the host's
+                    # push k right here (its slot was freed by pop k − D, already known),
+                    # instead of a round of the outer loop per FIFO depth of items
+                    from_host = f == host_fifo
+                    hp = host[0]
+                    ht = host[1]
+                    hst = 0
+                    while i < n and fj[i] == code:
                         if k >= avail:
-                            blocked = True
-                            break
-                        e = tl + op_d[j, i]
+                            if not from_host or hp >= items_end:
+                                blocked = True
+                                break
+                            he = ht + 1 if hp > 0 else 0  # host push k (= hp)
+                            htt = he
+                            if k >= D:
+                                x = ring_t[r0 + slot] + 1  # pop k − D
+                                htt = he if he > x else x
+                            hst += htt - he
+                            ring_t[r0 + slot] = htt
+                            ht = htt
+                            hp += 1
+                            avail += 1
+                        e = tl + dj[i]
                         x = ring_t[r0 + slot] + 1  # push k
                         tl = e if e > x else x
                         ring_t[r0 + slot] = tl
@@ -940,6 +963,12 @@ def _run_timing(n_op: np.ndarray, op_f: np.ndarray, op_d: np.ndarray, op_pos: np
                         i += 1
                     npop[f] = k
                     pop_slot[f] = slot
+                    if from_host and avail != npush[f]:
+                        npush[f] = avail
+                        push_slot[f] = slot  # = avail mod D: pushes caught up with pops
+                        host[0] = hp
+                        host[1] = ht
+                        host[2] += hst
                 else:  # pushes
                     f = code - F
                     D = fifo_depth[f]
@@ -947,8 +976,8 @@ def _run_timing(n_op: np.ndarray, op_f: np.ndarray, op_d: np.ndarray, op_pos: np
                     k = npush[f]
                     freed = npop[f] + D  # pushes up to this one have their slot
                     slot = push_slot[f]
-                    while i < n and op_f[j, i] == code:
-                        e = tl + op_d[j, i]
+                    while i < n and fj[i] == code:
+                        e = tl + dj[i]
                         tt = e
                         if k >= D:
                             if k >= freed:
@@ -1190,27 +1219,40 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
                 cnt[j, C_PUSHES] += (nf + 1) * n_out
                 cnt[j, C_BUSY] += (nf + 1) * n_out
                 g_prev = -1  # gap = update cycles between two pushes
-                pos = 0  # fired is ascending: walk positions instead of dividing by C
+                # group of n = pos·C + ch is pos·K_c + ch div L (§3; fc: one position).
+                # fired is ascending, so walk positions and words instead of dividing
+                # (two integer divisions per spike cost more than the rest of its push)
+                pbase = 0  # pos·C
+                gbase = 0  # pos·K_c
+                word = 0  # ch div L
+                wend = lanes  # (word + 1)·L
+                fj = op_f[j]
+                dj = op_d[j]
+                code0 = F + out_fifo[o0]
                 for s in range(nf):
                     n = fired[s]
-                    if kc == K:  # one position (fc): group n div L
-                        g = n // lanes
-                    else:  # group of n = pos·C + ch is pos·K_c + ch div L (§3)
-                        while n >= (pos + 1) * C:
-                            pos += 1
-                        g = pos * kc + (n - pos * C) // lanes
-                    op_f[j, nop] = F + out_fifo[o0]
-                    op_d[j, nop] = 1 + g - g_prev
+                    while n >= pbase + C:
+                        pbase += C
+                        gbase += kc
+                        word = 0
+                        wend = lanes
+                    ch = n - pbase
+                    while ch >= wend:
+                        wend += lanes
+                        word += 1
+                    g = gbase + word
+                    fj[nop] = code0
+                    dj[nop] = 1 + g - g_prev
                     for o in range(1, n_out):
-                        op_f[j, nop + o] = F + out_fifo[o0 + o]
-                        op_d[j, nop + o] = 1
+                        fj[nop + o] = F + out_fifo[o0 + o]
+                        dj[nop + o] = 1
                     nop += n_out
                     g_prev = g
-                op_f[j, nop] = F + out_fifo[o0]
-                op_d[j, nop] = K - g_prev
+                fj[nop] = code0
+                dj[nop] = K - g_prev
                 for o in range(1, n_out):
-                    op_f[j, nop + o] = F + out_fifo[o0 + o]
-                    op_d[j, nop + o] = 1
+                    fj[nop + o] = F + out_fifo[o0 + o]
+                    dj[nop + o] = 1
                 nop += n_out
                 pend[j] = 1
                 n_op[j] = nop
