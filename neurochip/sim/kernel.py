@@ -734,10 +734,22 @@ def _conv2d_events(mem: np.ndarray, m0: int, weights: np.ndarray, w0: int,
     x = 0
     c = 0
     prev = 0
-    for i in range(ns):
+    cstride = kh * kw * C  # weights of one input channel
+    i = 0
+    while i < ns:
         address = src[i]
         y, x, c = _step_coords(address - prev, y, x, c, c_in, w_in)
-        prev = address
+        # the events at this input position (y, x) (consecutive: ascending addresses,
+        # channel fastest) touch the same output positions, so their window is computed
+        # once and they are applied oy by oy, each membrane row getting the run's weight
+        # rows in event order (_add_run): every membrane gets the same adds in the same
+        # order as event by event
+        base = address - c  # address of channel 0 at (y, x)
+        end = i + 1
+        while end < ns and src[end] < base + c_in:
+            end += 1
+        prev = src[end - 1]
+        c = prev - base
         oy_lo, oy_hi = _window_range(y, kh, p, s, h_out)
         ox_lo, ox_hi = _window_range(x, kw, p, s, w_out)
         touched = 0
@@ -746,20 +758,34 @@ def _conv2d_events(mem: np.ndarray, m0: int, weights: np.ndarray, w0: int,
             touched = (oy_hi - oy_lo + 1) * n_ox
             for oy in range(oy_lo, oy_hi + 1):
                 ky = y + p - oy * s
-                wrow = w0 + (c * kh + ky) * kw * C
+                wrow = w0 + ky * kw * C
                 mrow = m0 + oy * w_out * C
                 if s == 1:  # kx reversed (see flip_conv_weights): one contiguous row
                     kxr = kw - 1 - (x + p - ox_lo)
-                    _add_at(mem, mrow + ox_lo * C, weights, wrow + kxr * C, n_ox * C, lo, hi,
-                            wrap, bits)
+                    _add_run(mem, mrow + ox_lo * C, n_ox * C, weights, wrow + kxr * C,
+                             cstride, src, i, end, base, lo, hi, wrap, bits)
                 else:
                     for ox in range(ox_lo, ox_hi + 1):
                         kx = x + p - ox * s
-                        _add_at(mem, mrow + ox * C, weights, wrow + kx * C, C, lo, hi, wrap,
-                                bits)
-        after[i] = 1 + touched * kc
-        total += touched
+                        _add_run(mem, mrow + ox * C, C, weights, wrow + kx * C, cstride, src,
+                                 i, end, base, lo, hi, wrap, bits)
+        for q in range(i, end):
+            after[q] = 1 + touched * kc
+        total += touched * (end - i)
+        i = end
     return total
+
+
+@njit(cache=True, inline="always")
+def _add_run(mem: np.ndarray, mb: int, width: int, weights: np.ndarray, wb: int,
+             cstride: int, src: np.ndarray, q0: int, q1: int, base: int, lo: int, hi: int,
+             wrap: bool, bits: int) -> None:
+    """The events q0 … q1 − 1 of one input position (channels src[q] − base) added in order
+    into ``mem[mb:mb + width]``: event q's row starts at wb + (src[q] − base)·cstride. The
+    row stays in L1 across the run. (Four rows per pass, as in _fc_events, measured slower
+    here: 131-177 against 43-110 ns/event on the ResNet and CNN convolutions.)"""
+    for q in range(q0, q1):
+        _add_at(mem, mb, weights, wb + (src[q] - base) * cstride, width, lo, hi, wrap, bits)
 
 
 @njit(cache=True)
