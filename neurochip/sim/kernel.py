@@ -1041,8 +1041,8 @@ def _run_timing(n_op: np.ndarray, op_f: np.ndarray, op_d: np.ndarray, op_pos: np
 @njit(cache=True, nogil=True)
 def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed: int,
                    time_steps: int, count_max: int, layer_cfg: np.ndarray,
-                   weights: np.ndarray, w_off: np.ndarray, param_values: np.ndarray,
-                   n_off: np.ndarray, fifo_depth: np.ndarray, fifo_producer: np.ndarray,
+                   weights: np.ndarray, conv_w: np.ndarray, w_off: np.ndarray,
+                   params: np.ndarray, n_off: np.ndarray, fifo_depth: np.ndarray, fifo_producer: np.ndarray,
                    fifo_consumer: np.ndarray, in_ptr: np.ndarray, in_fifo: np.ndarray,
                    out_ptr: np.ndarray, out_fifo: np.ndarray, host_fifo: int,
                    output_core: int, record_spikes: bool,
@@ -1059,6 +1059,9 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
     ``mem`` is the membrane scratch (total neurons,), int16 when every layer's B <= 15,
     else int32 (see membrane_dtype); its dtype selects the compiled specialisation.
     The FIFO table (fifo_*, in_*, out_*) is neurochip.graph.Topology.arrays().
+    ``conv_w`` is :func:`flip_conv_weights` of ``weights`` and ``params`` is
+    :func:`expand_params` of the packed parameter values: model constants, built once per
+    model by ``neurochip.sim.pack`` (not once per chunk of images).
 
     Two passes per time step (docs/simulator.md). The **functional pass** runs the cores
     in description order (a topological order: every source has produced step t when a
@@ -1110,8 +1113,6 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
     flags = fw.view(np.uint8)
     sent = np.zeros(total_n, dtype=np.uint8)  # pool emit = once (§5.3), ttfs fired (§6.1)
     pot = np.zeros(total_n, dtype=np.int64)  # ttfs membranes V (§6.1)
-    params = expand_params(param_values, layer_cfg, n_off)
-    conv_w = flip_conv_weights(weights, w_off, layer_cfg)
     has_ttfs = False
     for j in range(L):
         has_ttfs |= layer_cfg[j, LC_MODEL] == MODEL_TTFS
