@@ -109,6 +109,8 @@ def encode_image(kind: int, pixels: np.ndarray, time_steps: int, seed: int,
             n += 1
         return n
     P = pixels.shape[0]
+    if kind == ENC_LATENCY:  # one event per pixel at most: bucket the pixels by step
+        return _encode_latency(pixels, time_steps, items)
     s = _lfsr_seed(seed, image_index)
     for t in range(time_steps):
         for p in range(P):
@@ -127,6 +129,32 @@ def encode_image(kind: int, pixels: np.ndarray, time_steps: int, seed: int,
         items[n] = EOS
         n += 1
     return n
+
+
+@njit(cache=True)
+def _encode_latency(pixels: np.ndarray, time_steps: int, items: np.ndarray) -> int:
+    """``encode_image`` for ENC_LATENCY (§11): pixel x >= 1 fires once, in step
+    ((255 − x)·T) div 256. A counting sort over the steps (O(P + T)) instead of testing
+    every (step, pixel) pair (O(T·P): 50,176 tests an image at T = 64); same items, in
+    the same order (ascending pixel within a step, then the step's EOS)."""
+    T = time_steps
+    start = np.zeros(T + 1, dtype=np.int64)  # start[t + 1]: events of step t, then offsets
+    for p in range(pixels.shape[0]):
+        x = np.int64(pixels[p])
+        if x >= 1:
+            start[((255 - x) * T) // 256 + 1] += 1
+    for t in range(T):  # step t's items start after the earlier steps' events and EOS tokens
+        start[t + 1] += start[t] + 1
+    cur = start[:T].copy()
+    for p in range(pixels.shape[0]):
+        x = np.int64(pixels[p])
+        if x >= 1:
+            t = ((255 - x) * T) // 256
+            items[cur[t]] = p
+            cur[t] += 1
+    for t in range(T):
+        items[start[t + 1] - 1] = EOS
+    return start[T]
 
 
 @njit(cache=True)
