@@ -609,10 +609,20 @@ def _ttfs_update(mem: np.ndarray, pot: np.ndarray, m0: int, params: np.ndarray,
     i = mem[m0:m0 + N]
     v = pot[m0:m0 + N]
     f = flags[:N]
-    for n in range(N):
-        x = _select_overflow(v[n] + np.int64(i[n]), lo, hi, wrap, mask)
-        v[n] = x
-        f[n] = x > th[n]
+    if not wrap and layer_cfg[layer, LC_BITS] <= 31:  # saturating, in int32 lanes (as lif)
+        lo_ = np.int32(lo)
+        hi_ = np.int32(hi)
+        for n in range(N):
+            x = np.int32(v[n] + np.int32(i[n]))
+            x = x if x < hi_ else hi_
+            x = x if x > lo_ else lo_
+            v[n] = x
+            f[n] = x > th[n]
+    else:
+        for n in range(N):
+            x = _select_overflow(np.int64(v[n]) + np.int64(i[n]), lo, hi, wrap, mask)
+            v[n] = x
+            f[n] = x > th[n]
     if not ramp:
         i[:] = 0
     return _list_flagged(flags, fw, N, fired)
@@ -1140,7 +1150,7 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
     fw = np.zeros((max_n + 15) // 8, dtype=np.uint64)  # spike flags, eight to a word
     flags = fw.view(np.uint8)
     sent = np.zeros(total_n, dtype=np.uint8)  # pool emit = once (§5.3), ttfs fired (§6.1)
-    pot = np.zeros(total_n, dtype=np.int64)  # ttfs membranes V (§6.1)
+    pot = np.zeros(total_n, dtype=np.int32)  # ttfs membranes V (§6.1): B <= 32 bits
     has_ttfs = False
     for j in range(L):
         has_ttfs |= layer_cfg[j, LC_MODEL] == MODEL_TTFS
