@@ -595,13 +595,15 @@ TTFS_THRESHOLD = 0  # row of param_values (the model's param_fields order)
 
 
 @njit(cache=True)
-def _ttfs_update(mem: np.ndarray, pot: np.ndarray, m0: int, params: np.ndarray,
-                 layer_cfg: np.ndarray, layer: int, fired: np.ndarray,
+def _ttfs_update(mem: np.ndarray, pot: np.ndarray, sent: np.ndarray, m0: int,
+                 params: np.ndarray, layer_cfg: np.ndarray, layer: int, fired: np.ndarray,
                  flags: np.ndarray, fw: np.ndarray) -> int:
-    """§6.1 for one EOS token: V ← ovf(V + I), fire iff V > θ (the fired bit is applied
-    by the scheduler, like a pool's sent bit), I kept (ramp) or cleared (step). ``mem``
-    holds I, ``pot`` V, ``params`` the per-neuron parameters (:func:`expand_params`).
-    Writes the fired neuron indices into ``fired``, returns count."""
+    """§6.1 for one EOS token: V ← ovf(V + I), fire iff V > θ, I kept (ramp) or cleared
+    (step). ``mem`` holds I, ``pot`` V, ``params`` the per-neuron parameters
+    (:func:`expand_params`), ``sent`` the fired bits: a neuron goes out only the first
+    time (the emit = once rule of _pool_emit_once, applied here in the same pass, so a
+    neuron that stays above θ is not listed again every step). Writes the neuron indices
+    that go out into ``fired``, returns count."""
     N = layer_cfg[layer, LC_NEURONS]
     lo, hi, wrap, mask = _overflow_of(layer_cfg, layer)
     ramp = layer_cfg[layer, TTFS_RAMP] != 0
@@ -609,6 +611,7 @@ def _ttfs_update(mem: np.ndarray, pot: np.ndarray, m0: int, params: np.ndarray,
     i = mem[m0:m0 + N]
     v = pot[m0:m0 + N]
     f = flags[:N]
+    sb = sent[m0:m0 + N]
     if not wrap and layer_cfg[layer, LC_BITS] <= 31:  # saturating, in int32 lanes (as lif)
         lo_ = np.int32(lo)
         hi_ = np.int32(hi)
@@ -617,12 +620,16 @@ def _ttfs_update(mem: np.ndarray, pot: np.ndarray, m0: int, params: np.ndarray,
             x = x if x < hi_ else hi_
             x = x if x > lo_ else lo_
             v[n] = x
-            f[n] = x > th[n]
+            spike = np.uint8(x > th[n])
+            f[n] = spike & (sb[n] ^ np.uint8(1))  # fired now, not before
+            sb[n] |= spike
     else:
         for n in range(N):
             x = _select_overflow(np.int64(v[n]) + np.int64(i[n]), lo, hi, wrap, mask)
             v[n] = x
-            f[n] = x > th[n]
+            spike = np.uint8(x > th[n])
+            f[n] = spike & (sb[n] ^ np.uint8(1))
+            sb[n] |= spike
     if not ramp:
         i[:] = 0
     return _list_flagged(flags, fw, N, fired)
@@ -1251,14 +1258,16 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
                     nf = _lif_update(mem, m0, params, layer_cfg, j, fired, flags, fw)
                     _lif_counts(cnt[j], K, N)
                 elif model == MODEL_TTFS:
-                    nf = _ttfs_update(mem, pot, m0, params, layer_cfg, j, fired, flags, fw)
+                    nf = _ttfs_update(mem, pot, sent, m0, params, layer_cfg, j, fired, flags,
+                                      fw)
                     _ttfs_counts(cnt[j], K, N)
                 elif model == MODEL_BISTABLE:  # same cycles and reads as lif (§8, §10)
                     nf = _bistable_update(mem, m0, params, layer_cfg, j, t, fired, flags, fw)
                     _lif_counts(cnt[j], K, N)
                 # --- which spikes go out: a sent / fired bit per neuron (§5.3, §6.1)
                 if (kind == KIND_POOL and layer_cfg[j, POOL_ONCE] != 0) or model == MODEL_TTFS:
-                    nf = _pool_emit_once(fired, nf, sent, m0)
+                    if model != MODEL_TTFS:  # _ttfs_update applies the fired bits itself
+                        nf = _pool_emit_once(fired, nf, sent, m0)
                     cnt[j, C_BMREADS] += K
                     cnt[j, C_BMWRITES] += K
                 nspk[j] = nf
