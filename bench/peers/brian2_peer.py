@@ -129,10 +129,20 @@ class Brian2Net:
         self.stages = spec.stages()
         self.period = T + max(self.stages) + 1
         dt = b2.defaultclock.dt
+        # event input (§11.2): c events of address p in one step are c pushes back to back;
+        # Brian2 takes one spike per neuron and step, so address p has K input neurons
+        # p·K … p·K + K − 1 (K the largest count) and its k-th event of a step is neuron
+        # p·K + k, each with p's synapses: ascending neuron order is §4's push order
+        K = max(1, int(spikes.max(initial=0)))
         img, step, pix = np.nonzero(spikes)
+        reps = spikes[img, step, pix].astype(np.int64)
+        event = np.repeat(np.arange(len(pix)), reps)
+        k = np.arange(len(event)) - np.repeat(np.cumsum(reps) - reps, reps)
+        self.copies = K
         # fixed names: generated code is named after its objects, so the same names let
         # every network of a run reuse the code compiled (and cached) in the warm-up
-        groups = {INPUT: b2.SpikeGeneratorGroup(P, pix, (img * self.period + step) * dt,
+        groups = {INPUT: b2.SpikeGeneratorGroup(P * K, pix[event] * K + k,
+                                                (img[event] * self.period + step[event]) * dt,
                                                 name="inputs")}
         objects = [groups[INPUT]]
         self.monitors = []
@@ -158,6 +168,9 @@ class Brian2Net:
             for pos, (src, (pre, post, w)) in enumerate(zip(lay.sources, KIND_SYNAPSES[lay.kind](lay))):
                 if not len(pre):  # a source whose every weight is 0 adds nothing
                     continue
+                if src == INPUT and K > 1:  # every copy of an input address (above)
+                    pre = (np.asarray(pre)[:, None] * K + np.arange(K)).ravel()
+                    post, w = np.repeat(post, K), np.repeat(w, K)
                 src_stage = -1 if src == INPUT else self.stages[src]
                 delay = stage - 1 - src_stage
                 syn = b2.Synapses(groups[src], g, "w : 1 (constant)",
