@@ -18,8 +18,10 @@ import numpy as np
 from numba import njit
 
 from neurochip.description.model import CoreDescription, Layer
+from neurochip.sim.kernel import LIF_LEAK_NONE, LIF_LEAK_SHIFT, LIF_LEAK_SUBTRACT
 
-LEAK_NONE, LEAK_SHIFT, LEAK_SUBTRACT = 0, 1, 2
+# the kernel's lif leak codes (one set of codes: neurochip.sim.kernel)
+LEAK_NONE, LEAK_SUBTRACT, LEAK_SHIFT = LIF_LEAK_NONE, LIF_LEAK_SUBTRACT, LIF_LEAK_SHIFT
 _LEAKS = {"none": LEAK_NONE, "shift": LEAK_SHIFT, "subtract": LEAK_SUBTRACT}
 
 
