@@ -96,6 +96,8 @@ def test_bad_counts_are_refused(make, words):
 def _event_cases():
     for kind in ("fc", "conv2d", "pool", "add"):
         for backend in ("reference", "amaranth", "icarus", "verilator"):
+            if backend == "verilator" and kind != "conv2d":
+                continue  # a Verilator build each: one kind here, all of them on Icarus
             marks = [pytest.mark.slow] if backend in SLOW else []
             for seed in ((11,) if backend == "verilator" else (11, 12)):
                 yield pytest.param(kind, backend, seed, marks=marks, id=f"{kind}-{backend}-{seed}")
