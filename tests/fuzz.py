@@ -1,5 +1,5 @@
-"""Seeded fuzzing of the four input surfaces (issue 28): model files, NIR graphs, IDX
-folders and command-line misuse.
+"""Seeded fuzzing of the input surfaces (issue 28): model files, NIR graphs, IDX folders,
+event recordings (N-MNIST folders and dense .npz, issue 27) and command-line misuse.
 
 ``make_cases(folder, seed, per_surface)`` writes the hostile inputs of each case into
 ``folder`` and returns the cases; ``run_cases`` runs them through ``neurochip.cli.main``
@@ -81,6 +81,7 @@ class Base:
         for split in ("train", "t10k"):
             write_idx(self.idx / f"{split}-images-idx3-ubyte.gz", images[:8])
             write_idx(self.idx / f"{split}-labels-idx1-ubyte.gz", labels[:8])
+        self.event_model = _event_model(folder / "events.npz")
         self.graphs: list[Path] = []
         try:
             from neurochip.interchange.nir_export import export_file
@@ -507,6 +508,123 @@ def idx_case(i: int, rng: random.Random, base: Base, out: Path) -> Case:
     return Case(f"idx-{i:04d}", argv, "refuse", name, f"{split} {target.name}: {how}")
 
 
+# ------------------------------------------------------------------ event recordings
+EVENT_SENSOR = (6, 6)
+
+
+def _event_model(path: Path) -> Path:
+    """A 6×6×2 event-input model (§11.2): an fc of 72 inputs into 3 lif neurons, T = 4."""
+    from neurochip.description import CoreDescription, CoreMapping, Encoder, Layer, save
+    from neurochip.neurons.lif import LifNeuron
+
+    lay = Layer(name="out", inputs=72, neurons=3, weight_bits=2, membrane_bits=12,
+                overflow="saturate", neuron=LifNeuron(reset="subtract", leak="none",
+                                                      leak_amount=0, integration="continuous"),
+                core=CoreMapping(index=0, lanes=3, fifo_depth=4),
+                weight=np.resize(np.array([1, -1, 0, 1, -2]), (72, 3)),
+                threshold=np.full(3, 3), bias=np.zeros(3, dtype=np.int64), source="input")
+    save(CoreDescription(name="fuzz-events", input_shape=(6, 6, 2), encoder=Encoder("events", 0),
+                         time_steps=4, clock_hz=1e8, count_bits=4, layers=[lay]), path)
+    return path
+
+
+def _recording(rng: random.Random, n: int = 40) -> bytes:
+    """A valid 6×6 recording: n events over 40 ms, sorted."""
+    from neurochip.events.nmnist import Events, encode
+
+    t = sorted(rng.randrange(0, 40_000) for _ in range(n))
+    return encode(Events(np.array([rng.randrange(6) for _ in t], np.uint8),
+                         np.array([rng.randrange(6) for _ in t], np.uint8),
+                         np.array([rng.randrange(2) for _ in t], np.uint8), np.array(t)))
+
+
+def events_case(i: int, rng: random.Random, base: Base, out: Path) -> Case:
+    """An N-MNIST folder or a dense .npz for an event-input model, one thing broken."""
+    root = out / f"events-{i:04d}"
+    split = rng.choice(["Test", "Train"])
+    for label in (3, 7):
+        (root / split / str(label)).mkdir(parents=True)
+        for k in (1, 2):
+            (root / split / str(label) / f"{k}.bin").write_bytes(_recording(rng))
+    victim = root / split / str(rng.choice([3, 7])) / f"{rng.choice([1, 2])}.bin"
+    raw = victim.read_bytes()
+    how = rng.choice(["outside", "unsorted", "truncated", "label", "id", "empty", "huge",
+                      "garbage", "no-split", "burst", "window", "dense-members",
+                      "dense-negative", "dense-float", "dense-shape", "dense-declared",
+                      "dense-burst"])
+    name, data, extra = "", str(root), []
+    if how == "outside":
+        rec = bytearray(raw)
+        rec[rng.randrange(len(rec) // 5) * 5 + rng.choice([0, 1])] = rng.choice([6, 33, 255])
+        victim.write_bytes(bytes(rec))
+        name = "outside the"
+    elif how == "unsorted":
+        victim.write_bytes(raw[5:10] + raw[:5] + raw[10:] if raw[2:5] != raw[7:10]
+                           else raw + raw[:5])
+        name = "before the previous event"
+    elif how == "truncated":
+        victim.write_bytes(raw[: len(raw) - rng.randrange(1, 5)])
+        name = "truncated record"
+    elif how == "label":
+        victim.parent.rename(victim.parent.with_name(rng.choice(["x", "10", "-1", "a3"])))
+        name = "not a digit"
+    elif how == "id":
+        victim.rename(victim.with_name(rng.choice(["a.bin", "1x.bin", "-2.bin"])))
+        name = "numeric ids"
+    elif how == "empty":
+        for f in (root / split).rglob("*.bin"):
+            f.unlink()
+        name = "no recordings"
+    elif how == "huge":
+        with victim.open("r+b") as f:
+            f.truncate((1 << 22) * 5 + 5)  # sparse: more events than a recording may hold
+        name = "more than"
+    elif how == "garbage":
+        victim.write_bytes(bytes(rng.randrange(256) for _ in range(rng.randrange(1, 400))))
+        name = ""
+    elif how == "no-split":
+        (root / split).rename(root / ("Train" if split == "Test" else "Test"))
+        name = "folder"
+    elif how == "burst":  # 300 events at one address in one 25 ms step
+        from neurochip.events.nmnist import Events, encode
+
+        t = np.sort(np.r_[np.full(300, 100), np.array([39_000])])
+        victim.write_bytes(encode(Events(np.zeros(301, np.uint8), np.zeros(301, np.uint8),
+                                         np.zeros(301, np.uint8), t)))
+        name = "more than 255"
+    elif how == "window":
+        extra = ["--time-window", rng.choice(["0", "-5", "99999999999"])]
+        name = "--time-window"
+    else:  # dense .npz files
+        dense = root / "dense.npz"
+        counts = np.zeros((2, 4, 2, 6, 6), np.int32)
+        members = {"counts": counts, "labels": np.zeros(2, np.uint8)}
+        if how == "dense-members":
+            members = {rng.choice(["count", "x"]): counts, "labels": members["labels"]}
+        elif how == "dense-negative":
+            counts[0, 0, 0, 0, 0] = -1
+        elif how == "dense-float":
+            members["counts"] = counts.astype(np.float32)
+        elif how == "dense-shape":
+            members["counts"] = np.zeros((2, 4, 2, rng.choice([5, 7]), 6), np.int32)
+        elif how == "dense-burst":
+            counts[1, 2, 1, 3, 3] = rng.choice([256, 10_000])
+        if how == "dense-declared":
+            _npz(dense, {"counts": _npy_header((1 << 20, 4096, 2, 6, 6), "<i4"),
+                         "labels": np.zeros(2, np.uint8)})
+        else:
+            np.savez(dense, **members)
+        data = str(dense)
+    argv = ["simulate", str(base.event_model), "--data", data, "--split",
+            "train" if split == "Train" else "test", "--json"] + extra
+    if data.endswith(".npz"):
+        argv = ["simulate", str(base.event_model), "--data", data, "--json"]
+    if how not in ("window",) and not data.endswith(".npz"):
+        argv += ["--time-window", "10000"]
+    expect = "any" if how == "garbage" else "refuse"
+    return Case(f"events-{i:04d}", argv, expect, name, how)
+
+
 # ------------------------------------------------------------------ command-line misuse
 BAD_INTS = ("0", "-1", "-4", "99999999999999999999")
 BAD_NUMS = ("nan", "inf", "-inf", "-1", "0", "1e308")
@@ -589,7 +707,8 @@ def cli_case(i: int, rng: random.Random, base: Base, out: Path) -> Case:
     return Case(f"cli-{i:04d}", argv, "refuse", name, " ".join(argv[:2]))
 
 
-SURFACES = {"model": model_case, "nir": nir_case, "idx": idx_case, "cli": cli_case}
+SURFACES = {"model": model_case, "nir": nir_case, "idx": idx_case, "events": events_case,
+            "cli": cli_case}
 
 
 def make_cases(folder: Path, seed: int, per_surface: int,
