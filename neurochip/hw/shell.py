@@ -284,13 +284,21 @@ class CoreShell(wiring.Component):
                     m.d.comb += lowest.eq(lane)
             m.d.sync += [s.winner.eq(s.grp_base + lowest), s.winner_valid.eq(1)]
         group_zero = s.group == 0  # a new step: lane 0 (always enabled) starts the scan
-        v = unit.potential_result.word_select(0, B).as_signed()
-        take = group_zero | (v > best_v)
-        cur_v, cur_i = Mux(take, v, best_v), Mux(take, s.grp_base, best_i)
-        for lane in range(1, L):
-            v = unit.potential_result.word_select(lane, B).as_signed()
-            take = unit.enable[lane] & (v > cur_v)
-            cur_v, cur_i = Mux(take, v, cur_v), Mux(take, s.grp_base + lane, cur_i)
+        # the group's argmax as a tree of pairwise compares (depth log2 L, not L: this
+        # path limited the core's Fmax), the right side only if strictly greater, so the
+        # lowest enabled lane of the largest V wins, as the lane-by-lane scan it replaces
+        lanes = [(unit.potential_result.word_select(lane, B).as_signed(), s.grp_base + lane,
+                  unit.enable[lane] if lane else Const(1, 1)) for lane in range(L)]
+        while len(lanes) > 1:
+            pairs = [(a, b) for a, b in zip(lanes[0::2], lanes[1::2])]
+            merged = []
+            for (av, ai, aok), (bv, bi, bok) in pairs:
+                take_b = bok & (~aok | (bv > av))
+                merged.append((Mux(take_b, bv, av), Mux(take_b, bi, ai), aok | bok))
+            lanes = merged + lanes[2 * len(pairs):]
+        group_v, group_i, _ = lanes[0]
+        take = group_zero | (group_v > best_v)  # equal to the running best: keep it
+        cur_v, cur_i = Mux(take, group_v, best_v), Mux(take, group_i, best_i)
         with m.If(s.upd_strobe):
             m.d.sync += [best_v.eq(cur_v), best_i.eq(cur_i)]
         m.d.comb += self.prediction.eq(Mux(s.winner_valid, s.winner, best_i))
