@@ -201,9 +201,10 @@ def _short(cell: str) -> str:
     if cell.startswith("sr_"):
         return "input (harness register)"
     name = cell.split(".", 2)[-1] if cell.startswith("dut.") else cell
-    for cut in ("_TRELLIS", "_LUT4", "_CCU2C", "_DP16KD", "$"):
+    name = name.lstrip("\\")  # Yosys escapes names it made up: \$signal$123
+    for cut in ("_TRELLIS", "_LUT4", "_CCU2C", "_DP16KD"):
         name = name.split(cut)[0]
-    return name
+    return name if name.startswith("$") else name.split("$")[0]
 
 
 def table() -> str:
