@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 
@@ -158,7 +159,7 @@ def simulate_chunks(desc, first, rest, workers: int):
 
     parts, labels, dropped = [], [], 0
     bar = None
-    for chunk in _chain(first, rest):
+    for chunk in itertools.chain([first], rest):
         if bar is None and chunk is not first:  # a folder read in chunks: one bar over them
             bar = _bar()
             if bar is not None:
@@ -180,11 +181,6 @@ def simulate_chunks(desc, first, rest, workers: int):
                               layer_names=parts[0].layer_names,
                               seconds=sum(p.seconds for p in parts))
     return merged, np.concatenate(labels), dropped
-
-
-def _chain(first, rest):
-    yield first
-    yield from rest
 
 
 def _bar():
