@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neurochip.counters import CHIP, CORE
+from neurochip.counters import CHIP, CHIP_COUNTERS, CORE, CORE_COUNTERS
 from neurochip.description import CoreDescription, CoreMapping, Encoder, Layer
 from neurochip.neurons.lif import LifNeuron
 from neurochip.random_networks import random_description, random_inputs
@@ -78,6 +78,27 @@ def test_workers_give_identical_results():
     two = simulate(desc, images, record_spikes=True, chunk=4, workers=2)
     for field in ("counts", "cycles", "core_counters", "chip_counters", "membranes", "spikes"):
         np.testing.assert_array_equal(getattr(one, field), getattr(two, field), err_msg=field)
+
+
+def test_functional_pass_alone_changes_only_the_cycle_figures():
+    """timing=False (the trainers' chip spikes, neurochip.train.chip_forward) gives every
+    spike, membrane, count, prediction and event counter of the timed run; only cycles,
+    stalls and idles are left 0."""
+    timed_only = {"cycles", "stall_cycles", "idle_cycles", "host_stall_cycles"}
+    core = [i for i, name in enumerate(CORE_COUNTERS) if name not in timed_only]
+    chip = [i for i, name in enumerate(CHIP_COUNTERS) if name not in timed_only]
+    for seed in range(8):
+        desc = random_description(seed)
+        images = random_inputs(seed, 10, desc)
+        timed = simulate(desc, images, record_spikes=True)
+        fast = simulate(desc, images, record_spikes=True, timing=False)
+        for field in ("predictions", "counts", "membranes", "potentials", "spikes"):
+            np.testing.assert_array_equal(getattr(fast, field), getattr(timed, field),
+                                          err_msg=f"seed {seed}: {field}")
+        np.testing.assert_array_equal(fast.core_counters[:, :, core],
+                                      timed.core_counters[:, :, core], err_msg=f"seed {seed}")
+        np.testing.assert_array_equal(fast.chip_counters[:, chip], timed.chip_counters[:, chip])
+        assert timed.spikes.any() and timed.cycles.all() and not fast.cycles.any()
 
 
 def _map_layer(name, kind, source, geometry, weight, threshold, lanes, depth, index, bits=16,

@@ -7,9 +7,9 @@ every default are ``../shared/design/seed-algorithms.md`` §1 (PROPOSALs) unless
 
 1. For each conv layer in turn (earlier layers frozen): ``--stdp-images`` training images,
    encoded by the chip's own encoder (§11, the description's seed, each image under its
-   split index), run through the frozen layers with the chip's integer forward pass
-   (:mod:`neurochip.train.chip_forward`, equal to the simulator bit for bit), train the
-   layer with WTA + homeostasis + HB-STDP.
+   split index), run through the frozen layers by the simulator's functional path
+   (:mod:`neurochip.train.chip_forward`: every spike the trainer sees is the chip's),
+   train the layer with WTA + homeostasis + HB-STDP.
 2. Calibrate that layer's per-channel inference threshold so that each channel fires in
    about ``--target-rate`` of its neuron-steps on ``--calib-images`` images (WTA off, as
    on the chip; channels are independent then, so a per-channel bisection is exact).
@@ -18,7 +18,7 @@ every default are ``../shared/design/seed-algorithms.md`` §1 (PROPOSALs) unless
 4. Optional hidden layer (``--hidden H``): a one-hidden-layer perceptron on the counts
    whose hidden activation is the IF neuron's count, clamp(⌊z⌋, 0, T), trained through a
    straight-through estimator; its first layer is quantized to an int8 ``fc`` core of H
-   IF neurons, and the hidden spike trains the chip will produce (exact integer forward)
+   IF neurons, and the hidden spike trains the chip will produce (the simulator's)
    replace the pool's as the readout's input.
 5. Readout: softmax regression (torch, Adam, cross-entropy) on the counts; quantized to
    int8 weights, a per-step bias, and a threshold and common bias offset chosen by the
@@ -45,9 +45,11 @@ from dataclasses import asdict
 
 import numpy as np
 
+from neurochip.sim.simulator import encode_images
 from neurochip.train import chip_forward as cf
 from neurochip.train import hb_stdp_rule as rule
-from neurochip.train.restoc_net import Topology, build, conv_layers, fc_membrane_bits
+from neurochip.train.restoc_net import (HIDDEN_LANES, Topology, build, conv_layers, fc_layer,
+                                        fc_membrane_bits)
 from neurochip.train.widths import saturating_bits
 from neurochip.train.shell import Data, command_line, lr_values, out_paths, out_prefix, split_fingerprint
 
@@ -188,11 +190,9 @@ class LayerwiseStdp:
     def layer_input(self, idx: np.ndarray) -> np.ndarray:
         """Input spikes (n, T, P) of the next conv layer for training images ``idx``."""
         desc = self._partial()
-        spikes = cf.encode(desc, self.images[idx], idx)
         if not self.kernels:
-            return spikes
-        last = desc.layers[-1].name
-        return np.stack([cf.run_image(desc, s, upto=last)[last] for s in spikes])
+            return encode_images(desc, self.images[idx], idx)
+        return cf.layer_trains(desc, self.images[idx], idx, desc.layers[-1].name)
 
     def train_layer(self, i: int) -> None:
         top, args = self.top, self.args
@@ -258,24 +258,14 @@ class LayerwiseStdp:
         return hi_t
 
     def _rates(self, lay, inputs: np.ndarray, theta: np.ndarray) -> np.ndarray:
+        """Spikes per neuron-step of each channel of conv layer ``lay`` under thresholds
+        ``theta`` on its input spikes (n, T, P): the chip's own trains."""
         from dataclasses import replace
 
-        lay = replace(lay, threshold=theta.astype(np.int64))
-        lo, hi = cf.bounds(lay)
-        g = lay.geometry
-        h, w, c_in = g["in_shape"]
-        k = g["kernel"][0]
-        counts = np.zeros(self.top.channels, np.int64)
-        m = np.zeros(lay.neurons, np.int64)
-        out = np.zeros(lay.neurons, np.uint8)
-        bias = np.zeros(self.top.channels, np.int64)
-        for s in inputs:
-            m[:] = 0
-            for t in range(s.shape[0]):
-                cf.conv_accumulate(s[t], m, lay.weight, w, c_in, k, k, 1, k // 2, h, w, lo, hi)
-                cf.lif_update(m, self.top.channels, lay.threshold, bias, lo, hi, True,
-                              cf.LEAK_SHIFT, self.top.leak_shift, True, out)
-                counts += out.reshape(-1, self.top.channels).sum(axis=0, dtype=np.int64)
+        h, w, _ = lay.geometry["in_shape"]
+        spikes = cf.run_layer(replace(lay, threshold=theta.astype(np.int64)),
+                              lay.geometry["in_shape"], inputs)
+        counts = spikes.reshape(-1, self.top.channels).sum(axis=0, dtype=np.int64)
         return counts / (len(inputs) * self.top.time_steps * h * w)
 
 
@@ -284,11 +274,9 @@ def features(desc, images: np.ndarray, idx: np.ndarray, progress: bool, what: st
     """Pool spike trains (n, T, F) uint8 of ``images`` under split indices ``idx``."""
     out = np.zeros((len(idx), desc.time_steps, desc.layers[-1].neurons), np.uint8)
     bar = _bar(len(idx), f"features {what}", progress)
-    for start in range(0, len(idx), 100):
-        sl = slice(start, min(len(idx), start + 100))
-        spikes = cf.encode(desc, images[sl], idx[sl])
-        for j, s in enumerate(spikes):
-            out[start + j] = cf.run_image(desc, s)["pool"]
+    for start in range(0, len(idx), cf.CHUNK):  # one simulator call a progress step
+        sl = slice(start, min(len(idx), start + cf.CHUNK))
+        out[sl] = cf.layer_trains(desc, images[sl], idx[sl], "pool")
         bar.update(sl.stop - sl.start)
     bar.close()
     return out
@@ -331,21 +319,13 @@ def train_readout(x: np.ndarray, y: np.ndarray, args: argparse.Namespace, classe
 
 def fc_trains(spikes: np.ndarray, weight: np.ndarray, theta: np.ndarray, bias: np.ndarray,
               bits: int) -> np.ndarray:
-    """Output spike trains (n, T, N) uint8 of the chip's fc core (§5.1, §6) on input
-    trains (n, T, F): IF neurons, subtract reset, no leak, per-neuron θ and bias."""
-    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    n_out = weight.shape[1]
-    th = np.broadcast_to(np.asarray(theta, np.int64), (n_out,)).copy()
-    b = np.ascontiguousarray(bias, np.int64)
-    w = np.ascontiguousarray(weight, np.int64)
-    out = np.zeros((len(spikes), spikes.shape[1], n_out), np.uint8)
-    m = np.zeros(n_out, np.int64)
-    for i, s in enumerate(spikes):
-        m[:] = 0
-        for t in range(s.shape[0]):
-            cf.fc_accumulate(s[t], m, w, lo, hi)
-            cf.lif_update(m, n_out, th, b, lo, hi, False, cf.LEAK_NONE, 0, True, out[i, t])
-    return out
+    """Output spike trains (n, T, N) uint8 of the chip's fc core (§5.1, §6) of ``bits``-bit
+    membranes on input trains (n, T, F): IF neurons, subtract reset, no leak, per-neuron θ
+    and bias (the simulator's, the core alone on those trains)."""
+    from dataclasses import replace
+
+    lay = fc_layer("fc", "input", weight, theta, bias, spikes.shape[1], 0, HIDDEN_LANES, 64)
+    return cf.run_layer(replace(lay, membrane_bits=bits), (spikes.shape[2],), spikes)
 
 
 def fc_counts(spikes: np.ndarray, weight: np.ndarray, theta: int | np.ndarray,

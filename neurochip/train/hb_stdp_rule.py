@@ -1,8 +1,11 @@
 """The probabilistic Hybrid-STDP rule of ReStoCNet on binary kernels, as a Numba kernel.
 
-One image through one conv layer with the chip's integer LIF (§5.2, §6: ±1 kernel, the
-``saturate`` overflow, zero reset, shift leak, continuous), plus what only training
-does (``../shared/design/seed-algorithms.md`` §1, P-R3…P-R5, all PROPOSALs):
+One image through one conv layer with the chip's integer arithmetic (§5.2, §6: ±1
+kernel, the ``saturate`` overflow, zero reset, shift leak, continuous) on the rule's own
+plain arrays, plus what only training does (``../shared/design/seed-algorithms.md`` §1,
+P-R3…P-R5, all PROPOSALs; the chip never runs this, so the accumulation here is the
+rule's own, and every inference spike the trainer uses is the simulator's,
+:mod:`neurochip.train.chip_forward`):
 
 * **competition** — at each output position only the channel with the largest membrane
   among those that crossed their threshold fires (k = 1 WTA across channels; ties to the
@@ -28,8 +31,6 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-
-from neurochip.train.chip_forward import conv_accumulate
 
 LFSR_MASK = 0x80200003
 LUT_SIZE = 16
@@ -62,6 +63,40 @@ def potentiation_lut(eta_pot: float, tau_pot: float, t_win: int) -> np.ndarray:
     lut = np.minimum(np.rint(p * 65536.0), 65536).astype(np.int64)
     lut[dt > t_win] = 0
     return lut
+
+
+@njit(cache=True, inline="always")
+def _sat(v: int, lo: int, hi: int) -> int:
+    return lo if v < lo else (hi if v > hi else v)
+
+
+@njit(cache=True)
+def _conv_accumulate(spikes: np.ndarray, m: np.ndarray, weight: np.ndarray, width: int,
+                     c_in: int, kh: int, kw: int, pad: int, h_out: int, w_out: int, lo: int,
+                     hi: int) -> None:
+    """The rule's own §5.2 accumulation (stride 1): every event of one step (``spikes``
+    (P_in,) uint8) in ascending address, each add saturated to [lo, hi] (§2), on the rule's
+    plain arrays ``m`` (h_out·w_out·C,) int64 and ``weight`` (C_in·kh·kw, C). Training
+    only: the chip's own spikes come from the simulator (neurochip.train.chip_forward)."""
+    c_out = weight.shape[1]
+    for a in range(spikes.shape[0]):
+        if spikes[a] == 0:
+            continue
+        y = a // (width * c_in)
+        x = (a // c_in) % width
+        c = a % c_in
+        for oy in range(h_out):
+            ky = y + pad - oy
+            if ky < 0 or ky >= kh:
+                continue
+            for ox in range(w_out):
+                kx = x + pad - ox
+                if kx < 0 or kx >= kw:
+                    continue
+                r = (c * kh + ky) * kw + kx
+                base = (oy * w_out + ox) * c_out
+                for ch in range(c_out):
+                    m[base + ch] = _sat(m[base + ch] + weight[r, ch], lo, hi)
 
 
 @njit(cache=True)
@@ -125,7 +160,7 @@ def train_image(spikes: np.ndarray, weight: np.ndarray, height: int, width: int,
         for a in range(step.shape[0]):
             if step[a]:
                 last_pre[a] = t
-        conv_accumulate(step, m, weight, width, c_in, kh, kw, 1, pad, h_out, w_out, lo, hi)
+        _conv_accumulate(step, m, weight, width, c_in, kh, kw, pad, h_out, w_out, lo, hi)
         cand_pos[:] = -1
         fired_map[:] = 0
         for pos in range(n_pos):
