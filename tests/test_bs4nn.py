@@ -145,9 +145,36 @@ def test_resume_goes_on_bit_for_bit(tmp_path):
     (["--gamma", "-1"], "--gamma"), (["--lr", "0,0.1"], "--lr"), (["--arch", "0"], "--arch"),
     (["--arch", "20,20"], "--arch"), (["--batch-size", "8"], "--batch-size"),
     (["--fact", "5"], "--fact"), (["--out", "/proc/version/x"], "--out"),
+    (["--lr-decay", "0"], "--lr-decay"), (["--lr-decay", "1.5"], "--lr-decay"),
+    (["--init-low=5,0"], "--init-low"), (["--init-low", "nan,0"], "--init-low"),
 ])
 def test_bad_options_are_refused_before_data_is_read(option, message, capsys, tmp_path):
     args = ["train", "bs4nn", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]
     assert main(args + option) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
+
+
+def test_init_low_and_decay_are_the_notebooks_a_and_a_schedule(tmp_path, capsys):
+    """w ~ U[a, b) as the notebook's (b − a)·U + a; a = 0 keeps the default draw bit for bit;
+    the decayed run differs from the constant one only from its second epoch on."""
+    cfg = bs4nn.Bs4nnConfig(hidden=20, init_low=(-2.0, -10.0))
+    net, plain = bs4nn.init_net(cfg), bs4nn.init_net(bs4nn.Bs4nnConfig(hidden=20))
+    rng = np.random.default_rng(0)
+    assert np.array_equal(net.w0, rng.random((784, 20)) * 7.0 - 2.0)
+    assert net.w0.min() >= -2.0 and (net.w0 < 0).any() and plain.w0.min() >= 0
+    from helpers import write_idx_split
+    from neurochip.train.checkpoint import read_checkpoint
+
+    data = write_idx_split(tmp_path / "d", 120, 30)
+    common = ["train", "bs4nn", "--data", str(data), "--arch", "40", "--draws", "40",
+              "--validation-images", "20", "--fact", "5,10"]  # θ = 20, 10: outputs fire
+    for name, extra in (("c", []), ("d", ["--lr-decay", "0.5"]), ("d1", ["--lr-decay", "0.5"])):
+        assert main(common + ["--out", str(tmp_path / name),
+                              "--epochs", "1" if name == "d1" else "2"] + extra) == 0
+    c, d, d1 = (read_checkpoint(tmp_path / f"{x}.ckpt.npz") for x in ("c", "d", "d1"))
+    assert not np.array_equal(c[1]["w1"], d[1]["w1"])  # epoch 2 at half the rates
+    assert not np.array_equal(c[1]["w0"], d[1]["w0"])
+    c1 = read_checkpoint(tmp_path / "c.ckpt.npz")[0]["history"][0]
+    assert d1[0]["history"][0]["validation"] == c1["validation"]  # epoch 1: the same rates
+    assert "validation_notebook_scoring" in c1

@@ -17,8 +17,8 @@ The procedure, line by line from that notebook:
   f −= lr_f · mean(δ·HF·sign(w)) and the error sent back Δ_j = Σ_k w_kj δ_k HF_kj (real,
   updated weights), L2-normalised;
 * 784-600-10, thr = (100, 100), f = (5, 5), lr = (0.1, 0.1), lr_f = (0.01, 0.01),
-  w ~ U[0, 5) and U[0, 48), γ = 1, epochs of as many draws with replacement as there are
-  training images.
+  w ~ U[a, b) with a = (0, 0), b = (5, 48), γ = 1, epochs of as many draws with replacement
+  as there are training images.
 
 What differs, and why (docs: models/README.md, "BS4NN anchor"):
 
@@ -34,6 +34,8 @@ What differs, and why (docs: models/README.md, "BS4NN anchor"):
 * **Decision**: the chip's (first output to fire, lowest index on a tie; if none fired,
   the largest V at the end). The notebook scores a tie as correct when the true class is
   among the earliest and falls back to the largest V at step T_max − 3.
+* **Learning-rate decay** (``lr_decay``, ours; 1 = the notebook's constant rates): epoch
+  e (from 0) trains with ``lr·decay^e`` and ``lr_f·decay^e``.
 * **Validation**: the last ``validation`` training images are held out and draws come
   from the rest; the epoch with the best held-out accuracy is kept (the notebook keeps
   the best test accuracy).
@@ -61,6 +63,7 @@ class Bs4nnConfig:
     lr: tuple[float, float] = (0.1, 0.1)
     lr_fact: tuple[float, float] = (0.01, 0.01)
     init_high: tuple[float, float] = (5.0, 48.0)
+    init_low: tuple[float, float] = (0.0, 0.0)  # the notebook's ``a``: w ~ U[a, b)
     gamma: int = 1
     seed: int = 0
 
@@ -88,8 +91,9 @@ def _sign(w: np.ndarray) -> np.ndarray:
 
 def init_net(cfg: Bs4nnConfig, inputs: int = 784, classes: int = 10) -> Bs4nnNet:
     rng = np.random.default_rng(cfg.seed)
-    w0 = rng.random((inputs, cfg.hidden)) * cfg.init_high[0]
-    w1 = rng.random((cfg.hidden, classes)) * cfg.init_high[1]
+    (a0, a1), (b0, b1) = cfg.init_low, cfg.init_high
+    w0 = rng.random((inputs, cfg.hidden)) * (b0 - a0) + a0  # the notebook's (b − a)·U + a
+    w1 = rng.random((cfg.hidden, classes)) * (b1 - a1) + a1
     return Bs4nnNet(w0, w1, np.array(cfg.fact, np.float64), np.array(cfg.thr, np.float64))
 
 
@@ -246,6 +250,35 @@ def predict(t_chip, s0, s1, theta0, theta1):
         layer_forward(th, s1, theta1, to, vo, buf_o)
         out[i] = chip_decision(to, vo)
     return out
+
+
+@njit(cache=True)
+def _notebook_correct(t_chip, s0, s1, theta0, theta1, labels):
+    """How many the notebook's test loop counts correct: the true class among the earliest
+    outputs (a tie counts), else the largest V (the chip's final V; the notebook reads it at
+    step T_max − 3)."""
+    n_in, n_hid = s0.shape
+    n_cls = s1.shape[1]
+    th, vh, buf_h = np.empty(n_hid, np.int64), np.empty(n_hid, np.int64), np.empty(n_in, np.int64)
+    to, vo, buf_o = np.empty(n_cls, np.int64), np.empty(n_cls, np.int64), np.empty(n_hid, np.int64)
+    correct = 0
+    for i in range(t_chip.shape[0]):
+        layer_forward(t_chip[i], s0, theta0, th, vh, buf_h)
+        layer_forward(th, s1, theta1, to, vo, buf_o)
+        t_min = to.min()
+        if t_min < NOT_FIRED:
+            correct += to[labels[i]] == t_min
+        else:
+            correct += chip_decision(to, vo) == labels[i]
+    return correct
+
+
+def notebook_scored(net: Bs4nnNet, t_chip: np.ndarray, labels: np.ndarray) -> float:
+    """Accuracy as the notebook scores it (a tie for first counts as correct): the figure
+    BS4NN's published accuracies are, and an upper bound on the chip's."""
+    s0, s1 = net.signs()
+    return float(_notebook_correct(t_chip, s0, s1, *net.thetas(), labels.astype(np.int64))
+                 / len(labels))
 
 
 def accuracy(net: Bs4nnNet, t_chip: np.ndarray, labels: np.ndarray) -> float:

@@ -23,8 +23,8 @@ from neurochip.train.checkpoint import CheckpointFileError, read_checkpoint, wri
 from neurochip.train.shell import Data, TrainerError, command_line, lr_values, out_paths, out_prefix
 
 CHECKPOINT_FORMAT = "neurochip-bs4nn-checkpoint"
-DEFAULTS = dict(thr="100,100", fact="5,5", lr_fact="0.01,0.01", init_high="5,48", gamma=1,
-                draws=0, lanes=64, fifo_depth=64)
+DEFAULTS = dict(thr="100,100", fact="5,5", lr_fact="0.01,0.01", init_high="5,48",
+                init_low="0,0", lr_decay=1.0, gamma=1, draws=0, lanes=64, fifo_depth=64)
 # recorded in the checkpoint and the model's provenance: the options that shape the run
 RECORDED = (*DEFAULTS, "arch", "lr", "epochs", "validation_images", "test_images", "seed")
 
@@ -39,6 +39,11 @@ def _add_own_arguments(p) -> None:
                    "(default 0.01,0.01)")
     p.add_argument("--init-high", default=d["init_high"], help="weights start uniform in "
                    "[0, high) per layer (default 5,48)")
+    p.add_argument("--init-low", default=d["init_low"], help="the low ends: weights start "
+                   "uniform in [low, high) per layer (the notebook's a; default 0,0)")
+    p.add_argument("--lr-decay", type=float, default=d["lr_decay"], help="epoch e trains with "
+                   "the rates × DECAY^e, threshold scales' too (ours; default 1: the notebook's "
+                   "constant rates)")
     p.add_argument("--gamma", type=int, default=d["gamma"], help="output target margin in "
                    "steps (default 1)")
     p.add_argument("--draws", type=int, default=d["draws"], help="samples drawn with "
@@ -49,13 +54,16 @@ def _add_own_arguments(p) -> None:
     p.add_argument("--fifo-depth", type=int, default=d["fifo_depth"], help="(default 64)")
 
 
-def _pair(text: str, name: str, positive: bool) -> tuple[float, float]:
+def _pair(text: str, name: str, positive: bool | None) -> tuple[float, float]:
+    """Two finite numbers; ``positive``: each > 0 (True), ≥ 0 (False), any (None)."""
     try:
         vals = tuple(float(x) for x in text.split(","))
     except ValueError:
         raise ValueError(f"--{name} {text!r}: give two numbers, e.g. 0.1,0.1") from None
     if len(vals) != 2 or not all(math.isfinite(v) for v in vals):
         raise ValueError(f"--{name} {text!r}: give two finite numbers, one per layer")
+    if positive is None:
+        return vals
     if positive and min(vals) <= 0:
         raise ValueError(f"--{name} {text!r}: each value must be > 0")
     if not positive and min(vals) < 0:
@@ -119,6 +127,12 @@ class Bs4nnTrainer:
         hidden = _hidden(args.arch)
         if args.gamma < 0:
             raise ValueError("--gamma must be >= 0")
+        low, high = _pair(args.init_low, "init-low", None), _pair(args.init_high, "init-high", True)
+        if not all(a < b for a, b in zip(low, high)):
+            raise ValueError(f"--init-low {args.init_low}: each low end must be below its "
+                             f"--init-high ({args.init_high})")
+        if not 0 < args.lr_decay <= 1:
+            raise ValueError("--lr-decay must be in (0, 1]")
         if args.draws < 0:
             raise ValueError("--draws must be >= 0")
         if not 1 <= args.lanes <= 256 or not 1 <= args.fifo_depth <= 65536:
@@ -128,6 +142,7 @@ class Bs4nnTrainer:
                                   lr=tuple(lr_values(args, 2)),
                                   lr_fact=_pair(args.lr_fact, "lr-fact", False),
                                   init_high=_pair(args.init_high, "init-high", True),
+                                  init_low=_pair(args.init_low, "init-low", None),
                                   gamma=args.gamma, seed=args.seed)
         if args.resume and not Path(args.resume).is_file():
             raise ValueError(f"--resume {args.resume}: no such checkpoint")
@@ -170,11 +185,14 @@ def train(args: argparse.Namespace, data: Data) -> int:
     for epoch in bar:
         t0 = time.perf_counter()
         picks = rng.integers(0, len(x_tr), draws)
+        scale = args.lr_decay ** epoch
         correct = bs4nn.train_epoch(picks, t_chip, t_rule, labels, net.w0, net.w1, s0, s1,
-                                    net.fact, net.thr, np.array(cfg.lr), np.array(cfg.lr_fact),
-                                    cfg.gamma)
+                                    net.fact, net.thr, np.array(cfg.lr) * scale,
+                                    np.array(cfg.lr_fact) * scale, cfg.gamma)
         val = bs4nn.accuracy(net, t_val, y_va) if v else float("nan")
+        val_nb = bs4nn.notebook_scored(net, t_val, y_va) if v else float("nan")
         rec = {"epoch": epoch + 1, "train_notebook_rule": correct / draws, "validation": val,
+               "validation_notebook_scoring": val_nb,
                "thetas": list(net.thetas()), "seconds": round(time.perf_counter() - t0, 2)}
         net.history.append(rec)
         print(json.dumps(rec), file=sys.stderr, flush=True)
@@ -187,8 +205,11 @@ def train(args: argparse.Namespace, data: Data) -> int:
             "epoch": best["epoch"] if best else len(net.history), "options": options}
     desc = bs4nn.to_description(chosen, name, args.lanes, args.fifo_depth, prov)
     save(desc, model_path)
-    test = bs4nn.accuracy(chosen, bs4nn.input_times(x_te)[0], y_te)
+    t_test = bs4nn.input_times(x_te)[0]
+    test = bs4nn.accuracy(chosen, t_test, y_te)
     print(json.dumps({"model": str(model_path), "epoch": prov["epoch"],
                       "validation": best["validation"] if best else None,
-                      "test_chip_forward": test, "thetas": list(chosen.thetas())}))
+                      "test_chip_forward": test,
+                      "test_notebook_scoring": bs4nn.notebook_scored(chosen, t_test, y_te),
+                      "thetas": list(chosen.thetas())}))
     return 0
