@@ -205,7 +205,7 @@ def test_backend_equals_simulator_on_random_ttfs_network(backend, seed, tmp_path
     desc = random_description(seed, models=("ttfs",))
     sim = assert_backend_equals_simulator(backend, desc,
                                           random_inputs(seed, 3, desc), tmp_path)
-    assert sim.potentials is not None
+    assert sim.states["potentials"] is not None
 
 
 def test_ttfs_suite_has_teeth():
