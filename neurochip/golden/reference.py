@@ -206,6 +206,22 @@ def bistable_update(m: np.ndarray, layer: Layer, t: int) -> tuple[np.ndarray, np
     return fire, np.where(fire, overflow(m - theta, layer), m)
 
 
+# ----------------------------------------------------------------------------- model: lif_refractory
+
+def refractory_update(m: np.ndarray, layer: Layer, t: int,
+                      c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One EOS token of a lif_refractory layer (§6.4), ``c`` the refractory counters (its
+    declared state word): a refractory neuron (c > 0) discards the step (m ← 0) and counts
+    down; the others add the bias and fire where v > θ, which resets m to 0 and c to R.
+    Returns (fired, new m, new c)."""
+    theta, bias = per_neuron(layer, layer.threshold), per_neuron(layer, layer.bias)
+    resting = c > 0
+    v = overflow(m + bias, layer)
+    fire = ~resting & (v > theta)
+    new_c = np.where(resting, c - 1, np.where(fire, layer.neuron.refractory, 0))
+    return fire, np.where(resting | fire, 0, v), new_c
+
+
 # ----------------------------------------------------------------------------- backend tables
 
 @dataclass(frozen=True)
@@ -227,6 +243,7 @@ MODELS: dict[str, Callable] = {
     "lif": neuron_update,
     "ttfs": ttfs_update,
     "bistable": bistable_update,
+    "lif_refractory": refractory_update,
 }
 
 

@@ -6,10 +6,11 @@ peers) register their implementation against the model's ``name``, and
 
 from __future__ import annotations
 
-from neurochip.neurons import bistable, lif, ttfs
+from neurochip.neurons import bistable, lif, lif_refractory, ttfs
 from neurochip.neurons.base import NeuronModel, StateWord, unknown
 
-MODELS: dict[str, NeuronModel] = {m.name: m for m in (lif.MODEL, ttfs.MODEL, bistable.MODEL)}
+MODELS: dict[str, NeuronModel] = {m.name: m for m in (lif.MODEL, ttfs.MODEL, bistable.MODEL,
+                                                       lif_refractory.MODEL)}
 
 
 def get_model(name: str) -> NeuronModel:

@@ -32,6 +32,7 @@ KIND_FC, KIND_CONV2D, KIND_POOL, KIND_ADD = 0, 1, 2, 3
 MODEL_LIF = 0
 MODEL_TTFS = 1
 MODEL_BISTABLE = 2
+MODEL_LIF_REFRACTORY = 3
 
 ENC_BERNOULLI, ENC_RATE, ENC_LATENCY, ENC_EVENTS = 0, 1, 2, 3
 
@@ -693,6 +694,43 @@ def _bistable_update(mem: np.ndarray, m0: int, params: np.ndarray, layer_cfg: np
     return _list_flagged(flags, fw, N, fired)
 
 
+# =========================================================================== model: lif_refractory (§6.4)
+
+REF_PERIOD = MODEL_SLOTS + 0  # R: refractory steps after a spike
+REF_THRESHOLD, REF_BIAS = 0, 1  # rows of param_values (param_fields order, as lif)
+
+
+@njit(cache=True)
+def _refractory_update(mem: np.ndarray, left: np.ndarray, m0: int, params: np.ndarray,
+                       layer_cfg: np.ndarray, layer: int, fired: np.ndarray, flags: np.ndarray,
+                       fw: np.ndarray) -> int:
+    """§6.4 for one EOS token: a neuron with refractory steps ``left`` (its declared state
+    word, §6.3) discards the step (m ← 0) and counts down; the others add the bias and
+    fire where v > θ, which resets m to 0 and starts R refractory steps. ``params`` are
+    the per-neuron parameters (:func:`expand_params`). Writes fired neuron indices into
+    ``fired``, ascending; returns their count."""
+    N = layer_cfg[layer, LC_NEURONS]
+    lo, hi, wrap, mask = _overflow_of(layer_cfg, layer)
+    R = layer_cfg[layer, REF_PERIOD]
+    th = params[REF_THRESHOLD, m0:m0 + N]
+    b = params[REF_BIAS, m0:m0 + N]
+    m = mem[m0:m0 + N]
+    c = left[m0:m0 + N]
+    f = flags[:N]
+    for n in range(N):
+        if c[n] > 0:
+            m[n] = 0
+            c[n] -= 1
+            f[n] = 0
+        else:
+            v = _select_overflow(np.int64(m[n]) + b[n], lo, hi, wrap, mask)
+            spike = v > th[n]
+            m[n] = 0 if spike else v
+            c[n] = R if spike else 0
+            f[n] = spike
+    return _list_flagged(flags, fw, N, fired)
+
+
 # =========================================================================== event loops
 
 @njit(cache=True, inline="always")
@@ -1255,6 +1293,9 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
                     sent_applied = True
                 elif model == MODEL_BISTABLE:
                     nf = _bistable_update(mem, m0, params, layer_cfg, j, t, fired, flags, fw)
+                elif model == MODEL_LIF_REFRACTORY:
+                    nf = _refractory_update(mem, state[0], m0, params, layer_cfg, j, fired,
+                                            flags, fw)
                 _update_counts(cnt[j], K, N, layer_cfg[j, LC_STATE_WORDS])
                 # --- which spikes go out: a sent / fired bit per neuron (§5.3, §6.3)
                 if layer_cfg[j, LC_SENT] != 0:

@@ -80,6 +80,10 @@ def _pack_bistable(layer: Layer, row: np.ndarray) -> None:
     row[kernel.BIS_PHASE] = layer.neuron.phase
 
 
+def _pack_lif_refractory(layer: Layer, row: np.ndarray) -> None:
+    row[kernel.REF_PERIOD] = layer.neuron.refractory
+
+
 # backend tables: kind / neuron model name -> (kernel code, packer of its columns)
 KIND_PACKERS: dict[str, tuple[int, Callable[[Layer, np.ndarray], None]]] = {
     "fc": (kernel.KIND_FC, _pack_fc),
@@ -91,6 +95,7 @@ MODEL_PACKERS: dict[str, tuple[int, Callable[[Layer, np.ndarray], None]]] = {
     "lif": (kernel.MODEL_LIF, _pack_lif),
     "ttfs": (kernel.MODEL_TTFS, _pack_ttfs),
     "bistable": (kernel.MODEL_BISTABLE, _pack_bistable),
+    "lif_refractory": (kernel.MODEL_LIF_REFRACTORY, _pack_lif_refractory),
 }
 
 
