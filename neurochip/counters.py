@@ -69,17 +69,17 @@ CORE_TABLE: tuple[Counter, ...] = (
     Counter("synaptic_ops", "lane adds of enabled lanes, per event: fc N; conv2d C_out per "
             "touched position; pool 1 per touched window; add 1", "§5, §8",
             "add_per_bit", _b, "B", "accumulate"),
-    Counter("membrane_word_reads", "membrane words read (K per event and per token; ttfs: "
-            "2K per token, I and V)", "§5, §6, §6.1",
+    Counter("membrane_word_reads", "membrane words read (K per event; K·(1 + the model's "
+            "state words) per token: ttfs and lif_refractory 2K)", "§5, §6, §6.3",
             "membrane_read_per_bit", _lanes_b, "L·B", "membrane"),
-    Counter("membrane_word_writes", "membrane words written (K per event and per token; ttfs: "
-            "2K per token, I and V)", "§5, §6, §6.1", "membrane_write_per_bit", _lanes_b, "L·B", "membrane"),
+    Counter("membrane_word_writes", "membrane words written (K per event; K·(1 + the model's "
+            "state words) per token: ttfs and lif_refractory 2K)", "§5, §6, §6.3", "membrane_write_per_bit", _lanes_b, "L·B", "membrane"),
     Counter("param_word_reads", "parameter-memory words read (K per token)", "§6",
             "param_read_per_bit", _param_word, "L · parameter-word bits (lif: 2B, ttfs: B)", "neuron_update"),
     Counter("neuron_updates", "enabled neurons updated (N per token)", "§6",
             "neuron_update_per_bit", _b, "B", "neuron_update"),
-    Counter("spikes", "neurons that fired and went out (a pool with emit = once and a ttfs "
-            "neuron count only a neuron's first)", "§6, §5.3, §6.1"),
+    Counter("spikes", "neurons that fired and went out (a pool with emit = once and a model "
+            "that emits once, ttfs, count only a neuron's first)", "§6, §5.3, §6.3"),
     Counter("busy_cycles", "pop, accumulation, update and accepted push cycles", "§8",
             "core_busy_cycle", _one, "1 (per cycle)", "clock_control"),
     Counter("stall_cycles", "cycles a push waited on a full FIFO", "§7, §8",
@@ -89,10 +89,10 @@ CORE_TABLE: tuple[Counter, ...] = (
     Counter("address_steps", "output positions the address generator visited (conv2d, pool: "
             "one per touched position)", "§5.2, §5.3", "address_step", _one,
             "1 (per position)", "address_generation"),
-    Counter("bitmap_reads", "sent-bitmap words read (pool with emit = once, ttfs: K per token)",
-            "§5.3, §6.1", "bitmap_read_per_bit", _lanes, "L", "neuron_update"),
-    Counter("bitmap_writes", "sent-bitmap words written (pool with emit = once, ttfs: K per "
-            "token)", "§5.3, §6.1", "bitmap_write_per_bit", _lanes, "L", "neuron_update"),
+    Counter("bitmap_reads", "sent-bitmap words read (pool with emit = once, a model that emits "
+            "once: K per token)", "§5.3, §6.3", "bitmap_read_per_bit", _lanes, "L", "neuron_update"),
+    Counter("bitmap_writes", "sent-bitmap words written (pool with emit = once, a model that "
+            "emits once: K per token)", "§5.3, §6.3", "bitmap_write_per_bit", _lanes, "L", "neuron_update"),
 )
 
 CHIP_TABLE: tuple[Counter, ...] = (

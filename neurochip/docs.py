@@ -1,7 +1,8 @@
 """Render the reference tables of ``docs/`` from the declarations (LiteX's "declare once,
 export everywhere"): the manifest fields of ``docs/core-description.md`` (from
-``neurochip.description.schema``, the kinds and the neuron models), the §10 counter table
-of ``docs/architecture.md`` (from ``neurochip.counters``) and the per-event energy table of
+``neurochip.description.schema``, the kinds and the neuron models), the §6.3 per-neuron
+state table and the §10 counter table of ``docs/architecture.md`` (from the neuron models'
+declarations and ``neurochip.counters``) and the per-event energy table of
 ``docs/energy.md`` (from ``neurochip.energy.model`` and the shipped technology table).
 
 Each table sits between ``<!-- BEGIN GENERATED: <name> (make docs) -->`` and
@@ -102,10 +103,40 @@ def render_fields() -> str:
     for m in MODELS.values():
         params = ", ".join(f"`<layer>.{p}`" for p in m.param_fields)
         extra = f"; per-neuron arrays {params}" if params else ""
+        if m.state_words:
+            words = ", ".join(f"`{w.name}`" for w in m.state_words)
+            extra += f"; per-neuron state {words} (architecture.md §6.3)"
         out += ["", f"**Neuron model `{m.name}`** (`layers[i].neuron.model` = `{m.name}`"
                     f"{extra}): {_spec(m.doc, m.section)}", ""]
         out += _field_table(m.fields, "layers[i].neuron.")
     return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- neuron state
+
+def _decision_text(m) -> str:
+    if m.decision.first_spike:
+        return f"first spike, else the largest `{m.decision.fallback}`"
+    return "largest spike count"
+
+
+def render_state() -> str:
+    """§6.3: every model's declared per-neuron state, emit rule and decision."""
+    from neurochip.hw.config import SPACE_STATE
+    from neurochip.neurons import MODELS
+
+    rows = ["| model | state word | holds | bits a neuron | values | reset | readback space |",
+            "|---|---|---|---|---|---|---|"]
+    for m in MODELS.values():
+        for i, w in enumerate(m.state_words):
+            values = "two's complement" if w.signed else "unsigned"
+            rows.append(f"| `{m.name}` | `{w.name}` | {_cell(w.doc)} | {_cell(w.width_text)} | "
+                        f"{values} | {w.reset} | {SPACE_STATE + i} |")
+    rows += ["", "| model | emit | sent bitmap | decision of an output core |", "|---|---|---|---|"]
+    for m in MODELS.values():
+        bitmap = "K × L fired bits, shared with a pool's" if m.emits_once else "a pool's only"
+        rows.append(f"| `{m.name}` | `{m.emit}` | {bitmap} | {_decision_text(m)} |")
+    return "\n".join(rows)
 
 
 # --------------------------------------------------------------------------- counters
@@ -193,6 +224,7 @@ def render_energy() -> str:
 
 BLOCKS: dict[str, tuple[str, Callable[[], str]]] = {
     "manifest-fields": ("docs/core-description.md", render_fields),
+    "neuron-state": ("docs/architecture.md", render_state),
     "counters": ("docs/architecture.md", render_counters),
     "energy-costs": ("docs/energy.md", render_energy),
 }

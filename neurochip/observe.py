@@ -16,7 +16,9 @@ import numpy as np
 
 from neurochip.counters import CHIP_COUNTERS, CORE_COUNTERS
 
-# (field, words), in the order they are compared and reported
+# (field, words), in the order they are compared and reported; the state words the neuron
+# models declare (neurochip.neurons.state_fields, in ``Observation.states``) follow
+# "membranes"
 FIELDS: tuple[tuple[str, str], ...] = (
     ("done", "done status"),
     ("predictions", "prediction"),
@@ -25,10 +27,22 @@ FIELDS: tuple[tuple[str, str], ...] = (
     ("chip_counters", "chip counter"),
     ("core_counters", "counter"),
     ("membranes", "final membrane"),
-    ("potentials", "final potential"),
     ("spikes", "spike"),
 )
-_WORDS = dict(FIELDS)
+
+
+def all_fields() -> tuple[tuple[str, str], ...]:
+    """FIELDS with every declared state word after "membranes"."""
+    from neurochip.neurons import state_fields
+
+    at = [name for name, _ in FIELDS].index("membranes") + 1
+    return FIELDS[:at] + tuple((w.name, w.words) for w in state_fields()) + FIELDS[at:]
+
+
+def state_names() -> tuple[str, ...]:
+    from neurochip.neurons import state_fields
+
+    return tuple(w.name for w in state_fields())
 
 
 @dataclass
@@ -45,10 +59,12 @@ class Observation:
     chip_counters: np.ndarray | None = None  # (n, len(CHIP_COUNTERS))
     membranes: np.ndarray | None = None  # (n, total neurons), after the last step
     spikes: np.ndarray | None = None  # (n, T, total neurons) uint8
-    potentials: np.ndarray | None = None  # (n, total neurons): ttfs V (§6.1), 0 elsewhere
     done: np.ndarray | None = None  # (n,) the chip's done flag after the image (1)
     neuron_offsets: np.ndarray = field(default_factory=lambda: np.zeros(1, np.int64))
     layer_names: tuple[str, ...] = ()
+    # declared state word name -> (n, total neurons), after the last step; 0 in the columns
+    # of layers whose model lacks the word (e.g. "potentials": ttfs V, §6.1)
+    states: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def images(self) -> int:
@@ -61,6 +77,12 @@ class Observation:
         assert self.spikes is not None, "spike trains were not recorded (record_spikes=True)"
         return self.spikes[image, :, self.neuron_offsets[layer]:self.neuron_offsets[layer + 1]]
 
+    def value(self, name: str) -> np.ndarray | None:
+        """Field ``name`` of :func:`all_fields`: an attribute, or a declared state word."""
+        if name in self.states or name in state_names():
+            return self.states.get(name)
+        return getattr(self, name)
+
     def counter(self, name: str) -> np.ndarray:
         """One core counter, (n, layers)."""
         return self.core_counters[:, :, CORE_COUNTERS.index(name)]
@@ -72,10 +94,12 @@ class Observation:
     def head(self, n: int) -> "Observation":
         """The first n images."""
         return replace(self, **{name: getattr(self, name)[:n] for name, _ in FIELDS
-                                if getattr(self, name) is not None})
+                                if getattr(self, name) is not None},
+                       states={name: v[:n] for name, v in self.states.items()})
 
     def arrays(self) -> dict[str, np.ndarray]:
-        out = {name: getattr(self, name) for name, _ in FIELDS if getattr(self, name) is not None}
+        out = {name: self.value(name) for name, _ in all_fields()
+               if self.value(name) is not None}
         out["neuron_offsets"] = np.asarray(self.neuron_offsets, dtype=np.int64)
         return out
 
@@ -94,10 +118,11 @@ class Observation:
         if like is not None:
             names = names if any(names) else like.layer_names
             offsets = like.neuron_offsets if offsets is None else offsets
-        known = {f.name for f in fields(cls)}
+        known = {f.name for f in fields(cls)} - {"states"}
         return cls(**{k: v for k, v in data.items() if k in known},
                    neuron_offsets=np.zeros(1, np.int64) if offsets is None else offsets,
-                   layer_names=names if any(names) else ())
+                   layer_names=names if any(names) else (),
+                   states={k: v for k, v in data.items() if k in state_names()})
 
 
 @dataclass(frozen=True)
@@ -169,7 +194,7 @@ def _locate(obs: Observation, name: str, index: tuple[int, ...]) -> dict:
     if name == "core_counters":
         return {"what": f"counter {CORE_COUNTERS[index[1]]}",
                 "layer": names[index[0]] if names else str(index[0])}
-    if name in ("membranes", "potentials", "spikes"):
+    if name in ("membranes", "spikes") + state_names():
         col = index[-1]
         layer = int(np.searchsorted(obs.neuron_offsets, col, side="right") - 1)
         out = {"layer": names[layer] if names else str(layer),
@@ -193,10 +218,10 @@ def compare(expected: Observation, actual: Observation, limit: int | None = 1000
     compared, differing, diffs = [], {}, {}
     count = 0
     first = ""
-    for name, words in FIELDS:
+    for name, words in all_fields():
         if fields_ is not None and name not in fields_:
             continue
-        a, b = getattr(ref, name), getattr(actual, name)
+        a, b = ref.value(name), actual.value(name)
         if a is None or b is None:
             continue
         compared.append(name)
@@ -218,7 +243,7 @@ def compare(expected: Observation, actual: Observation, limit: int | None = 1000
                 if limit is not None and len(mismatches) >= limit:
                     break
                 index = tuple(int(x) for x in np.unravel_index(j, a.shape[1:]))
-                where = {"what": _WORDS[name], **_locate(ref, name, index)}
+                where = {"what": dict(all_fields())[name], **_locate(ref, name, index)}
                 mismatches.append(Mismatch(int(i), where.pop("what"), int(a[i].flat[j]),
                                            int(b[i].flat[j]), labels=labels, **where))
     if mismatches and not first:

@@ -55,20 +55,32 @@ def _side_stream(rng: np.random.Generator, salt: int = 0x7F5) -> np.random.Gener
     return np.random.default_rng([state & (2**64 - 1), state >> 64, salt])
 
 
+DRAWN_TOGETHER = 3  # the first models of ``Knobs.models`` share one side-stream draw
+
+
 def _pick_model(rng: np.random.Generator, k: Knobs):
     """The first model of ``k.models`` is drawn on the main stream exactly as when it was
     the only model, so adding a model to the registry keeps every seed's kinds, shapes,
-    widths and FIFOs (the suites name seeds for what they contain). Each layer becomes one
-    of the later models with probability (len(models) − 1) / len(models), decided and
-    drawn on a side stream seeded from the main stream's state without consuming it.
-    Returns (the first model, the side stream or None)."""
+    widths and FIFOs (the suites name seeds for what they contain). Of the first
+    DRAWN_TOGETHER models, each layer becomes one of the later ones with probability
+    (m − 1) / m (m of them), decided and drawn on a side stream seeded from the main
+    stream's state without consuming it. Every model after those takes the layer instead
+    with probability 1 / (its position, from 1), decided on a side stream of its own (the
+    last such model that says yes wins), so the draw stays uniform over the models while
+    adding one changes only the layers it takes. Returns (the first model, the side stream
+    or None, the model names to draw from on it)."""
     first = MODELS[str(rng.choice(k.models[:1]))]
-    if len(k.models) == 1:
-        return first, None
+    for position in range(len(k.models), DRAWN_TOGETHER, -1):
+        own = _side_stream(rng, 0x7F5 + position)
+        if own.random() < 1 / position:
+            return first, own, (k.models[position - 1],)
+    together = k.models[:DRAWN_TOGETHER]
+    if len(together) == 1:
+        return first, None, ()
     side = _side_stream(rng)
-    if side.random() < (len(k.models) - 1) / len(k.models):
-        return first, side
-    return first, None
+    if side.random() < (len(together) - 1) / len(together):
+        return first, side, together[1:]
+    return first, None, ()
 
 
 def _layer(rng: np.random.Generator, k: Knobs, kind, name: str, index: int,
@@ -78,9 +90,9 @@ def _layer(rng: np.random.Generator, k: Knobs, kind, name: str, index: int,
     """One random layer of ``kind`` reading ``in_shape`` (neuron ``model`` drawn unless given,
     all of it on ``rng``)."""
     if model is None:
-        model, side = _pick_model(rng, k)
+        model, side, later = _pick_model(rng, k)
     else:
-        model, side = MODELS[model], None
+        model, side, later = MODELS[model], None, ()
     wbits = 1 if kind.name == "pool" else int(rng.integers(1, 9))
     mbits = int(rng.integers(max(2, wbits), 17))
     if k.wide_membranes and rng.random() < 0.3:
@@ -106,7 +118,7 @@ def _layer(rng: np.random.Generator, k: Knobs, kind, name: str, index: int,
     wspan = (1, 1) if kind.name == "pool" else weight_range(wbits)
     params = model.random_params(rng, mbits, wspan, kind.channels(lay), k.extremes)
     if side is not None:  # a later model: its own draws on the side stream
-        other = MODELS[str(side.choice(k.models[1:]))]
+        other = MODELS[str(side.choice(later))]
         lay.neuron = other.random_settings(side, mbits, None if k.extremes else 8)
         params = other.random_params(side, mbits, wspan, kind.channels(lay), k.extremes)
     lay.threshold = params["threshold"]

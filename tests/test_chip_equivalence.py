@@ -205,7 +205,7 @@ def test_backend_equals_simulator_on_random_ttfs_network(backend, seed, tmp_path
     desc = random_description(seed, models=("ttfs",))
     sim = assert_backend_equals_simulator(backend, desc,
                                           random_inputs(seed, 3, desc), tmp_path)
-    assert sim.potentials is not None
+    assert sim.states["potentials"] is not None
 
 
 def test_ttfs_suite_has_teeth():
@@ -226,3 +226,36 @@ def test_ttfs_suite_has_teeth():
                 seen_emit.add(lay.geometry["emit"])
     assert first > 0 and fallback > 0
     assert seen_psp == {"ramp", "step"} and seen_emit == {"once", "every_step"}
+
+
+# ----------------------------------------------------------------------------- lif_refractory (§6.4)
+# a model added through its state declaration (§6.3) alone: networks of refractory neurons
+# only, on every kind, the counter word compared on every backend
+REFRACTORY_SEEDS = {"reference": range(30), "amaranth": range(12), "icarus": range(6),
+                    "verilator": (0,)}
+
+
+@pytest.mark.parametrize("backend, seed", list(_cases(REFRACTORY_SEEDS)))
+def test_backend_equals_simulator_on_random_refractory_network(backend, seed, tmp_path):
+    desc = random_description(seed, models=("lif_refractory",))
+    sim = assert_backend_equals_simulator(backend, desc, random_inputs(seed, 3, desc), tmp_path)
+    assert sim.states["refractory_left"] is not None
+
+
+def test_refractory_suite_has_teeth():
+    """The refractory seeds hold neurons that fire, sit out their period (the counter is
+    non-zero after the last step) and fire again, with R from 1 to 3."""
+    refiring = resting = 0
+    periods = set()
+    for seed in REFRACTORY_SEEDS["reference"]:
+        desc = random_description(seed, models=("lif_refractory",))
+        res = simulate(desc, random_inputs(seed, 3, desc), record_spikes=True)
+        refiring += int((res.spikes.sum(axis=1) >= 2).sum())
+        resting += int((res.states["refractory_left"] > 0).sum())
+        periods |= {lay.neuron.refractory for lay in desc.layers}
+        for lay_i, lay in enumerate(desc.layers):  # never two spikes closer than R + 1 steps
+            for img in range(res.images):
+                for n in range(lay.neurons):
+                    steps = np.flatnonzero(res.layer_spikes(img, lay_i)[:, n])
+                    assert np.all(np.diff(steps) > lay.neuron.refractory), (seed, lay.name, n)
+    assert refiring > 0 and resting > 0 and periods == {1, 2, 3}

@@ -100,9 +100,11 @@ def need_verilator() -> None:
 
 
 # lif-only 0: every kind, a fan-out and an add; 2: emit once; all models 1 and 13:
-# bistable cores (phase counters) and synchronous neurons on residual shortcuts
+# bistable cores (phase counters) and synchronous neurons on residual shortcuts; ttfs 2 and
+# lif_refractory 0: the state-word register files and unit ports (§6.3)
 @pytest.mark.parametrize("seed, models", [(0, ("lif",)), (4, ("lif",)), (9, ("lif",)),
-                                          (2, ("lif",)), (1, None), (13, None)])
+                                          (2, ("lif",)), (1, None), (13, None),
+                                          (2, ("ttfs",)), (0, ("lif_refractory",))])
 def test_generated_verilog_is_lint_clean(tmp_path, seed, models):
     from neurochip.cli.rtl_cmd import lint
 

@@ -50,7 +50,8 @@ def test_every_shipped_model_round_trips_to_the_identical_description(path, tmp_
 
 
 def _model_tags(desc) -> set[str]:
-    """lif, ttfs/ramp, ttfs/step, bistable: the neuron variants a description uses."""
+    """lif, ttfs/ramp, ttfs/step, bistable, lif_refractory: the neuron variants a description
+    uses."""
     return {lay.neuron.model + (f"/{lay.neuron.psp}" if lay.neuron.model == "ttfs" else "")
             for lay in desc.layers}
 
@@ -71,7 +72,7 @@ def test_random_descriptions_round_trip(tmp_path, extremes):
         assert res.exact and res.desc.content_hash() == desc.content_hash(), f"seed {seed}"
         assert res.desc.manifest() == desc.manifest(), f"seed {seed}"
     assert kinds == {"fc", "conv2d", "pool", "add"}
-    assert models == {"lif", "ttfs/ramp", "ttfs/step", "bistable"}
+    assert models == {"lif", "ttfs/ramp", "ttfs/step", "bistable", "lif_refractory"}
 
 
 def test_export_uses_standard_primitives(tmp_path):

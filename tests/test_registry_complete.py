@@ -78,4 +78,37 @@ def test_readback_reads_every_observable_a_model_declares():
     for name, model in MODELS.items():
         declared = set(model.observables(lay, 2))
         assert declared == set(MODEL_READBACK[name]), f"model {name}: readback {MODEL_READBACK[name]}"
-        assert declared <= set(OBSERVABLES), f"model {name}: no decoder for {declared - set(OBSERVABLES)}"
+        decoded = set(OBSERVABLES) | {w.name for w in model.state_words}
+        assert declared <= decoded, f"model {name}: no decoder for {declared - decoded}"
+
+
+def test_state_declarations_fit_every_backend():
+    """§6.3: a model's state words fit the readback spaces 5 … 7 and 32-bit scratch, their
+    names are identifiers that no shell memory, unit port or Observation field uses, a
+    name two models share means one thing, and a first-spike decision names a word."""
+    from dataclasses import fields
+
+    from neurochip.hw.config import SPACE_STATE
+    from neurochip.neurons import state_fields
+    from neurochip.neurons.base import EMITS, MAX_STATE_WORDS
+    from neurochip.observe import Observation
+
+    assert SPACE_STATE + MAX_STATE_WORDS - 1 == 7  # the 3-bit space field
+    taken = {f.name for f in fields(Observation)} | {"param_words", "membranes", "trace",
+                                                     "sent", "membrane", "param_word",
+                                                     "enable", "result", "fire", "step_done"}
+    shared = {w.name: w for w in state_fields()}
+    for name, model in MODELS.items():
+        assert len(model.state_words) <= MAX_STATE_WORDS, name
+        assert model.emit in EMITS, name
+        names = [w.name for w in model.state_words]
+        assert len(set(names)) == len(names), name
+        for w in model.state_words:
+            assert w.name.isidentifier() and w.name not in taken, f"{name}: {w.name}"
+            assert shared[w.name] == w, f"{name}: {w.name} means something else in another model"
+            for bits in range(2, 33):
+                assert 1 <= w.width(bits, model.settings()) <= 32, f"{name}: {w.name}, B = {bits}"
+        if model.decision.first_spike:
+            assert model.decision.fallback in names, name
+        else:
+            assert model.decision.rule == "count", name

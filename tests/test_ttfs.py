@@ -9,7 +9,7 @@ import pytest
 from neurochip.counters import CHIP, CORE
 from neurochip.description import CoreDescription, CoreMapping, DescriptionError, Encoder, Layer
 from neurochip.description import validate
-from neurochip.golden.reference import predict_ttfs, run_batch
+from neurochip.golden.reference import predict_first_spike, run_batch
 from neurochip.neurons.ttfs import TtfsNeuron
 from neurochip.sim import simulate
 from neurochip.sim.simulator import encode_images
@@ -48,7 +48,7 @@ def test_hand_worked_ramp():
         assert res.spikes[0, :, :].tolist() == [[0, 0, 0], [0, 1, 0], [1, 0, 0], [0, 0, 0],
                                                 [0, 0, 0]]
         assert res.membranes[0].tolist() == [4, 4, 0]
-        assert res.potentials[0].tolist() == [15, 15, -2]
+        assert res.states["potentials"][0].tolist() == [15, 15, -2]
         assert res.counts[0].tolist() == [1, 1, 0]
         assert res.predictions[0] == 1
 
@@ -60,7 +60,7 @@ def test_hand_worked_step():
     for res in _both(_chip("step")):
         assert res.spikes[0].sum() == 0
         assert res.membranes[0].tolist() == [0, 0, 0]
-        assert res.potentials[0].tolist() == [4, 4, 0]
+        assert res.states["potentials"][0].tolist() == [4, 4, 0]
         assert res.predictions[0] == 0
 
 
@@ -89,17 +89,17 @@ def test_wrap_overflow_of_v():
     desc = _chip("ramp")
     desc.layers[0].overflow = "wrap"
     for res in _both(desc):
-        assert res.potentials[0].tolist() == [-13, -14, -2]
+        assert res.states["potentials"][0].tolist() == [-13, -14, -2]
 
 
 def test_decision_rule_corners():
     """First step with a spike wins, lowest index within it; else argmax V, lowest index."""
     spikes = np.zeros((4, 3), dtype=np.uint8)
-    assert predict_ttfs(spikes, np.array([1, 5, 5])) == 1
-    assert predict_ttfs(spikes, np.array([-3, -3, -4])) == 0
+    assert predict_first_spike(spikes, np.array([1, 5, 5])) == 1
+    assert predict_first_spike(spikes, np.array([-3, -3, -4])) == 0
     spikes[2, 2] = spikes[2, 1] = 1
     spikes[3, 0] = 1
-    assert predict_ttfs(spikes, np.array([9, 0, 0])) == 1
+    assert predict_first_spike(spikes, np.array([9, 0, 0])) == 1
 
 
 def _saved_with(tmp_path, desc: CoreDescription, mutate) -> str:

@@ -164,7 +164,9 @@ KIND_LAYERS = {"fc": _linear, "conv2d": _conv2d, "pool": _sum_pool, "add": _weig
 NEURON_MODELS = {"lif": _leaky, "ttfs": Declined(TTFS_WHY.format(peer="snn.Leaky")),
                  "bistable": Declined("snnTorch has no neuron whose firing is gated by a global "
                                       "integrate/fire phase (§6.2); snn.Leaky may fire in "
-                                      "every step")}
+                                      "every step"),
+                 "lif_refractory": Declined("snn.Leaky has no refractory period (§6.4: R steps "
+                                            "after a spike with the membrane held at 0)")}
 
 
 class SnnTorchNet:

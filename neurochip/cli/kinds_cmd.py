@@ -126,13 +126,13 @@ def _matrix(cat: dict) -> list[str]:
     cols = [k["name"] for k in cat["kinds"]] + [m["name"] for m in cat["models"]]
     cells = {k["name"]: k["backends"] for k in cat["kinds"] + cat["models"]}
     short = {"yes": "yes", "missing": "MISSING"}
-    col_w = max([len(c) for c in cols] + [8]) + 2
-    out = [(f"{'backend':<12}" + "".join(f"{c:<{col_w}}" for c in cols)).rstrip()]
+    widths = [max(len(c), len("MISSING")) + 2 for c in cols]  # each column its own
+    out = [(f"{'backend':<12}" + "".join(f"{c:<{w}}" for c, w in zip(cols, widths))).rstrip()]
     for b in cat["backends"]:
         row = [short.get(cells[c][b["name"]], cells[c][b["name"]].split(":")[0])
                for c in cols]
         row = ["n/a" if r == "not available" else r for r in row]
-        out.append((f"{b['name']:<12}" + "".join(f"{r:<{col_w}}" for r in row)).rstrip())
+        out.append((f"{b['name']:<12}" + "".join(f"{r:<{w}}" for r, w in zip(row, widths))).rstrip())
     return out
 
 

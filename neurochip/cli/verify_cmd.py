@@ -16,7 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                    "sample, --data, or --random-images) through it on "
                                    "Verilator or Icarus (cocotb) and compare "
                                    "predictions, spike counts, every layer's spike train, "
-                                   "final membranes (and a ttfs core's potentials), cycles "
+                                   "final membranes (and the state words a core's neuron "
+                                   "model declares, e.g. a ttfs core's potentials), cycles "
                                    "and every event counter with the "
                                    "Numba simulator. Exit 1 on any mismatch.")
     p.add_argument("model", help="core description (.npz)")

@@ -15,6 +15,7 @@ import numpy as np
 
 from neurochip.counters import CHIP, CHIP_TABLE, CORE, CORE_TABLE
 from neurochip.description import CoreDescription
+from neurochip.neurons import MODELS
 
 # the table's per-event entries: exactly the ones the counters name
 ENERGY_KEYS = tuple(dict.fromkeys(c.energy for c in CORE_TABLE + CHIP_TABLE if c.energy))
@@ -31,27 +32,40 @@ class KindEnergy:
     memories: dict[str, str]  # memory name -> static_uw key
 
 
-def _no_memory(layer) -> dict[str, int]:
-    return {}
-
-
 @dataclass(frozen=True)
 class ModelEnergy:
     """The counters a neuron model's end-of-step token bumps, and the bits of the memories
-    it adds to a core by static_uw key (leakage)."""
+    it adds to a core by static_uw key (leakage), both from its declaration (§6.3)."""
 
     counters: tuple[str, ...]
-    memory_bits: Callable[..., dict[str, int]] = _no_memory
+    memory_bits: Callable[..., dict[str, int]]
     memory_doc: str = ""  # what memory_bits counts, in words (docs/energy.md)
 
 
-def _ttfs_memory(layer) -> dict[str, int]:
-    """The fired bits (one per neuron, in K words of L bits) unless the core already keeps
-    a pool's sent bitmap, which then holds them (§6.1); like that bitmap, estimated as
-    SRAM leakage. The V register file is, like the membranes, not in the static budget."""
-    from neurochip.golden.reference import kind_keeps_sent
+_UPDATE = ("membrane_word_reads", "membrane_word_writes", "param_word_reads", "neuron_updates",
+           "spikes")
 
-    return {} if kind_keeps_sent(layer) else {"per_kbit_sram": layer.words * layer.core.lanes}
+
+def _fired_bits(layer) -> dict[str, int]:
+    """The fired bits of a model that emits once (one per neuron, in K words of L bits)
+    unless the core already keeps a pool's sent bitmap, which then holds them (§6.3); like
+    that bitmap, estimated as SRAM leakage. State words are register files like the
+    membranes, and like them not in the static budget."""
+    from neurochip.neurons.state import fired_bits
+
+    bits = fired_bits(layer)
+    return {"per_kbit_sram": bits} if bits else {}
+
+
+def declared_energy(model) -> ModelEnergy:
+    """A model's energy entry from its declaration (§6.3): an update cycle's reads and
+    writes (its state words counted as membrane words), and the fired bitmap of a model
+    that emits once."""
+    if not model.emits_once:
+        return ModelEnergy(_UPDATE, lambda layer: {})
+    return ModelEnergy(_UPDATE + ("bitmap_reads", "bitmap_writes"), _fired_bits,
+                       f"{model.name} fired bits (K·L per core; none in a pool, whose sent "
+                       "bitmap holds them)")
 
 
 _ACCUMULATE = ("weight_word_reads", "synaptic_ops", "membrane_word_reads", "membrane_word_writes")
@@ -64,18 +78,10 @@ KIND_ENERGY: dict[str, KindEnergy] = {
                        {"bitmap_memory": "per_kbit_sram"}),
     "add": KindEnergy(_ACCUMULATE, {"weight_memory": "per_kbit_sram"}),
 }
-MODEL_ENERGY: dict[str, ModelEnergy] = {
-    "lif": ModelEnergy(("membrane_word_reads", "membrane_word_writes", "param_word_reads",
-                        "neuron_updates", "spikes")),
-    "ttfs": ModelEnergy(("membrane_word_reads", "membrane_word_writes", "param_word_reads",
-                         "neuron_updates", "spikes", "bitmap_reads", "bitmap_writes"),
-                        _ttfs_memory, "ttfs fired bits (K·L per core; none in a pool, "
-                        "whose sent bitmap holds them)"),
-    # §6.2: the same update cycle (one bias add or one compare and subtract per lane); its
-    # phase counter is one small register per core, inside per_core_logic
-    "bistable": ModelEnergy(("membrane_word_reads", "membrane_word_writes", "param_word_reads",
-                             "neuron_updates", "spikes")),
-}
+# every model's update cycle follows from its declaration (bistable's phase counter, §6.2,
+# is one small register per core, inside per_core_logic)
+MODEL_ENERGY: dict[str, ModelEnergy] = {name: declared_energy(model)
+                                        for name, model in MODELS.items()}
 
 # energy-report components, in report order
 BUCKETS = ("weight_sram", "accumulate", "membrane", "neuron_update", "fifo", "clock_control",

@@ -20,6 +20,8 @@ from neurochip.description import CoreDescription, Layer, signed_range
 from neurochip.golden.encoders import host_addresses
 from neurochip.graph import HOST, Topology
 from neurochip.kinds import get_kind
+from neurochip.neurons import get_model, state_fields
+from neurochip.neurons.state import keeps_sent_bitmap
 from neurochip.observe import Observation
 
 EOS = -1  # an end-of-time-step token in the FIFO models below
@@ -36,7 +38,8 @@ class ReferenceResult:
     cycles: int = -1
     core_counters: np.ndarray | None = None  # (layers, len(CORE_COUNTERS)) int64
     chip_counters: np.ndarray | None = None  # (len(CHIP_COUNTERS),) int64
-    potentials: list[np.ndarray] | None = None  # per layer, (N,): ttfs V (§6.1), else 0
+    # per layer, its model's declared state words (§6.3): name -> (N,), after the last step
+    states: list[dict[str, np.ndarray]] | None = None
 
 
 def overflow(v: np.ndarray, layer: Layer) -> np.ndarray:
@@ -101,18 +104,6 @@ def pool_event_cost(layer: Layer, address: int, source: int = 0) -> tuple[int, d
                      "membrane_word_writes": touched, "address_steps": touched}
 
 
-def pool_emit(layer: Layer, fired: np.ndarray, sent: np.ndarray | None) -> np.ndarray:
-    """§5.3 ``emit = once``: a neuron's spike goes out only if it has not before (its sent
-    bit); every fired neuron sets its bit. ``every_step``: all spikes go out."""
-    return emit_once(fired, sent) if layer.geometry["emit"] == "once" else fired
-
-
-def pool_token_counts(layer: Layer) -> dict[str, int]:
-    """§10: with ``emit = once`` every update cycle reads and writes one bitmap word."""
-    K = layer.words
-    return {"bitmap_reads": K, "bitmap_writes": K} if layer.geometry["emit"] == "once" else {}
-
-
 # ----------------------------------------------------------------------------- kind: add
 
 def add_accumulate(m: np.ndarray, layer: Layer, address: int, source: int = 0) -> np.ndarray:
@@ -157,13 +148,6 @@ def neuron_update(m: np.ndarray, layer: Layer, t: int = 0) -> tuple[np.ndarray, 
     return fire, v
 
 
-def lif_token_counts(layer: Layer) -> dict[str, int]:
-    """§10: K update cycles, each reading a membrane and a parameter word."""
-    K = layer.words
-    return {"membrane_word_reads": K, "membrane_word_writes": K, "param_word_reads": K,
-            "neuron_updates": layer.neurons}
-
-
 # ----------------------------------------------------------------------------- model: ttfs
 
 def ttfs_update(m: np.ndarray, layer: Layer, t: int,
@@ -178,27 +162,18 @@ def ttfs_update(m: np.ndarray, layer: Layer, t: int,
     return fire, i, v
 
 
-def ttfs_token_counts(layer: Layer) -> dict[str, int]:
-    """§10: K update cycles, each reading and writing an I word and a V word, reading a
-    parameter word and the fired-bit word (shared with a pool's sent bitmap, §6.1)."""
+def token_counts(layer: Layer) -> dict[str, int]:
+    """§10 of an EOS token, from the model's declaration (§6.3): K update cycles, each
+    reading a parameter word and reading and writing the membrane word and each declared
+    state word (counted as membrane words), and the sent-bitmap word if the core keeps
+    one."""
     K = layer.words
-    out = {"membrane_word_reads": 2 * K, "membrane_word_writes": 2 * K, "param_word_reads": K,
+    words = K * (1 + len(get_model(layer.neuron.model).state_words))
+    out = {"membrane_word_reads": words, "membrane_word_writes": words, "param_word_reads": K,
            "neuron_updates": layer.neurons}
-    if not kind_keeps_sent(layer):
+    if keeps_sent_bitmap(layer):
         out.update(bitmap_reads=K, bitmap_writes=K)
     return out
-
-
-def kind_keeps_sent(layer: Layer) -> bool:
-    """A pool with emit = once keeps the sent bitmap for its kind (§5.3)."""
-    return layer.kind == "pool" and layer.geometry.get("emit") == "once"
-
-
-def uses_sent(layer: Layer) -> bool:
-    """The core keeps a sent / fired bit per neuron (§5.3, §6.1)."""
-    from neurochip.neurons import get_model
-
-    return kind_keeps_sent(layer) or get_model(layer.neuron.model).fires_once
 
 
 def emit_once(fired: np.ndarray, sent: np.ndarray) -> np.ndarray:
@@ -208,9 +183,9 @@ def emit_once(fired: np.ndarray, sent: np.ndarray) -> np.ndarray:
     return out
 
 
-def predict_ttfs(spikes: np.ndarray, v: np.ndarray) -> int:
-    """§6.1 decision: the class that went out first, lowest index on a tie; if none did,
-    the largest final membrane V, lowest index on a tie."""
+def predict_first_spike(spikes: np.ndarray, v: np.ndarray) -> int:
+    """§6.3 ``first_spike`` decision: the class that went out first, lowest index on a tie;
+    if none did, the largest final fallback state word ``v``, lowest index on a tie."""
     steps = np.flatnonzero(spikes.any(axis=1))
     if steps.size:
         return int(np.flatnonzero(spikes[steps[0]])[0])
@@ -231,41 +206,44 @@ def bistable_update(m: np.ndarray, layer: Layer, t: int) -> tuple[np.ndarray, np
     return fire, np.where(fire, overflow(m - theta, layer), m)
 
 
+# ----------------------------------------------------------------------------- model: lif_refractory
+
+def refractory_update(m: np.ndarray, layer: Layer, t: int,
+                      c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One EOS token of a lif_refractory layer (§6.4), ``c`` the refractory counters (its
+    declared state word): a refractory neuron (c > 0) discards the step (m ← 0) and counts
+    down; the others add the bias and fire where v > θ, which resets m to 0 and c to R.
+    Returns (fired, new m, new c)."""
+    theta, bias = per_neuron(layer, layer.threshold), per_neuron(layer, layer.bias)
+    resting = c > 0
+    v = overflow(m + bias, layer)
+    fire = ~resting & (v > theta)
+    new_c = np.where(resting, c - 1, np.where(fire, layer.neuron.refractory, 0))
+    return fire, np.where(resting | fire, 0, v), new_c
+
+
 # ----------------------------------------------------------------------------- backend tables
-
-def _no_emit(layer: Layer, fired: np.ndarray, state: np.ndarray | None) -> np.ndarray:
-    return fired
-
-
-def _no_counts(layer: Layer) -> dict[str, int]:
-    return {}
-
 
 @dataclass(frozen=True)
 class KindBehaviour:
     event: Callable[[np.ndarray, Layer, int, int], np.ndarray]  # membranes after one event
     cost: Callable[[Layer, int, int], tuple[int, dict[str, int]]]  # busy cycles after the pop
-    emit: Callable = _no_emit  # (layer, fired, per-image kind state) -> spikes that go out
-    token_counts: Callable[[Layer], dict[str, int]] = _no_counts  # kind's share of a token
-
-
-@dataclass(frozen=True)
-class ModelBehaviour:
-    update: Callable[[np.ndarray, Layer, int], tuple[np.ndarray, np.ndarray]]  # (fired, m) at step t
-    counts: Callable[[Layer], dict[str, int]]  # counters of one token (spikes: generic)
-    stateful: bool = False  # update(m, layer, t, v) takes and returns a second register (§6.1)
 
 
 KINDS: dict[str, KindBehaviour] = {
     "fc": KindBehaviour(accumulate, fc_event_cost),
     "conv2d": KindBehaviour(conv2d_accumulate, conv2d_event_cost),
-    "pool": KindBehaviour(pool_accumulate, pool_event_cost, pool_emit, pool_token_counts),
+    "pool": KindBehaviour(pool_accumulate, pool_event_cost),
     "add": KindBehaviour(add_accumulate, add_event_cost),
 }
-MODELS: dict[str, ModelBehaviour] = {
-    "lif": ModelBehaviour(neuron_update, lif_token_counts),
-    "ttfs": ModelBehaviour(ttfs_update, ttfs_token_counts, stateful=True),
-    "bistable": ModelBehaviour(bistable_update, lif_token_counts),  # same cycles and reads (§8)
+# neuron model -> its update at step t: update(m, layer, t, *state) -> (fired, m, *state),
+# ``state`` the model's declared state words in declaration order (§6.3); what goes out,
+# the counts of a token and the decision follow from the declaration
+MODELS: dict[str, Callable] = {
+    "lif": neuron_update,
+    "ttfs": ttfs_update,
+    "bistable": bistable_update,
+    "lif_refractory": refractory_update,
 }
 
 
@@ -291,31 +269,34 @@ def run_functional(desc: CoreDescription, in_spikes: np.ndarray) -> ReferenceRes
     counts = np.zeros(desc.classes, dtype=np.int64)
     count_max = (1 << desc.count_bits) - 1
     sent = [np.zeros(lay.neurons, dtype=bool) for lay in desc.layers]  # sent / fired bits
-    potentials = [np.zeros(lay.neurons, dtype=np.int64) for lay in desc.layers]  # ttfs V
+    states = [initial_state(lay) for lay in desc.layers]  # declared state words (§6.3)
     for t in range(T):
         for j, lay in enumerate(desc.layers):
-            kind, model = KINDS[lay.kind], MODELS[lay.neuron.model]
+            kind, update = KINDS[lay.kind], MODELS[lay.neuron.model]
             for source, f in enumerate(topo.in_fifos[j]):  # sources in drain order (§4)
                 p = topo.producer[f]
                 events = host_addresses(in_spikes[t]) if p == HOST else np.flatnonzero(spikes[p][t])
                 for a in events:
                     membranes[j] = kind.event(membranes[j], lay, int(a), source)
-            if model.stateful:
-                fired, membranes[j], potentials[j] = model.update(membranes[j], lay, t,
-                                                                  potentials[j])
-            else:
-                fired, membranes[j] = model.update(membranes[j], lay, t)
-            if uses_sent(lay):  # a neuron goes out at most once (§5.3, §6.1)
-                spikes[j][t] = emit_once(fired.astype(bool), sent[j])
-            else:
-                spikes[j][t] = kind.emit(lay, fired.astype(bool), sent[j])
+            fired, membranes[j], *words = update(membranes[j], lay, t, *states[j].values())
+            states[j] = dict(zip(states[j], words))
+            fired = fired.astype(bool)
+            # a neuron goes out at most once with a sent bitmap (§5.3, §6.3)
+            spikes[j][t] = emit_once(fired, sent[j]) if keeps_sent_bitmap(lay) else fired
         counts = np.minimum(counts + spikes[topo.output_core][t], count_max)
-    out = desc.layers[topo.output_core]
-    if out.neuron.model == "ttfs":
-        prediction = predict_ttfs(spikes[topo.output_core], potentials[topo.output_core])
+    decision = get_model(desc.layers[topo.output_core].neuron.model).decision
+    if decision.first_spike:
+        prediction = predict_first_spike(spikes[topo.output_core],
+                                         states[topo.output_core][decision.fallback])
     else:
         prediction = predict(counts)
-    return ReferenceResult(spikes, membranes, counts, prediction, potentials=potentials)
+    return ReferenceResult(spikes, membranes, counts, prediction, states=states)
+
+
+def initial_state(layer: Layer) -> dict[str, np.ndarray]:
+    """The layer's declared state words at the start of an image: each at its reset value."""
+    words = get_model(layer.neuron.model).state_words
+    return {w.name: np.full(layer.neurons, w.reset, dtype=np.int64) for w in words}
 
 
 def run_timing(desc: CoreDescription, in_spikes: np.ndarray,
@@ -374,11 +355,9 @@ def run_timing(desc: CoreDescription, in_spikes: np.ndarray,
                 t = tokens_seen[i]
                 tokens_seen[i] += 1
                 fired = np.flatnonzero(functional.spikes[i][t])
-                for name, n in MODELS[lay.neuron.model].counts(lay).items():
+                for name, n in token_counts(lay).items():
                     c[CORE[name]] += n
                 c[CORE["spikes"]] += fired.size  # the spikes that go out (§6)
-                for name, n in KINDS[lay.kind].token_counts(lay).items():
-                    c[CORE[name]] += n
                 outs = topo.out_fifos[i]
                 group = _group_of(lay)
                 for g in range(lay.words):  # one update cycle per group, then its pushes
@@ -433,7 +412,7 @@ def run_batch(desc: CoreDescription, in_spikes: np.ndarray, timing: bool = True)
         predictions=np.array([r.prediction for r in results], dtype=np.int64),
         counts=np.stack([r.counts for r in results]).reshape(n, desc.classes),
         membranes=np.stack([np.concatenate(r.membranes) for r in results]).reshape(n, -1),
-        potentials=np.stack([np.concatenate(r.potentials) for r in results]).reshape(n, -1),
+        states=stacked_states(desc, results),
         spikes=np.stack([np.concatenate(r.spikes, axis=1) for r in results]).reshape(
             n, desc.time_steps, -1).astype(np.uint8),
         neuron_offsets=np.concatenate([[0], np.cumsum([lay.neurons for lay in desc.layers])]),
@@ -445,3 +424,14 @@ def run_batch(desc: CoreDescription, in_spikes: np.ndarray, timing: bool = True)
         obs.chip_counters = np.stack([r.chip_counters for r in results]).reshape(n, len(CHIP_COUNTERS))
         obs.done = np.ones(n, dtype=np.int64)
     return obs
+
+
+def stacked_states(desc: CoreDescription, results: list[ReferenceResult]) -> dict[str, np.ndarray]:
+    """Every declared state word (``state_fields``) over the batch, (n, total neurons): a
+    layer's columns hold its value, or 0 where its model lacks the word."""
+    out = {}
+    for word in state_fields():
+        cols = [np.stack([r.states[j].get(word.name, np.zeros(lay.neurons, np.int64))
+                          for r in results]) for j, lay in enumerate(desc.layers)]
+        out[word.name] = np.concatenate(cols, axis=1).reshape(len(results), -1)
+    return out

@@ -19,7 +19,8 @@ DATA_BITS = 32  # debug readback data width
 
 # debug address = {space[31:29], core[28:24], offset[23:0]}
 SPACE_CHIP, SPACE_COUNTER, SPACE_MEMBRANE, SPACE_TRACE, SPACE_COUNT = range(5)
-SPACE_POTENTIAL = 5  # ttfs membranes V (§6.1), addressed like SPACE_MEMBRANE
+SPACE_STATE = 5  # declared state word i of the core's model in space 5 + i (§6.3), addressed
+# like SPACE_MEMBRANE (ttfs: V in space 5); at most MAX_STATE_WORDS, so 5 + i <= 7
 SPACE_SHIFT, CORE_SHIFT = 29, 24
 OFFSET_BITS = 24
 MAX_CORES = 32
@@ -254,10 +255,11 @@ def membrane_address(core: CoreConfig, neuron: int) -> int:
     return address(SPACE_MEMBRANE, core.index, (word << core.lane_bits) | lane)
 
 
-def potential_address(core: CoreConfig, neuron: int) -> int:
-    """The ttfs membrane V of neuron n (§6.1): the word and lane of its current I."""
+def state_address(core: CoreConfig, index: int, neuron: int) -> int:
+    """State word ``index`` of the core's model (§6.3) of neuron n: the word and lane of its
+    membrane, in space SPACE_STATE + index."""
     word, lane = core.neuron_word(neuron)
-    return address(SPACE_POTENTIAL, core.index, (word << core.lane_bits) | lane)
+    return address(SPACE_STATE + index, core.index, (word << core.lane_bits) | lane)
 
 
 def trace_address(core: CoreConfig, step: int, word: int, slice_: int) -> int:

@@ -3,8 +3,10 @@ and neuron model. It drains the input streams in source order, runs the kind's s
 (address generator) for an address event and the model's neuron unit for the EOS token of
 the last source, pushes the neurons that go out and the token into every output stream
 (fan-out), and owns the membrane register file (with its valid bits), the param memory,
-the accumulator lanes, the sent bitmap of a ``pool`` with ``emit = once``, the spike
-trace, the §10 event counters, the output core's spike counters and the debug readback.
+the accumulator lanes, the sent bitmap (a ``pool`` with ``emit = once``, a model that
+emits once), a register file per state word the model declares (§6.3), the spike trace,
+the §10 event counters, the output core's spike counters and decision, and the debug
+readback.
 
 Cycle plan (K membrane words = K update groups of L lanes; group g = pos·K_c + k):
 * IDLE: pop the head of the current source's stream if it is valid (pop cycle),
@@ -35,44 +37,51 @@ from amaranth.lib.wiring import In, Out
 from neurochip.counters import CORE_COUNTERS
 from neurochip.hw.arith import popcount
 from neurochip.hw.config import (COUNTER_BITS, DATA_BITS, EOS_BIT, ITEM_BITS, OFFSET_BITS,
-                                 SPACE_COUNT, SPACE_COUNTER, SPACE_MEMBRANE, SPACE_POTENTIAL,
+                                 SPACE_COUNT, SPACE_COUNTER, SPACE_MEMBRANE, SPACE_STATE,
                                  SPACE_TRACE,
                                  CoreConfig, addr_bits, counter_select_bits)
 from neurochip.hw.kinds.base import Sequencer
 from neurochip.hw.lanes import AccumulatorLanes
 from neurochip.hw.memory import MemoryShape, RegFile, SyncRom
-from neurochip.hw.neurons.base import NeuronUnit
+from neurochip.hw.neurons.base import NeuronUnit, result_port
 from neurochip.hw.spike_counters import SpikeCounters
+from neurochip.neurons import get_model
+from neurochip.neurons.base import StateWord
 
 ITEM = stream.Signature(ITEM_BITS)  # a FIFO item: bit 15 = EOS, bits 14:0 = address
 
 
 def has_sent_bitmap(cfg: CoreConfig) -> bool:
-    """§5.3, §6.1: one sent bit per neuron, for the kind (a ``pool`` with ``emit = once``)
-    or as the fired bit of a single-spike model (``ttfs``); one bitmap serves both."""
+    """§5.3, §6.3: one sent bit per neuron, for the kind (a ``pool`` with ``emit = once``)
+    or as the fired bit of a model that emits once (``ttfs``); one bitmap serves both."""
     from neurochip.hw.kinds import sequencer
-    from neurochip.neurons import get_model
 
-    return sequencer(cfg.kind).sent_bitmap(cfg) or get_model(cfg.model).fires_once
+    return sequencer(cfg.kind).sent_bitmap(cfg) or get_model(cfg.model).emits_once
 
 
-def has_potentials(cfg: CoreConfig) -> bool:
-    """§6.1: the model keeps a membrane V beside the accumulation register (ttfs)."""
-    from neurochip.neurons import get_model
+def state_words(cfg: CoreConfig) -> tuple[StateWord, ...]:
+    """§6.3: the per-neuron state words the core's model declares (ttfs: V)."""
+    return get_model(cfg.model).state_words
 
-    return get_model(cfg.model).second_register
+
+def reset_word(cfg: CoreConfig, word: StateWord) -> int:
+    """A register-file word of ``word``'s reset value in every lane."""
+    bits = word.bits(cfg)
+    lane = word.reset & ((1 << bits) - 1)
+    return sum(lane << (bits * i) for i in range(cfg.lanes))
 
 
 def shell_memories(cfg: CoreConfig) -> dict[str, MemoryShape]:
     """The shell's own memories: param words (K_c, one per channel word), membranes, the
-    spike trace and, for emit = once, the sent bitmap (K words of L bits)."""
+    spike trace, the sent bitmap (K words of L bits) if the core keeps one, and one
+    register file per declared state word (K words of L lanes of its width)."""
     mems = {"param_words": MemoryShape("rom", cfg.param_words, cfg.param_width),
             "membranes": MemoryShape("regfile", cfg.words, cfg.membrane_width),
             "trace": MemoryShape("regfile", cfg.trace_depth, cfg.lanes)}
     if has_sent_bitmap(cfg):
         mems["sent"] = MemoryShape("regfile", cfg.words, cfg.lanes)
-    if has_potentials(cfg):
-        mems["potentials"] = MemoryShape("regfile", cfg.words, cfg.membrane_width)
+    for word in state_words(cfg):
+        mems[word.name] = MemoryShape("regfile", cfg.words, cfg.lanes * word.bits(cfg))
     return mems
 
 
@@ -232,19 +241,21 @@ class CoreShell(wiring.Component):
             m.d.comb += s.out.eq(unit.fire)
         m.d.comb += trf.wdata.eq(s.out)
 
-        # ---- §6.1 ttfs: the membrane V register file, read and written in update cycles
-        # only; every group's word is written in every step, so one flag (a step has been
-        # updated since clear) replaces per-word valid bits
-        s.vrf = None
-        if has_potentials(cfg):
-            m.submodules.potentials = s.vrf = vrf = RegFile(mems["potentials"], self.blackbox)
-            s.v_valid = Signal()
+        # ---- §6.3 the model's state words: a register file each, read and written in
+        # update cycles only; every group's word is written in every step, so one flag (a
+        # step has been updated since clear) replaces per-word valid bits: before it, a
+        # word reads its reset value
+        s.state = {}  # state word name -> (its declaration, its register file)
+        s.state_valid = Signal()
+        for word in state_words(cfg):
+            m.submodules[word.name] = rf = RegFile(mems[word.name], self.blackbox)
+            s.state[word.name] = (word, rf)
             with m.If(self.rb_active):
-                m.d.comb += vrf.raddr.eq(self.rb_offset >> cfg.lane_bits)
+                m.d.comb += rf.raddr.eq(self.rb_offset >> cfg.lane_bits)
             with m.Else():
-                m.d.comb += vrf.raddr.eq(s.raddr)
-            m.d.comb += [unit.potential.eq(Mux(s.v_valid, vrf.rdata, 0)), vrf.waddr.eq(group),
-                         vrf.wdata.eq(unit.potential_result)]
+                m.d.comb += rf.raddr.eq(s.raddr)
+            m.d.comb += [getattr(unit, word.name).eq(self._state_word(s, word.name)),
+                         rf.waddr.eq(group), rf.wdata.eq(getattr(unit, result_port(word.name)))]
 
         # ---- counters of §10 (48 bits, count only inside the image window)
         s.ctr = {name: Signal(COUNTER_BITS, name=f"ctr_{name}") for name in CORE_COUNTERS}
@@ -259,24 +270,34 @@ class CoreShell(wiring.Component):
             m.submodules.counters = s.sc = sc = SpikeCounters(cfg.neurons, L, K,
                                                               self.count_bits, C, Kc)
             m.d.comb += [sc.fire.eq(s.out), sc.word.eq(group), self.counts.eq(sc.counts)]
-            if s.vrf is not None:
-                self._first_spike_decision(m, s)
+            decision = get_model(cfg.model).decision
+            if decision.first_spike:
+                self._first_spike_decision(m, s, decision.fallback)
             else:
                 m.d.comb += self.prediction.eq(sc.prediction)
         return s
 
-    def _first_spike_decision(self, m: Module, s: SimpleNamespace) -> None:
-        """§6.1 decision of a ttfs output core, built in its update cycles: ``winner``
-        latches the first class that goes out (groups run in ascending class order, lowest
-        lane first, so a tie goes to the lowest index); ``best`` is the running argmax of
-        the new V over the enabled lanes of a step (strictly greater replaces: lowest
-        index on a tie), restarted at group 0, so after the image it is the last step's.
-        The prediction is ``winner`` if any class went out, else ``best``."""
+    def _state_word(self, s: SimpleNamespace, name: str):
+        """The register-file word of state word ``name`` at the read address: its reset
+        value in every lane until the first step's update has written it."""
+        word, rf = s.state[name]
+        return Mux(s.state_valid, rf.rdata, reset_word(self.cfg, word))
+
+    def _first_spike_decision(self, m: Module, s: SimpleNamespace, fallback: str) -> None:
+        """§6.3 first-spike decision of an output core, built in its update cycles:
+        ``winner`` latches the first class that goes out (groups run in ascending class
+        order, lowest lane first, so a tie goes to the lowest index); ``best`` is the
+        running argmax of the new ``fallback`` state word (ttfs: V) over the enabled lanes
+        of a step (strictly greater replaces: lowest index on a tie), restarted at group 0,
+        so after the image it is the last step's. The prediction is ``winner`` if any
+        class went out, else ``best``."""
         cfg, unit = self.cfg, s.unit
-        B, L = cfg.membrane_bits, cfg.lanes
+        word = s.state[fallback][0]
+        B, L = word.bits(cfg), cfg.lanes
+        new_word = getattr(unit, result_port(fallback))
         idx = range(max(2, cfg.neurons))
         s.winner, s.winner_valid = Signal(idx), Signal()
-        best_v, best_i = Signal(signed(B)), Signal(idx)
+        best_v, best_i = Signal(signed(B) if word.signed else B), Signal(idx)
         with m.If(s.upd_strobe & ~s.winner_valid & (s.out != 0)):
             lowest = Signal(range(max(2, L)))
             for lane in reversed(range(L)):
@@ -287,7 +308,7 @@ class CoreShell(wiring.Component):
         # the group's argmax as a tree of pairwise compares (depth log2 L, not L: this
         # path limited the core's Fmax), the right side only if strictly greater, so the
         # lowest enabled lane of the largest V wins, as the lane-by-lane scan it replaces
-        lanes = [(unit.potential_result.word_select(lane, B).as_signed(), s.grp_base + lane,
+        lanes = [(self._lane(new_word, lane, word), s.grp_base + lane,
                   unit.enable[lane] if lane else Const(1, 1)) for lane in range(L)]
         while len(lanes) > 1:
             pairs = [(a, b) for a, b in zip(lanes[0::2], lanes[1::2])]
@@ -302,6 +323,12 @@ class CoreShell(wiring.Component):
         with m.If(s.upd_strobe):
             m.d.sync += [best_v.eq(cur_v), best_i.eq(cur_i)]
         m.d.comb += self.prediction.eq(Mux(s.winner_valid, s.winner, best_i))
+
+    def _lane(self, value, lane, word: StateWord):
+        """Lane ``lane`` (an int or a signal) of a register-file word of ``word``, signed
+        if the word is."""
+        lane_value = value.word_select(lane, word.bits(self.cfg))
+        return lane_value.as_signed() if word.signed else lane_value
 
     def _pop_states(self, m: Module, s: SimpleNamespace) -> None:
         """IDLE (pop) and ACC (the sequencer's accumulation cycles of an address event)."""
@@ -352,11 +379,12 @@ class CoreShell(wiring.Component):
                 m.d.comb += [s.brf.we.eq(1), inc["bitmap_reads"].eq(1),
                              inc["bitmap_writes"].eq(1)]
                 m.d.sync += s.sent_write
-            if s.vrf is not None:  # §6.1: the V word too (two register-file words a cycle)
-                m.d.comb += [s.vrf.we.eq(1), inc["membrane_word_reads"].eq(2),
-                             inc["membrane_word_writes"].eq(2)]
+            if s.state:  # §6.3: each state word too, counted as membrane words
+                m.d.comb += [rf.we.eq(1) for _, rf in s.state.values()]
+                m.d.comb += [inc["membrane_word_reads"].eq(1 + len(s.state)),
+                             inc["membrane_word_writes"].eq(1 + len(s.state))]
                 with m.If(s.last):
-                    m.d.sync += s.v_valid.eq(1)
+                    m.d.sync += s.state_valid.eq(1)
             m.d.comb += s.upd_strobe.eq(1)
             if "step_done" in unit.signature.members:  # a model with a step counter (§6.2)
                 m.d.comb += unit.step_done.eq(s.last)
@@ -426,7 +454,7 @@ class CoreShell(wiring.Component):
         sel_q = Signal(range(max(2, L)))  # lane (membranes) or slice (trace)
         ctr_q = Signal(DATA_BITS)
         m.d.sync += space_q.eq(self.rb_space)
-        with m.If((self.rb_space == SPACE_MEMBRANE) | (self.rb_space == SPACE_POTENTIAL)):
+        with m.If((self.rb_space == SPACE_MEMBRANE) | (self.rb_space >= SPACE_STATE)):
             m.d.sync += sel_q.eq(off[:cfg.lane_bits] if cfg.lane_bits else 0)
         with m.Else():
             m.d.sync += sel_q.eq(off[:cfg.slice_bits] if cfg.slice_bits else 0)
@@ -449,10 +477,10 @@ class CoreShell(wiring.Component):
                 m.d.comb += self.rb_data.eq(lane_value)  # sign-extended to 32 bits
             with m.Case(SPACE_TRACE):
                 m.d.comb += self.rb_data.eq(trace_word)
-            if s.vrf is not None:
-                with m.Case(SPACE_POTENTIAL):  # sign-extended to 32 bits
-                    m.d.comb += self.rb_data.eq(
-                        Mux(s.v_valid, s.vrf.rdata, 0).word_select(sel_q, B).as_signed())
+            for index, (name, (word, _)) in enumerate(s.state.items()):
+                with m.Case(SPACE_STATE + index):  # sign- or zero-extended to 32 bits
+                    m.d.comb += self.rb_data.eq(self._lane(self._state_word(s, name), sel_q,
+                                                           word))
             if cfg.is_output:
                 count_q = Signal(self.count_bits)
                 sc = m.submodules.counters

@@ -13,9 +13,10 @@ NIR is continuous-time; the chip steps. With Euler steps of ``dt`` (docs/nir.md)
   convention τ_syn = τ_mem = R = w_in = ∞; the float reference runs it, the foreign
   importer refuses it.)
 
-``ttfs`` (§6.1) and ``bistable`` (§6.2) are exported as the closest primitive (IF, or
-that CubaLIF) with the chip fields in metadata; a foreign graph only ever becomes ``lif``:
-no NIR primitive says "fires once per image" or "fires only in alternate phases".
+``ttfs`` (§6.1), ``bistable`` (§6.2) and ``lif_refractory`` (§6.4) are exported as the
+closest primitive (IF, or that CubaLIF) with the chip fields in metadata; a foreign graph
+only ever becomes ``lif``: no NIR primitive says "fires once per image", "fires only in
+alternate phases" or "ignores its input for R steps after a spike".
 
 β = 0 is the chip's ``discontinuous`` integration (exact), β = 1 ``leak = none``
 (exact); any other β becomes a ``shift`` leak v − (v >> λ) ≈ (1 − 2^−λ)·v or, on request,
@@ -323,10 +324,31 @@ def bistable_as_foreign(node, meta: dict, name: str, origin: str) -> list[str]:
             "θ − ½ quantizes to θ − 1 (v > θ − 1 ⇔ v ≥ θ; a subtract reset then removes θ − 1)"]
 
 
+# ---------------------------------------------------------------- lif_refractory (§6.4)
+def refractory_export(nir, lay, dt: float, nir_shape: tuple[int, ...]) -> tuple[Any, list[str]]:
+    """An IF with v_reset = 0 (the chip's reset to 0 and strict threshold); NIR's IF has no
+    refractory period, so the period lives in the metadata only."""
+    theta = _tile(lay.threshold, nir_shape)
+    ones = np.ones_like(theta)
+    lost = [f"the absolute refractory period (R = {lay.neuron.refractory} steps after a spike "
+            "in which the membrane is held at 0 and input is discarded): an IF integrates in "
+            "every step"]
+    return nir.IF(r=ones, v_threshold=theta, v_reset=np.zeros_like(theta)), lost
+
+
+def refractory_as_foreign(node, meta: dict, name: str, origin: str) -> list[str]:
+    p = meta.get("layer", {}).get("neuron") or {}
+    return [f"node {name!r} was exported from a neurochip lif_refractory layer (refractory = "
+            f"{p.get('refractory')}); --foreign reads its IF as lif: the refractory period is "
+            "lost, so the neuron may fire again in the steps right after a spike"]
+
+
 MODEL_NIR: dict[str, NirModel] = {
     "lif": NirModel(lif_export, lif_read_back, lambda p: p.reset, lif_as_foreign,
                     lif_foreign, lif_settings),
     "ttfs": NirModel(ttfs_export, lif_read_back, lambda p: "zero", ttfs_as_foreign),
     "bistable": NirModel(bistable_export, bistable_read_back, lambda p: "subtract",
                          bistable_as_foreign),
+    "lif_refractory": NirModel(refractory_export, lif_read_back, lambda p: "zero",
+                               refractory_as_foreign),
 }

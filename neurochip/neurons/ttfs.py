@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurochip.description.fields import Field
-from neurochip.neurons.base import NeuronModel
+from neurochip.neurons.base import Decision, NeuronModel, StateWord
 
 PSPS = ("ramp", "step")
 
@@ -47,12 +47,11 @@ class TtfsModel(NeuronModel):
               "step (instantaneous PSP)", "§6.1", choices=PSPS),
     )
     param_fields = ("threshold",)  # θ in bits [0, B) of a lane
-    fires_once = True  # the core keeps a fired (sent) bit per neuron (§5.3, §6.1)
-    second_register = True  # the membrane V beside the current I (§6.1)
-
-    def observables(self, layer, time_steps: int) -> dict[str, tuple[int, ...]]:
-        return {"membranes": (layer.neurons,), "potentials": (layer.neurons,),
-                "spikes": (time_steps, layer.neurons)}
+    # the membrane V beside the current I (the accumulation register)
+    state_words = (StateWord("potentials", "final potential",
+                             "the membrane V (the accumulation register holds the current I)"),)
+    emit = "once"  # the fired bit is the core's sent bitmap (§5.3, §6.1)
+    decision = Decision("first_spike", fallback="potentials")
 
     def random_settings(self, rng: np.random.Generator, membrane_bits: int,
                         leak_amount_max: int | None = None) -> TtfsNeuron:

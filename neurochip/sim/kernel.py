@@ -32,6 +32,7 @@ KIND_FC, KIND_CONV2D, KIND_POOL, KIND_ADD = 0, 1, 2, 3
 MODEL_LIF = 0
 MODEL_TTFS = 1
 MODEL_BISTABLE = 2
+MODEL_LIF_REFRACTORY = 3
 
 ENC_BERNOULLI, ENC_RATE, ENC_LATENCY, ENC_EVENTS = 0, 1, 2, 3
 
@@ -40,12 +41,17 @@ ENC_BERNOULLI, ENC_RATE, ENC_LATENCY, ENC_EVENTS = 0, 1, 2, 3
 # neuron model defines (named in its section below)
 # (LC_WORDS: K, every update group of the core; LC_CHANNELS: C, neurons per output
 # position; LC_POSITIONS: P; LC_WPP: K_c = ceil(C / L) words per position; LC_P0: offset of
-# the layer's per-channel parameters in param_values)
+# the layer's per-channel parameters in param_values; then what the model declares (§6.3):
+# LC_SENT: the core keeps a sent bitmap (a pool with emit = once, or a model that emits
+# once); LC_STATE_WORDS: how many state words (rows of the state scratch) the model keeps;
+# LC_FIRST_SPIKE: an output core decides by first spike, else by the largest V of state
+# row LC_FALLBACK)
 LC_KIND, LC_MODEL, LC_INPUTS, LC_NEURONS, LC_WORDS, LC_LANES, LC_LO, LC_HI, LC_WRAP, \
-    LC_BITS, LC_CHANNELS, LC_POSITIONS, LC_WPP, LC_P0 = range(14)
-KIND_SLOTS = 14
-MODEL_SLOTS = 22
-N_LAYER_CFG = 30
+    LC_BITS, LC_CHANNELS, LC_POSITIONS, LC_WPP, LC_P0, LC_SENT, LC_STATE_WORDS, \
+    LC_FIRST_SPIKE, LC_FALLBACK = range(18)
+KIND_SLOTS = 18
+MODEL_SLOTS = 26
+N_LAYER_CFG = 34
 MAX_PARAM_FIELDS = 4  # ``param_values`` holds this many rows of total-channels values,
 # flattened (row r of channel entry e at r * total + e): the parameter-memory fields
 
@@ -426,7 +432,6 @@ POOL_WINDOW = KIND_SLOTS + 2
 POOL_STRIDE = KIND_SLOTS + 3
 POOL_OUT_H = KIND_SLOTS + 4
 POOL_OUT_W = KIND_SLOTS + 5
-POOL_ONCE = KIND_SLOTS + 6  # emit = once: the sent bitmap
 
 
 @njit(cache=True)
@@ -472,6 +477,17 @@ def expand_params(param_values: np.ndarray, layer_cfg: np.ndarray, n_off: np.nda
                 for c in range(C):
                     out[r, n_off[j] + pos * C + c] = param_values[r * stride + p0 + c]
     return out
+
+
+@njit(cache=True, inline="always")
+def _update_counts(row: np.ndarray, K: int, N: int, state_words: int) -> None:
+    """§8, §10 of any model's token (§6.3): K update cycles, each reading a parameter word
+    and reading and writing the membrane word and each of the model's ``state_words``
+    (counted as membrane words); the sent-bitmap word is counted by the scheduler."""
+    row[C_MREADS] += K * (1 + state_words)
+    row[C_MWRITES] += K * (1 + state_words)
+    row[C_PREADS] += K
+    row[C_UPDATES] += N
 
 
 @njit(cache=True)
@@ -577,17 +593,6 @@ def _lif_update(mem: np.ndarray, m0: int, params: np.ndarray, layer_cfg: np.ndar
     return _list_flagged(flags, fw, N, fired)
 
 
-@njit(cache=True, inline="always")
-def _lif_counts(row: np.ndarray, K: int, N: int) -> int:
-    """§8, §10 of a lif token: K update cycles, each reading a membrane and a parameter
-    word and writing the membrane word back. Returns the update cycles."""
-    row[C_MREADS] += K
-    row[C_MWRITES] += K
-    row[C_PREADS] += K
-    row[C_UPDATES] += N
-    return K
-
-
 # =========================================================================== model: ttfs (§6.1)
 
 TTFS_RAMP = MODEL_SLOTS + 0  # 1: psp = ramp (I carries over), 0: psp = step (I cleared)
@@ -633,18 +638,6 @@ def _ttfs_update(mem: np.ndarray, pot: np.ndarray, sent: np.ndarray, m0: int,
     if not ramp:
         i[:] = 0
     return _list_flagged(flags, fw, N, fired)
-
-
-@njit(cache=True, inline="always")
-def _ttfs_counts(row: np.ndarray, K: int, N: int) -> int:
-    """§8, §10 of a ttfs token: K update cycles, each reading and writing an I word and a
-    V word and reading a parameter word (the fired-bit word is counted with the sent
-    bitmap by the scheduler). Returns the update cycles."""
-    row[C_MREADS] += 2 * K
-    row[C_MWRITES] += 2 * K
-    row[C_PREADS] += K
-    row[C_UPDATES] += N
-    return K
 
 
 # =========================================================================== model: bistable (§6.2)
@@ -698,6 +691,43 @@ def _bistable_update(mem: np.ndarray, m0: int, params: np.ndarray, layer_cfg: np
         spike = v >= th[n]
         m[n] = _select_overflow(v - th[n], lo, hi, wrap, mask) if spike else v
         f[n] = spike
+    return _list_flagged(flags, fw, N, fired)
+
+
+# =========================================================================== model: lif_refractory (§6.4)
+
+REF_PERIOD = MODEL_SLOTS + 0  # R: refractory steps after a spike
+REF_THRESHOLD, REF_BIAS = 0, 1  # rows of param_values (param_fields order, as lif)
+
+
+@njit(cache=True)
+def _refractory_update(mem: np.ndarray, left: np.ndarray, m0: int, params: np.ndarray,
+                       layer_cfg: np.ndarray, layer: int, fired: np.ndarray, flags: np.ndarray,
+                       fw: np.ndarray) -> int:
+    """§6.4 for one EOS token: a neuron with refractory steps ``left`` (its declared state
+    word, §6.3) discards the step (m ← 0) and counts down; the others add the bias and
+    fire where v > θ, which resets m to 0 and starts R refractory steps. ``params`` are
+    the per-neuron parameters (:func:`expand_params`). Writes fired neuron indices into
+    ``fired``, ascending; returns their count."""
+    N = layer_cfg[layer, LC_NEURONS]
+    lo, hi, wrap, mask = _overflow_of(layer_cfg, layer)
+    R = layer_cfg[layer, REF_PERIOD]
+    th = params[REF_THRESHOLD, m0:m0 + N]
+    b = params[REF_BIAS, m0:m0 + N]
+    m = mem[m0:m0 + N]
+    c = left[m0:m0 + N]
+    f = flags[:N]
+    for n in range(N):
+        if c[n] > 0:
+            m[n] = 0
+            c[n] -= 1
+            f[n] = 0
+        else:
+            v = _select_overflow(np.int64(m[n]) + b[n], lo, hi, wrap, mask)
+            spike = v > th[n]
+            m[n] = 0 if spike else v
+            c[n] = R if spike else 0
+            f[n] = spike
     return _list_flagged(flags, fw, N, fired)
 
 
@@ -1094,13 +1124,16 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
                    counts_out: np.ndarray, cycles_out: np.ndarray,
                    core_out: np.ndarray, chip_out: np.ndarray,
                    mem_out: np.ndarray, spikes_out: np.ndarray, mem: np.ndarray,
-                   pot_out: np.ndarray, pred_out: np.ndarray, timing: bool) -> bool:
+                   state_reset: np.ndarray, state_out: np.ndarray, pred_out: np.ndarray,
+                   timing: bool) -> bool:
     """Run every image of ``images`` ((n, P) uint8) through the chip, filling the outputs.
 
     counts_out (n, classes), cycles_out (n,), core_out (n, layers, N_CORE_COUNTERS), chip_out (n, 3),
     mem_out (n, total neurons), spikes_out (n, T, total neurons) if record_spikes,
-    pot_out (n, total neurons) the ttfs membranes V (0 for other models: it must come
-    zeroed, as simulate allocates it, and is not written without a ttfs layer), pred_out (n,).
+    state_out (n, S, total neurons) the declared state words after the last step (row i of
+    a layer: its model's word i, §6.3; S is the most words a layer's model keeps, and the
+    columns of a layer with fewer words come back at their reset), pred_out (n,).
+    ``state_reset`` (S, total neurons) int32: every state word's reset value, in place.
     ``mem`` is the membrane scratch (total neurons,), int16 when every layer's B <= 15,
     else int32 (see membrane_dtype); its dtype selects the compiled specialisation.
     The FIFO table (fifo_*, in_*, out_*) is neurochip.graph.Topology.arrays().
@@ -1156,11 +1189,8 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
     nspk = np.zeros(L, dtype=np.int64)
     fw = np.zeros((max_n + 15) // 8, dtype=np.uint64)  # spike flags, eight to a word
     flags = fw.view(np.uint8)
-    sent = np.zeros(total_n, dtype=np.uint8)  # pool emit = once (§5.3), ttfs fired (§6.1)
-    pot = np.zeros(total_n, dtype=np.int32)  # ttfs membranes V (§6.1): B <= 32 bits
-    has_ttfs = False
-    for j in range(L):
-        has_ttfs |= layer_cfg[j, LC_MODEL] == MODEL_TTFS
+    sent = np.zeros(total_n, dtype=np.uint8)  # sent / fired bits (§5.3, §6.3)
+    state = state_reset.copy()  # declared state words (§6.3): each at most 32 bits
     ok = True
     for img in range(images.shape[0]):
         if img % GROUP == 0:
@@ -1170,8 +1200,8 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
         n_items = n_items_g[img % GROUP]
         mem[:] = 0
         sent[:] = 0
-        pot[:] = 0
-        winner = -1  # ttfs output: the first class that went out (§6.1)
+        state[:, :] = state_reset
+        winner = -1  # first-spike output: the first class that went out (§6.3)
         cnt = core_out[img]
         cnt[:, :] = 0
         counts = counts_out[img]
@@ -1254,19 +1284,22 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
                 model = layer_cfg[j, LC_MODEL]
                 fired = spk[j]
                 nf = 0
+                sent_applied = False  # the update applied the sent bits in its own pass
                 if model == MODEL_LIF:
                     nf = _lif_update(mem, m0, params, layer_cfg, j, fired, flags, fw)
-                    _lif_counts(cnt[j], K, N)
                 elif model == MODEL_TTFS:
-                    nf = _ttfs_update(mem, pot, sent, m0, params, layer_cfg, j, fired, flags,
-                                      fw)
-                    _ttfs_counts(cnt[j], K, N)
-                elif model == MODEL_BISTABLE:  # same cycles and reads as lif (§8, §10)
+                    nf = _ttfs_update(mem, state[0], sent, m0, params, layer_cfg, j, fired,
+                                      flags, fw)
+                    sent_applied = True
+                elif model == MODEL_BISTABLE:
                     nf = _bistable_update(mem, m0, params, layer_cfg, j, t, fired, flags, fw)
-                    _lif_counts(cnt[j], K, N)
-                # --- which spikes go out: a sent / fired bit per neuron (§5.3, §6.1)
-                if (kind == KIND_POOL and layer_cfg[j, POOL_ONCE] != 0) or model == MODEL_TTFS:
-                    if model != MODEL_TTFS:  # _ttfs_update applies the fired bits itself
+                elif model == MODEL_LIF_REFRACTORY:
+                    nf = _refractory_update(mem, state[0], m0, params, layer_cfg, j, fired,
+                                            flags, fw)
+                _update_counts(cnt[j], K, N, layer_cfg[j, LC_STATE_WORDS])
+                # --- which spikes go out: a sent / fired bit per neuron (§5.3, §6.3)
+                if layer_cfg[j, LC_SENT] != 0:
+                    if not sent_applied:
                         nf = _pool_emit_once(fired, nf, sent, m0)
                     cnt[j, C_BMREADS] += K
                     cnt[j, C_BMWRITES] += K
@@ -1349,17 +1382,18 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
         chip_out[img, CHIP_HOST_STALLS] = host[2]
         for n in range(total_n):
             mem_out[img, n] = mem[n]
-        if has_ttfs:  # pot stays 0 without a ttfs layer: leave pot_out's zero pages alone
+        for r in range(state.shape[0]):
             for n in range(total_n):
-                pot_out[img, n] = pot[n]
+                state_out[img, r, n] = state[r, n]
         o0 = n_off[output_core]
         best = 0
-        if layer_cfg[output_core, LC_MODEL] == MODEL_TTFS:  # §6.1 decision
+        if layer_cfg[output_core, LC_FIRST_SPIKE] != 0:  # §6.3 first-spike decision
             if winner >= 0:
                 best = winner
             else:
+                v = state[layer_cfg[output_core, LC_FALLBACK]]
                 for k in range(1, counts.shape[0]):
-                    if pot[o0 + k] > pot[o0 + best]:
+                    if v[o0 + k] > v[o0 + best]:
                         best = k
         else:  # §6: the largest count, lowest index on a tie
             for k in range(1, counts.shape[0]):

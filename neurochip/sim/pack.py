@@ -14,7 +14,8 @@ from neurochip.counters import CHIP_COUNTERS, CORE_COUNTERS
 from neurochip.description import CoreDescription, Layer, signed_range
 from neurochip.graph import Topology
 from neurochip.kinds import get_kind
-from neurochip.neurons import get_model
+from neurochip.neurons import get_model, state_fields
+from neurochip.neurons.state import keeps_sent_bitmap
 from neurochip.sim import kernel
 
 ENCODER_CODES = {"bernoulli_lfsr": kernel.ENC_BERNOULLI, "rate_deterministic": kernel.ENC_RATE,
@@ -52,8 +53,7 @@ def _pack_pool(layer: Layer, row: np.ndarray) -> None:
     h_out, w_out, _ = get_kind("pool").output_shape(layer)
     for col, value in ((kernel.POOL_IN_W, w_in), (kernel.POOL_IN_C, c_in),
                        (kernel.POOL_WINDOW, g["window"]), (kernel.POOL_STRIDE, g["stride"]),
-                       (kernel.POOL_OUT_H, h_out), (kernel.POOL_OUT_W, w_out),
-                       (kernel.POOL_ONCE, g["emit"] == "once")):
+                       (kernel.POOL_OUT_H, h_out), (kernel.POOL_OUT_W, w_out)):
         row[col] = value
 
 
@@ -80,6 +80,10 @@ def _pack_bistable(layer: Layer, row: np.ndarray) -> None:
     row[kernel.BIS_PHASE] = layer.neuron.phase
 
 
+def _pack_lif_refractory(layer: Layer, row: np.ndarray) -> None:
+    row[kernel.REF_PERIOD] = layer.neuron.refractory
+
+
 # backend tables: kind / neuron model name -> (kernel code, packer of its columns)
 KIND_PACKERS: dict[str, tuple[int, Callable[[Layer, np.ndarray], None]]] = {
     "fc": (kernel.KIND_FC, _pack_fc),
@@ -91,6 +95,7 @@ MODEL_PACKERS: dict[str, tuple[int, Callable[[Layer, np.ndarray], None]]] = {
     "lif": (kernel.MODEL_LIF, _pack_lif),
     "ttfs": (kernel.MODEL_TTFS, _pack_ttfs),
     "bistable": (kernel.MODEL_BISTABLE, _pack_bistable),
+    "lif_refractory": (kernel.MODEL_LIF_REFRACTORY, _pack_lif_refractory),
 }
 
 
@@ -102,6 +107,7 @@ class PackedModel:
     weights: np.ndarray  # int8 (w <= 8), every layer's weight array row-major, concatenated
     w_off: np.ndarray
     param_values: np.ndarray  # (MAX_PARAM_FIELDS · total channels,): the model's param_fields
+    state_reset: np.ndarray  # (S, total neurons) int32: state word i of each layer's model
     n_off: np.ndarray  # neuron offsets, (layers + 1,)
     topology: dict[str, np.ndarray]  # Topology.arrays()
     host_fifo: int
@@ -137,6 +143,7 @@ class PackedModel:
             row[kernel.LC_POSITIONS] = kind.positions(lay)
             row[kernel.LC_WPP] = kind.words_per_position(lay)
             row[kernel.LC_P0] = p_off[j]
+            pack_declaration(lay, row)
             pack_kind(lay, row)
             pack_model(lay, row)
             rows.append(row)
@@ -144,6 +151,7 @@ class PackedModel:
                 param_values[r, p_off[j]:p_off[j + 1]] = getattr(lay, name)
         sizes = [lay.weight.size for lay in desc.layers]
         return cls(
+            state_reset=state_reset(desc, n_off),
             layer_cfg=np.stack(rows),
             weights=np.concatenate([lay.weight.ravel() for lay in desc.layers]).astype(np.int8),
             w_off=np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64),
@@ -170,3 +178,39 @@ class PackedModel:
                 self.weights, conv_w, self.w_off, params, self.n_off, t["fifo_depth"],
                 t["fifo_producer"], t["fifo_consumer"], t["in_ptr"], t["in_fifo"],
                 t["out_ptr"], t["out_fifo"], self.host_fifo, self.output_core)
+
+    def state_columns(self, desc: CoreDescription, state_out: np.ndarray) -> dict[str, np.ndarray]:
+        """The kernel's state rows ((n, S, total neurons)) as the Observation's declared
+        state fields ((n, total neurons) each, 0 where a layer's model lacks the word)."""
+        n = state_out.shape[0]
+        out = {w.name: np.zeros((n, int(self.n_off[-1])), dtype=np.int64) for w in state_fields()}
+        for j, lay in enumerate(desc.layers):
+            cols = slice(int(self.n_off[j]), int(self.n_off[j + 1]))
+            for r, word in enumerate(get_model(lay.neuron.model).state_words):
+                out[word.name][:, cols] = state_out[:, r, cols]
+        return out
+
+
+def pack_declaration(layer: Layer, row: np.ndarray) -> None:
+    """The columns that follow from the model's state declaration (§6.3)."""
+    model = get_model(layer.neuron.model)
+    row[kernel.LC_SENT] = keeps_sent_bitmap(layer)
+    row[kernel.LC_STATE_WORDS] = len(model.state_words)
+    row[kernel.LC_FIRST_SPIKE] = model.decision.first_spike
+    if model.decision.first_spike:
+        row[kernel.LC_FALLBACK] = [w.name for w in model.state_words].index(model.decision.fallback)
+
+
+def state_rows(desc: CoreDescription) -> int:
+    """S: the most state words one layer's model keeps (rows of the kernel's scratch)."""
+    return max(len(get_model(lay.neuron.model).state_words) for lay in desc.layers)
+
+
+def state_reset(desc: CoreDescription, n_off: np.ndarray) -> np.ndarray:
+    """(S, total neurons) int32: row i of layer j's columns holds the reset value of its
+    model's state word i (0 beyond the model's words)."""
+    out = np.zeros((state_rows(desc), int(n_off[-1])), dtype=np.int32)
+    for j, lay in enumerate(desc.layers):
+        for r, word in enumerate(get_model(lay.neuron.model).state_words):
+            out[r, n_off[j]:n_off[j + 1]] = word.reset
+    return out

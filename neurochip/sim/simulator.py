@@ -59,7 +59,7 @@ def simulate(desc: CoreDescription, images: np.ndarray, indices: np.ndarray | No
     core = np.zeros((n, L, len(CORE_COUNTERS)), dtype=np.int64)
     chip = np.zeros((n, len(CHIP_COUNTERS)), dtype=np.int64)
     mem = np.zeros((n, total), dtype=np.int64)
-    pot = np.zeros((n, total), dtype=np.int64)
+    state_out = np.zeros((n,) + packed.state_reset.shape, dtype=np.int64)
     pred = np.zeros(n, dtype=np.int64)
     spikes = np.zeros((n, T, total) if record_spikes else (1, 1, 1), dtype=np.uint8)
     scratch_dtype = membrane_dtype(desc)
@@ -70,8 +70,8 @@ def simulate(desc: CoreDescription, images: np.ndarray, indices: np.ndarray | No
         ok = kernel.simulate_batch(flat[sl], idx[sl], *model_args, record_spikes, counts[sl],
                                    cycles[sl], core[sl], chip[sl], mem[sl],
                                    spikes[sl] if record_spikes else spikes,
-                                   np.zeros(total, dtype=scratch_dtype), pot[sl], pred[sl],
-                                   timing)
+                                   np.zeros(total, dtype=scratch_dtype), packed.state_reset,
+                                   state_out[sl], pred[sl], timing)
         if not ok:
             raise RuntimeError("the FIFOs deadlocked (a description that validates cannot)")
         return sl.stop - sl.start
@@ -95,7 +95,7 @@ def simulate(desc: CoreDescription, images: np.ndarray, indices: np.ndarray | No
         bar.close()
     return SimulationResult(predictions=pred, counts=counts, cycles=cycles,
                             core_counters=core, chip_counters=chip, membranes=mem,
-                            potentials=pot,
+                            states=packed.state_columns(desc, state_out),
                             spikes=spikes if record_spikes else None,
                             done=np.ones(n, dtype=np.int64), neuron_offsets=packed.n_off,
                             layer_names=tuple(lay.name for lay in desc.layers),

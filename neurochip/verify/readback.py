@@ -8,6 +8,7 @@ the same order, so decoding needs nothing but the plan.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -16,7 +17,8 @@ from neurochip.observe import Observation
 from neurochip.hw.config import (CHIP_CYCLES, CHIP_HOST_PUSHES, CHIP_HOST_STALLS,
                                  CHIP_PREDICTION, CHIP_STATUS, DATA_BITS, SPACE_CHIP,
                                  SPACE_COUNT, SPACE_COUNTER, ChipConfig, address,
-                                 membrane_address, potential_address, trace_address)
+                                 membrane_address, state_address, trace_address)
+from neurochip.neurons import MODELS, get_model, state_fields
 
 _CHIP_OFFSETS = {"cycles": CHIP_CYCLES, "host_pushes": CHIP_HOST_PUSHES,
                  "host_stall_cycles": CHIP_HOST_STALLS}
@@ -31,18 +33,29 @@ def _trace_addresses(c) -> list[int]:
             for k in range(c.words) for s in range(c.trace_slices)]
 
 
+def _signed_words(it, count: int) -> np.ndarray:
+    """``count`` readback words, each a sign-extended 32-bit value."""
+    v = np.array([next(it) for _ in range(count)], dtype=np.int64)
+    return np.where(v >= 1 << 31, v - (1 << 32), v)
+
+
 def _decode_membranes(it, c, obs: Observation, i: int, off: int) -> None:
-    mem = np.array([next(it) for _ in range(c.neurons)], dtype=np.int64)
-    obs.membranes[i, off:off + c.neurons] = np.where(mem >= 1 << 31, mem - (1 << 32), mem)
+    obs.membranes[i, off:off + c.neurons] = _signed_words(it, c.neurons)
 
 
-def _potential_addresses(c) -> list[int]:
-    return [potential_address(c, n) for n in range(c.neurons)]
+def _state_addresses(name: str, c) -> list[int]:
+    """Declared state word ``name`` of the core's model (§6.3): space 5 + its index."""
+    index = [w.name for w in get_model(c.model).state_words].index(name)
+    return [state_address(c, index, n) for n in range(c.neurons)]
 
 
-def _decode_potentials(it, c, obs: Observation, i: int, off: int) -> None:
-    v = np.array([next(it) for _ in range(c.neurons)], dtype=np.int64)
-    obs.potentials[i, off:off + c.neurons] = np.where(v >= 1 << 31, v - (1 << 32), v)
+def _decode_state(name: str, it, c, obs: Observation, i: int, off: int) -> None:
+    """Signed words come back sign-extended, unsigned ones zero-extended."""
+    if get_model(c.model).state_word(name).signed:
+        values = _signed_words(it, c.neurons)
+    else:
+        values = np.array([next(it) for _ in range(c.neurons)], dtype=np.int64)
+    obs.states[name][i, off:off + c.neurons] = values
 
 
 def _trace_columns(c) -> np.ndarray:
@@ -65,18 +78,34 @@ def _decode_trace(it, c, obs: Observation, i: int, off: int) -> None:
     obs.spikes[i, :, off:off + c.neurons] = bits[:, _trace_columns(c)]
 
 
-# observable -> (its debug addresses for a core, its decoder into the Observation)
+# observable -> (its debug addresses for a core, its decoder into the Observation); every
+# declared state word reads like the membranes, in its own space (§6.3)
 OBSERVABLES = {"membranes": (_membrane_addresses, _decode_membranes),
-               "potentials": (_potential_addresses, _decode_potentials),
                "spikes": (_trace_addresses, _decode_trace)}
+
+
+def addresses_of(name: str, c) -> list[int]:
+    if name in OBSERVABLES:
+        return OBSERVABLES[name][0](c)
+    return _state_addresses(name, c)
+
+
+def decode_into(name: str, it, c, obs: Observation, i: int, off: int) -> None:
+    if name in OBSERVABLES:
+        OBSERVABLES[name][1](it, c, obs, i, off)
+    else:
+        _decode_state(name, it, c, obs, i, off)
+
+
 # backend tables (neurochip.backends): what the sweep reads of each kind and neuron model,
 # in sweep order, beyond the §10 counters every core has
 # (no kind keeps state of its own to read: the pool's sent bitmap follows from its trace)
 KIND_READBACK: dict[str, tuple[str, ...]] = {"fc": (), "conv2d": (), "pool": (), "add": ()}
-# (ttfs: the current I as "membranes", V as "potentials"; its fired bits follow from the trace)
-MODEL_READBACK: dict[str, tuple[str, ...]] = {"lif": ("membranes", "spikes"),
-                                              "ttfs": ("membranes", "potentials", "spikes"),
-                                              "bistable": ("membranes", "spikes")}
+# a model's readback follows from its declaration (NeuronModel.observables): the
+# accumulation register as "membranes", each state word, the trace (from which the fired
+# bits of a model that emits once follow)
+MODEL_READBACK: dict[str, tuple[str, ...]] = {
+    name: tuple(model.observables(SimpleNamespace(neurons=1), 1)) for name, model in MODELS.items()}
 
 
 def core_observables(c) -> tuple[str, ...]:
@@ -97,7 +126,7 @@ class ReadbackPlan:
         for c in cfg.cores:
             a += [address(SPACE_COUNTER, c.index, j) for j in range(2 * len(CORE_COUNTERS))]
             for name in core_observables(c):
-                a += OBSERVABLES[name][0](c)
+                a += addresses_of(name, c)
         a += [address(SPACE_COUNT, cfg.output.index, n) for n in range(cfg.classes)]
         return cls(cfg, tuple(a))
 
@@ -113,7 +142,8 @@ class ReadbackPlan:
             cycles=np.zeros(n, np.int64), done=np.zeros(n, np.int64),
             core_counters=np.zeros((n, len(cfg.cores), len(CORE_COUNTERS)), np.int64),
             chip_counters=np.zeros((n, len(CHIP_COUNTERS)), np.int64),
-            membranes=np.zeros((n, total), np.int64), potentials=np.zeros((n, total), np.int64),
+            membranes=np.zeros((n, total), np.int64),
+            states={w.name: np.zeros((n, total), np.int64) for w in state_fields()},
             spikes=np.zeros((n, cfg.time_steps, total), np.uint8),
             neuron_offsets=offsets, layer_names=tuple(c.name for c in cfg.cores))
         for i, (tb_cycles, words) in enumerate(images):
@@ -137,5 +167,5 @@ class ReadbackPlan:
         for c, off in zip(self.cfg.cores, obs.neuron_offsets):
             obs.core_counters[i, c.index] = [wide() for _ in CORE_COUNTERS]
             for name in core_observables(c):
-                OBSERVABLES[name][1](it, c, obs, i, int(off))
+                decode_into(name, it, c, obs, i, int(off))
         obs.counts[i] = [next(it) for _ in range(self.cfg.classes)]

@@ -9,14 +9,15 @@ from typing import Callable
 
 from neurochip.description import Layer
 from neurochip.hw.config import CoreConfig
-from neurochip.hw.neurons import bistable, lif, ttfs
+from neurochip.hw.neurons import bistable, lif, lif_refractory, ttfs
 from neurochip.hw.neurons.base import NeuronUnit
 from neurochip.hw.pack import param_hex
 
 NEURON_UNITS: dict[str, type[NeuronUnit]] = {"lif": lif.NeuronUpdate, "ttfs": ttfs.TtfsUpdate,
-                                              "bistable": bistable.BistableUpdate}
+                                              "bistable": bistable.BistableUpdate,
+                                              "lif_refractory": lif_refractory.LifRefractoryUpdate}
 PARAM_IMAGES: dict[str, Callable[[Layer, CoreConfig], list[str]]] = {
-    "lif": param_hex, "ttfs": param_hex, "bistable": param_hex}
+    "lif": param_hex, "ttfs": param_hex, "bistable": param_hex, "lif_refractory": param_hex}
 
 
 def neuron_unit(model: str) -> type[NeuronUnit]:

@@ -1,7 +1,9 @@
 """What the core shell expects of a neuron model's unit (§6): one group of L neurons
-updated in one cycle from their membranes and param words."""
+updated in one cycle from their membranes, param words and declared state words (§6.3)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from amaranth import Value
 from amaranth.lib import wiring
@@ -11,11 +13,24 @@ from neurochip.hw.config import CoreConfig
 from neurochip.neurons import get_model
 
 
-def unit_signature(lanes: int, membrane_bits: int, param_bits: int) -> wiring.Signature:
-    return wiring.Signature({
-        "membrane": In(lanes * membrane_bits), "param_word": In(lanes * param_bits),
-        "enable": In(lanes), "result": Out(lanes * membrane_bits), "fire": Out(lanes),
-    })
+def state_ports(model: str, membrane_bits: int, settings: Any = None) -> dict[str, int]:
+    """The model's declared state words (§6.3) as {name: bits of one lane}."""
+    return {w.name: w.width(membrane_bits, settings) for w in get_model(model).state_words}
+
+
+def result_port(name: str) -> str:
+    """The unit's output port of state word ``name``: its new word."""
+    return f"{name}_result"
+
+
+def unit_signature(lanes: int, membrane_bits: int, param_bits: int,
+                   state: dict[str, int] | None = None) -> wiring.Signature:
+    members = {"membrane": In(lanes * membrane_bits), "param_word": In(lanes * param_bits),
+               "enable": In(lanes), "result": Out(lanes * membrane_bits), "fire": Out(lanes)}
+    for name, bits in (state or {}).items():
+        members[name] = In(lanes * bits)
+        members[result_port(name)] = Out(lanes * bits)
+    return wiring.Signature(members)
 
 
 def decode_param_word(model: str, lane_word: Value, membrane_bits: int) -> dict[str, Value]:
@@ -28,21 +43,26 @@ def decode_param_word(model: str, lane_word: Value, membrane_bits: int) -> dict[
 
 
 class NeuronUnit(wiring.Component):
-    """A neuron model's update unit, purely combinational. Ports (L lanes):
+    """A neuron model's update unit, purely combinational (a model may add registers of
+    its own, as bistable's phase counter). Ports (L lanes):
 
     * ``membrane`` (in, L·B): the group's membrane word;
     * ``param_word`` (in, L·P): the group's param word, lane l at bits [l·P, (l+1)·P);
     * ``enable`` (in, L): lanes holding a real neuron;
     * ``result`` (out, L·B): the new membrane word (disabled lanes 0);
-    * ``fire`` (out, L): the lanes that spike (never a disabled lane).
+    * ``fire`` (out, L): the lanes that spike (never a disabled lane);
+    * per declared state word ``w`` of width b (§6.3): ``w`` (in, L·b), the group's word,
+      and ``w_result`` (out, L·b), the new word (disabled lanes 0).
     """
 
     model: str = ""
-    second_register = False  # also has ``potential`` / ``potential_result`` ports (§6.1)
 
-    def __init__(self, lanes: int, membrane_bits: int, param_bits: int):
+    def __init__(self, lanes: int, membrane_bits: int, param_bits: int, settings: Any = None,
+                 extra: dict | None = None):
         self.lanes, self.membrane_bits, self.param_bits = lanes, membrane_bits, param_bits
-        super().__init__(unit_signature(lanes, membrane_bits, param_bits))
+        self.state_bits = state_ports(self.model, membrane_bits, settings)
+        sig = unit_signature(lanes, membrane_bits, param_bits, self.state_bits)
+        super().__init__(wiring.Signature({**sig.members, **(extra or {})}))
 
     @classmethod
     def for_core(cls, cfg: CoreConfig) -> "NeuronUnit":

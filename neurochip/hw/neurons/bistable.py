@@ -9,12 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from amaranth import Module, Mux, Signal, Value
-from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
 from neurochip.hw.arith import overflow
 from neurochip.hw.config import CoreConfig
-from neurochip.hw.neurons.base import NeuronUnit, decode_param_word, unit_signature
+from neurochip.hw.neurons.base import NeuronUnit, decode_param_word
 from neurochip.neurons.bistable import MODEL
 
 
@@ -52,10 +51,7 @@ class BistableUpdate(NeuronUnit):
     def __init__(self, lanes: int, mode: BistableMode):
         self.mode = mode
         B = mode.membrane_bits
-        self.lanes, self.membrane_bits, self.param_bits = lanes, B, len(MODEL.param_fields) * B
-        members = dict(unit_signature(lanes, B, self.param_bits).members.items())
-        # NeuronUnit's constructor builds the plain signature; this one adds step_done
-        wiring.Component.__init__(self, wiring.Signature({**members, "step_done": In(1)}))
+        super().__init__(lanes, B, len(MODEL.param_fields) * B, extra={"step_done": In(1)})
 
     @classmethod
     def for_core(cls, cfg: CoreConfig) -> "BistableUpdate":
