@@ -178,3 +178,43 @@ def test_init_low_and_decay_are_the_notebooks_a_and_a_schedule(tmp_path, capsys)
     c1 = read_checkpoint(tmp_path / "c.ckpt.npz")[0]["history"][0]
     assert d1[0]["history"][0]["validation"] == c1["validation"]  # epoch 1: the same rates
     assert "validation_notebook_scoring" in c1
+
+
+def test_notebook_weights_are_read_in_the_notebooks_layout(tmp_path, capsys, sample):
+    """W0_binary.npy (hidden, 784, 1) and W1_binary.npy (10, hidden, 1) as the notebook saves
+    them become the chip layout; --epochs 0 describes that network; bad files are one line."""
+    images, labels = sample
+    rng = np.random.default_rng(3)
+    w0, w1 = rng.normal(1, 2, (30, 784, 1)), rng.normal(2, 20, (10, 30, 1))
+    folder = tmp_path / "nb"
+    folder.mkdir()
+    np.save(folder / "W0_binary.npy", w0)
+    np.save(folder / "W1_binary.npy", w1)
+    net = bs4nn.from_notebook(folder, (4.0, 3.0))
+    assert np.array_equal(net.w0, w0[:, :, 0].T) and np.array_equal(net.w1, w1[:, :, 0].T)
+    assert net.thetas() == (25, 33)
+    from helpers import write_idx_split
+
+    data = write_idx_split(tmp_path / "d", 60, 20)
+    out = tmp_path / "m"
+    assert main(["train", "bs4nn", "--data", str(data), "--arch", "30", "--epochs", "0",
+                 "--validation-images", "10", "--notebook-weights", str(folder), "--fact", "4,3",
+                 "--out", str(out)]) == 0
+    from neurochip.description import load
+
+    desc = load(f"{out}.npz")
+    assert np.array_equal(desc.layers[0].weight, np.where(w0[:, :, 0].T < 0, -1, 1))
+    assert int(desc.layers[1].threshold[0]) == 33
+    capsys.readouterr()
+    np.save(folder / "W1_binary.npy", w1[:, :20])  # 20 inputs against 30 hidden
+    common = ["train", "bs4nn", "--data", str(data), "--arch", "30", "--epochs", "0",
+              "--validation-images", "10", "--out", str(tmp_path / "x"),
+              "--notebook-weights", str(folder)]
+    assert main(common) == 2
+    np.save(folder / "W1_binary.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    assert main(common) == 2
+    (folder / "W0_binary.npy").unlink()
+    assert main(common) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all("--notebook-weights" in e for e in err)
+    assert "inputs" in err[0] and "npy" in err[1] and "no such file" in err[2]

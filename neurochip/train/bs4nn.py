@@ -97,6 +97,40 @@ def init_net(cfg: Bs4nnConfig, inputs: int = 784, classes: int = 10) -> Bs4nnNet
     return Bs4nnNet(w0, w1, np.array(cfg.fact, np.float64), np.array(cfg.thr, np.float64))
 
 
+NOTEBOOK_FILES = ("W0_binary.npy", "W1_binary.npy")
+MAX_NOTEBOOK_BYTES = 1 << 28  # 256 MiB: a 784-H-10 float64 net up to H ≈ 40,000
+
+
+def from_notebook(folder, fact: tuple[float, float], thr: tuple[float, float] = (100.0, 100.0)
+                  ) -> Bs4nnNet:
+    """The real shadow weights the BS4NN notebook saves (``W0_binary.npy`` (hidden, inputs,
+    1) and ``W1_binary.npy`` (classes, hidden, 1), as in ``SRKH/BS4NN``) in the chip's
+    layout, with the notebook's final threshold scales ``fact`` (it prints them; they are
+    not in the files). Raises ValueError naming the file on anything else."""
+    from pathlib import Path
+
+    arrays = []
+    for name in NOTEBOOK_FILES:
+        path = Path(folder) / name
+        if not path.is_file():
+            raise ValueError(f"{path}: no such file (the notebook saves {' and '.join(NOTEBOOK_FILES)})")
+        if path.stat().st_size > MAX_NOTEBOOK_BYTES:
+            raise ValueError(f"{path}: {path.stat().st_size} bytes, more than a BS4NN network needs")
+        try:
+            w = np.load(path, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise ValueError(f"{path}: not a NumPy .npy array ({exc})") from None
+        if w.ndim != 3 or w.shape[2] != 1 or w.dtype.kind != "f" or not np.isfinite(w).all():
+            raise ValueError(f"{path}: expected finite floats of shape (out, in, 1), got "
+                             f"{w.dtype} {w.shape}")
+        arrays.append(np.ascontiguousarray(w[:, :, 0].T, np.float64))
+    w0, w1 = arrays
+    if w1.shape[0] != w0.shape[1]:
+        raise ValueError(f"{NOTEBOOK_FILES[1]}: {w1.shape[0]} inputs, but {NOTEBOOK_FILES[0]} has "
+                         f"{w0.shape[1]} hidden neurons")
+    return Bs4nnNet(w0, w1, np.array(fact, np.float64), np.array(thr, np.float64))
+
+
 def input_times(images: np.ndarray, steps: int = T_MAX) -> tuple[np.ndarray, np.ndarray]:
     """(chip, rule) input times per pixel: the chip's latency encoder (§11) at T = 256
     sends pixel p ≥ 1 at 255 − p and never sends p = 0 (NOT_FIRED); the notebook's rule

@@ -26,7 +26,7 @@ CHECKPOINT_FORMAT = "neurochip-bs4nn-checkpoint"
 DEFAULTS = dict(thr="100,100", fact="5,5", lr_fact="0.01,0.01", init_high="5,48",
                 init_low="0,0", lr_decay=1.0, gamma=1, draws=0, lanes=64, fifo_depth=64)
 # recorded in the checkpoint and the model's provenance: the options that shape the run
-RECORDED = (*DEFAULTS, "arch", "lr", "epochs", "validation_images", "test_images", "seed")
+RECORDED = (*DEFAULTS, "notebook_weights", "arch", "lr", "epochs", "validation_images", "test_images", "seed")
 
 
 def _add_own_arguments(p) -> None:
@@ -48,6 +48,9 @@ def _add_own_arguments(p) -> None:
                    "steps (default 1)")
     p.add_argument("--draws", type=int, default=d["draws"], help="samples drawn with "
                    "replacement per epoch (default 0: as many as training images)")
+    p.add_argument("--notebook-weights", metavar="DIR", help="start from the real weights the "
+                   "BS4NN notebook saved in DIR (W0_binary.npy, W1_binary.npy; give its final "
+                   "scales with --fact); with --epochs 0 this only describes that network")
     p.add_argument("--resume", metavar="CKPT", help="go on from OUT.ckpt.npz of an earlier run; "
                    "--epochs counts its epochs too")
     p.add_argument("--lanes", type=int, default=d["lanes"], help="(default 64)")
@@ -147,6 +150,20 @@ class Bs4nnTrainer:
         if args.resume and not Path(args.resume).is_file():
             raise ValueError(f"--resume {args.resume}: no such checkpoint")
         args.resumed = _load_checkpoint(args.resume) if args.resume else None
+        args.start = None
+        if args.notebook_weights:
+            if args.resume:
+                raise ValueError("--notebook-weights and --resume: give one starting point")
+            from neurochip.train.bs4nn import from_notebook
+
+            try:
+                args.start = from_notebook(args.notebook_weights, args.config.fact,
+                                           args.config.thr)
+            except ValueError as exc:
+                raise ValueError(f"--notebook-weights: {exc}") from None
+            if args.start.w1.shape[0] != hidden:
+                raise TrainerError(f"--notebook-weights: {args.start.w1.shape[0]} hidden neurons;"
+                                   f" give --arch {args.start.w1.shape[0]}")
 
     def train(self, args: argparse.Namespace, data: Data) -> int:
         return train(args, data)
@@ -172,8 +189,15 @@ def train(args: argparse.Namespace, data: Data) -> int:
     if resumed:
         net, chosen, meta = resumed
         rng.bit_generator.state = meta["rng"]
+    elif args.start is not None:
+        net = args.start
+        if net.w0.shape[0] != x_tr[0].size or net.w1.shape[1] != int(y_tr.max()) + 1:
+            raise TrainerError(f"--notebook-weights: a {net.w0.shape[0]}-input, "
+                               f"{net.w1.shape[1]}-class network for {x_tr[0].size}-pixel images "
+                               f"of {int(y_tr.max()) + 1} classes")
     else:
         net = bs4nn.init_net(cfg, x_tr[0].size, int(y_tr.max()) + 1)
+    if not resumed:
         chosen = bs4nn.Bs4nnNet(net.w0.copy(), net.w1.copy(), net.fact.copy(), net.thr)
     best = max(net.history, key=lambda h: h["validation"], default=None)
     s0, s1 = net.signs()
