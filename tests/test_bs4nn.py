@@ -218,3 +218,23 @@ def test_notebook_weights_are_read_in_the_notebooks_layout(tmp_path, capsys, sam
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all("--notebook-weights" in e for e in err)
     assert "inputs" in err[0] and "npy" in err[1] and "no such file" in err[2]
+
+
+def test_silent_target_s4nn_pulls_the_true_class_when_no_output_fires(sample):
+    """BS4NN gives an image with no output spike no error; S4NN's rule pulls the true class
+    to T_max − γ: w1 moves on its causal inputs, toward an earlier spike of that class."""
+    images, labels = sample
+    t_chip, t_rule = bs4nn.input_times(images[:1])
+    args = (np.array([0]), t_chip, t_rule, labels)
+    nets = [_net(hidden=40, fact=(5.0, 0.5)) for _ in range(2)]  # θ₁ = 200 > 40: silent
+    for net, pull in zip(nets, (False, True)):
+        s0, s1 = net.signs()
+        bs4nn.train_epoch(*args, net.w0, net.w1, s0, s1, net.fact, net.thr,
+                          np.array([0.1, 0.1]), np.array([0.01, 0.01]), 2, pull)
+    plain, pulled = nets
+    ref = _net(hidden=40, fact=(5.0, 0.5))
+    assert np.array_equal(plain.w1, ref.w1) and np.array_equal(plain.w0, ref.w0)
+    moved = pulled.w1 - ref.w1
+    lab = labels[0]
+    assert (moved[:, lab] > 0).any() and (moved[:, lab] >= 0).all()
+    assert not np.delete(moved, lab, axis=1).any()

@@ -34,6 +34,9 @@ What differs, and why (docs: models/README.md, "BS4NN anchor"):
 * **Decision**: the chip's (first output to fire, lowest index on a tie; if none fired,
   the largest V at the end). The notebook scores a tie as correct when the true class is
   among the earliest and falls back to the largest V at step T_max − 3.
+* **No output fired** (``silent_target``): BS4NN's rule gives such an image no error;
+  ``s4nn`` (ours to choose, from ``SRKH/S4NN``, ``S4NN.py``) pulls the true class to
+  T_max − γ as S4NN does.
 * **Learning-rate decay** (``lr_decay``, ours; 1 = the notebook's constant rates): epoch
   e (from 0) trains with ``lr·decay^e`` and ``lr_f·decay^e``.
 * **Validation**: the last ``validation`` training images are held out and draws come
@@ -220,10 +223,13 @@ def _update(delta, t_src_rule, t_dst_rule, w, signs, lr, lr_fact, fact, layer, b
 
 
 @njit(cache=True)
-def train_epoch(draws, t_chip, t_rule, labels, w0, w1, s0, s1, fact, thr, lr, lr_fact, gamma):
+def train_epoch(draws, t_chip, t_rule, labels, w0, w1, s0, s1, fact, thr, lr, lr_fact, gamma,
+                silent_pull=False):
     """One epoch of per-sample SGD over ``draws``; returns the notebook's training count
     (the true class among the earliest outputs, or the largest V if none fired).
-    ``s0``, ``s1``: the ±1 signs of ``w0``, ``w1``, kept in step with them."""
+    ``s0``, ``s1``: the ±1 signs of ``w0``, ``w1``, kept in step with them.
+    ``silent_pull``: when no output fired, the true class's target is T_max − γ (S4NN's
+    rule) instead of no error at all (BS4NN's)."""
     n_in, n_hid = w0.shape
     n_cls = w1.shape[1]
     th, vh, buf_h = np.empty(n_hid, np.int64), np.empty(n_hid, np.int64), np.empty(n_in, np.int64)
@@ -251,6 +257,8 @@ def train_epoch(draws, t_chip, t_rule, labels, w0, w1, s0, s1, fact, thr, lr, lr
         if t_min == T_MAX:
             for k in range(n_cls):
                 target[k] = T_MAX
+            if silent_pull:
+                target[lab] = T_MAX - gamma
             if chip_decision(to, vo) == lab:
                 correct += 1
         else:

@@ -24,7 +24,8 @@ from neurochip.train.shell import Data, TrainerError, command_line, lr_values, o
 
 CHECKPOINT_FORMAT = "neurochip-bs4nn-checkpoint"
 DEFAULTS = dict(thr="100,100", fact="5,5", lr_fact="0.01,0.01", init_high="5,48",
-                init_low="0,0", lr_decay=1.0, gamma=1, draws=0, lanes=64, fifo_depth=64)
+                init_low="0,0", lr_decay=1.0, silent_target="none", gamma=1, draws=0,
+                lanes=64, fifo_depth=64)
 # recorded in the checkpoint and the model's provenance: the options that shape the run
 RECORDED = (*DEFAULTS, "notebook_weights", "arch", "lr", "epochs", "validation_images", "test_images", "seed")
 
@@ -44,6 +45,9 @@ def _add_own_arguments(p) -> None:
     p.add_argument("--lr-decay", type=float, default=d["lr_decay"], help="epoch e trains with "
                    "the rates × DECAY^e, threshold scales' too (ours; default 1: the notebook's "
                    "constant rates)")
+    p.add_argument("--silent-target", choices=("none", "s4nn"), default=d["silent_target"],
+                   help="when no output fires: no error (none, BS4NN's notebook) or the true "
+                   "class pulled to T_max − γ (s4nn, S4NN's code); default none")
     p.add_argument("--gamma", type=int, default=d["gamma"], help="output target margin in "
                    "steps (default 1)")
     p.add_argument("--draws", type=int, default=d["draws"], help="samples drawn with "
@@ -212,7 +216,8 @@ def train(args: argparse.Namespace, data: Data) -> int:
         scale = args.lr_decay ** epoch
         correct = bs4nn.train_epoch(picks, t_chip, t_rule, labels, net.w0, net.w1, s0, s1,
                                     net.fact, net.thr, np.array(cfg.lr) * scale,
-                                    np.array(cfg.lr_fact) * scale, cfg.gamma)
+                                    np.array(cfg.lr_fact) * scale, cfg.gamma,
+                                    args.silent_target == "s4nn")
         val = bs4nn.accuracy(net, t_val, y_va) if v else float("nan")
         val_nb = bs4nn.notebook_scored(net, t_val, y_va) if v else float("nan")
         rec = {"epoch": epoch + 1, "train_notebook_rule": correct / draws, "validation": val,
