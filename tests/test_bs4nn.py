@@ -238,3 +238,18 @@ def test_silent_target_s4nn_pulls_the_true_class_when_no_output_fires(sample):
     lab = labels[0]
     assert (moved[:, lab] > 0).any() and (moved[:, lab] >= 0).all()
     assert not np.delete(moved, lab, axis=1).any()
+
+
+def test_models_record_the_software_that_trained_them(tmp_path):
+    """A float reduction's bits depend on library versions and threads: the provenance
+    records them (trainer shell), so a rebuild that differs can say why."""
+    import numba
+    from helpers import write_idx_split
+    from neurochip.description import load
+
+    data = write_idx_split(tmp_path / "d", 60, 20)
+    assert main(["train", "bs4nn", "--data", str(data), "--arch", "30", "--epochs", "1",
+                 "--draws", "10", "--validation-images", "10", "--out", str(tmp_path / "m")]) == 0
+    env = load(tmp_path / "m.npz").provenance["environment"]
+    assert env["numpy"] == np.__version__ and env["numba"] == numba.__version__
+    assert env["python"].count(".") == 2

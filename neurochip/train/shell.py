@@ -319,13 +319,32 @@ class Data:
     test_y: np.ndarray
 
     def provenance(self) -> dict[str, Any]:
-        """Where the data came from and the identity of each split."""
-        return {"dataset": Path(os.path.normpath(self.folder)).name, "data_dir": self.folder,
+        """Where the data came from, the identity of each split and the software that
+        trains on it (:func:`environment`)."""
+        return {"environment": environment(),
+                "dataset": Path(os.path.normpath(self.folder)).name, "data_dir": self.folder,
                 "data_dir_resolved": str(Path(self.folder).resolve()),
                 "train_images": int(len(self.train_x)),
                 "validation_images": int(len(self.validation_x)),
                 "test_images": int(len(self.test_x)),
                 "test_split_sha256": split_fingerprint(self.test_x, self.test_y)}
+
+
+def environment() -> dict[str, Any]:
+    """The library versions and thread count a float reduction's result depends on: the
+    same code and options reproduce a model bit for bit only with these equal (models
+    shipped before this was recorded are not reproduced here; models/README.md)."""
+    import platform
+
+    import numba
+    import numpy
+
+    env: dict[str, Any] = {"python": platform.python_version(), "numpy": numpy.__version__,
+                           "numba": numba.__version__, "machine": platform.machine()}
+    torch = sys.modules.get("torch")  # only a trainer that imported it depends on it
+    if torch is not None:
+        env |= {"torch": torch.__version__, "torch_threads": torch.get_num_threads()}
+    return env
 
 
 def load_data(args: argparse.Namespace) -> Data:
