@@ -21,7 +21,7 @@ CHECKPOINT_KEYS = {
     "format", "version", "trainer", "mode", "weight_bits", "time_steps", "threshold", "layer_sizes",
     "encoder", "dataset", "train_images", "epochs", "seed", "command", "float_test_accuracy",
     "data_dir", "data_dir_resolved", "test_images", "test_split_sha256", "threads",
-    "validation_images",
+    "validation_images", "environment",
 }
 
 
@@ -148,6 +148,7 @@ def test_tiny_training_writes_checkpoint(
     assert manifest["dataset"] == data_dir.name and manifest["train_images"] == 512
     assert manifest["data_dir"] == str(data_dir) and manifest["data_dir_resolved"] == str(data_dir.resolve())
     assert manifest["test_images"] == 256
+    assert manifest["environment"]["torch_threads"] == manifest["threads"]
     assert manifest["test_split_sha256"] == shell.split_fingerprint(*load_sample())
     assert manifest["threads"] == shell.default_threads() == torch.get_num_threads()
     assert manifest["epochs"] == 5 and manifest["seed"] == 3
