@@ -27,7 +27,8 @@ DEFAULTS = dict(thr="100,100", fact="5,5", lr_fact="0.01,0.01", init_high="5,48"
                 init_low="0,0", lr_decay=1.0, silent_target="none", gamma=1, draws=0,
                 lanes=64, fifo_depth=64)
 # recorded in the checkpoint and the model's provenance: the options that shape the run
-RECORDED = (*DEFAULTS, "notebook_weights", "arch", "lr", "epochs", "validation_images", "test_images", "seed")
+RECORDED = (*DEFAULTS, "notebook_weights", "arch", "lr", "epochs", "validation_images",
+            "test_images", "seed")
 
 
 def _add_own_arguments(p) -> None:
@@ -148,8 +149,7 @@ class Bs4nnTrainer:
                                   fact=_pair(args.fact, "fact", True),
                                   lr=tuple(lr_values(args, 2)),
                                   lr_fact=_pair(args.lr_fact, "lr-fact", False),
-                                  init_high=_pair(args.init_high, "init-high", True),
-                                  init_low=_pair(args.init_low, "init-low", None),
+                                  init_high=high, init_low=low,
                                   gamma=args.gamma, seed=args.seed)
         if args.resume and not Path(args.resume).is_file():
             raise ValueError(f"--resume {args.resume}: no such checkpoint")
