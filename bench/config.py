@@ -58,6 +58,13 @@ class BenchConfig:
     cnn_brian2_target: str = "numpy"
     cnn_verilator_images: int = 16  # 0: no Verilator row on the CNN
     scaling: bool = True
+    # every shipped model: sim ÷ chip time, the functional-only ceiling, snnTorch batch B
+    per_model: bool = True
+    per_model_models: tuple[str, ...] = ()  # model stems (empty: all shipped)
+    per_model_seconds: float = 2.0  # about this much simulation per repetition
+    per_model_min_images: int = 128  # at least one snnTorch batch
+    per_model_max_images: int = 1000
+    per_model_reps: int = 5
     cli_check: bool = True  # also run `neurochip simulate --workers W --json` (W = 1, workers)
     in_process: bool = False  # run tasks in this process (tests); no per-row memory
     out: Path = RESULTS
@@ -83,4 +90,5 @@ def quick() -> BenchConfig:
                    cnn_images=32, cnn_workers=False, cnn_numpy_images=1, cnn_numpy_reps=1,
                    cnn_snntorch_b1_images=8, cnn_snntorch_batch_images=-1,
                    cnn_brian2_images=4, cnn_verilator_images=0,
-                   scaling=False, cli_check=False, stem="quick", task_timeout=300.0)
+                   scaling=False, per_model=False, cli_check=False, stem="quick",
+                   task_timeout=300.0)

@@ -78,6 +78,10 @@ def parse_args(argv: list[str] | None = None) -> C.BenchConfig:
     p.add_argument("--cnn-brian2-target", choices=("cython", "numpy"))
     p.add_argument("--cnn-verilator-images", type=int, help="0: no Verilator row on the CNN")
     p.add_argument("--no-scaling", action="store_true", help="skip the scaling sweep")
+    p.add_argument("--per-model", action=argparse.BooleanOptionalAction, default=None,
+                   help="the every-shipped-model table (sim ÷ chip, functional ceiling, snnTorch "
+                        "batch B); default: on in full mode, off in quick mode")
+    p.add_argument("--per-model-models", help="comma list of shipped model names for that table")
     p.add_argument("--in-process", action="store_true",
                    help="run every task in this process (tests; no per-row memory)")
     a = p.parse_args(argv)
@@ -102,6 +106,11 @@ def parse_args(argv: list[str] | None = None) -> C.BenchConfig:
         if unknown:
             p.error(f"unknown peers {sorted(unknown)}; choose from {list(C.PEERS)}")
     cfg.scaling = cfg.scaling and not a.no_scaling
+    if a.per_model is not None:
+        cfg.per_model = a.per_model
+    if a.per_model_models:
+        cfg.per_model_models = tuple(x.strip() for x in a.per_model_models.split(",") if x.strip())
+        cfg.per_model = True
     cfg.in_process = a.in_process
     return cfg
 
@@ -179,9 +188,10 @@ class Harness:
         return rows
 
     def neurochip(self, wl: Workload, workers: list[int], baselines: list[int],
-                  cli: dict | None, recording_baselines: list[int] = ()
+                  cli: dict | None, recording_baselines: list[int] = (), reps: int = 0
                   ) -> tuple[list[TableRow], list[dict]]:
-        res = self.task("neurochip", f"neurochip-{wl.model.stem}", wl, wl.images, self.cfg.reps,
+        res = self.task("neurochip", f"neurochip-{wl.model.stem}", wl, wl.images,
+                        reps or self.cfg.reps,
                         {"workers": workers, "baselines": baselines, "cli_check": cli,
                          "recording_baselines": list(recording_baselines)})
         if res.status != "ok":
@@ -285,6 +295,11 @@ def run_bench(cfg: C.BenchConfig) -> dict:
         report["rows"] += [r.to_json() for r in cnn_rows]
     else:
         report["cnn"] = None
+    if cfg.per_model:
+        from bench.per_model import run_per_model
+
+        log("every shipped model ...")
+        report["per_model"], _ = run_per_model(cfg, "snntorch" in use)
     if cfg.scaling:
         from bench.scaling import run_scaling
 
@@ -622,6 +637,10 @@ def markdown(report: dict, rows: list[TableRow]) -> str:
                  if (report.get("functional_ceiling") or {}).get("fraction") else "") + ".", ""]
     if report.get("cnn"):
         lines += [cnn_markdown(report["cnn"]), ""]
+    if report.get("per_model"):
+        from bench.per_model import markdown as per_model_markdown
+
+        lines += [per_model_markdown(report["per_model"]), ""]
     sc = report.get("scaling", {})
     if "fit" in sc:
         from bench.scaling import markdown_section

@@ -140,6 +140,40 @@ def test_quick_harness_tiny(tmp_path: Path):
     assert "**CNN**" in md.read_text()
 
 
+def test_every_shipped_model_table(tmp_path: Path):
+    """The per-model section: sim ÷ chip is the measured time over cycles ÷ clock, the
+    functional-only ceiling's outputs equal the cycle-accurate run's, snnTorch gets a ratio
+    only where it expresses the network (and declines ttfs), unknown names are refused."""
+    from bench.per_model import markdown, run_per_model, shipped_models
+
+    cfg = replace(C.quick(), data=None, per_model_models=("ste-bp-mnist-small",
+                                                          "stidi-bp-mnist-fc-s4nn"),
+                  per_model_seconds=0.001, per_model_min_images=8, per_model_max_images=8,
+                  per_model_reps=1, peer_reps=1, snntorch_batch=4, in_process=True,
+                  out=tmp_path, stem="t", cache=tmp_path / "cache")
+    section, rows = run_per_model(cfg, use_snntorch=True)
+    by = {e["model"]: e for e in section["models"]}
+    assert list(by) == ["ste-bp-mnist-small", "stidi-bp-mnist-fc-s4nn"]
+    for e in by.values():
+        assert e["images"] == 8 and e["functional_identical"]
+        assert e["sim_time_per_chip_time"] == pytest.approx(
+            e["sim_us_per_image"] / e["chip_us_per_image"])
+        assert e["chip_us_per_image"] == pytest.approx(e["cycles_per_image"] / e["clock_hz"] * 1e6)
+        assert e["cycle_accurate_per_functional"] == pytest.approx(
+            e["sim_us_per_image"] / e["functional_us_per_image"])
+    assert by["stidi-bp-mnist-fc-s4nn"]["neurons"] == ["ttfs"]
+    assert by["stidi-bp-mnist-fc-s4nn"]["snntorch"]["status"] == "not applicable"
+    small = by["ste-bp-mnist-small"]["snntorch"]
+    if _snntorch_importable():
+        assert small["identical"] and small["neurochip_speedup"] > 0
+    md = markdown(section)
+    assert "| ste-bp-mnist-small | fc · lif | 4 | 8 |" in md and "sim ÷ chip" in md
+    with pytest.raises(SystemExit, match="no shipped model"):
+        shipped_models(("no-such-model",))
+    assert len(shipped_models()) == len([p for p in C.MODELS.glob("*.npz")
+                                          if not p.name.endswith(".ckpt.npz")])
+
+
 def _snntorch_importable() -> bool:
     try:
         import snntorch  # noqa: F401
