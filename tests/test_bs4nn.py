@@ -122,6 +122,16 @@ def test_trainer_decisions_are_the_simulators(sample):
     hid = chip.spikes[3, :, chip.neuron_offsets[0]:chip.neuron_offsets[1]]
     first = np.where(hid.any(axis=0), hid.argmax(axis=0), T)
     assert np.array_equal(first, h) and (h < T).any()
+    # both scores from one pass: the chip's is the simulator's; the notebook's is its test
+    # loop written out (the true class among the earliest outputs, else the largest V)
+    chip_acc, nb_acc = bs4nn.scores(net, t_chip, labels)
+    assert chip_acc == np.mean(chip.predictions == labels)
+    nb = 0
+    for i in range(len(labels)):
+        st1 = notebook_forward(t_rule[i].astype(float), s0.T.astype(float), net.thr[0] / net.fact[0])
+        st = notebook_forward(st1, s1.T.astype(float), net.thr[1] / net.fact[1])
+        nb += st[labels[i]] == st.min() if st.min() < T else chip.predictions[i] == labels[i]
+    assert nb_acc == nb / len(labels) and nb_acc >= chip_acc
 
 
 def test_resume_goes_on_bit_for_bit(tmp_path):

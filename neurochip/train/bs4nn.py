@@ -279,54 +279,46 @@ def train_epoch(draws, t_chip, t_rule, labels, w0, w1, s0, s1, fact, thr, lr, lr
 
 
 @njit(cache=True)
-def predict(t_chip, s0, s1, theta0, theta1):
-    """The chip's decisions for every image (the integer forward pass of §6.1)."""
+def _decide(t_chip, s0, s1, theta0, theta1):
+    """The integer forward pass of §6.1 for every image: the chip's decision and the set
+    of earliest outputs (bit k: output k fired first, ties included; 0 when none fired)."""
     n = t_chip.shape[0]
     n_in, n_hid = s0.shape
     n_cls = s1.shape[1]
-    out = np.empty(n, np.int64)
+    decision, earliest = np.empty(n, np.int64), np.zeros(n, np.int64)
     th, vh, buf_h = np.empty(n_hid, np.int64), np.empty(n_hid, np.int64), np.empty(n_in, np.int64)
     to, vo, buf_o = np.empty(n_cls, np.int64), np.empty(n_cls, np.int64), np.empty(n_hid, np.int64)
     for i in range(n):
         layer_forward(t_chip[i], s0, theta0, th, vh, buf_h)
         layer_forward(th, s1, theta1, to, vo, buf_o)
-        out[i] = chip_decision(to, vo)
-    return out
-
-
-@njit(cache=True)
-def _notebook_correct(t_chip, s0, s1, theta0, theta1, labels):
-    """How many the notebook's test loop counts correct: the true class among the earliest
-    outputs (a tie counts), else the largest V (the chip's final V; the notebook reads it at
-    step T_max − 3)."""
-    n_in, n_hid = s0.shape
-    n_cls = s1.shape[1]
-    th, vh, buf_h = np.empty(n_hid, np.int64), np.empty(n_hid, np.int64), np.empty(n_in, np.int64)
-    to, vo, buf_o = np.empty(n_cls, np.int64), np.empty(n_cls, np.int64), np.empty(n_hid, np.int64)
-    correct = 0
-    for i in range(t_chip.shape[0]):
-        layer_forward(t_chip[i], s0, theta0, th, vh, buf_h)
-        layer_forward(th, s1, theta1, to, vo, buf_o)
+        decision[i] = chip_decision(to, vo)
         t_min = to.min()
         if t_min < NOT_FIRED:
-            correct += to[labels[i]] == t_min
-        else:
-            correct += chip_decision(to, vo) == labels[i]
-    return correct
+            for k in range(n_cls):
+                if to[k] == t_min:
+                    earliest[i] |= np.int64(1) << k
+    return decision, earliest
 
 
-def notebook_scored(net: Bs4nnNet, t_chip: np.ndarray, labels: np.ndarray) -> float:
-    """Accuracy as the notebook scores it (a tie for first counts as correct): the figure
-    BS4NN's published accuracies are, and an upper bound on the chip's."""
-    s0, s1 = net.signs()
-    return float(_notebook_correct(t_chip, s0, s1, *net.thetas(), labels.astype(np.int64))
-                 / len(labels))
+def predict(t_chip, s0, s1, theta0, theta1) -> np.ndarray:
+    """The chip's decisions for every image (the integer forward pass of §6.1)."""
+    return _decide(t_chip, s0, s1, theta0, theta1)[0]
 
 
-def accuracy(net: Bs4nnNet, t_chip: np.ndarray, labels: np.ndarray) -> float:
-    s0, s1 = net.signs()
-    theta0, theta1 = net.thetas()
-    return float(np.mean(predict(t_chip, s0, s1, theta0, theta1) == labels))
+def scores(net: Bs4nnNet, t_chip: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(chip, notebook) accuracy from one forward pass. The chip's: its decision (first
+    output, lowest index on a tie; else the largest V). The notebook's test loop: the true
+    class among the earliest outputs (a tie counts), else the largest V (the chip's final V;
+    the notebook reads it at step T_max − 3) — the figure BS4NN's published accuracies
+    are, and an upper bound on the chip's."""
+    if net.w1.shape[1] > 63:
+        raise ValueError("at most 63 classes (the earliest-output set is one int64)")
+    decision, earliest = _decide(t_chip, *net.signs(), *net.thetas())
+    labels = np.asarray(labels, np.int64)
+    chip = decision == labels
+    in_earliest = (earliest >> labels) & 1 == 1
+    notebook = np.where(earliest != 0, in_earliest, chip)
+    return float(chip.mean()), float(notebook.mean())
 
 
 def to_description(net: Bs4nnNet, name: str, lanes: int = 64, fifo_depth: int = 64,

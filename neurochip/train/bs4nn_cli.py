@@ -218,8 +218,7 @@ def train(args: argparse.Namespace, data: Data) -> int:
                                     net.fact, net.thr, np.array(cfg.lr) * scale,
                                     np.array(cfg.lr_fact) * scale, cfg.gamma,
                                     args.silent_target == "s4nn")
-        val = bs4nn.accuracy(net, t_val, y_va) if v else float("nan")
-        val_nb = bs4nn.notebook_scored(net, t_val, y_va) if v else float("nan")
+        val, val_nb = bs4nn.scores(net, t_val, y_va) if v else (float("nan"), float("nan"))
         rec = {"epoch": epoch + 1, "train_notebook_rule": correct / draws, "validation": val,
                "validation_notebook_scoring": val_nb,
                "thetas": list(net.thetas()), "seconds": round(time.perf_counter() - t0, 2)}
@@ -235,10 +234,9 @@ def train(args: argparse.Namespace, data: Data) -> int:
     desc = bs4nn.to_description(chosen, name, args.lanes, args.fifo_depth, prov)
     save(desc, model_path)
     t_test = bs4nn.input_times(x_te)[0]
-    test = bs4nn.accuracy(chosen, t_test, y_te)
+    test, test_nb = bs4nn.scores(chosen, t_test, y_te)
     print(json.dumps({"model": str(model_path), "epoch": prov["epoch"],
                       "validation": best["validation"] if best else None,
-                      "test_chip_forward": test,
-                      "test_notebook_scoring": bs4nn.notebook_scored(chosen, t_test, y_te),
+                      "test_chip_forward": test, "test_notebook_scoring": test_nb,
                       "thetas": list(chosen.thetas())}))
     return 0
