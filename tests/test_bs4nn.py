@@ -15,21 +15,24 @@ from neurochip.train import bs4nn
 T = bs4nn.T_MAX
 
 
-def notebook_forward(ft, weight, thre):
-    """Forward_FC of BS4NN_mnist.ipynb: weight (out, in), ft (in,) firing indices."""
+def notebook_forward(ft, weight, thre, chip=np.sign):
+    """Forward_FC of BS4NN_mnist.ipynb: weight (out, in), ft (in,) firing indices; ``chip``
+    maps real weights to the forward pass's (the notebook: their signs)."""
     spikes = np.zeros((ft.size, T + 1))
     spikes[np.arange(ft.size), ft.astype(int)] = 1
-    v = np.cumsum(np.sign(weight) @ spikes, axis=1)
+    v = np.cumsum(chip(weight) @ spikes, axis=1)
     v[:, T] = thre + 1
     st = np.argmax(v > thre, axis=1) + 1
     st[st > T] = T
     return st
 
 
-def notebook_step(w0, w1, fact, ft0, label, thr, lr, lr_f, gamma):
-    """One training iteration of the notebook (forward, target_function, backward_FC)."""
-    st1 = notebook_forward(ft0, w0, thr[0] / fact[0])
-    st = notebook_forward(st1, w1, thr[1] / fact[1])
+def notebook_step(w0, w1, fact, ft0, label, thr, lr, lr_f, gamma, chip=(np.sign, np.sign)):
+    """One training iteration of the notebook (forward, target_function, backward_FC);
+    ``chip``: per layer, real weights and threshold to the forward pass's (the notebook:
+    signs, thr/f)."""
+    st1 = notebook_forward(ft0, w0, thr[0] / fact[0], chip[0])
+    st = notebook_forward(st1, w1, thr[1] / fact[1], chip[1])
     m = st.min()
     if m == T:
         target = np.full(st.size, float(T))
@@ -134,13 +137,15 @@ def test_trainer_decisions_are_the_simulators(sample):
     assert nb_acc == nb / len(labels) and nb_acc >= chip_acc
 
 
-def test_resume_goes_on_bit_for_bit(tmp_path):
+@pytest.mark.parametrize("extra", [[], ["--weight-bits", "4", "--weight-clip", "2,20"]],
+                         ids=["binary", "twin"])
+def test_resume_goes_on_bit_for_bit(tmp_path, extra):
     from neurochip.train.checkpoint import read_checkpoint
     from helpers import write_idx_split
 
     data = write_idx_split(tmp_path / "d", 120, 30)
     common = ["train", "bs4nn", "--data", str(data), "--arch", "20", "--draws", "40",
-              "--validation-images", "20"]
+              "--validation-images", "20", *extra]
     assert main(common + ["--out", str(tmp_path / "a"), "--epochs", "3"]) == 0
     assert main(common + ["--out", str(tmp_path / "b"), "--epochs", "2"]) == 0
     assert main(common + ["--out", str(tmp_path / "b"), "--epochs", "3",
@@ -149,6 +154,10 @@ def test_resume_goes_on_bit_for_bit(tmp_path):
     for key in ("w0", "w1", "fact", "best_w0"):
         assert np.array_equal(a[key], b[key]), key
     assert (tmp_path / "a.npz").is_file()
+    from neurochip.description import load
+
+    bits = int(extra[1]) if extra else 1
+    assert [lay.weight_bits for lay in load(tmp_path / "b.npz").layers] == [bits, bits]
 
 
 @pytest.mark.parametrize("option, message", [
@@ -157,6 +166,8 @@ def test_resume_goes_on_bit_for_bit(tmp_path):
     (["--fact", "5"], "--fact"), (["--out", "/proc/version/x"], "--out"),
     (["--lr-decay", "0"], "--lr-decay"), (["--lr-decay", "1.5"], "--lr-decay"),
     (["--init-low=5,0"], "--init-low"), (["--init-low", "nan,0"], "--init-low"),
+    (["--weight-bits", "0"], "--weight-bits"), (["--weight-bits", "9"], "--weight-bits"),
+    (["--weight-clip", "0,5"], "--weight-clip"), (["--weight-clip", "5"], "--weight-clip"),
 ])
 def test_bad_options_are_refused_before_data_is_read(option, message, capsys, tmp_path):
     args = ["train", "bs4nn", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]
@@ -263,3 +274,42 @@ def test_models_record_the_software_that_trained_them(tmp_path):
     env = load(tmp_path / "m.npz").provenance["environment"]
     assert env["numpy"] == np.__version__ and env["numba"] == numba.__version__
     assert env["python"].count(".") == 2
+
+
+def test_multi_bit_twin_is_the_same_rule_on_integer_weights(sample, tmp_path):
+    """The twin (ours): the notebook's update on the real weights, the forward pass with
+    q = ⌊w·s + ½⌋ within ±qmax (s = qmax/clip) and θ = ⌊s·thr/f⌋, step for step against the
+    notebook written out with that forward pass; its description decides as the trainer and
+    the simulator do; ±1 stays the default and is what bits = 1 gives."""
+    images, labels = sample
+    cfg = bs4nn.Bs4nnConfig(hidden=30, weight_bits=4, weight_clip=(2.0, 20.0), fact=(1.0, 1.0),
+                            init_low=(-1.0, -10.0))
+    net = bs4nn.init_net(cfg)
+    assert net.qmax == 7 and np.allclose(net.scales(), [3.5, 0.35])
+    s0, s1 = net.signs()
+    assert s0.min() >= -7 and s0.max() <= 7 and len(np.unique(s0)) > 3
+    assert np.array_equal(s0, np.clip(np.floor(net.w0 * 3.5 + 0.5), -7, 7))
+    ref_w0, ref_w1, ref_fact = net.w0.T.copy(), net.w1.T.copy(), net.fact.copy()
+    t_chip, t_rule = bs4nn.input_times(images[:8])
+    sc = net.scales()
+    # integer V > ⌊s·thr/f⌋ ⇔ V > s·thr/f: the notebook's forward on q with thre = s·thr/f
+    chip = tuple((lambda w, s=s: np.clip(np.floor(w * s + 0.5), -7, 7)) for s in sc)
+    thr_scaled = net.thr * sc
+    for i in range(8):
+        bs4nn.train_epoch(np.array([i]), t_chip, t_rule, labels, net.w0, net.w1, s0, s1,
+                          net.fact, net.thr, np.array([0.1, 0.1]), np.array([0.01, 0.01]), 1,
+                          False, sc, net.qmax)
+        notebook_step(ref_w0, ref_w1, ref_fact, t_rule[i].astype(float), labels[i], thr_scaled,
+                      [0.1, 0.1], [0.01, 0.01], 1, chip)
+        assert np.allclose(net.w0, ref_w0.T, rtol=0, atol=1e-12)
+        assert np.allclose(net.w1, ref_w1.T, rtol=0, atol=1e-12)
+        assert np.allclose(net.fact, ref_fact, rtol=0, atol=1e-12)
+        assert all(np.array_equal(a, b) for a, b in zip((s0, s1), net.signs()))
+    desc = bs4nn.to_description(net, "twin-test")
+    assert [lay.weight_bits for lay in desc.layers] == [4, 4]
+    assert np.array_equal(desc.layers[0].weight, s0) and desc.layers[1].threshold[0] == net.thetas()[1]
+    t_all = bs4nn.input_times(images[:64])[0]
+    assert np.array_equal(bs4nn.predict(t_all, *net.signs(), *net.thetas()),
+                          simulate(desc, images[:64]).predictions)
+    binary = bs4nn.init_net(bs4nn.Bs4nnConfig(hidden=30))
+    assert binary.bits == 1 and set(np.unique(binary.signs()[0])) <= {-1, 1}

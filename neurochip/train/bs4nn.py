@@ -39,6 +39,11 @@ What differs, and why (docs: models/README.md, "BS4NN anchor"):
   T_max − γ as S4NN does.
 * **Learning-rate decay** (``lr_decay``, ours; 1 = the notebook's constant rates): epoch
   e (from 0) trains with ``lr·decay^e`` and ``lr_f·decay^e``.
+* **The multi-bit twin** (``weight_bits`` B > 1, ours; BS4NN compares its binary network
+  with a real-valued one): the same rule on the same real weights, but the forward pass
+  uses q = ⌊w·s + ½⌋ clipped to ±(2^(B−1) − 1), s = (2^(B−1) − 1)/clip per layer, and
+  θ = ⌊s·thr/f⌋, so the chip's integer V > θ stands for Σ w > thr/f up to the rounding of
+  w. ``clip`` defaults to the init range's high ends.
 * **Validation**: the last ``validation`` training images are held out and draws come
   from the rest; the epoch with the best held-out accuracy is kept (the notebook keeps
   the best test accuracy).
@@ -69,6 +74,8 @@ class Bs4nnConfig:
     init_low: tuple[float, float] = (0.0, 0.0)  # the notebook's ``a``: w ~ U[a, b)
     gamma: int = 1
     seed: int = 0
+    weight_bits: int = 1  # 1: BS4NN's ±1; 2..8: the multi-bit twin (ours)
+    weight_clip: tuple[float, float] | None = None  # the twin's real range per layer (None: init_high)
 
 
 @dataclass
@@ -78,18 +85,42 @@ class Bs4nnNet:
     fact: np.ndarray  # (2,) learned threshold scales
     thr: np.ndarray  # (2,)
     history: list = field(default_factory=list)
+    bits: int = 1  # chip weight bits: 1 = ±1 signs (BS4NN); B > 1 = the multi-bit twin
+    clip: np.ndarray = field(default_factory=lambda: np.ones(2))  # (2,) twin: real ↦ ±qmax
+
+    @property
+    def qmax(self) -> int:
+        """The largest chip weight: 1 (±1), or 2^(B−1) − 1 for B-bit integers."""
+        return 1 if self.bits == 1 else (1 << (self.bits - 1)) - 1
+
+    def scales(self) -> np.ndarray:
+        """Chip weight per unit of real weight, per layer: 1 for ±1 signs; qmax / clip for
+        the twin, so a real weight of ±clip becomes ±qmax."""
+        return np.ones(2) if self.bits == 1 else self.qmax / np.asarray(self.clip, np.float64)
 
     def thetas(self) -> tuple[int, int]:
-        """The chip's integer thresholds ⌊thr / f⌋ (V > θ ⇔ V > thr/f for integer V)."""
-        return tuple(int(math.floor(t / f)) for t, f in zip(self.thr, self.fact))
+        """The chip's integer thresholds ⌊s·thr / f⌋ (s = 1 for ±1 weights: V > θ ⇔
+        V > thr/f for integer V)."""
+        return tuple(int(math.floor(t * s / f))
+                     for t, s, f in zip(self.thr, self.scales(), self.fact))
+
+    def copy(self) -> "Bs4nnNet":
+        """Its weights and scales now (history and thresholds shared)."""
+        return Bs4nnNet(self.w0.copy(), self.w1.copy(), self.fact.copy(), self.thr,
+                        self.history, self.bits, self.clip)
 
     def signs(self) -> tuple[np.ndarray, np.ndarray]:
-        return _sign(self.w0), _sign(self.w1)
+        """The chip's weights: ±1 signs, or the twin's B-bit integers."""
+        s = self.scales()
+        return (chip_weights(self.w0, s[0], self.qmax), chip_weights(self.w1, s[1], self.qmax))
 
 
-def _sign(w: np.ndarray) -> np.ndarray:
-    """±1 weights (the chip's 1-bit alphabet; an exact 0 counts as +1)."""
-    return np.where(w < 0, -1, 1).astype(np.int8)
+def chip_weights(w: np.ndarray, scale: float, qmax: int) -> np.ndarray:
+    """±1 signs when ``qmax`` is 1 (an exact 0 counts as +1); else ⌊w·scale + ½⌋ clipped to
+    ±qmax (``_chip_weight``, the same arithmetic the trainer keeps in step)."""
+    if qmax == 1:
+        return np.where(w < 0, -1, 1).astype(np.int8)
+    return np.clip(np.floor(w * scale + 0.5), -qmax, qmax).astype(np.int8)
 
 
 def init_net(cfg: Bs4nnConfig, inputs: int = 784, classes: int = 10) -> Bs4nnNet:
@@ -97,7 +128,9 @@ def init_net(cfg: Bs4nnConfig, inputs: int = 784, classes: int = 10) -> Bs4nnNet
     (a0, a1), (b0, b1) = cfg.init_low, cfg.init_high
     w0 = rng.random((inputs, cfg.hidden)) * (b0 - a0) + a0  # the notebook's (b − a)·U + a
     w1 = rng.random((cfg.hidden, classes)) * (b1 - a1) + a1
-    return Bs4nnNet(w0, w1, np.array(cfg.fact, np.float64), np.array(cfg.thr, np.float64))
+    return Bs4nnNet(w0, w1, np.array(cfg.fact, np.float64), np.array(cfg.thr, np.float64),
+                    bits=cfg.weight_bits,
+                    clip=np.array(cfg.weight_clip or cfg.init_high, np.float64))
 
 
 NOTEBOOK_FILES = ("W0_binary.npy", "W1_binary.npy")
@@ -203,9 +236,19 @@ def _normalise(d):
 
 
 @njit(cache=True)
-def _update(delta, t_src_rule, t_dst_rule, w, signs, lr, lr_fact, fact, layer, back):
+def _chip_weight(w, scale, qmax):
+    """One chip weight of real weight ``w``: its sign (qmax 1), else ⌊w·scale + ½⌋ within
+    ±qmax (as ``chip_weights``)."""
+    if qmax == 1:
+        return -1 if w < 0 else 1
+    q = math.floor(w * scale + 0.5)
+    return int(min(max(q, -qmax), qmax))
+
+
+@njit(cache=True)
+def _update(delta, t_src_rule, t_dst_rule, w, signs, lr, lr_fact, fact, layer, back, scale, qmax):
     """w −= lr·δ·HF; f −= lr_f·mean(δ·HF·sign(w)) (updated w); back = Σ_k w δ HF;
-    ``signs`` (the forward pass's ±1 weights) follow w."""
+    ``signs`` (the forward pass's chip weights: ±1, or the twin's integers) follow w."""
     n_in, n_out = w.shape
     acc = 0.0
     for i in range(n_in):
@@ -215,19 +258,29 @@ def _update(delta, t_src_rule, t_dst_rule, w, signs, lr, lr_fact, fact, layer, b
             if ti < t_dst_rule[j]:
                 w[i, j] -= lr * delta[j]
                 sgn = 1.0 if w[i, j] > 0 else (-1.0 if w[i, j] < 0 else 0.0)
-                signs[i, j] = -1 if w[i, j] < 0 else 1
+                signs[i, j] = _chip_weight(w[i, j], scale, qmax)
                 acc += delta[j] * sgn
                 back_i += w[i, j] * delta[j]
         back[i] = back_i
     fact[layer] -= lr_fact * acc / (n_in * n_out)
 
 
-@njit(cache=True)
 def train_epoch(draws, t_chip, t_rule, labels, w0, w1, s0, s1, fact, thr, lr, lr_fact, gamma,
-                silent_pull=False):
+                silent_pull=False, scale=None, qmax=1):
+    """One epoch of per-sample SGD (``_train_epoch``); ``scale`` (per layer) and ``qmax``
+    only for the multi-bit twin (default: ±1 signs)."""
+    scale = np.ones(2) if scale is None else np.asarray(scale, np.float64)
+    return _train_epoch(draws, t_chip, t_rule, labels, w0, w1, s0, s1, fact, thr, lr, lr_fact,
+                        gamma, silent_pull, scale, int(qmax))
+
+
+@njit(cache=True)
+def _train_epoch(draws, t_chip, t_rule, labels, w0, w1, s0, s1, fact, thr, lr, lr_fact, gamma,
+                 silent_pull, scale, qmax):
     """One epoch of per-sample SGD over ``draws``; returns the notebook's training count
     (the true class among the earliest outputs, or the largest V if none fired).
-    ``s0``, ``s1``: the ±1 signs of ``w0``, ``w1``, kept in step with them.
+    ``s0``, ``s1``: the chip weights of ``w0``, ``w1`` (±1 signs, or with ``qmax`` > 1
+    the twin's ⌊w·scale + ½⌋ within ±qmax), kept in step with them; θ = ⌊thr·scale/f⌋.
     ``silent_pull``: when no output fired, the true class's target is T_max − γ (S4NN's
     rule) instead of no error at all (BS4NN's)."""
     n_in, n_hid = w0.shape
@@ -242,8 +295,8 @@ def train_epoch(draws, t_chip, t_rule, labels, w0, w1, s0, s1, fact, thr, lr, lr
     for s in range(draws.size):
         img = draws[s]
         # the forward pass uses the signs of the current weights and θ = ⌊thr/f⌋
-        theta0 = math.floor(thr[0] / fact[0])
-        theta1 = math.floor(thr[1] / fact[1])
+        theta0 = math.floor(thr[0] * scale[0] / fact[0])
+        theta1 = math.floor(thr[1] * scale[1] / fact[1])
         layer_forward(t_chip[img], s0, theta0, th, vh, buf_h)
         layer_forward(th, s1, theta1, to, vo, buf_o)
         # the notebook's times: one step of delay per layer, T_MAX when silent
@@ -272,9 +325,11 @@ def train_epoch(draws, t_chip, t_rule, labels, w0, w1, s0, s1, fact, thr, lr, lr
         for k in range(n_cls):
             d_out[k] = (target[k] - to_rule[k]) / T_MAX
         _normalise(d_out)
-        _update(d_out, th_rule, to_rule, w1, s1, lr[1], lr_fact[1], fact, 1, d_hid)
+        _update(d_out, th_rule, to_rule, w1, s1, lr[1], lr_fact[1], fact, 1, d_hid, scale[1],
+                qmax)
         _normalise(d_hid)
-        _update(d_hid, t_rule[img], th_rule, w0, s0, lr[0], lr_fact[0], fact, 0, back_in)
+        _update(d_hid, t_rule[img], th_rule, w0, s0, lr[0], lr_fact[0], fact, 0, back_in,
+                scale[0], qmax)
     return correct
 
 
@@ -323,8 +378,9 @@ def scores(net: Bs4nnNet, t_chip: np.ndarray, labels: np.ndarray) -> tuple[float
 
 def to_description(net: Bs4nnNet, name: str, lanes: int = 64, fifo_depth: int = 64,
                    provenance: dict | None = None):
-    """784-H-10 fc layers of ``ttfs`` neurons (psp = step), ±1 weights, θ = ⌊thr/f⌋,
-    membranes wide enough for |V| ≤ fan-in (nothing saturates)."""
+    """784-H-10 fc layers of ``ttfs`` neurons (psp = step), ±1 weights (or the twin's B-bit
+    integers), θ = ⌊s·thr/f⌋, membranes wide enough for |V| ≤ fan-in·qmax (nothing
+    saturates)."""
     from neurochip.description import CoreDescription, CoreMapping, Encoder, validate
     from neurochip.neurons.ttfs import TtfsNeuron
     from neurochip.train.arch import chip_layer
@@ -332,14 +388,14 @@ def to_description(net: Bs4nnNet, name: str, lanes: int = 64, fifo_depth: int = 
     layers, prev = [], "input"
     for j, (w, theta) in enumerate(zip(net.signs(), net.thetas())):
         n_in, n_out = w.shape
-        bits = bits_for(max(int(n_in), abs(int(theta))))
+        bits = bits_for(max(int(n_in) * net.qmax, abs(int(theta))))
         lname = "out" if j == 1 else "hid"
         layers.append(chip_layer(
             {"type": "fc", "neurons": n_out}, lname, prev, (n_in,), (n_out,),
             CoreMapping(index=j, lanes=min(lanes, n_out), fifo_depth=fifo_depth),
             neuron=TtfsNeuron(psp="step"), weight=w.astype(np.int64),
             threshold=np.full(n_out, theta, np.int64), bias=np.zeros(0, np.int64),
-            membrane_bits=bits))
+            weight_bits=net.bits, membrane_bits=bits))
         prev = lname
     desc = CoreDescription(name=name, input_shape=(28, 28), encoder=Encoder("latency", 0),
                            time_steps=T_MAX, clock_hz=100e6, count_bits=1, layers=layers,

@@ -25,7 +25,7 @@ from neurochip.train.shell import Data, TrainerError, command_line, lr_values, o
 CHECKPOINT_FORMAT = "neurochip-bs4nn-checkpoint"
 DEFAULTS = dict(thr="100,100", fact="5,5", lr_fact="0.01,0.01", init_high="5,48",
                 init_low="0,0", lr_decay=1.0, silent_target="none", gamma=1, draws=0,
-                lanes=64, fifo_depth=64)
+                lanes=64, fifo_depth=64, weight_bits=1, weight_clip="")
 # recorded in the checkpoint and the model's provenance: the options that shape the run
 RECORDED = (*DEFAULTS, "notebook_weights", "arch", "lr", "epochs", "validation_images",
             "test_images", "seed")
@@ -58,6 +58,12 @@ def _add_own_arguments(p) -> None:
                    "scales with --fact); with --epochs 0 this only describes that network")
     p.add_argument("--resume", metavar="CKPT", help="go on from OUT.ckpt.npz of an earlier run; "
                    "--epochs counts its epochs too")
+    p.add_argument("--weight-bits", type=int, default=d["weight_bits"], help="chip weight bits: 1 "
+                   "= BS4NN's ±1 signs (default); 2..8 = the multi-bit twin (ours): the same rule "
+                   "on the real weights, the forward pass with ⌊w·s + ½⌋ clipped to ±(2^(B−1)−1), "
+                   "s = (2^(B−1)−1)/clip, θ = ⌊s·thr/f⌋")
+    p.add_argument("--weight-clip", default=d["weight_clip"], help="the twin's real weight range "
+                   "per layer, ±clip ↦ ±(2^(B−1)−1) (default: --init-high)")
     p.add_argument("--lanes", type=int, default=d["lanes"], help="(default 64)")
     p.add_argument("--fifo-depth", type=int, default=d["fifo_depth"], help="(default 64)")
 
@@ -105,10 +111,14 @@ def _load_checkpoint(path: str):
 
     try:
         meta, arrays = read_checkpoint(path, CHECKPOINT_FORMAT)
+        opts = meta.get("options", {})
+        bits = int(opts.get("weight_bits", 1))
+        clip = np.array(_pair(opts.get("weight_clip") or opts.get("init_high")
+                              or DEFAULTS["init_high"], "weight-clip", True))
         net = Bs4nnNet(arrays["w0"].copy(), arrays["w1"].copy(), arrays["fact"].copy(),
-                       arrays["thr"].copy(), list(meta["history"]))
+                       arrays["thr"].copy(), list(meta["history"]), bits, clip)
         best = Bs4nnNet(arrays["best_w0"].copy(), arrays["best_w1"].copy(),
-                        arrays["best_fact"].copy(), net.thr, net.history)
+                        arrays["best_fact"].copy(), net.thr, net.history, bits, clip)
     except (KeyError, TypeError, CheckpointFileError) as exc:
         raise ValueError(f"--resume {path}: not a bs4nn checkpoint ({exc})") from None
     return net, best, meta
@@ -143,6 +153,9 @@ class Bs4nnTrainer:
             raise ValueError("--lr-decay must be in (0, 1]")
         if args.draws < 0:
             raise ValueError("--draws must be >= 0")
+        if not 1 <= args.weight_bits <= 8:
+            raise ValueError(f"--weight-bits {args.weight_bits}: give 1 (±1) to 8")
+        clip = _pair(args.weight_clip, "weight-clip", True) if args.weight_clip else high
         if not 1 <= args.lanes <= 256 or not 1 <= args.fifo_depth <= 65536:
             raise ValueError("--lanes must be in 1..256 and --fifo-depth in 1..65536")
         args.config = Bs4nnConfig(hidden=hidden, thr=_pair(args.thr, "thr", True),
@@ -150,7 +163,8 @@ class Bs4nnTrainer:
                                   lr=tuple(lr_values(args, 2)),
                                   lr_fact=_pair(args.lr_fact, "lr-fact", False),
                                   init_high=high, init_low=low,
-                                  gamma=args.gamma, seed=args.seed)
+                                  gamma=args.gamma, seed=args.seed,
+                                  weight_bits=args.weight_bits, weight_clip=clip)
         if args.resume and not Path(args.resume).is_file():
             raise ValueError(f"--resume {args.resume}: no such checkpoint")
         args.resumed = _load_checkpoint(args.resume) if args.resume else None
@@ -165,6 +179,8 @@ class Bs4nnTrainer:
                                            args.config.thr)
             except ValueError as exc:
                 raise ValueError(f"--notebook-weights: {exc}") from None
+            args.start.bits = args.weight_bits
+            args.start.clip = np.array(clip, np.float64)
             if args.start.w1.shape[0] != hidden:
                 raise TrainerError(f"--notebook-weights: {args.start.w1.shape[0]} hidden neurons;"
                                    f" give --arch {args.start.w1.shape[0]}")
@@ -202,7 +218,7 @@ def train(args: argparse.Namespace, data: Data) -> int:
     else:
         net = bs4nn.init_net(cfg, x_tr[0].size, int(y_tr.max()) + 1)
     if not resumed:
-        chosen = bs4nn.Bs4nnNet(net.w0.copy(), net.w1.copy(), net.fact.copy(), net.thr)
+        chosen = net.copy()
     best = max(net.history, key=lambda h: h["validation"], default=None)
     s0, s1 = net.signs()
     model_path, ckpt = out_paths(args)
@@ -217,7 +233,7 @@ def train(args: argparse.Namespace, data: Data) -> int:
         correct = bs4nn.train_epoch(picks, t_chip, t_rule, labels, net.w0, net.w1, s0, s1,
                                     net.fact, net.thr, np.array(cfg.lr) * scale,
                                     np.array(cfg.lr_fact) * scale, cfg.gamma,
-                                    args.silent_target == "s4nn")
+                                    args.silent_target == "s4nn", net.scales(), net.qmax)
         val, val_nb = bs4nn.scores(net, t_val, y_va) if v else (float("nan"), float("nan"))
         rec = {"epoch": epoch + 1, "train_notebook_rule": correct / draws, "validation": val,
                "validation_notebook_scoring": val_nb,
@@ -226,7 +242,7 @@ def train(args: argparse.Namespace, data: Data) -> int:
         print(json.dumps(rec), file=sys.stderr, flush=True)
         if best is None or not val <= best["validation"]:  # without validation: the last
             best = rec
-            chosen = bs4nn.Bs4nnNet(net.w0.copy(), net.w1.copy(), net.fact.copy(), net.thr)
+            chosen = net.copy()
         _save_checkpoint(ckpt, net, chosen, rng.bit_generator.state, options)
     name = out_prefix(args).name
     prov = {"trainer": "bs4nn", "command": command_line("bs4nn"), **data.provenance(),
