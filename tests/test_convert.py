@@ -168,3 +168,27 @@ def test_cli_converts_and_refuses_bad_input(tmp_path):
     AnnCheckpoint(ckpt.meta, arrays).save(tmp_path / "short.npz")
     bad = _run("convert", tmp_path / "short.npz", "--data", tmp_path, "--bsnn", tmp_path / "x.npz")
     assert bad.returncode == 2 and "c1.weight" in bad.stderr
+
+
+def test_sweep_in_chunks_equals_one_pass(monkeypatch):
+    """The T sweep simulates a chunk of images at a time (memory bounded whatever the
+    split's size); its figures equal one simulate() call over all the images."""
+    from neurochip.convert import sweep as sw
+    from neurochip.energy import energy_report, load_tech
+
+    ckpt = synthetic("vgg")
+    images, labels = load_sample()
+    images, labels = images[:10].reshape(10, -1), labels[:10]
+    monkeypatch.setattr(sw, "SIM_CHUNK", 3)
+    out = sw.sweep(ckpt, images, images, labels, [8], [1], 99.0, 2)
+    lam = sw.scales(ckpt, images, 99.0)
+    for variant, n, key in (("plain", 1, "plain"), ("bsnn", 1, "bsnn_N1")):
+        desc = convert(ckpt, images, ConvertOptions(variant=variant, time_steps=8, phase_steps=n),
+                       lam=lam)
+        res = simulate(desc, images)
+        got = out["rows"][0][key]
+        assert got["accuracy"] == np.mean(res.predictions == labels)
+        assert got["cycles_per_image"] == res.cycles.mean()
+        assert got["spikes_per_image"] == res.counter("spikes").sum(axis=1).mean()
+        pj = energy_report(desc, res.core_counters, res.chip_counters, load_tech()).total_pj
+        assert got["nj_per_image"] == pytest.approx(pj.mean() / 1e3, rel=1e-12)

@@ -35,6 +35,9 @@ def _layer_counts(res, desc, names) -> dict[str, np.ndarray]:
             if lay.name in names}
 
 
+SIM_CHUNK = 1000  # images per simulate() call: results per image are not all held at once
+
+
 def sweep(ckpt: AnnCheckpoint, cal: np.ndarray, images: np.ndarray, labels: np.ndarray,
           steps: list[int], phase_steps: list[int], percentile: float, sin_images: int,
           tech=None) -> dict:
@@ -58,13 +61,19 @@ def sweep(ckpt: AnnCheckpoint, cal: np.ndarray, images: np.ndarray, labels: np.n
             desc = convert(ckpt, cal, ConvertOptions(variant=variant, time_steps=T, phase_steps=n),
                            lam=lam)
             t0 = time.perf_counter()
-            res = simulate(desc, images)
-            energy = energy_report(desc, res.core_counters, res.chip_counters, tech)
+            totals = np.zeros(4)  # correct, cycles, pJ, spikes; chunks keep memory bounded
+            for start in range(0, len(images), SIM_CHUNK):
+                stop = min(len(images), start + SIM_CHUNK)
+                res = simulate(desc, images[start:stop])
+                energy = energy_report(desc, res.core_counters, res.chip_counters, tech)
+                totals += [(res.predictions == labels[start:stop]).sum(), res.cycles.sum(),
+                           energy.total_pj.sum(), res.counter("spikes").sum()]
             key = variant if variant == "plain" else f"bsnn_N{n}"
-            row[key] = {"accuracy": float((res.predictions == labels).mean()),
-                        "cycles_per_image": float(res.cycles.mean()),
-                        "nj_per_image": float(energy.total_pj.mean() / 1e3),
-                        "spikes_per_image": float(res.counter("spikes").sum(axis=1).mean()),
+            m = len(images)
+            row[key] = {"accuracy": float(totals[0] / m),
+                        "cycles_per_image": float(totals[1] / m),
+                        "nj_per_image": float(totals[2] / m / 1e3),
+                        "spikes_per_image": float(totals[3] / m),
                         "seconds": round(time.perf_counter() - t0, 1)}
             bar.update()
         result["rows"].append(row)
