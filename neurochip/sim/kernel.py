@@ -1229,6 +1229,7 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
                 K = layer_cfg[j, LC_WORDS]
                 N = layer_cfg[j, LC_NEURONS]
                 nop = 0
+                n_ev = 0  # events popped this step, every source
                 n_src = in_ptr[j + 1] - in_ptr[j]
                 for si in range(n_src):
                     f = in_fifo[in_ptr[j] + si]
@@ -1271,6 +1272,7 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
                         cnt[j, C_SOPS] += busy
                         cnt[j, C_MREADS] += busy
                         cnt[j, C_MWRITES] += busy
+                    n_ev += ns
                     cnt[j, C_POPS] += ns + 1  # the events and the EOS token
                     cnt[j, C_BUSY] += ns + 1 + busy
                     # the ops: ns events then the token, each after[i] cycles after the
@@ -1288,8 +1290,13 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
                 if model == MODEL_LIF:
                     nf = _lif_update(mem, m0, params, layer_cfg, j, fired, flags, fw)
                 elif model == MODEL_TTFS:
-                    nf = _ttfs_update(mem, state[0], sent, m0, params, layer_cfg, j, fired,
-                                      flags, fw)
+                    # step PSP, no event this step, not the first step: I is 0 (cleared by
+                    # the last update, nothing added), so V + I = V (in range since that
+                    # update) and every V > θ has its fired bit already: the update
+                    # changes nothing and fires nothing
+                    if not (n_ev == 0 and t > 0 and layer_cfg[j, TTFS_RAMP] == 0):
+                        nf = _ttfs_update(mem, state[0], sent, m0, params, layer_cfg, j, fired,
+                                          flags, fw)
                     sent_applied = True
                 elif model == MODEL_BISTABLE:
                     nf = _bistable_update(mem, m0, params, layer_cfg, j, t, fired, flags, fw)

@@ -184,6 +184,11 @@ class PackedModel:
         state fields ((n, total neurons) each, 0 where a layer's model lacks the word)."""
         n = state_out.shape[0]
         out = {w.name: np.zeros((n, int(self.n_off[-1])), dtype=np.int64) for w in state_fields()}
+        rows = [[w.name for w in get_model(lay.neuron.model).state_words] for lay in desc.layers]
+        if rows and all(r == rows[0] for r in rows):  # every layer keeps the same words:
+            for r, name in enumerate(rows[0]):  # each field is one row of the kernel's output
+                out[name] = np.ascontiguousarray(state_out[:, r, :])  # (a view when S = 1)
+            return out
         for j, lay in enumerate(desc.layers):
             cols = slice(int(self.n_off[j]), int(self.n_off[j + 1]))
             for r, word in enumerate(get_model(lay.neuron.model).state_words):
