@@ -2,7 +2,7 @@
 /tmp/ab3/pack_base.py) against this branch, interleaved in one process on the same images.
 Setup: mkdir -p /tmp/ab3 && git show f1361c5:neurochip/sim/kernel.py > /tmp/ab3/kernel_base.py
        && git show f1361c5:neurochip/sim/pack.py > /tmp/ab3/pack_base.py
-Usage: PYTHONPATH=/work/wt-sim3 NUMBA_CACHE_DIR=/tmp/numba-wt-sim3 python round3_ab.py REPS SECONDS_PER_RUN [MODEL ...]
+Usage: PYTHONPATH=/work/wt-sim3 NUMBA_CACHE_DIR=/tmp/numba-wt-sim3 python round3-ab.py REPS SECONDS_PER_RUN [MODEL ...]
 Every output of simulate() is compared (predictions, counts, cycles, core and chip counters,
 membranes, every state field, and with record_spikes=True on 16 images the spike trains);
 thread CPU time and wall time per image; sim/chip = time per image / (cycles per image / clock)."""
@@ -19,11 +19,13 @@ def _module(name, path):
 
 kbase = _module('kernel_base', '/tmp/ab3/kernel_base.py')
 pbase = _module('pack_base', '/tmp/ab3/pack_base.py')
-sides = {'a': (kbase, pbase.PackedModel.state_columns), 'b': (knew, PackedModel.state_columns)}
+sides = {'a': (kbase, pbase.PackedModel.state_columns, pbase.PackedModel.kernel_args),
+         'b': (knew, PackedModel.state_columns, PackedModel.kernel_args)}
 
 def use(k):
     S.kernel = sides[k][0]
     PackedModel.state_columns = sides[k][1]
+    PackedModel.kernel_args = sides[k][2]
 
 def same(a, b, spikes=False):
     fields = ['predictions', 'counts', 'cycles', 'core_counters', 'chip_counters', 'membranes'] + (['spikes'] if spikes else [])
@@ -64,4 +66,4 @@ for path in sorted(glob.glob(root + '/*.npz')):
     out[name] = row
     print(f"{name:26s} T={d.time_steps:4d} n={n:5d} chip {chip*1e6:7.1f}us | CPU us/img main {row['cpu_us']['a']:8.1f} new {row['cpu_us']['b']:8.1f} x{row['speedup_cpu_paired_median']:.2f} [{pr.min():.2f}-{pr.max():.2f}] | sim/chip CPU {row['sim_per_chip_cpu']['a']:.2f} -> {row['sim_per_chip_cpu']['b']:.2f}, wall {row['sim_per_chip_wall']['a']:.2f} -> {row['sim_per_chip_wall']['b']:.2f} | same={ok} load {row['load']:.1f}", flush=True)
 if not only:
-    json.dump(out, open(sys.argv[0].replace('.py', '.json'), 'w'), indent=1)
+    json.dump(out, open(os.path.join(os.path.dirname(os.path.abspath(sys.argv[0])), 'round3-ab-main-vs-branch.json'), 'w'), indent=1)
