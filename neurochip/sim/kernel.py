@@ -246,6 +246,13 @@ def encode_group(kind: int, images: np.ndarray, img0: int, count: int, time_step
     n_items[3] = n3
 
 
+# Functions marked ``_nrt=False`` below allocate nothing and keep no array beyond the call,
+# so they are compiled without Numba's reference counting: with it, every array view they
+# make (a layer's membranes, a weight row, a parameter row) costs an atomic increment and
+# decrement of its parent's reference count, ~140 of the ~260 ns of a 400-neuron ttfs
+# update (measured). Their callers hold every array they receive, so nothing is freed
+# early; no result changes.
+
 # =========================================================================== arithmetic (§2)
 
 @njit(cache=True, inline="always")
@@ -393,8 +400,17 @@ def _floordiv(a: int, s: int) -> int:
 def _step_coords(delta: int, y: int, x: int, c: int, c_in: int, w_in: int) -> tuple:
     """(y, x, c) of the address ``delta`` above the previous event's (y, x, c) in a map of
     width ``w_in`` and ``c_in`` channels: events arrive in ascending address order (§4), so
-    stepping on from the previous one replaces three divisions per event."""
+    stepping on from the previous one replaces three divisions per event. A long gap
+    (sparse spikes: ≥ 16 positions, which walking would take one by one) is divided."""
     c += delta
+    if c >= 16 * c_in:
+        q = c // c_in
+        c -= q * c_in
+        x += q
+        if x >= w_in:
+            y += x // w_in
+            x = x % w_in
+        return y, x, c
     while c >= c_in:
         c -= c_in
         x += 1
@@ -434,7 +450,7 @@ POOL_OUT_H = KIND_SLOTS + 4
 POOL_OUT_W = KIND_SLOTS + 5
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)  # no allocation (see above)
 def _pool_emit_once(fired: np.ndarray, nf: int, sent: np.ndarray, n0: int) -> int:
     """§5.3 emit = once: keep the fired neurons whose sent bit is clear, then set the bit of
     every fired neuron. Returns how many spikes go out (``fired`` is compacted)."""
@@ -450,7 +466,7 @@ def _pool_emit_once(fired: np.ndarray, nf: int, sent: np.ndarray, n0: int) -> in
 
 # =========================================================================== shared by the models
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)  # no allocation (see above)
 def _overflow_of(layer_cfg: np.ndarray, layer: int) -> tuple:
     """(lo, hi, wrap, mask) of the layer's B-bit membranes: what ``_select_overflow``
     takes (§2)."""
@@ -479,6 +495,23 @@ def expand_params(param_values: np.ndarray, layer_cfg: np.ndarray, n_off: np.nda
     return out
 
 
+@njit(cache=True)
+def group_table(layer_cfg: np.ndarray, n_off: np.ndarray) -> np.ndarray:
+    """The update group (§3, §8) of every neuron, at n_off[j] + n for neuron n = pos·C + ch
+    of layer j: pos·K_c + ch div L (fc: one position). Built once per model, so that the
+    push program reads a spike's group instead of dividing or walking positions."""
+    L = layer_cfg.shape[0]
+    out = np.zeros(max(n_off[L], 1), dtype=np.int32)
+    for j in range(L):
+        C = layer_cfg[j, LC_CHANNELS]
+        kc = layer_cfg[j, LC_WPP]
+        lanes = layer_cfg[j, LC_LANES]
+        for pos in range(layer_cfg[j, LC_POSITIONS]):
+            for ch in range(C):
+                out[n_off[j] + pos * C + ch] = pos * kc + ch // lanes
+    return out
+
+
 @njit(cache=True, inline="always")
 def _update_counts(row: np.ndarray, K: int, N: int, state_words: int) -> None:
     """§8, §10 of any model's token (§6.3): K update cycles, each reading a parameter word
@@ -490,7 +523,7 @@ def _update_counts(row: np.ndarray, K: int, N: int, state_words: int) -> None:
     row[C_UPDATES] += N
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)  # no allocation (see above)
 def _list_flagged(flags: np.ndarray, fw: np.ndarray, N: int, fired: np.ndarray) -> int:
     """Writes the indices of the set ``flags[:N]`` into ``fired``, ascending; returns their
     count. Eight flags are tested at once as one 64-bit word, so silent stretches cost an
@@ -520,7 +553,7 @@ LIF_LEAK_NONE, LIF_LEAK_SUBTRACT, LIF_LEAK_SHIFT = 0, 1, 2
 LIF_THRESHOLD, LIF_BIAS = 0, 1  # rows of param_values (the model's param_fields order)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)  # no allocation (see above)
 def _lif_update(mem: np.ndarray, m0: int, params: np.ndarray, layer_cfg: np.ndarray,
                 layer: int, fired: np.ndarray, flags: np.ndarray, fw: np.ndarray) -> int:
     """§6 for one EOS token; writes fired neuron indices into ``fired``, returns count.
@@ -599,7 +632,7 @@ TTFS_RAMP = MODEL_SLOTS + 0  # 1: psp = ramp (I carries over), 0: psp = step (I 
 TTFS_THRESHOLD = 0  # row of param_values (the model's param_fields order)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)  # no allocation (see above)
 def _ttfs_update(mem: np.ndarray, pot: np.ndarray, sent: np.ndarray, m0: int,
                  params: np.ndarray, layer_cfg: np.ndarray, layer: int, fired: np.ndarray,
                  flags: np.ndarray, fw: np.ndarray) -> int:
@@ -647,7 +680,7 @@ BIS_PHASE = MODEL_SLOTS + 1  # offset: step t is at (t + phase) mod 2N of the cy
 BIS_THRESHOLD, BIS_BIAS = 0, 1  # rows of param_values (param_fields order, as lif)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)  # no allocation (see above)
 def _bistable_update(mem: np.ndarray, m0: int, params: np.ndarray, layer_cfg: np.ndarray,
                      layer: int, t: int, fired: np.ndarray, flags: np.ndarray,
                      fw: np.ndarray) -> int:
@@ -700,7 +733,7 @@ REF_PERIOD = MODEL_SLOTS + 0  # R: refractory steps after a spike
 REF_THRESHOLD, REF_BIAS = 0, 1  # rows of param_values (param_fields order, as lif)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)  # no allocation (see above)
 def _refractory_update(mem: np.ndarray, left: np.ndarray, m0: int, params: np.ndarray,
                        layer_cfg: np.ndarray, layer: int, fired: np.ndarray, flags: np.ndarray,
                        fw: np.ndarray) -> int:
@@ -751,7 +784,7 @@ def _add_at(mem: np.ndarray, mb: int, weights: np.ndarray, wb: int, C: int, lo: 
                                     wrap, bits)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)  # no allocation (see above)
 def _fc_events(mem: np.ndarray, m0: int, weights: np.ndarray, w0: int, layer_cfg: np.ndarray,
                j: int, src: np.ndarray, ns: int, after: np.ndarray) -> int:
     """§5 for the ``ns`` address events of one source and step, in order. ``after[i]`` gets
@@ -784,7 +817,7 @@ def _fc_events(mem: np.ndarray, m0: int, weights: np.ndarray, w0: int, layer_cfg
     return ns * K
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)  # no allocation (see above)
 def _conv2d_events(mem: np.ndarray, m0: int, weights: np.ndarray, w0: int,
                    layer_cfg: np.ndarray, j: int, src: np.ndarray, ns: int,
                    after: np.ndarray) -> int:
@@ -889,7 +922,7 @@ def flip_conv_weights(weights: np.ndarray, w_off: np.ndarray, layer_cfg: np.ndar
     return out
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)  # no allocation (see above)
 def _pool_events(mem: np.ndarray, m0: int, layer_cfg: np.ndarray, j: int, src: np.ndarray,
                  ns: int, after: np.ndarray) -> int:
     """§5.3 for the ``ns`` input events (y, x, c) of one source and step: +1 to channel c of
@@ -926,7 +959,7 @@ def _pool_events(mem: np.ndarray, m0: int, layer_cfg: np.ndarray, j: int, src: n
     return total
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)  # no allocation (see above)
 def _add_events(mem: np.ndarray, m0: int, weights: np.ndarray, w0: int, layer_cfg: np.ndarray,
                 j: int, src: np.ndarray, ns: int, source: int, after: np.ndarray) -> int:
     """§5.4 for the ``ns`` events of source ``source`` in one step: gain W[source, c] added
@@ -939,12 +972,18 @@ def _add_events(mem: np.ndarray, m0: int, weights: np.ndarray, w0: int, layer_cf
     g0 = w0 + source * C
     c = 0
     prev = 0
+    pow2 = (C & (C - 1)) == 0  # then a mod C is a mask: no walk, no data-dependent branch
     for i in range(ns):
         a = src[i]
-        c += a - prev  # a mod C, stepped on from the previous (ascending) address
-        prev = a
-        while c >= C:
-            c -= C
+        if pow2:
+            c = a & (C - 1)
+        else:
+            c += a - prev  # a mod C, stepped on from the previous (ascending) address
+            prev = a
+            if c >= 16 * C:  # a long gap (sparse spikes): divide instead of walking
+                c = c % C
+            while c >= C:
+                c -= C
         n = m0 + a
         mem[n] = _overflow(np.int64(mem[n]) + np.int64(weights[g0 + c]), lo, hi, wrap, bits)
         after[i] = 2
@@ -953,7 +992,7 @@ def _add_events(mem: np.ndarray, m0: int, weights: np.ndarray, w0: int, layer_cf
 
 # =========================================================================== timing (§7, §8)
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)  # no allocation (see above)
 def _run_timing(n_op: np.ndarray, op_f: np.ndarray, op_d: np.ndarray, op_pos: np.ndarray,
                 t_last: np.ndarray, stall: np.ndarray, host: np.ndarray, items_end: int,
                 host_fifo: int, fifo_depth: np.ndarray, ring_off: np.ndarray,
@@ -1117,7 +1156,8 @@ def _run_timing(n_op: np.ndarray, op_f: np.ndarray, op_d: np.ndarray, op_pos: np
 def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed: int,
                    time_steps: int, count_max: int, layer_cfg: np.ndarray,
                    weights: np.ndarray, conv_w: np.ndarray, w_off: np.ndarray,
-                   params: np.ndarray, n_off: np.ndarray, fifo_depth: np.ndarray, fifo_producer: np.ndarray,
+                   params: np.ndarray, grp: np.ndarray, n_off: np.ndarray,
+                   fifo_depth: np.ndarray, fifo_producer: np.ndarray,
                    fifo_consumer: np.ndarray, in_ptr: np.ndarray, in_fifo: np.ndarray,
                    out_ptr: np.ndarray, out_fifo: np.ndarray, host_fifo: int,
                    output_core: int, record_spikes: bool,
@@ -1138,8 +1178,9 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
     else int32 (see membrane_dtype); its dtype selects the compiled specialisation.
     The FIFO table (fifo_*, in_*, out_*) is neurochip.graph.Topology.arrays().
     ``conv_w`` is :func:`flip_conv_weights` of ``weights`` and ``params`` is
-    :func:`expand_params` of the packed parameter values: model constants, built once per
-    model by ``neurochip.sim.pack`` (not once per chunk of images).
+    :func:`expand_params` of the packed parameter values and ``grp`` :func:`group_table`:
+    model constants, built once per model by ``neurochip.sim.pack`` (not once per chunk of
+    images).
 
     Two passes per time step (docs/simulator.md). The **functional pass** runs the cores
     in description order (a topological order: every source has produced step t when a
@@ -1196,210 +1237,224 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
         if img % GROUP == 0:
             encode_group(enc_kind, images, img, min(GROUP, images.shape[0] - img), T, seed,
                          indices, items_g, n_items_g)
-        items = items_g[img % GROUP]
-        n_items = n_items_g[img % GROUP]
-        mem[:] = 0
-        sent[:] = 0
-        state[:, :] = state_reset
-        winner = -1  # first-spike output: the first class that went out (§6.3)
-        cnt = core_out[img]
-        cnt[:, :] = 0
-        counts = counts_out[img]
-        counts[:] = 0
-        t_last[:] = 0
-        pend[:] = 0
-        stall[:] = 0
-        npush[:] = 0
-        npop[:] = 0
-        push_slot[:] = 0
-        pop_slot[:] = 0
-        host[:] = 0
-        hp = 0
-        for t in range(T):
-            hs = hp
-            while items[hp] != EOS:
-                hp += 1
-            he = hp
+        ok &= _run_image(img, items_g[img % GROUP], n_items_g[img % GROUP], T, L, F,
+                         total_n, layer_cfg, weights, conv_w, w_off, params, grp, n_off,
+                         fifo_depth, fifo_producer, in_ptr, in_fifo, out_ptr, out_fifo,
+                         host_fifo, output_core, count_max, record_spikes, timing,
+                         counts_out, cycles_out, core_out, chip_out, mem_out, spikes_out, mem,
+                         state_reset, state_out, pred_out, op_f, op_d, n_op, op_pos, t_last,
+                         pend, stall, ring_off, ring_t, npush, npop, push_slot, pop_slot, host,
+                         spk, nspk, fw, flags, sent, state)
+    return ok
+
+
+@njit(cache=True, nogil=True, _nrt=False)
+def _run_image(img, items, n_items, T, L, F, total_n, layer_cfg, weights, conv_w, w_off,
+               params, grp, n_off, fifo_depth, fifo_producer, in_ptr, in_fifo, out_ptr,
+               out_fifo, host_fifo, output_core, count_max, record_spikes, timing, counts_out,
+               cycles_out, core_out, chip_out, mem_out, spikes_out, mem, state_reset,
+               state_out, pred_out, op_f, op_d, n_op, op_pos, t_last, pend, stall, ring_off,
+               ring_t, npush, npop, push_slot, pop_slot, host, spk, nspk, fw, flags, sent,
+               state) -> bool:
+    """One image through the chip (the loop body of :func:`simulate_batch`, which owns
+    every buffer): compiled without reference counting (see the note above the
+    arithmetic section), so the array views of its per-step loop (a source's spikes,
+    a core's op log, counter rows) cost no atomic reference-count updates. Returns False
+    if the FIFOs deadlock."""
+    ok = True
+    mem[:] = 0
+    sent[:] = 0
+    for r in range(state.shape[0]):  # (an array assignment would need reference counting)
+        for n in range(total_n):
+            state[r, n] = state_reset[r, n]
+    winner = -1  # first-spike output: the first class that went out (§6.3)
+    cnt = core_out[img]
+    cnt[:, :] = 0
+    counts = counts_out[img]
+    counts[:] = 0
+    t_last[:] = 0
+    pend[:] = 0
+    stall[:] = 0
+    npush[:] = 0
+    npop[:] = 0
+    push_slot[:] = 0
+    pop_slot[:] = 0
+    host[:] = 0
+    hp = 0
+    for t in range(T):
+        hs = hp
+        while items[hp] != EOS:
             hp += 1
-            n_op[:] = 0
-            op_pos[:] = 0
-            for j in range(L):
-                kind = layer_cfg[j, LC_KIND]
-                m0 = n_off[j]
-                K = layer_cfg[j, LC_WORDS]
-                N = layer_cfg[j, LC_NEURONS]
-                nop = 0
-                n_src = in_ptr[j + 1] - in_ptr[j]
-                for si in range(n_src):
-                    f = in_fifo[in_ptr[j] + si]
-                    p = fifo_producer[f]
-                    if p < 0:
-                        src = items[hs:he]
-                        ns = he - hs
-                    else:
-                        src = spk[p]
-                        ns = nspk[p]
-                    # --- dispatch: the layer kind applies and counts its address events
-                    after = op_d[j, nop + 1:nop + ns + 2]
-                    busy = 0
-                    if kind == KIND_FC:
-                        busy = _fc_events(mem, m0, weights, w_off[j], layer_cfg, j, src, ns,
-                                          after)
-                        cnt[j, C_WREADS] += busy
-                        cnt[j, C_SOPS] += ns * N
-                        cnt[j, C_MREADS] += busy
-                        cnt[j, C_MWRITES] += busy
-                    elif kind == KIND_CONV2D:
-                        touched = _conv2d_events(mem, m0, conv_w, w_off[j], layer_cfg, j, src,
-                                                 ns, after)
-                        busy = touched * layer_cfg[j, LC_WPP]
-                        cnt[j, C_WREADS] += busy
-                        cnt[j, C_SOPS] += touched * layer_cfg[j, LC_CHANNELS]
-                        cnt[j, C_MREADS] += busy
-                        cnt[j, C_MWRITES] += busy
-                        cnt[j, C_ADDR] += touched
-                    elif kind == KIND_POOL:
-                        busy = _pool_events(mem, m0, layer_cfg, j, src, ns, after)
-                        cnt[j, C_SOPS] += busy
-                        cnt[j, C_MREADS] += busy
-                        cnt[j, C_MWRITES] += busy
-                        cnt[j, C_ADDR] += busy
-                    elif kind == KIND_ADD:
-                        busy = _add_events(mem, m0, weights, w_off[j], layer_cfg, j, src, ns, si,
-                                           after)
-                        cnt[j, C_WREADS] += busy
-                        cnt[j, C_SOPS] += busy
-                        cnt[j, C_MREADS] += busy
-                        cnt[j, C_MWRITES] += busy
-                    cnt[j, C_POPS] += ns + 1  # the events and the EOS token
-                    cnt[j, C_BUSY] += ns + 1 + busy
-                    # the ops: ns events then the token, each after[i] cycles after the
-                    # previous pop; the first after the core's previous op
-                    for q in range(nop, nop + ns + 1):
-                        op_f[j, q] = f
-                    op_d[j, nop] = pend[j]
-                    nop += ns + 1
-                    pend[j] = 1  # after a source's EOS: the next source's first pop
-                # --- dispatch: the neuron model updates every group and counts it
-                model = layer_cfg[j, LC_MODEL]
-                fired = spk[j]
-                nf = 0
-                sent_applied = False  # the update applied the sent bits in its own pass
-                if model == MODEL_LIF:
-                    nf = _lif_update(mem, m0, params, layer_cfg, j, fired, flags, fw)
-                elif model == MODEL_TTFS:
+        he = hp
+        hp += 1
+        n_op[:] = 0
+        op_pos[:] = 0
+        for j in range(L):
+            kind = layer_cfg[j, LC_KIND]
+            m0 = n_off[j]
+            K = layer_cfg[j, LC_WORDS]
+            N = layer_cfg[j, LC_NEURONS]
+            nop = 0
+            n_ev = 0  # events popped this step, every source
+            n_src = in_ptr[j + 1] - in_ptr[j]
+            for si in range(n_src):
+                f = in_fifo[in_ptr[j] + si]
+                p = fifo_producer[f]
+                if p < 0:
+                    src = items[hs:he]
+                    ns = he - hs
+                else:
+                    src = spk[p]
+                    ns = nspk[p]
+                # --- dispatch: the layer kind applies and counts its address events
+                after = op_d[j, nop + 1:nop + ns + 2]
+                busy = 0
+                if kind == KIND_FC:
+                    busy = _fc_events(mem, m0, weights, w_off[j], layer_cfg, j, src, ns,
+                                      after)
+                    cnt[j, C_WREADS] += busy
+                    cnt[j, C_SOPS] += ns * N
+                    cnt[j, C_MREADS] += busy
+                    cnt[j, C_MWRITES] += busy
+                elif kind == KIND_CONV2D:
+                    touched = _conv2d_events(mem, m0, conv_w, w_off[j], layer_cfg, j, src,
+                                             ns, after)
+                    busy = touched * layer_cfg[j, LC_WPP]
+                    cnt[j, C_WREADS] += busy
+                    cnt[j, C_SOPS] += touched * layer_cfg[j, LC_CHANNELS]
+                    cnt[j, C_MREADS] += busy
+                    cnt[j, C_MWRITES] += busy
+                    cnt[j, C_ADDR] += touched
+                elif kind == KIND_POOL:
+                    busy = _pool_events(mem, m0, layer_cfg, j, src, ns, after)
+                    cnt[j, C_SOPS] += busy
+                    cnt[j, C_MREADS] += busy
+                    cnt[j, C_MWRITES] += busy
+                    cnt[j, C_ADDR] += busy
+                elif kind == KIND_ADD:
+                    busy = _add_events(mem, m0, weights, w_off[j], layer_cfg, j, src, ns, si,
+                                       after)
+                    cnt[j, C_WREADS] += busy
+                    cnt[j, C_SOPS] += busy
+                    cnt[j, C_MREADS] += busy
+                    cnt[j, C_MWRITES] += busy
+                n_ev += ns
+                cnt[j, C_POPS] += ns + 1  # the events and the EOS token
+                cnt[j, C_BUSY] += ns + 1 + busy
+                # the ops: ns events then the token, each after[i] cycles after the
+                # previous pop; the first after the core's previous op
+                for q in range(nop, nop + ns + 1):
+                    op_f[j, q] = f
+                op_d[j, nop] = pend[j]
+                nop += ns + 1
+                pend[j] = 1  # after a source's EOS: the next source's first pop
+            # --- dispatch: the neuron model updates every group and counts it
+            model = layer_cfg[j, LC_MODEL]
+            fired = spk[j]
+            nf = 0
+            sent_applied = False  # the update applied the sent bits in its own pass
+            if model == MODEL_LIF:
+                nf = _lif_update(mem, m0, params, layer_cfg, j, fired, flags, fw)
+            elif model == MODEL_TTFS:
+                # step PSP, no event this step, not the first step: I is 0 (cleared by
+                # the last update, nothing added), so V + I = V (in range since that
+                # update) and every V > θ has its fired bit already: the update
+                # changes nothing and fires nothing
+                if not (n_ev == 0 and t > 0 and layer_cfg[j, TTFS_RAMP] == 0):
                     nf = _ttfs_update(mem, state[0], sent, m0, params, layer_cfg, j, fired,
                                       flags, fw)
-                    sent_applied = True
-                elif model == MODEL_BISTABLE:
-                    nf = _bistable_update(mem, m0, params, layer_cfg, j, t, fired, flags, fw)
-                elif model == MODEL_LIF_REFRACTORY:
-                    nf = _refractory_update(mem, state[0], m0, params, layer_cfg, j, fired,
-                                            flags, fw)
-                _update_counts(cnt[j], K, N, layer_cfg[j, LC_STATE_WORDS])
-                # --- which spikes go out: a sent / fired bit per neuron (§5.3, §6.3)
-                if layer_cfg[j, LC_SENT] != 0:
-                    if not sent_applied:
-                        nf = _pool_emit_once(fired, nf, sent, m0)
-                    cnt[j, C_BMREADS] += K
-                    cnt[j, C_BMWRITES] += K
-                nspk[j] = nf
-                cnt[j, C_SPIKES] += nf  # the spikes that go out (§6), whatever the kind
-                cnt[j, C_BUSY] += K
-                if record_spikes:
-                    for q in range(nf):
-                        spikes_out[img, t, m0 + fired[q]] = 1
-                if j == output_core:
-                    if winner < 0 and nf > 0:
-                        winner = fired[0]  # ascending: the lowest index of the first step
-                    for q in range(nf):
-                        k = fired[q]
-                        if counts[k] < count_max:
-                            counts[k] += 1
-                    pend[j] = K + 1
-                    n_op[j] = nop
-                    continue
-                # push program (§8): a spike of group g waits for g's update cycle; every
-                # item goes to each output FIFO in order; the EOS token follows the last group
-                lanes = layer_cfg[j, LC_LANES]
-                C = layer_cfg[j, LC_CHANNELS]
-                kc = layer_cfg[j, LC_WPP]
-                o0 = out_ptr[j]
-                n_out = out_ptr[j + 1] - o0
-                cnt[j, C_PUSHES] += (nf + 1) * n_out
-                cnt[j, C_BUSY] += (nf + 1) * n_out
-                g_prev = -1  # gap = update cycles between two pushes
-                # group of n = pos·C + ch is pos·K_c + ch div L (§3; fc: one position).
-                # fired is ascending, so walk positions and words instead of dividing
-                # (two integer divisions per spike cost more than the rest of its push)
-                pbase = 0  # pos·C
-                gbase = 0  # pos·K_c
-                word = 0  # ch div L
-                wend = lanes  # (word + 1)·L
-                fj = op_f[j]
-                dj = op_d[j]
-                code0 = F + out_fifo[o0]
-                for s in range(nf):
-                    n = fired[s]
-                    while n >= pbase + C:
-                        pbase += C
-                        gbase += kc
-                        word = 0
-                        wend = lanes
-                    ch = n - pbase
-                    while ch >= wend:
-                        wend += lanes
-                        word += 1
-                    g = gbase + word
-                    fj[nop] = code0
-                    dj[nop] = 1 + g - g_prev
-                    for o in range(1, n_out):
-                        fj[nop + o] = F + out_fifo[o0 + o]
-                        dj[nop + o] = 1
-                    nop += n_out
-                    g_prev = g
+                sent_applied = True
+            elif model == MODEL_BISTABLE:
+                nf = _bistable_update(mem, m0, params, layer_cfg, j, t, fired, flags, fw)
+            elif model == MODEL_LIF_REFRACTORY:
+                nf = _refractory_update(mem, state[0], m0, params, layer_cfg, j, fired,
+                                        flags, fw)
+            _update_counts(cnt[j], K, N, layer_cfg[j, LC_STATE_WORDS])
+            # --- which spikes go out: a sent / fired bit per neuron (§5.3, §6.3)
+            if layer_cfg[j, LC_SENT] != 0:
+                if not sent_applied:
+                    nf = _pool_emit_once(fired, nf, sent, m0)
+                cnt[j, C_BMREADS] += K
+                cnt[j, C_BMWRITES] += K
+            nspk[j] = nf
+            cnt[j, C_SPIKES] += nf  # the spikes that go out (§6), whatever the kind
+            cnt[j, C_BUSY] += K
+            if record_spikes:
+                for q in range(nf):
+                    spikes_out[img, t, m0 + fired[q]] = 1
+            if j == output_core:
+                if winner < 0 and nf > 0:
+                    winner = fired[0]  # ascending: the lowest index of the first step
+                for q in range(nf):
+                    k = fired[q]
+                    if counts[k] < count_max:
+                        counts[k] += 1
+                pend[j] = K + 1
+                n_op[j] = nop
+                continue
+            # push program (§8): a spike of group g waits for g's update cycle; every
+            # item goes to each output FIFO in order; the EOS token follows the last group
+            o0 = out_ptr[j]
+            n_out = out_ptr[j + 1] - o0
+            cnt[j, C_PUSHES] += (nf + 1) * n_out
+            cnt[j, C_BUSY] += (nf + 1) * n_out
+            g_prev = -1  # gap = update cycles between two pushes
+            # the update group of each neuron is a table lookup (group_table): no
+            # division and no data-dependent walk over positions per spike
+            fj = op_f[j]
+            dj = op_d[j]
+            code0 = F + out_fifo[o0]
+            for s in range(nf):
+                g = np.int64(grp[m0 + fired[s]])
                 fj[nop] = code0
-                dj[nop] = K - g_prev
+                dj[nop] = 1 + g - g_prev
                 for o in range(1, n_out):
                     fj[nop + o] = F + out_fifo[o0 + o]
                     dj[nop + o] = 1
                 nop += n_out
-                pend[j] = 1
-                n_op[j] = nop
-            if timing:
-                ok &= _run_timing(n_op, op_f, op_d, op_pos, t_last, stall, host, hp,
-                                  host_fifo, fifo_depth, ring_off, ring_t, npush, npop,
-                                  push_slot, pop_slot)
-        done = 0
-        if timing:  # the output core's last token, then its K update cycles
-            done = t_last[output_core] + layer_cfg[output_core, LC_WORDS] + 1
-        for j in range(L):
-            cnt[j, C_STALL] = stall[j]
-            cnt[j, C_IDLE] = done - cnt[j, C_BUSY] - stall[j] if timing else 0
-        cycles_out[img] = done
-        chip_out[img, CHIP_CYCLES] = done
-        chip_out[img, CHIP_HOST_PUSHES] = n_items
-        chip_out[img, CHIP_HOST_STALLS] = host[2]
+                g_prev = g
+            fj[nop] = code0
+            dj[nop] = K - g_prev
+            for o in range(1, n_out):
+                fj[nop + o] = F + out_fifo[o0 + o]
+                dj[nop + o] = 1
+            nop += n_out
+            pend[j] = 1
+            n_op[j] = nop
+        if timing:
+            ok &= _run_timing(n_op, op_f, op_d, op_pos, t_last, stall, host, hp,
+                              host_fifo, fifo_depth, ring_off, ring_t, npush, npop,
+                              push_slot, pop_slot)
+    done = 0
+    if timing:  # the output core's last token, then its K update cycles
+        done = t_last[output_core] + layer_cfg[output_core, LC_WORDS] + 1
+    for j in range(L):
+        cnt[j, C_STALL] = stall[j]
+        cnt[j, C_IDLE] = done - cnt[j, C_BUSY] - stall[j] if timing else 0
+    cycles_out[img] = done
+    chip_out[img, CHIP_CYCLES] = done
+    chip_out[img, CHIP_HOST_PUSHES] = n_items
+    chip_out[img, CHIP_HOST_STALLS] = host[2]
+    for n in range(total_n):
+        mem_out[img, n] = mem[n]
+    for r in range(state.shape[0]):
         for n in range(total_n):
-            mem_out[img, n] = mem[n]
-        for r in range(state.shape[0]):
-            for n in range(total_n):
-                state_out[img, r, n] = state[r, n]
-        o0 = n_off[output_core]
-        best = 0
-        if layer_cfg[output_core, LC_FIRST_SPIKE] != 0:  # §6.3 first-spike decision
-            if winner >= 0:
-                best = winner
-            else:
-                v = state[layer_cfg[output_core, LC_FALLBACK]]
-                for k in range(1, counts.shape[0]):
-                    if v[o0 + k] > v[o0 + best]:
-                        best = k
-        else:  # §6: the largest count, lowest index on a tie
+            state_out[img, r, n] = state[r, n]
+    o0 = n_off[output_core]
+    best = 0
+    if layer_cfg[output_core, LC_FIRST_SPIKE] != 0:  # §6.3 first-spike decision
+        if winner >= 0:
+            best = winner
+        else:
+            v = state[layer_cfg[output_core, LC_FALLBACK]]
             for k in range(1, counts.shape[0]):
-                if counts[k] > counts[best]:
+                if v[o0 + k] > v[o0 + best]:
                     best = k
-        pred_out[img] = best
+    else:  # §6: the largest count, lowest index on a tie
+        for k in range(1, counts.shape[0]):
+            if counts[k] > counts[best]:
+                best = k
+    pred_out[img] = best
     return ok
 
 

@@ -168,14 +168,16 @@ class PackedModel:
 
     def kernel_args(self) -> tuple:
         """The model arguments of simulate_batch, in its order (after the images): the
-        packed tables plus two model constants derived once here, not once per chunk of
-        images (the stride-1 convolutions' column-reversed weights and the per-neuron
-        parameters, kernel.flip_conv_weights / kernel.expand_params)."""
+        packed tables plus three model constants derived once here, not once per chunk of
+        images (the stride-1 convolutions' column-reversed weights, the per-neuron
+        parameters and update groups: kernel.flip_conv_weights / expand_params /
+        group_table)."""
         t = self.topology
         conv_w = kernel.flip_conv_weights(self.weights, self.w_off, self.layer_cfg)
         params = kernel.expand_params(self.param_values, self.layer_cfg, self.n_off)
+        grp = kernel.group_table(self.layer_cfg, self.n_off)
         return (self.enc_kind, self.seed, self.time_steps, self.count_max, self.layer_cfg,
-                self.weights, conv_w, self.w_off, params, self.n_off, t["fifo_depth"],
+                self.weights, conv_w, self.w_off, params, grp, self.n_off, t["fifo_depth"],
                 t["fifo_producer"], t["fifo_consumer"], t["in_ptr"], t["in_fifo"],
                 t["out_ptr"], t["out_fifo"], self.host_fifo, self.output_core)
 
@@ -184,6 +186,11 @@ class PackedModel:
         state fields ((n, total neurons) each, 0 where a layer's model lacks the word)."""
         n = state_out.shape[0]
         out = {w.name: np.zeros((n, int(self.n_off[-1])), dtype=np.int64) for w in state_fields()}
+        rows = [[w.name for w in get_model(lay.neuron.model).state_words] for lay in desc.layers]
+        if rows and all(r == rows[0] for r in rows):  # every layer keeps the same words:
+            for r, name in enumerate(rows[0]):  # each field is one row of the kernel's output
+                out[name] = np.ascontiguousarray(state_out[:, r, :])  # (a view when S = 1)
+            return out
         for j, lay in enumerate(desc.layers):
             cols = slice(int(self.n_off[j]), int(self.n_off[j + 1]))
             for r, word in enumerate(get_model(lay.neuron.model).state_words):
