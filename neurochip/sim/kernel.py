@@ -629,6 +629,7 @@ def _lif_update(mem: np.ndarray, m0: int, params: np.ndarray, layer_cfg: np.ndar
 # =========================================================================== model: ttfs (§6.1)
 
 TTFS_RAMP = MODEL_SLOTS + 0  # 1: psp = ramp (I carries over), 0: psp = step (I cleared)
+TTFS_UNIFORM = MODEL_SLOTS + 1  # 1: every channel has the same θ (the update reads one value)
 TTFS_THRESHOLD = 0  # row of param_values (the model's param_fields order)
 
 
@@ -639,7 +640,7 @@ def _ttfs_update(mem: np.ndarray, pot: np.ndarray, sent: np.ndarray, m0: int,
     """§6.1 for one EOS token: V ← ovf(V + I), fire iff V > θ, I kept (ramp) or cleared
     (step). ``mem`` holds I, ``pot`` V, ``params`` the per-neuron parameters
     (:func:`expand_params`), ``sent`` the fired bits: a neuron goes out only the first
-    time (the emit = once rule of _pool_emit_once, applied here in the same pass, so a
+    time (the emit = once rule of _pool_emit_once, applied here, so a
     neuron that stays above θ is not listed again every step). Writes the neuron indices
     that go out into ``fired``, returns count."""
     N = layer_cfg[layer, LC_NEURONS]
@@ -650,27 +651,39 @@ def _ttfs_update(mem: np.ndarray, pot: np.ndarray, sent: np.ndarray, m0: int,
     v = pot[m0:m0 + N]
     f = flags[:N]
     sb = sent[m0:m0 + N]
+    # the loops mark the neurons that fire now and had not fired before; their sent bits
+    # are set below, from the list (f = spike & ~sent, then sent |= f: the same bits as
+    # sent |= spike, since a spike of a sent neuron leaves its bit at 1), so the loops
+    # store no sent byte per neuron
     if not wrap and layer_cfg[layer, LC_BITS] <= 31:  # saturating, in int32 lanes (as lif)
         lo_ = np.int32(lo)
         hi_ = np.int32(hi)
-        for n in range(N):
-            x = np.int32(v[n] + np.int32(i[n]))
-            x = x if x < hi_ else hi_
-            x = x if x > lo_ else lo_
-            v[n] = x
-            spike = np.uint8(x > th[n])
-            f[n] = spike & (sb[n] ^ np.uint8(1))  # fired now, not before
-            sb[n] |= spike
+        if layer_cfg[layer, TTFS_UNIFORM] != 0:  # one θ: no per-neuron threshold stream
+            th0 = np.int32(th[0])
+            for n in range(N):
+                x = np.int32(v[n] + np.int32(i[n]))
+                x = x if x < hi_ else hi_
+                x = x if x > lo_ else lo_
+                v[n] = x
+                f[n] = np.uint8(x > th0) & (sb[n] ^ np.uint8(1))  # fired now, not before
+        else:
+            for n in range(N):
+                x = np.int32(v[n] + np.int32(i[n]))
+                x = x if x < hi_ else hi_
+                x = x if x > lo_ else lo_
+                v[n] = x
+                f[n] = np.uint8(x > th[n]) & (sb[n] ^ np.uint8(1))
     else:
         for n in range(N):
             x = _select_overflow(np.int64(v[n]) + np.int64(i[n]), lo, hi, wrap, mask)
             v[n] = x
-            spike = np.uint8(x > th[n])
-            f[n] = spike & (sb[n] ^ np.uint8(1))
-            sb[n] |= spike
+            f[n] = np.uint8(x > th[n]) & (sb[n] ^ np.uint8(1))
     if not ramp:
         i[:] = 0
-    return _list_flagged(flags, fw, N, fired)
+    nf = _list_flagged(flags, fw, N, fired)
+    for q in range(nf):
+        sb[fired[q]] = 1
+    return nf
 
 
 # =========================================================================== model: bistable (§6.2)

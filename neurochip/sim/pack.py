@@ -73,6 +73,8 @@ def _pack_lif(layer: Layer, row: np.ndarray) -> None:
 
 def _pack_ttfs(layer: Layer, row: np.ndarray) -> None:
     row[kernel.TTFS_RAMP] = layer.neuron.psp == "ramp"
+    th = np.asarray(layer.threshold)
+    row[kernel.TTFS_UNIFORM] = th.size > 0 and bool(np.all(th == th.flat[0]))
 
 
 def _pack_bistable(layer: Layer, row: np.ndarray) -> None:
