@@ -174,6 +174,14 @@ def test_every_shipped_model_table(tmp_path: Path):
                                           if not p.name.endswith(".ckpt.npz")])
 
 
+def test_kernel_ab_refuses_an_unknown_revision():
+    """The A/B tool names a revision git does not know in one line (nothing compiled)."""
+    from bench.kernel_ab import main as kernel_ab
+
+    with pytest.raises(SystemExit, match="--base no-such-rev"):
+        kernel_ab(["--base", "no-such-rev", "ste-bp-mnist-small"])
+
+
 def _snntorch_importable() -> bool:
     try:
         import snntorch  # noqa: F401
