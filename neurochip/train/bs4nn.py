@@ -117,10 +117,9 @@ class Bs4nnNet:
 
 def chip_weights(w: np.ndarray, scale: float, qmax: int) -> np.ndarray:
     """±1 signs when ``qmax`` is 1 (an exact 0 counts as +1); else ⌊w·scale + ½⌋ clipped to
-    ±qmax (``_chip_weight``, the same arithmetic the trainer keeps in step)."""
-    if qmax == 1:
-        return np.where(w < 0, -1, 1).astype(np.int8)
-    return np.clip(np.floor(w * scale + 0.5), -qmax, qmax).astype(np.int8)
+    ±qmax: ``_chip_weight`` on every weight, the one definition the trainer also keeps its
+    forward weights in step with."""
+    return _chip_weights(np.ascontiguousarray(w, np.float64), float(scale), int(qmax))
 
 
 def init_net(cfg: Bs4nnConfig, inputs: int = 784, classes: int = 10) -> Bs4nnNet:
@@ -238,11 +237,20 @@ def _normalise(d):
 @njit(cache=True)
 def _chip_weight(w, scale, qmax):
     """One chip weight of real weight ``w``: its sign (qmax 1), else ⌊w·scale + ½⌋ within
-    ±qmax (as ``chip_weights``)."""
+    ±qmax (``chip_weights`` applies it to every weight)."""
     if qmax == 1:
         return -1 if w < 0 else 1
     q = math.floor(w * scale + 0.5)
     return int(min(max(q, -qmax), qmax))
+
+
+@njit(cache=True)
+def _chip_weights(w, scale, qmax):
+    out = np.empty(w.shape, np.int8)
+    for i in range(w.shape[0]):
+        for j in range(w.shape[1]):
+            out[i, j] = _chip_weight(w[i, j], scale, qmax)
+    return out
 
 
 @njit(cache=True)
