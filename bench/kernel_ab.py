@@ -44,6 +44,9 @@ def load_base(rev: str, folder: Path):
                                   capture_output=True, text=True, check=True).stdout
         except subprocess.CalledProcessError as exc:
             raise SystemExit(f"--base {rev}: {exc.stderr.strip()}") from None
+        if name == "pack":  # REV's pack fills REV's kernel's table layout
+            text = text.replace("from neurochip.sim import kernel\n",
+                                "import kernel_base as kernel\n")
         path = folder / f"{name}_base.py"
         path.write_text(text)
         mods.append(_module(f"{name}_base", path))
@@ -73,12 +76,10 @@ def run(base_rev: str, reps: int, seconds: float, names: tuple[str, ...]) -> dic
 
     tmp = Path(tempfile.mkdtemp(prefix="kernel-ab-"))
     kbase, pbase = load_base(base_rev, tmp)
-    sides = {"a": (kbase, pbase.PackedModel.state_columns, pbase.PackedModel.kernel_args),
-             "b": (knew, PackedModel.state_columns, PackedModel.kernel_args)}
+    sides = {"a": (kbase, pbase.PackedModel), "b": (knew, PackedModel)}
 
-    def use(k):
-        S.kernel = sides[k][0]
-        PackedModel.state_columns, PackedModel.kernel_args = sides[k][1], sides[k][2]
+    def use(k):  # the simulator's kernel and packer (REV's pack builds REV's layer table)
+        S.kernel, S.PackedModel = sides[k]
 
     data_root = C.MNIST_DIR.parent
     cache: dict = {}

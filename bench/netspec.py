@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -111,11 +112,19 @@ class LayerSpec:
 
     def reach(self) -> np.ndarray:
         """Per channel, the largest |sum of the adds| one step can bring (one event per
-        input address and source, §4): fc, conv2d, add: Σ|W[:, ch]| (an input address
-        reaches a position through one kernel row at most); pool: p² unit adds."""
-        if self.kind == "pool":
-            return np.full(self.channels, int(self.geometry["window"]) ** 2, dtype=np.int64)
-        return np.abs(self.weight).sum(axis=0).astype(np.int64)
+        input address and source, §4): the kind's ``step_input_bound`` (fc, conv2d, add:
+        Σ|W[:, ch]|; pool: p² unit adds)."""
+        from neurochip.kinds import get_kind
+
+        return get_kind(self.kind).step_input_bound(self)
+
+    @property
+    def neuron(self) -> SimpleNamespace:
+        """The neuron settings, as a description's ``layer.neuron`` reads (the neuron
+        models' ``register_bound`` takes either)."""
+        return SimpleNamespace(model=self.model, reset=self.reset, leak=self.leak,
+                               leak_amount=self.leak_amount, integration=self.integration,
+                               phase_steps=self.phase_steps, phase=self.phase)
 
     def meta(self) -> dict:
         """Everything but the arrays, JSON-ready (asdict would deep-copy the arrays)."""
@@ -305,20 +314,11 @@ def from_description(desc, synapses: bool = True) -> NetSpec:
 
 def worst_magnitude(layer: LayerSpec, time_steps: int | None = None) -> int | None:
     """A bound on |m| and |v| = |ovf(m + b)| at every add of §5/§6 in ``layer``, or None
-    where none is proven. Per step the adds bring at most reach + |b|. Discontinuous:
-    every step starts from 0, so that is the bound. Continuous with θ ≥ 0: neither a reset
-    (subtract: 0 ≤ v − θ < v when v > θ ≥ 0; zero: 0) nor a leak (towards 0) increases
-    |v|, so after t steps |m| ≤ t·(reach + |b|); needs ``time_steps``. The threshold needs no
-    room: v > θ is a compare, not an add, and v − θ is kept only in continuous layers,
-    where it lies in [0, v) (a discontinuous layer zeroes whatever it is)."""
-    per_step = layer.reach() + np.abs(layer.bias)
-    if layer.integration == "discontinuous":
-        steps = 1
-    elif time_steps is not None and (layer.threshold >= 0).all():
-        steps = int(time_steps)
-    else:
-        return None
-    return int((steps * per_step).max(initial=0))
+    where none is proven: the neuron model's ``register_bound`` on the kind's step bound,
+    the same proof as the simulator's plain adds (neurochip.sim.overflow_bound)."""
+    from neurochip.neurons import get_model
+
+    return get_model(layer.model).register_bound(layer, layer.reach(), time_steps)
 
 
 def overflow_free(layer: LayerSpec, time_steps: int | None = None) -> bool:

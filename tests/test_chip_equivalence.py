@@ -23,7 +23,8 @@ from neurochip.neurons import MODELS
 from neurochip.neurons.bistable import fires_in
 from neurochip.observe import Observation, compare
 from neurochip.random_networks import Knobs, random_description, random_inputs
-from neurochip.sim import simulate
+from neurochip.sim import kernel, simulate
+from neurochip.sim.pack import PackedModel
 from neurochip.sim.simulator import encode_images
 from helpers import bounds_case
 
@@ -150,10 +151,12 @@ def test_random_suite_has_teeth():
     bistable layers that fire (only in their FIRE steps)."""
     stalls = host_stalls = sync = bistable_spikes = 0
     seen: dict[str, set] = {k: set() for k in ("kind", "model", "overflow", "reset", "leak",
-                                               "integration", "psp")}
+                                               "integration", "psp", "plain")}
     for seed in SEEDS["amaranth"]:
         desc = random_description(seed)
         res = simulate(desc, random_inputs(seed, 3, desc), record_spikes=True)
+        flags = PackedModel.from_description(desc).layer_cfg[:, kernel.LC_NO_OVERFLOW]
+        seen["plain"] |= {(lay.kind, bool(f)) for lay, f in zip(desc.layers, flags)}
         stalls += int(res.counter("stall_cycles").sum())
         host_stalls += int(res.chip_counter("host_stall_cycles").sum())
         for lay in desc.layers:
@@ -179,6 +182,8 @@ def test_random_suite_has_teeth():
     assert seen["reset"] == {"subtract", "zero"} and seen["integration"] == {"continuous", "discontinuous"}
     assert seen["leak"] == {"none", "subtract", "shift"}
     assert seen["psp"] == {"ramp", "step"}
+    # every kind both with plain adds (its no-overflow bound holds) and saturating ones
+    assert seen["plain"] == {(k, f) for k in KINDS for f in (False, True)}
 
 
 def test_reference_counts_every_cycle_exactly_once():

@@ -72,6 +72,57 @@ def test_saturation_order_matters_and_is_followed():
     assert res.layer_membranes(0, 0).tolist() == [-2]
 
 
+def test_no_overflow_bound_holds_exactly_up_to_the_register_range():
+    """neurochip.sim.overflow_bound on a hand-worked fc layer: column 0 brings at most
+    |2| + |−1| = 3 a step. Continuous lif with θ ≥ 0: |m| ≤ T·(3 + |b|), so with T = 4
+    and b = 0 the bound is 12: plain adds from B = 5 (range −16 … 15), not at B = 4 (… 7);
+    a bias of 1 makes it 16 (> 15). A negative θ (a subtract that grows |m|) proves
+    nothing; discontinuous integration bounds by one step (3 ≤ 3 at B = 3); the events
+    encoder may push an address 255 times a step (§11.2)."""
+    from neurochip.sim.overflow_bound import never_overflows
+
+    def chip(bits, bias=0, threshold=1, encoder="latency", integration="continuous"):
+        lay = _layer("out", "input", [[2, 1], [-1, 0]], [threshold, 1], 2, 4, 0, bits=bits,
+                     integration=integration)
+        lay.bias = np.array([bias, 0], dtype=np.int64)
+        desc = _chip([lay], 2, T=4)
+        desc.encoder = Encoder(encoder, 0)
+        return desc
+
+    assert never_overflows(chip(5), 0, True) and not never_overflows(chip(4), 0, True)
+    assert not never_overflows(chip(5, bias=1), 0, True)
+    assert never_overflows(chip(6, bias=-4), 0, True)  # 4·7 = 28 ≤ 31
+    assert not never_overflows(chip(6, bias=5), 0, True)  # 32 > 31
+    assert not never_overflows(chip(24, threshold=-1), 0, True)
+    assert never_overflows(chip(3, integration="discontinuous"), 0, True)
+    assert not never_overflows(chip(2, integration="discontinuous"), 0, True)
+    assert not never_overflows(chip(12, encoder="events"), 0, True)  # 4·765 = 3060 > 2047
+    assert never_overflows(chip(13, encoder="events"), 0, True)
+    assert never_overflows(chip(12, encoder="events"), 0, False)  # fed by a core: once a step
+
+
+def test_plain_adds_give_what_saturating_adds_give_within_the_bound():
+    """Networks with layers whose bound holds (plain fc and conv2d adds) beside layers
+    whose bound does not: the simulator agrees, in every output and spike, with the
+    reference, which saturates every add."""
+    from neurochip.golden.reference import run_batch
+    from neurochip.observe import compare
+    from neurochip.sim import kernel
+    from neurochip.sim.pack import PackedModel
+    from neurochip.sim.simulator import encode_images
+
+    seen = set()
+    for seed in (0, 3, 4):
+        desc = random_description(seed, kinds=("conv2d", "fc"), models=("lif",), max_layers=3)
+        flags = PackedModel.from_description(desc).layer_cfg[:, kernel.LC_NO_OVERFLOW]
+        seen |= {(lay.kind, bool(f)) for lay, f in zip(desc.layers, flags)}
+        x = random_inputs(seed, 3, desc)
+        res = simulate(desc, x, record_spikes=True)
+        ref = run_batch(desc, encode_images(desc, x))
+        assert compare(ref, res, limit=1).identical, seed
+    assert seen == {("fc", True), ("fc", False), ("conv2d", True), ("conv2d", False)}
+
+
 def test_workers_give_identical_results():
     desc = random_description(12)
     images = random_inputs(12, 50, desc)

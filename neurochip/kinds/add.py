@@ -14,6 +14,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from neurochip.description.fields import DescriptionError, Field
+from neurochip.kinds.base import weight_column_bound
 from neurochip.kinds.geometric import GeometricKind, same_shape
 
 SOURCES = 2
@@ -47,6 +48,9 @@ class AddKind(GeometricKind):
     def touched(self, layer, address: int, source: int) -> Iterator[tuple[int, int]]:
         """(weight row = source, neuron) of an event: exactly one neuron."""
         yield source, address
+
+    def step_input_bound(self, layer) -> np.ndarray:
+        return weight_column_bound(layer)
 
     def synapses(self, layer) -> int:
         return SOURCES * layer.neurons

@@ -73,6 +73,14 @@ class LayerKind:
         """Bits of each memory of the core (``inspect``, static energy)."""
         raise NotImplementedError
 
+    def step_input_bound(self, layer) -> np.ndarray | None:
+        """Per channel, the largest |sum of the adds| the events of one time step can bring
+        to one neuron, when each input address is sent at most once a step (a core's spike
+        list; every encoder but ``events``, whose counts the simulator multiplies in); None
+        when the kind gives no bound. The no-overflow proofs read it (the simulator's plain
+        adds, docs/simulator.md; the bench peers' exactness, bench/netspec.py)."""
+        return None
+
     def random_geometry(self, rng: np.random.Generator, in_shape) -> dict:
         """Random kind fields for an input map ``in_shape`` (kinds on maps only)."""
         return {}
@@ -80,3 +88,11 @@ class LayerKind:
     def random_weight(self, rng: np.random.Generator, layer_inputs: int, neurons: int,
                       weight_bits: int, geometry: dict | None = None) -> np.ndarray:
         raise NotImplementedError
+
+
+def weight_column_bound(layer) -> np.ndarray:
+    """Σ_r |W[r, c]| per output channel c: the step bound of a kind whose (rows, channels)
+    weight array reaches a neuron through each row at most once per input spike (fc: row =
+    input address; conv2d: row = (c_in, ky, kx), which one input position supplies to an
+    output position; add: row = source)."""
+    return np.abs(np.asarray(layer.weight, dtype=np.int64)).sum(axis=0)

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from neurochip.description.fields import DescriptionError, Field
+from neurochip.kinds.base import weight_column_bound
 from neurochip.kinds.geometric import GeometricKind, check_int, int_list
 
 MAX_KERNEL = 16
@@ -82,6 +83,9 @@ class Conv2dKind(GeometricKind):
                 kx = x + p - ox * s
                 if 0 <= kx < kw:
                     yield (c * kh + ky) * kw + kx, oy * w_out + ox
+
+    def step_input_bound(self, layer) -> np.ndarray:
+        return weight_column_bound(layer)
 
     def synapses(self, layer) -> int:
         """Connections computed: every (output neuron, kernel element inside the padded

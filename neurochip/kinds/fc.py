@@ -12,7 +12,7 @@ import numpy as np
 
 from neurochip.description.fields import DescriptionError, Field
 from neurochip.description.model import MAX_ADDRESS
-from neurochip.kinds.base import LayerKind
+from neurochip.kinds.base import LayerKind, weight_column_bound
 
 
 class FcKind(LayerKind):
@@ -40,6 +40,9 @@ class FcKind(LayerKind):
         if layer.inputs != size:
             raise DescriptionError(f"{origin}: field '{where}.inputs' = {layer.inputs} but the "
                                    f"previous stage ({source}) has {size} outputs")
+
+    def step_input_bound(self, layer) -> np.ndarray:
+        return weight_column_bound(layer)
 
     def synapses(self, layer) -> int:
         return layer.inputs * layer.neurons

@@ -84,6 +84,10 @@ class PoolKind(GeometricKind):
                     if 0 <= x - ox * s < p:
                         yield c, oy * w_out + ox
 
+    def step_input_bound(self, layer) -> np.ndarray:
+        # +1 from each of a window's p² inputs
+        return np.full(self.channels(layer), int(layer.geometry["window"]) ** 2, dtype=np.int64)
+
     def synapses(self, layer) -> int:
         h_out, w_out, c = self.output_shape(layer)
         return h_out * w_out * c * layer.geometry["window"] ** 2

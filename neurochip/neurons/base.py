@@ -118,12 +118,29 @@ class NeuronModel:
                 **{w.name: (layer.neurons,) for w in self.state_words},
                 "spikes": (time_steps, layer.neurons)}
 
+    def register_bound(self, layer, step_input: np.ndarray, time_steps: int | None) -> int | None:
+        """A bound on |m| at every add into the layer's accumulation register, and on the
+        model's own sums with it (lif: |m + b|), over one image from the reset, given
+        ``step_input`` (per channel, the most one step's events bring: the kind's
+        ``step_input_bound``) and T (None: unknown); None where the model proves none.
+        Reads ``layer.threshold``, ``layer.bias`` and ``layer.neuron``'s settings. The
+        no-overflow proofs use it (docs/simulator.md, bench/netspec.py)."""
+        return None
+
     def random_settings(self, rng: np.random.Generator, membrane_bits: int) -> Any:
         raise NotImplementedError
 
     def random_params(self, rng: np.random.Generator, layer_bits: int, weight_span: tuple[int, int],
                       neurons: int, extremes: bool) -> dict[str, np.ndarray]:
         raise NotImplementedError
+
+
+def steps_with_bias(layer, step_input: np.ndarray, steps: int) -> int:
+    """max over channels of steps · (step input + |b|): the bound of a register that, per
+    step, takes the step's events and the bias and whose other changes (a reset, a leak, a
+    threshold subtracted where θ ≥ 0) never move it away from 0."""
+    per_step = np.asarray(step_input, dtype=np.int64) + np.abs(np.asarray(layer.bias, dtype=np.int64))
+    return int((steps * per_step).max(initial=0))
 
 
 def unknown(kind: str, name: str, known: list[str]) -> DescriptionError:

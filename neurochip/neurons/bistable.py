@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurochip.description.fields import DescriptionError, Field
-from neurochip.neurons.base import NeuronModel
+from neurochip.neurons.base import NeuronModel, steps_with_bias
 
 MAX_PHASE_STEPS = 32768  # 2N − 1 fits the 16-bit phase counter of the RTL
 
@@ -65,6 +65,13 @@ class BistableModel(NeuronModel):
             raise DescriptionError(f"{origin}: field '{where}.neuron.phase' = {p.phase}; the "
                                    f"phase must be in 0 … {2 * p.phase_steps - 1} "
                                    f"(2·phase_steps − 1)")
+
+    def register_bound(self, layer, step_input, time_steps):
+        """INTEGRATE adds the bias; FIRE keeps m − θ ∈ [0, m) where m ≥ θ ≥ 0: after t steps
+        |m| ≤ t·(input + |b|), when every θ ≥ 0."""
+        if time_steps is None or (np.asarray(layer.threshold) < 0).any():
+            return None
+        return steps_with_bias(layer, step_input, time_steps)
 
     def random_settings(self, rng: np.random.Generator, membrane_bits: int,
                         leak_amount_max: int | None = None) -> BistableNeuron:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurochip.description.fields import DescriptionError, Field
-from neurochip.neurons.base import NeuronModel
+from neurochip.neurons.base import NeuronModel, steps_with_bias
 
 RESETS = ("subtract", "zero")
 LEAKS = ("none", "subtract", "shift")
@@ -63,6 +63,17 @@ class LifModel(NeuronModel):
         if p.leak == "shift" and not 1 <= p.leak_amount <= bits - 1:
             raise DescriptionError(f"{origin}: field '{where}.neuron.leak_amount' = "
                                    f"{p.leak_amount}; a shift leak must be in 1 … {bits - 1}")
+
+    def register_bound(self, layer, step_input, time_steps):
+        """Discontinuous: every step starts from 0, so one step's input and bias bound it.
+        Continuous with θ ≥ 0: neither a reset (subtract: 0 ≤ v − θ < v when v > θ ≥ 0;
+        zero: 0) nor a leak (towards 0) increases |v|, so after t steps |m| ≤ t·(input +
+        |b|). The threshold needs no room: v > θ is a compare, and v − θ lies in [0, v)."""
+        if layer.neuron.integration == "discontinuous":
+            return steps_with_bias(layer, step_input, 1)
+        if time_steps is None or (np.asarray(layer.threshold) < 0).any():
+            return None
+        return steps_with_bias(layer, step_input, time_steps)
 
     def random_settings(self, rng: np.random.Generator, membrane_bits: int,
                         leak_amount_max: int | None = None) -> LifNeuron:

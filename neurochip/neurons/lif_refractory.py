@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurochip.description.fields import DescriptionError, Field
-from neurochip.neurons.base import NeuronModel, StateWord
+from neurochip.neurons.base import NeuronModel, StateWord, steps_with_bias
 
 MAX_REFRACTORY = 2**15 - 1  # R < 2^(B−1) also bounds it by the layer's B (see validate)
 
@@ -64,6 +64,12 @@ class LifRefractoryModel(NeuronModel):
                                    f"{layer.neuron.refractory}; the refractory period must be "
                                    f"in 1 … {hi} (2^(B−1) − 1) for membrane_bits = "
                                    f"{layer.membrane_bits}")
+
+    def register_bound(self, layer, step_input, time_steps):
+        """m + b, or 0 (refractory, or a spike): after t steps |m| ≤ t·(input + |b|)."""
+        if time_steps is None:
+            return None
+        return steps_with_bias(layer, step_input, time_steps)
 
     def random_settings(self, rng: np.random.Generator, membrane_bits: int,
                         leak_amount_max: int | None = None) -> LifRefractoryNeuron:

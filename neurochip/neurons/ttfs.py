@@ -53,6 +53,15 @@ class TtfsModel(NeuronModel):
     emit = "once"  # the fired bit is the core's sent bitmap (§5.3, §6.1)
     decision = Decision("first_spike", fallback="potentials")
 
+    def register_bound(self, layer, step_input, time_steps):
+        """The register holds I, which the update clears (step: one step's input) or keeps
+        (ramp: T steps' input). V = V + I is the update's own saturating sum."""
+        psp = getattr(layer.neuron, "psp", None)
+        steps = 1 if psp == "step" else time_steps if psp == "ramp" else None
+        if steps is None:
+            return None
+        return int((steps * np.asarray(step_input, dtype=np.int64)).max(initial=0))
+
     def random_settings(self, rng: np.random.Generator, membrane_bits: int,
                         leak_amount_max: int | None = None) -> TtfsNeuron:
         return TtfsNeuron(psp=str(rng.choice(PSPS)))

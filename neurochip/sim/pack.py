@@ -17,6 +17,7 @@ from neurochip.kinds import get_kind
 from neurochip.neurons import get_model, state_fields
 from neurochip.neurons.state import keeps_sent_bitmap
 from neurochip.sim import kernel
+from neurochip.sim.overflow_bound import never_overflows
 
 ENCODER_CODES = {"bernoulli_lfsr": kernel.ENC_BERNOULLI, "rate_deterministic": kernel.ENC_RATE,
                  "latency": kernel.ENC_LATENCY, "events": kernel.ENC_EVENTS}
@@ -127,6 +128,7 @@ class PackedModel:
         channels = [get_kind(lay.kind).channels(lay) for lay in desc.layers]
         p_off = np.concatenate([[0], np.cumsum(channels)]).astype(np.int64)
         param_values = np.zeros((kernel.MAX_PARAM_FIELDS, int(p_off[-1])), dtype=np.int64)
+        host_fed = {topo.consumer[f] for f in topo.host_fifos}
         for j, lay in enumerate(desc.layers):
             kind, model = get_kind(lay.kind), get_model(lay.neuron.model)
             kind_code, pack_kind = KIND_PACKERS[kind.name]
@@ -145,6 +147,7 @@ class PackedModel:
             row[kernel.LC_POSITIONS] = kind.positions(lay)
             row[kernel.LC_WPP] = kind.words_per_position(lay)
             row[kernel.LC_P0] = p_off[j]
+            row[kernel.LC_NO_OVERFLOW] = never_overflows(desc, j, j in host_fed)
             pack_declaration(lay, row)
             pack_kind(lay, row)
             pack_model(lay, row)
