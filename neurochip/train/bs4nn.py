@@ -234,7 +234,7 @@ def _normalise(d):
         d /= math.sqrt(s)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _chip_weight(w, scale, qmax):
     """One chip weight of real weight ``w``: its sign (qmax 1), else ⌊w·scale + ½⌋ within
     ±qmax (``chip_weights`` applies it to every weight)."""
@@ -273,6 +273,54 @@ def _update(delta, t_src_rule, t_dst_rule, w, signs, lr, lr_fact, fact, layer, b
     fact[layer] -= lr_fact * acc / (n_in * n_out)
 
 
+@njit(cache=True)
+def _update_first(delta, t_src_rule, t_dst_rule, w, signs, lr, lr_fact, fact, scale, qmax, step):
+    """_update for the first layer, whose error sent back is not used: the same w, signs
+    and f, computed faster. An input at or after every destination with an error (δ ≠ 0)
+    is causal to none of them, so its row is skipped (a zero δ changes nothing); the other
+    rows run branch-free over the destinations (HF as a 0/1 factor: vectorised), and the
+    f update's sum, only when lr_f ≠ 0, in four partial sums (the same terms; the last bits
+    of f can differ from one sequential sum). ``step``: scratch of n_out floats."""
+    n_in, n_out = w.shape
+    t_last = -1  # the latest destination time with an error
+    for j in range(n_out):
+        step[j] = lr * delta[j]
+        if delta[j] != 0.0 and t_dst_rule[j] > t_last:
+            t_last = t_dst_rule[j]
+    a0 = a1 = a2 = a3 = 0.0
+    for i in range(n_in):
+        ti = t_src_rule[i]
+        if ti >= t_last:
+            continue
+        wi = w[i]
+        si = signs[i]
+        for j in range(n_out):
+            hf = 1.0 if ti < t_dst_rule[j] else 0.0
+            x = wi[j] - step[j] * hf
+            wi[j] = x
+            si[j] = _chip_weight(x, scale, qmax)
+        if lr_fact != 0.0:
+            j = 0
+            while j + 4 <= n_out:
+                a0 += _hf_sign_term(ti, t_dst_rule[j], delta[j], wi[j])
+                a1 += _hf_sign_term(ti, t_dst_rule[j + 1], delta[j + 1], wi[j + 1])
+                a2 += _hf_sign_term(ti, t_dst_rule[j + 2], delta[j + 2], wi[j + 2])
+                a3 += _hf_sign_term(ti, t_dst_rule[j + 3], delta[j + 3], wi[j + 3])
+                j += 4
+            while j < n_out:
+                a0 += _hf_sign_term(ti, t_dst_rule[j], delta[j], wi[j])
+                j += 1
+    fact[0] -= lr_fact * ((a0 + a1) + (a2 + a3)) / (n_in * n_out)
+
+
+@njit(cache=True, inline="always")
+def _hf_sign_term(ti, t_dst, d, w):
+    """δ·sign(w) where the input is causal (HF), else 0: one term of the f update."""
+    if ti < t_dst:
+        return d * (1.0 if w > 0 else (-1.0 if w < 0 else 0.0))
+    return 0.0
+
+
 def train_epoch(draws, t_chip, t_rule, labels, w0, w1, s0, s1, fact, thr, lr, lr_fact, gamma,
                 silent_pull=False, scale=None, qmax=1):
     """One epoch of per-sample SGD (``_train_epoch``); ``scale`` (per layer) and ``qmax``
@@ -298,7 +346,7 @@ def _train_epoch(draws, t_chip, t_rule, labels, w0, w1, s0, s1, fact, thr, lr, l
     th_rule, to_rule = np.empty(n_hid, np.int64), np.empty(n_cls, np.int64)
     target = np.empty(n_cls, np.float64)
     d_out, d_hid = np.empty(n_cls, np.float64), np.empty(n_hid, np.float64)
-    back_in = np.empty(n_in, np.float64)
+    step_hid = np.empty(n_hid, np.float64)
     correct = 0
     for s in range(draws.size):
         img = draws[s]
@@ -336,8 +384,8 @@ def _train_epoch(draws, t_chip, t_rule, labels, w0, w1, s0, s1, fact, thr, lr, l
         _update(d_out, th_rule, to_rule, w1, s1, lr[1], lr_fact[1], fact, 1, d_hid, scale[1],
                 qmax)
         _normalise(d_hid)
-        _update(d_hid, t_rule[img], th_rule, w0, s0, lr[0], lr_fact[0], fact, 0, back_in,
-                scale[0], qmax)
+        _update_first(d_hid, t_rule[img], th_rule, w0, s0, lr[0], lr_fact[0], fact, scale[0],
+                      qmax, step_hid)
     return correct
 
 
