@@ -181,32 +181,36 @@ def input_times(images: np.ndarray, steps: int = T_MAX) -> tuple[np.ndarray, np.
 @njit(cache=True)
 def layer_forward(t_in, w_sign, theta, t_out, v_out, order_buf):
     """Chip forward of one fc ttfs layer (psp = step, no overflow): fire times (NOT_FIRED
-    when silent) into ``t_out`` and the final V into ``v_out``."""
+    when silent) into ``t_out`` and the final V into ``v_out``. The firing inputs are
+    bucketed by time (a counting sort into ``order_buf``); V changes only at those times,
+    so only then can a neuron cross θ, and within a time the order of the adds does not
+    matter (integer sums, no overflow)."""
     n_in, n_out = w_sign.shape
     for j in range(n_out):
         t_out[j] = NOT_FIRED
         v_out[j] = 0
-    m = 0
+    end = np.zeros(NOT_FIRED + 1, np.int64)  # end[t]: one past the last input of time t
     for i in range(n_in):
         if t_in[i] < NOT_FIRED:
-            order_buf[m] = i
-            m += 1
-    order = order_buf[:m]
-    keys = np.empty(m, np.int64)
-    for k in range(m):
-        keys[k] = t_in[order[k]]
-    idx = np.argsort(keys, kind="mergesort")
+            end[t_in[i] + 1] += 1
+    for t in range(NOT_FIRED):
+        end[t + 1] += end[t]  # now the start of time t
+    for i in range(n_in):
+        t = t_in[i]
+        if t < NOT_FIRED:
+            order_buf[end[t]] = i
+            end[t] += 1  # ends as the start of time t + 1
     k = 0
-    while k < m:
-        t = keys[idx[k]]
-        while k < m and keys[idx[k]] == t:
-            i = order[idx[k]]
+    for t in range(NOT_FIRED):
+        if end[t] == k:
+            continue
+        while k < end[t]:
+            row = w_sign[order_buf[k]]
             for j in range(n_out):
-                v_out[j] += w_sign[i, j]
+                v_out[j] += row[j]
             k += 1
-        for j in range(n_out):  # V changes only where inputs arrive, so only then can it cross
-            if t_out[j] == NOT_FIRED and v_out[j] > theta:
-                t_out[j] = t
+        for j in range(n_out):
+            t_out[j] = t if (t_out[j] == NOT_FIRED and v_out[j] > theta) else t_out[j]
 
 
 @njit(cache=True)
