@@ -123,6 +123,22 @@ def test_plain_adds_give_what_saturating_adds_give_within_the_bound():
     assert seen == {("fc", True), ("fc", False), ("conv2d", True), ("conv2d", False)}
 
 
+def test_conv_columns_reordered_so_touched_positions_are_one_row():
+    """flip_conv_weights' column order (_kx_slot): a permutation of the kw columns in which
+    the columns one event touches on an output row (kx, kx − s, kx − 2s, …) sit side by
+    side; stride 1 reverses them."""
+    from neurochip.sim.kernel import _kx_slot
+
+    for kw in (1, 2, 3, 4, 5, 7):
+        for s in (1, 2, 3, 4):
+            slots = [_kx_slot(kx, kw, s) for kx in range(kw)]
+            assert sorted(slots) == list(range(kw)), (kw, s)
+            for kx in range(s, kw):
+                assert _kx_slot(kx - s, kw, s) == _kx_slot(kx, kw, s) + 1, (kw, s, kx)
+            if s == 1:
+                assert slots == list(range(kw))[::-1]
+
+
 def test_workers_give_identical_results():
     desc = random_description(12)
     images = random_inputs(12, 50, desc)

@@ -907,19 +907,14 @@ def _conv2d_events(mem: np.ndarray, m0: int, weights: np.ndarray, w0: int,
         if oy_hi >= oy_lo and ox_hi >= ox_lo:
             n_ox = ox_hi - ox_lo + 1
             touched = (oy_hi - oy_lo + 1) * n_ox
+            slot = _kx_slot(x + p - ox_lo * s, kw, s)  # of the first touched column
             for oy in range(oy_lo, oy_hi + 1):
                 ky = y + p - oy * s
                 wrow = w0 + ky * kw * C
                 mrow = m0 + oy * w_out * C
-                if s == 1:  # kx reversed (see flip_conv_weights): one contiguous row
-                    kxr = kw - 1 - (x + p - ox_lo)
-                    _add_run(mem, mrow + ox_lo * C, n_ox * C, weights, wrow + kxr * C,
-                             cstride, src, i, end, base, lo, hi, wrap, bits, plain)
-                else:
-                    for ox in range(ox_lo, ox_hi + 1):
-                        kx = x + p - ox * s
-                        _add_run(mem, mrow + ox * C, C, weights, wrow + kx * C, cstride, src,
-                                 i, end, base, lo, hi, wrap, bits, plain)
+                # the columns reordered (flip_conv_weights): one contiguous row
+                _add_run(mem, mrow + ox_lo * C, n_ox * C, weights, wrow + slot * C,
+                         cstride, src, i, end, base, lo, hi, wrap, bits, plain)
         for q in range(i, end):
             after[q] = 1 + touched * kc
         total += touched * (end - i)
@@ -940,26 +935,41 @@ def _add_run(mem: np.ndarray, mb: int, width: int, weights: np.ndarray, wb: int,
                 plain)
 
 
+@njit(cache=True, inline="always")
+def _kx_slot(kx: int, kw: int, s: int) -> int:
+    """Where kernel column kx goes in a conv2d layer's reordered weights
+    (:func:`flip_conv_weights`): the columns of one residue kx mod s, largest kx first,
+    residue 0's first. Stride 1: kw − 1 − kx (the columns reversed)."""
+    r = kx - _floordiv(kx, s) * s
+    start = 0
+    for q in range(r):  # columns of the smaller residues: ceil((kw − q) / s) each
+        start += _floordiv(kw - q + s - 1, s)
+    n_r = _floordiv(kw - r + s - 1, s)
+    return start + n_r - 1 - _floordiv(kx - r, s)
+
+
 @njit(cache=True)
 def flip_conv_weights(weights: np.ndarray, w_off: np.ndarray, layer_cfg: np.ndarray) -> np.ndarray:
-    """A copy of ``weights`` in which every stride-1 conv2d layer has its kernel columns kx
-    reversed: row (c·kh + ky)·kw + (kw − 1 − kx). An input event at x touches output
-    columns ox_lo … ox_hi with kx = x + p − ox, so in this order the weight rows of
-    consecutive output positions are consecutive too: one event's touched positions on one
-    output row are one contiguous add of n·C weights into n·C membranes, instead of n
-    separate adds (each membrane still gets exactly the same adds, in the same order)."""
+    """A copy of ``weights`` in which every conv2d layer has its kernel columns reordered
+    (:func:`_kx_slot`): row (c·kh + ky)·kw + slot(kx). An input event at x touches output
+    columns ox_lo … ox_hi with kx = x + p − ox·s, which fall by s from one column to the
+    next: one residue mod s, largest first, so in this order the weight rows of consecutive
+    output positions are consecutive too. One event's touched positions on one output row
+    are then one contiguous add of n·C weights into n·C membranes, instead of n separate
+    adds (each membrane still gets exactly the same adds, in the same order)."""
     out = weights.copy()
     for j in range(layer_cfg.shape[0]):
-        if layer_cfg[j, LC_KIND] != KIND_CONV2D or layer_cfg[j, CONV_STRIDE] != 1:
+        if layer_cfg[j, LC_KIND] != KIND_CONV2D:
             continue
         C = layer_cfg[j, LC_CHANNELS]
         kw = layer_cfg[j, CONV_KW]
+        s = layer_cfg[j, CONV_STRIDE]
         rows = layer_cfg[j, CONV_IN_C] * layer_cfg[j, CONV_KH]
         w0 = w_off[j]
         for r in range(rows):
             for kx in range(kw):
                 a = w0 + (r * kw + kx) * C
-                b = w0 + (r * kw + kw - 1 - kx) * C
+                b = w0 + (r * kw + _kx_slot(kx, kw, s)) * C
                 out[b:b + C] = weights[a:a + C]
     return out
 

@@ -174,7 +174,7 @@ class PackedModel:
     def kernel_args(self) -> tuple:
         """The model arguments of simulate_batch, in its order (after the images): the
         packed tables plus three model constants derived once here, not once per chunk of
-        images (the stride-1 convolutions' column-reversed weights, the per-neuron
+        images (the convolutions' column-reordered weights, the per-neuron
         parameters and update groups: kernel.flip_conv_weights / expand_params /
         group_table)."""
         t = self.topology
