@@ -47,6 +47,8 @@ What differs, and why (docs: models/README.md, "BS4NN anchor"):
 * **Validation**: the last ``validation`` training images are held out and draws come
   from the rest; the epoch with the best held-out accuracy is kept (the notebook keeps
   the best test accuracy).
+* **Arithmetic**: the first layer's f update sums its terms in four partial sums (for
+  speed), so f can differ from the notebook's one sequential sum in its last bits.
 """
 
 from __future__ import annotations
