@@ -11,11 +11,9 @@ adds, in any order. The bound uses magnitudes only, so it holds for every input.
 
 from __future__ import annotations
 
-from neurochip.description import CoreDescription
+from neurochip.description import MAX_EVENT_COUNT, CoreDescription
 from neurochip.kinds import get_kind
 from neurochip.neurons import get_model
-
-EVENTS_PER_ADDRESS_STEP = 255  # the most pushes of one address in one step (§11.2 counts)
 
 
 def register_bound(desc: CoreDescription, layer_index: int, host_fed: bool) -> int | None:
@@ -24,8 +22,8 @@ def register_bound(desc: CoreDescription, layer_index: int, host_fed: bool) -> i
     step = get_kind(layer.kind).step_input_bound(layer)
     if step is None:
         return None
-    if host_fed and desc.encoder.kind == "events":
-        step = step * EVENTS_PER_ADDRESS_STEP
+    if host_fed and desc.event_input:  # an address pushed up to MAX_EVENT_COUNT times a step
+        step = step * MAX_EVENT_COUNT
     return get_model(layer.neuron.model).register_bound(layer, step, desc.time_steps)
 
 
