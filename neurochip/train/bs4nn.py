@@ -47,8 +47,8 @@ What differs, and why (docs: models/README.md, "BS4NN anchor"):
 * **Validation**: the last ``validation`` training images are held out and draws come
   from the rest; the epoch with the best held-out accuracy is kept (the notebook keeps
   the best test accuracy).
-* **Arithmetic**: the first layer's f update sums its terms in four partial sums (for
-  speed), so f can differ from the notebook's one sequential sum in its last bits.
+* **Arithmetic**: f's update sums its terms in four partial sums (for speed), so f can
+  differ from the notebook's one sequential sum in its last bits.
 """
 
 from __future__ import annotations
@@ -260,34 +260,18 @@ def _chip_weights(w, scale, qmax):
 
 
 @njit(cache=True)
-def _update(delta, t_src_rule, t_dst_rule, w, signs, lr, lr_fact, fact, layer, back, scale, qmax):
-    """w −= lr·δ·HF; f −= lr_f·mean(δ·HF·sign(w)) (updated w); back = Σ_k w δ HF;
-    ``signs`` (the forward pass's chip weights: ±1, or the twin's integers) follow w."""
+def _update(delta, t_src_rule, t_dst_rule, w, signs, lr, lr_fact, fact, layer, back, scale, qmax,
+            step):
+    """w −= lr·δ·HF; f −= lr_f·mean(δ·HF·sign(w)) (updated w); back = Σ_k w δ HF (updated
+    w; ``back`` of size 0: not wanted, the first layer's); ``signs`` (the forward pass's
+    chip weights: ±1, or the twin's integers) follow w. ``step``: scratch of n_out floats.
+    An input at or after every destination with an error (δ ≠ 0) is causal to none of them,
+    so its row changes nothing and is skipped (its ``back`` is 0); the other rows run
+    branch-free over the destinations (HF as a 0/1 factor: vectorised), and the f update's
+    sum, only when lr_f ≠ 0, in four partial sums (the same terms; the last bits of f can
+    differ from one sequential sum)."""
     n_in, n_out = w.shape
-    acc = 0.0
-    for i in range(n_in):
-        back_i = 0.0
-        ti = t_src_rule[i]
-        for j in range(n_out):
-            if ti < t_dst_rule[j]:
-                w[i, j] -= lr * delta[j]
-                sgn = 1.0 if w[i, j] > 0 else (-1.0 if w[i, j] < 0 else 0.0)
-                signs[i, j] = _chip_weight(w[i, j], scale, qmax)
-                acc += delta[j] * sgn
-                back_i += w[i, j] * delta[j]
-        back[i] = back_i
-    fact[layer] -= lr_fact * acc / (n_in * n_out)
-
-
-@njit(cache=True)
-def _update_first(delta, t_src_rule, t_dst_rule, w, signs, lr, lr_fact, fact, scale, qmax, step):
-    """_update for the first layer, whose error sent back is not used: the same w, signs
-    and f, computed faster. An input at or after every destination with an error (δ ≠ 0)
-    is causal to none of them, so its row is skipped (a zero δ changes nothing); the other
-    rows run branch-free over the destinations (HF as a 0/1 factor: vectorised), and the
-    f update's sum, only when lr_f ≠ 0, in four partial sums (the same terms; the last bits
-    of f can differ from one sequential sum). ``step``: scratch of n_out floats."""
-    n_in, n_out = w.shape
+    want_back = back.shape[0] > 0
     t_last = -1  # the latest destination time with an error
     for j in range(n_out):
         step[j] = lr * delta[j]
@@ -297,6 +281,8 @@ def _update_first(delta, t_src_rule, t_dst_rule, w, signs, lr, lr_fact, fact, sc
     for i in range(n_in):
         ti = t_src_rule[i]
         if ti >= t_last:
+            if want_back:
+                back[i] = 0.0
             continue
         wi = w[i]
         si = signs[i]
@@ -305,6 +291,12 @@ def _update_first(delta, t_src_rule, t_dst_rule, w, signs, lr, lr_fact, fact, sc
             x = wi[j] - step[j] * hf
             wi[j] = x
             si[j] = _chip_weight(x, scale, qmax)
+        if want_back:
+            b = 0.0
+            for j in range(n_out):
+                if ti < t_dst_rule[j]:
+                    b += wi[j] * delta[j]
+            back[i] = b
         if lr_fact != 0.0:
             j = 0
             while j + 4 <= n_out:
@@ -316,7 +308,7 @@ def _update_first(delta, t_src_rule, t_dst_rule, w, signs, lr, lr_fact, fact, sc
             while j < n_out:
                 a0 += _hf_sign_term(ti, t_dst_rule[j], delta[j], wi[j])
                 j += 1
-    fact[0] -= lr_fact * ((a0 + a1) + (a2 + a3)) / (n_in * n_out)
+    fact[layer] -= lr_fact * ((a0 + a1) + (a2 + a3)) / (n_in * n_out)
 
 
 @njit(cache=True, inline="always")
@@ -352,7 +344,8 @@ def _train_epoch(draws, t_chip, t_rule, labels, w0, w1, s0, s1, fact, thr, lr, l
     th_rule, to_rule = np.empty(n_hid, np.int64), np.empty(n_cls, np.int64)
     target = np.empty(n_cls, np.float64)
     d_out, d_hid = np.empty(n_cls, np.float64), np.empty(n_hid, np.float64)
-    step_hid = np.empty(n_hid, np.float64)
+    step_hid, step_out = np.empty(n_hid, np.float64), np.empty(n_cls, np.float64)
+    no_back = np.empty(0, np.float64)  # the first layer's error goes nowhere
     correct = 0
     for s in range(draws.size):
         img = draws[s]
@@ -388,10 +381,10 @@ def _train_epoch(draws, t_chip, t_rule, labels, w0, w1, s0, s1, fact, thr, lr, l
             d_out[k] = (target[k] - to_rule[k]) / T_MAX
         _normalise(d_out)
         _update(d_out, th_rule, to_rule, w1, s1, lr[1], lr_fact[1], fact, 1, d_hid, scale[1],
-                qmax)
+                qmax, step_out)
         _normalise(d_hid)
-        _update_first(d_hid, t_rule[img], th_rule, w0, s0, lr[0], lr_fact[0], fact, scale[0],
-                      qmax, step_hid)
+        _update(d_hid, t_rule[img], th_rule, w0, s0, lr[0], lr_fact[0], fact, 0, no_back,
+                scale[0], qmax, step_hid)
     return correct
 
 
