@@ -28,6 +28,28 @@ def repeat(fn: Callable[[], T], reps: int) -> tuple[list[float], T]:
     return seconds, out  # type: ignore[return-value]
 
 
+def interleaved(fns: list[Callable[[], object]], reps: int) -> tuple[list[list[float]], list]:
+    """Wall seconds of ``reps`` rounds in which every function runs once, the order
+    reversed every other round (so no function always goes first), and each function's
+    last result. Runs compared within a round saw the same machine, so paired ratios
+    (``paired_ratio``) stay honest on a host whose speed drifts between blocks of runs."""
+    seconds: list[list[float]] = [[] for _ in fns]
+    outs: list = [None] * len(fns)
+    for r in range(max(1, reps)):
+        order = range(len(fns)) if r % 2 == 0 else reversed(range(len(fns)))
+        for i in order:
+            s, outs[i] = timed(fns[i])
+            seconds[i].append(s)
+    return seconds, outs
+
+
+def paired_ratio(numerator: list[float], denominator: list[float]) -> dict:
+    """Median, min and max over rounds of numerator[i] / denominator[i] (``interleaved``)."""
+    ratios = sorted(a / b for a, b in zip(numerator, denominator) if b > 0)
+    return {"median": float(statistics.median(ratios)), "min": ratios[0], "max": ratios[-1],
+            "rounds": len(ratios)}
+
+
 def median(values: list[float]) -> float:
     return float(statistics.median(values))
 

@@ -429,9 +429,7 @@ def cnn_section(rows: list[TableRow], wl: Workload, info: dict) -> dict:
         "sops_per_s_per_core": w1.sops_per_s_per_core, "compile_seconds": w1.compile_seconds,
         "sim_time_per_chip_time": w1.extra.get("sim_time_per_chip_time"),
         "functional_ceiling": _ceiling(rows, wl.model.stem),
-        "workers": None if wN is None else {
-            "workers": wN.threads, "images_per_s": wN.images_per_s,
-            "speedup": wN.images_per_s / w1.images_per_s, "identical": identical(wN)},
+        "workers": None if wN is None else _workers(wN, w1) | {"identical": identical(wN)},
         "speedup_vs_verilator": ratio(ver),
         "verilator": None if ver is None else {
             "status": ver.status, "reason": ver.reason, "identical": identical(ver),
@@ -565,11 +563,8 @@ def assemble(cfg: C.BenchConfig, machine: dict, source: str, n: int, wl: Workloa
             "speedup": ver.neurochip_speedup,
             "neurochip_records_spikes": bool(ver.extra.get("neurochip_records_spikes")),
             "build_seconds": ver.compile_seconds},
-        "workers": None if wN is None else {
-            "workers": wN.threads, "images_per_s": wN.images_per_s,
-            "speedup": wN.images_per_s / w1.images_per_s,
-            "identical": bool(wN.match and wN.match["identical"]),
-            "cli": w1.extra.get("cli")},
+        "workers": None if wN is None else _workers(wN, w1) | {
+            "identical": bool(wN.match and wN.match["identical"]), "cli": w1.extra.get("cli")},
         "rows": [r.to_json() for r in rows],
         "neurochip_baselines": baselines,
         "reps": {"neurochip": cfg.reps, "peers": cfg.peer_reps, "verilator": cfg.verilator_reps},
@@ -584,8 +579,21 @@ def _ceiling(rows: list[TableRow], model: str) -> dict | None:
     f = next((r for r in rows if r.kind == "neurochip-functional" and r.model == model), None)
     if f is None or not f.images_per_s:
         return None
-    return {"images_per_s": f.images_per_s, "fraction": f.neurochip_speedup,
+    paired = f.extra.get("paired_cycle_accurate_per_functional")
+    return {"images_per_s": f.images_per_s,
+            # functional time ÷ cycle-accurate time: the median over alternating rounds
+            "fraction": 1.0 / paired["median"] if paired else f.neurochip_speedup,
+            "paired_cycle_accurate_per_functional": paired,
             "identical": bool(f.match and f.match["identical"])}
+
+
+def _workers(wN: TableRow, w1: TableRow) -> dict:
+    """N workers against 1: the median over alternating rounds of the time ratio (the
+    ratio of the two rows' median rates where the rounds were not paired)."""
+    paired = wN.extra.get("paired_speedup_over_1_worker")
+    return {"workers": wN.threads, "images_per_s": wN.images_per_s,
+            "speedup": paired["median"] if paired else wN.images_per_s / w1.images_per_s,
+            "paired_speedup": paired}
 
 
 def markdown(report: dict, rows: list[TableRow]) -> str:
@@ -608,8 +616,11 @@ def markdown(report: dict, rows: list[TableRow]) -> str:
     if w:
         cli = w.get("cli") or {}
         lines += [f"**Workers.** `simulate(..., workers={w['workers']})`: "
-                  f"{w['images_per_s']:,.0f} images/s, ×{w['speedup']:.2f} over 1 worker, "
-                  f"results {'identical' if w['identical'] else 'DIFFERENT'}. "
+                  f"{w['images_per_s']:,.0f} images/s, ×{w['speedup']:.2f} over 1 worker"
+                  + (f" (median of {w['paired_speedup']['rounds']} alternating rounds, "
+                     f"×{w['paired_speedup']['min']:.2f}–×{w['paired_speedup']['max']:.2f})"
+                     if w.get("paired_speedup") else "")
+                  + f", results {'identical' if w['identical'] else 'DIFFERENT'}. "
                   + (f"`neurochip simulate --workers W --json`: every non-timing field of "
                      f"its summary (accuracy, cycles, spikes, SOPs, energy) "
                      f"{'identical' if cli.get('identical') else 'DIFFERENT'} for W in "

@@ -108,6 +108,30 @@ def test_netspec_roundtrip_and_overflow_bound():
     assert not overflow_free(narrow)
 
 
+def test_interleaved_rounds_alternate_and_ratios_are_paired(monkeypatch):
+    """Each round runs every function once, in reversed order every other round, and a
+    paired ratio is the median of per-round ratios: a host that slows down between rounds
+    (here 1, 10, 100 s per call) moves every run alike and leaves the ratio exact."""
+    import bench.measure as M
+
+    calls: list[str] = []
+    clock = {"round_speed": 1.0}
+
+    def fake_timed(fn):
+        name = fn()
+        calls.append(name)
+        seconds = {"a": 2.0, "b": 1.0}[name] * clock["round_speed"]
+        if len(calls) % 2 == 0:  # the host slows ten-fold after every round
+            clock["round_speed"] *= 10
+        return seconds, name
+
+    monkeypatch.setattr(M, "timed", fake_timed)
+    seconds, outs = M.interleaved([lambda: "a", lambda: "b"], 3)
+    assert calls == ["a", "b", "b", "a", "a", "b"] and outs == ["a", "b"]
+    assert M.paired_ratio(seconds[0], seconds[1]) == {"median": 2.0, "min": 2.0, "max": 2.0,
+                                                       "rounds": 3}
+
+
 def test_quick_harness_tiny(tmp_path: Path):
     """The harness end to end on the small model, in-process, without Verilator."""
     from bench.run import run_bench, write

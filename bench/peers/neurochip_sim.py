@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from bench.measure import memory_report, peak_rss_mib, repeat
+from bench.measure import interleaved, memory_report, paired_ratio, peak_rss_mib, repeat
 from bench.peers.common import Batch, load_batch, out_path
 from bench.protocol import Job, RowMeasurement, TaskResult
 
@@ -29,10 +29,25 @@ def run(job: Job) -> TaskResult:
     compile_s = warm_up(desc)
     rss_before = peak_rss_mib()
     rows: list[RowMeasurement] = []
-    for workers in job.options.get("workers", [1]):
-        rows.append(_workers_row(job, desc, batch, workers, compile_s, simulate))
+    images, indices = batch.images, batch.indices
+    workers_list = job.options.get("workers", [1])
+    fns = [lambda w=w: simulate(desc, images, indices, workers=w) for w in workers_list]
     if job.options.get("functional", True):
-        rows.append(_functional_row(job, desc, batch, compile_s, simulate))
+        simulate(desc, images[:1], indices[:1], timing=False)  # its own specialisation
+        fns.append(lambda: simulate(desc, images, indices, timing=False))
+    # 1 and N workers and the functional-only ceiling in alternating rounds: their ratios
+    # are paired per round, so a host whose speed drifts between blocks cannot fake them
+    seconds, outs = interleaved(fns, job.reps)
+    for k, workers in enumerate(workers_list):
+        rows.append(_workers_row(job, desc, batch, workers, compile_s, simulate, seconds[k],
+                                 outs[k]))
+        if k:
+            rows[-1].extra["paired_speedup_over_1_worker"] = paired_ratio(seconds[0], seconds[k])
+    if job.options.get("functional", True):
+        rows.append(_functional_row(job, desc, batch, compile_s, simulate, seconds[-1]))
+        if workers_list[0] == 1:
+            rows[-1].extra["paired_cycle_accurate_per_functional"] = paired_ratio(
+                seconds[0], seconds[-1])
     # Recording baselines do what the RTL testbench does per image: every layer's spike
     # train and final membranes come back, so the ratio against it is like for like.
     for n, record in ([(n, False) for n in job.options.get("baselines", [])]
@@ -53,9 +68,8 @@ def run(job: Job) -> TaskResult:
 
 
 def _workers_row(job: Job, desc, batch: Batch, workers: int, compile_s: float,
-                 simulate) -> RowMeasurement:
+                 simulate, seconds: list[float], timed) -> RowMeasurement:
     images, indices = batch.images, batch.indices
-    seconds, timed = repeat(lambda: simulate(desc, images, indices, workers=workers), job.reps)
     recorded = simulate(desc, images, indices, record_spikes=True, workers=workers)
     path = out_path(job, f"neurochip_w{workers}")
     recorded.save(path)  # a SimulationResult is a neurochip.observe.Observation
@@ -73,7 +87,8 @@ def _workers_row(job: Job, desc, batch: Batch, workers: int, compile_s: float,
                           notes=notes, extra={"workers": workers, "timed_equals_recorded": same})
 
 
-def _functional_row(job: Job, desc, batch: Batch, compile_s: float, simulate) -> RowMeasurement:
+def _functional_row(job: Job, desc, batch: Batch, compile_s: float, simulate,
+                    seconds: list[float]) -> RowMeasurement:
     """The functional-only ceiling: the same kernel with ``timing=False`` (same encoder,
     same integer arithmetic and drain order, same spikes, membranes, predictions and
     counts; no cycle model, so no cycles, stalls or idles). Its outputs are compared with
@@ -82,8 +97,6 @@ def _functional_row(job: Job, desc, batch: Batch, compile_s: float, simulate) ->
     from bench.outputs import Outputs
 
     images, indices = batch.images, batch.indices
-    simulate(desc, images[:1], indices[:1], timing=False)  # its own specialisation
-    seconds, _ = repeat(lambda: simulate(desc, images, indices, timing=False), job.reps)
     rec = simulate(desc, images, indices, record_spikes=True, timing=False)
     path = out_path(job, "neurochip_functional")
     Outputs(predictions=rec.predictions, counts=rec.counts, spikes=rec.spikes,

@@ -1163,6 +1163,61 @@ def _run_timing(n_op: np.ndarray, op_f: np.ndarray, op_d: np.ndarray, op_pos: np
                         host[0] = hp
                         host[1] = ht
                         host[2] += hst
+                elif i + 1 < n and fj[i + 1] >= F and fj[i + 1] != code:
+                    # a push program with fan-out: every item to FIFO a, then to FIFO b
+                    # (a residual block's input goes to its convolution and to its add);
+                    # both FIFOs' states in registers, so the alternation costs no
+                    # mispredicted run ends (any other pattern takes the runs below)
+                    code_b = fj[i + 1]
+                    fa = code - F
+                    fb = code_b - F
+                    da = fifo_depth[fa]
+                    db = fifo_depth[fb]
+                    ra = ring_off[fa]
+                    rb = ring_off[fb]
+                    ka = npush[fa]
+                    kb = npush[fb]
+                    freed_a = npop[fa] + da
+                    freed_b = npop[fb] + db
+                    sa = push_slot[fa]
+                    sb = push_slot[fb]
+                    while i + 1 < n and fj[i] == code and fj[i + 1] == code_b:
+                        if ka >= freed_a:
+                            blocked = True
+                            break
+                        e = tl + dj[i]
+                        tt = e
+                        if ka >= da:
+                            x = ring_t[ra + sa] + 1  # pop ka − D of a
+                            tt = e if e > x else x
+                        st += tt - e
+                        ring_t[ra + sa] = tt
+                        tl = tt
+                        ka += 1
+                        sa += 1
+                        if sa == da:
+                            sa = 0
+                        i += 1
+                        if kb >= freed_b:  # resumes at this push to b
+                            blocked = True
+                            break
+                        e = tl + dj[i]
+                        tt = e
+                        if kb >= db:
+                            x = ring_t[rb + sb] + 1  # pop kb − D of b
+                            tt = e if e > x else x
+                        st += tt - e
+                        ring_t[rb + sb] = tt
+                        tl = tt
+                        kb += 1
+                        sb += 1
+                        if sb == db:
+                            sb = 0
+                        i += 1
+                    npush[fa] = ka
+                    npush[fb] = kb
+                    push_slot[fa] = sa
+                    push_slot[fb] = sb
                 else:  # pushes
                     f = code - F
                     D = fifo_depth[f]
@@ -1394,10 +1449,12 @@ def _run_image(img, items, n_items, T, L, F, total_n, layer_cfg, weights, conv_w
                 cnt[j, C_POPS] += ns + 1  # the events and the EOS token
                 cnt[j, C_BUSY] += ns + 1 + busy
                 # the ops: ns events then the token, each after[i] cycles after the
-                # previous pop; the first after the core's previous op
-                for q in range(nop, nop + ns + 1):
-                    op_f[j, q] = f
-                op_d[j, nop] = pend[j]
+                # previous pop; the first after the core's previous op (the cycle model's
+                # log: skipped without it)
+                if timing:
+                    for q in range(nop, nop + ns + 1):
+                        op_f[j, q] = f
+                    op_d[j, nop] = pend[j]
                 nop += ns + 1
                 pend[j] = 1  # after a source's EOS: the next source's first pop
             # --- dispatch: the neuron model updates every group and counts it
@@ -1450,6 +1507,9 @@ def _run_image(img, items, n_items, T, L, F, total_n, layer_cfg, weights, conv_w
             n_out = out_ptr[j + 1] - o0
             cnt[j, C_PUSHES] += (nf + 1) * n_out
             cnt[j, C_BUSY] += (nf + 1) * n_out
+            if not timing:  # the program is the cycle model's alone
+                n_op[j] = nop
+                continue
             g_prev = -1  # gap = update cycles between two pushes
             # the update group of each neuron is a table lookup (group_table): no
             # division and no data-dependent walk over positions per spike
