@@ -4,7 +4,7 @@ usage: python models/recipes.py [--data-root DIR] [--out DIR] [--quick] [--list]
 
 Each recipe is the exact command line (or lines) that built its models, in the trainer
 shell's options (docs/training.md). Run from the repository root. Without MODEL names it
-rebuilds all 14 shipped models into ``--out`` (default ``models``; needs the [train] extra
+rebuilds all 15 shipped models into ``--out`` (default ``models``; needs the [train] extra
 and ``--data-root`` holding ``mnist/`` and ``fashion-mnist/``), printing the wall time of
 each recipe. ``--quick`` (``make models QUICK=1``, CI): every recipe on a tiny slice (48
 training images of the shipped MNIST sample, 1 epoch) into a temporary folder, then
@@ -97,6 +97,13 @@ RECIPES: tuple[Recipe, ...] = (
         "stidi-bp", "{mnist}", "stidi-bp-mnist-fc-s4nn", *STIDI, "--arch", "400", "--time-steps",
         "64", "--psp", "step", "--lr", "3", "--lr-decay", "0.85", "--batch-size", "16",
         "--weight-bits", "8", "--epochs", "15"),)),
+    # BS4NN's binary fc network (784-600-10, T = 256, step PSP) by the authors' procedure
+    # (neurochip/train/bs4nn.py); the options besides the notebook's chosen on the held-out
+    # images (models/README.md, "BS4NN as its authors' code has it")
+    Recipe("bs4nn-fmnist-binary", ("bs4nn-fmnist-binary",), (_train(
+        "bs4nn", "{fmnist}", "bs4nn-fmnist-binary", "--threads", "1", "--fact", "1,5",
+        "--lr-fact", "0,0", "--init-low=-2.5,-24", "--lr", "0.1,0.1", "--lr-decay", "0.98",
+        "--silent-target", "s4nn", "--gamma", "20", "--epochs", "200"),)),
     # ANN-to-SNN conversion (models/bsnn/recipe.sh runs the study around it): the ReLU
     # ResNet, then its plain-IF and BSNN conversions (percentile 99, chosen on training
     # images 1000-1099, not the test split)
@@ -116,6 +123,7 @@ QUICK_EXTRA = {
     "hb-stdp": ("--validation-images", "8", "--stdp-images", "8", "--calib-images", "8",
                 "--readout-search-images", "16", "--augment-copies", "0", "--hidden-epochs", "1"),
     "ann": (),
+    "bs4nn": ("--validation-images", "8"),
 }
 QUICK_CONVERT = ("--calibration-images", "16")
 
