@@ -271,7 +271,7 @@ def test_models_record_the_software_that_trained_them(tmp_path):
     data = write_idx_split(tmp_path / "d", 60, 20)
     assert main(["train", "bs4nn", "--data", str(data), "--arch", "30", "--epochs", "1",
                  "--draws", "10", "--validation-images", "10", "--out", str(tmp_path / "m")]) == 0
-    env = load(tmp_path / "m.npz").provenance["environment"]
+    env = load(tmp_path / "m.npz").provenance["checkpoint"]["environment"]
     assert env["numpy"] == np.__version__ and env["numba"] == numba.__version__
     assert env["python"].count(".") == 2
 

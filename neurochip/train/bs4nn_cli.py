@@ -245,9 +245,11 @@ def train(args: argparse.Namespace, data: Data) -> int:
             chosen = net.copy()
         _save_checkpoint(ckpt, net, chosen, rng.bit_generator.state, options)
     name = out_prefix(args).name
+    # under "checkpoint", as every trainer records its run (the command, the data, the
+    # environment) in a model's provenance
     prov = {"trainer": "bs4nn", "command": command_line("bs4nn"), **data.provenance(),
             "epoch": best["epoch"] if best else len(net.history), "options": options}
-    desc = bs4nn.to_description(chosen, name, args.lanes, args.fifo_depth, prov)
+    desc = bs4nn.to_description(chosen, name, args.lanes, args.fifo_depth, {"checkpoint": prov})
     save(desc, model_path)
     t_test = bs4nn.input_times(x_te)[0]
     test, test_nb = bs4nn.scores(chosen, t_test, y_te)
