@@ -1044,6 +1044,25 @@ def _add_events(mem: np.ndarray, m0: int, weights: np.ndarray, w0: int, layer_cf
 
 # =========================================================================== timing (§7, §8)
 
+@njit(cache=True, inline="always")
+def _fan_out_push(ring_t: np.ndarray, r0: int, slot: int, k: int, D: int, freed: int,
+                  tl: int, d: int) -> tuple:
+    """Push k of a FIFO (ring at ``r0``, ``slot`` = k mod D) ``d`` cycles after its
+    producer's previous action at ``tl`` (:func:`_run_timing`): (False, …) unchanged if
+    its slot is not known to be free yet (k ≥ ``freed`` = pops + D), else (True, its
+    cycle, its stall, k + 1, the next slot). From the D-th push on it waits for the pop
+    that freed its slot + 1, whose cycle the slot holds; its own cycle goes there."""
+    if k >= freed:
+        return False, tl, 0, k, slot
+    e = tl + d
+    tt = e
+    if k >= D:
+        x = ring_t[r0 + slot] + 1
+        tt = e if e > x else x
+    ring_t[r0 + slot] = tt
+    return True, tt, tt - e, k + 1, slot + 1 if slot + 1 < D else 0
+
+
 @njit(cache=True, _nrt=False)  # no allocation (see above)
 def _run_timing(n_op: np.ndarray, op_f: np.ndarray, op_d: np.ndarray, op_pos: np.ndarray,
                 t_last: np.ndarray, stall: np.ndarray, host: np.ndarray, items_end: int,
@@ -1182,37 +1201,19 @@ def _run_timing(n_op: np.ndarray, op_f: np.ndarray, op_d: np.ndarray, op_pos: np
                     sa = push_slot[fa]
                     sb = push_slot[fb]
                     while i + 1 < n and fj[i] == code and fj[i + 1] == code_b:
-                        if ka >= freed_a:
+                        ok, tl, ds, ka, sa = _fan_out_push(ring_t, ra, sa, ka, da, freed_a,
+                                                           tl, dj[i])
+                        if not ok:
                             blocked = True
                             break
-                        e = tl + dj[i]
-                        tt = e
-                        if ka >= da:
-                            x = ring_t[ra + sa] + 1  # pop ka − D of a
-                            tt = e if e > x else x
-                        st += tt - e
-                        ring_t[ra + sa] = tt
-                        tl = tt
-                        ka += 1
-                        sa += 1
-                        if sa == da:
-                            sa = 0
+                        st += ds
                         i += 1
-                        if kb >= freed_b:  # resumes at this push to b
+                        ok, tl, ds, kb, sb = _fan_out_push(ring_t, rb, sb, kb, db, freed_b,
+                                                           tl, dj[i])
+                        if not ok:  # resumes at this push to b
                             blocked = True
                             break
-                        e = tl + dj[i]
-                        tt = e
-                        if kb >= db:
-                            x = ring_t[rb + sb] + 1  # pop kb − D of b
-                            tt = e if e > x else x
-                        st += tt - e
-                        ring_t[rb + sb] = tt
-                        tl = tt
-                        kb += 1
-                        sb += 1
-                        if sb == db:
-                            sb = 0
+                        st += ds
                         i += 1
                     npush[fa] = ka
                     npush[fb] = kb
