@@ -128,6 +128,16 @@ def entry(wl, source: str, rows: list[TableRow], h) -> dict:
     }
 
 
+def _paired_or(fn: TableRow, w1: TableRow) -> dict:
+    """Cycle-accurate ÷ functional time: paired per alternating round where measured so,
+    else the ratio of the two rows' median rates (min = max = it)."""
+    paired = fn.extra.get("paired_cycle_accurate_per_functional")
+    if paired:
+        return paired
+    r = fn.images_per_s / w1.images_per_s
+    return {"median": r, "min": r, "max": r}
+
+
 def markdown(section: dict) -> str:
     b = section.get("snntorch_batch")
     head = ("| model | kinds · neurons | T | images | chip µs/image (cycles @ clock) | "
@@ -216,12 +226,3 @@ if __name__ == "__main__":
 
     sys.exit(main())
 
-
-def _paired_or(fn: TableRow, w1: TableRow) -> dict:
-    """Cycle-accurate ÷ functional time: paired per alternating round where measured so,
-    else the ratio of the two rows' median rates (min = max = it)."""
-    paired = fn.extra.get("paired_cycle_accurate_per_functional")
-    if paired:
-        return paired
-    r = fn.images_per_s / w1.images_per_s
-    return {"median": r, "min": r, "max": r}
