@@ -1045,13 +1045,14 @@ def _add_events(mem: np.ndarray, m0: int, weights: np.ndarray, w0: int, layer_cf
 # =========================================================================== timing (§7, §8)
 
 @njit(cache=True, inline="always")
-def _fan_out_push(ring_t: np.ndarray, r0: int, slot: int, k: int, D: int, freed: int,
-                  tl: int, d: int) -> tuple:
+def _timed_push(ring_t: np.ndarray, r0: int, slot: int, k: int, D: int, freed: int,
+                tl: int, d: int) -> tuple:
     """Push k of a FIFO (ring at ``r0``, ``slot`` = k mod D) ``d`` cycles after its
-    producer's previous action at ``tl`` (:func:`_run_timing`): (False, …) unchanged if
-    its slot is not known to be free yet (k ≥ ``freed`` = pops + D), else (True, its
-    cycle, its stall, k + 1, the next slot). From the D-th push on it waits for the pop
-    that freed its slot + 1, whose cycle the slot holds; its own cycle goes there."""
+    producer's previous action at ``tl`` (every push of a core in :func:`_run_timing`):
+    (False, …) unchanged if its slot is not known to be free yet (k ≥ ``freed`` = pops +
+    D), else (True, its cycle, its stall, k + 1, the next slot). From the D-th push on it
+    waits for the pop that freed its slot + 1, whose cycle the slot holds; its own cycle
+    goes there."""
     if k >= freed:
         return False, tl, 0, k, slot
     e = tl + d
@@ -1201,15 +1202,15 @@ def _run_timing(n_op: np.ndarray, op_f: np.ndarray, op_d: np.ndarray, op_pos: np
                     sa = push_slot[fa]
                     sb = push_slot[fb]
                     while i + 1 < n and fj[i] == code and fj[i + 1] == code_b:
-                        ok, tl, ds, ka, sa = _fan_out_push(ring_t, ra, sa, ka, da, freed_a,
-                                                           tl, dj[i])
+                        ok, tl, ds, ka, sa = _timed_push(ring_t, ra, sa, ka, da, freed_a,
+                                                         tl, dj[i])
                         if not ok:
                             blocked = True
                             break
                         st += ds
                         i += 1
-                        ok, tl, ds, kb, sb = _fan_out_push(ring_t, rb, sb, kb, db, freed_b,
-                                                           tl, dj[i])
+                        ok, tl, ds, kb, sb = _timed_push(ring_t, rb, sb, kb, db, freed_b,
+                                                         tl, dj[i])
                         if not ok:  # resumes at this push to b
                             blocked = True
                             break
@@ -1227,21 +1228,12 @@ def _run_timing(n_op: np.ndarray, op_f: np.ndarray, op_d: np.ndarray, op_pos: np
                     freed = npop[f] + D  # pushes up to this one have their slot
                     slot = push_slot[f]
                     while i < n and fj[i] == code:
-                        e = tl + dj[i]
-                        tt = e
-                        if k >= D:
-                            if k >= freed:
-                                blocked = True
-                                break
-                            x = ring_t[r0 + slot] + 1  # pop k − D
-                            tt = e if e > x else x
-                        st += tt - e
-                        ring_t[r0 + slot] = tt
-                        tl = tt
-                        k += 1
-                        slot += 1
-                        if slot == D:
-                            slot = 0
+                        ok, tl, ds, k, slot = _timed_push(ring_t, r0, slot, k, D, freed, tl,
+                                                          dj[i])
+                        if not ok:
+                            blocked = True
+                            break
+                        st += ds
                         i += 1
                     npush[f] = k
                     push_slot[f] = slot
