@@ -83,8 +83,10 @@ def run_per_model(cfg: C.BenchConfig, use_snntorch: bool) -> tuple[dict, list[Ta
         wl = make_workload(path, imgs, n, h.run_dir)
         rows, _ = h.neurochip(wl, [1], [], None, reps=cfg.per_model_reps)
         if use_snntorch:
-            res = h.task("snntorch", f"per-model-{path.stem}-snntorch", wl, n, cfg.peer_reps,
-                         {"batch": cfg.snntorch_batch, "threads": cfg.torch_threads})
+            # as many rounds as neurochip's own repetitions: each pairs snnTorch with it
+            res = h.task("snntorch", f"per-model-{path.stem}-snntorch", wl, n, cfg.per_model_reps,
+                         {"batch": cfg.snntorch_batch, "threads": cfg.torch_threads,
+                          "pair_neurochip": True})
             rows += h.rows_of(res, wl, f"snnTorch CPU, batch {cfg.snntorch_batch}", "snntorch")
         entries.append(entry(wl, imgs.source, rows, h))
         all_rows += rows
@@ -124,7 +126,10 @@ def entry(wl, source: str, rows: list[TableRow], h) -> dict:
         "snntorch": None if snn is None else {
             "status": snn.status, "reason": snn.reason, "identical": snn_ok,
             "images_per_s": snn.images_per_s,
-            "neurochip_speedup": snn.neurochip_speedup if snn_ok else None},
+            "neurochip_speedup": snn.neurochip_speedup if snn_ok else None,
+            # paired: neurochip timed beside snnTorch in its task, alternating rounds
+            "neurochip_speedup_range": _paired_range(snn) if snn_ok else None,
+            "unpaired_neurochip_speedup": snn.extra.get("unpaired_neurochip_speedup")},
     }
 
 
@@ -138,6 +143,12 @@ def _paired_or(fn: TableRow, w1: TableRow) -> dict:
     return {"median": r, "min": r, "max": r}
 
 
+def _paired_range(snn: TableRow) -> list[float] | None:
+    """[min, max] of the per-round neurochip ÷ snnTorch ratios, where the task paired them."""
+    paired = snn.extra.get("paired_neurochip")
+    return [paired["speedup"]["min"], paired["speedup"]["max"]] if paired else None
+
+
 def markdown(section: dict) -> str:
     b = section.get("snntorch_batch")
     head = ("| model | kinds · neurons | T | images | chip µs/image (cycles @ clock) | "
@@ -149,7 +160,8 @@ def markdown(section: dict) -> str:
              f"its cycle model (`timing=False`, outputs compared). Targets (issue 22): sim ÷ "
              f"chip ≤ {SIM_TARGET:g}, cycle-accurate ÷ functional ≤ {CEILING_TARGET:g} (the "
              "two runs alternate round by round; the median of the per-round time ratios, "
-             "its range in brackets). Each "
+             "its range in brackets; snnTorch's ratio likewise, neurochip timed beside it "
+             "in the snnTorch task's process). Each "
              f"model runs about {section['seconds_budget']:g} s of images per repetition; "
              "Fashion-MNIST models on its test split, the others on MNIST's.", "",
              head, "|" + "---|" * (head.count("|") - 1)]
@@ -162,7 +174,9 @@ def markdown(section: dict) -> str:
         elif not s["identical"]:
             snn = "outputs differ: no ratio |"
         else:
-            snn = f"{s['neurochip_speedup']:.2f}× |"
+            rng = s.get("neurochip_speedup_range")
+            snn = f"{s['neurochip_speedup']:.2f}×" + (
+                f" ({rng[0]:.2f}–{rng[1]:.2f}) |" if rng else " |")
         cpf = e["cycle_accurate_per_functional"]
         mark = lambda v, t: f"**{v:.2f}**" if v <= t else f"{v:.2f} (over {t:g})"  # noqa: E731
         lines.append(

@@ -176,6 +176,7 @@ class Harness:
             if base is not None and row.images_per_s:
                 row.neurochip_images_per_s = base
                 row.neurochip_speedup = base / row.images_per_s
+            _use_pairing(row)
             if m.outputs and Path(m.outputs) == self.reference_path.get(model):
                 pass  # the reference itself
             elif m.outputs:
@@ -224,6 +225,25 @@ class Harness:
                                      f"({chip_s * 1e6:.1f} µs/image at "
                                      f"{wl.desc.clock_hz / 1e6:g} MHz)")
         return rows, extra_baselines
+
+
+def _use_pairing(row: TableRow) -> None:
+    """A peer that timed neurochip beside itself in alternating rounds (``pair_neurochip``):
+    its 'neurochip ÷ this' is the median of the per-round ratios, the ratio from
+    neurochip's own task (another process, another moment) kept beside it."""
+    paired = row.extra.get("paired_neurochip")
+    if not paired or not row.images_per_s:
+        return
+    ratio = paired["speedup"]
+    row.extra["unpaired_neurochip_speedup"] = row.neurochip_speedup
+    row.neurochip_images_per_s = paired["neurochip_images_per_s"]
+    row.neurochip_speedup = ratio["median"]
+    unpaired = ("" if row.extra["unpaired_neurochip_speedup"] is None else
+                f"; from neurochip's own task {row.extra['unpaired_neurochip_speedup']:.2f}×")
+    row.notes.append(f"neurochip ÷ this paired: neurochip (1 worker) timed in this task's "
+                     f"process in alternating rounds, median of {ratio['rounds']} per-round "
+                     f"ratios {ratio['median']:.2f}× (range {ratio['min']:.2f}–"
+                     f"{ratio['max']:.2f}×){unpaired}")
 
 
 def brian2_python(cfg: C.BenchConfig) -> list[tuple[str | None, str]]:
@@ -278,7 +298,8 @@ def run_bench(cfg: C.BenchConfig) -> dict:
     if "snntorch" in use:
         for key, batch in (("snn1", 1), ("snnB", cfg.snntorch_batch)):
             res = h.task("snntorch", f"snntorch_b{batch}", wl, sizes[key], cfg.peer_reps,
-                         {"batch": batch, "threads": cfg.torch_threads})
+                         {"batch": batch, "threads": cfg.torch_threads,
+                          "pair_neurochip": True})
             rows += h.rows_of(res, wl, f"snnTorch CPU, batch {batch}", "snntorch")
     if "brian2" in use:
         rows += run_brian2(h, wl, sizes["brian2"])
@@ -390,7 +411,8 @@ def run_cnn(h: Harness, imgs, use: set[str]) -> tuple[list[TableRow], Workload |
     if "snntorch" in use:
         for key, batch in (("snn1", 1),) + ((("snnB", cfg.snntorch_batch),) if batch_row else ()):
             res = h.task("snntorch", f"cnn-snntorch_b{batch}", wl, sizes[key], cfg.peer_reps,
-                         {"batch": batch, "threads": cfg.torch_threads})
+                         {"batch": batch, "threads": cfg.torch_threads,
+                          "pair_neurochip": True})
             rows += h.rows_of(res, wl, f"snnTorch CPU, batch {batch}", "snntorch")
     if "brian2" in use:
         rows += run_brian2(h, wl, sizes["brian2"], target=cfg.cnn_brian2_target, name="cnn-brian2")

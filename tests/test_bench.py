@@ -190,6 +190,14 @@ def test_every_shipped_model_table(tmp_path: Path):
     small = by["ste-bp-mnist-small"]["snntorch"]
     if _snntorch_importable():
         assert small["identical"] and small["neurochip_speedup"] > 0
+        # the ratio is paired: neurochip timed in the snnTorch task's process, one round
+        # each per repetition, the claimed ratio the median of the per-round ratios
+        snn = next(r for r in rows if r.kind == "snntorch" and r.model == "ste-bp-mnist-small")
+        paired = snn.extra["paired_neurochip"]
+        assert paired["speedup"]["rounds"] == len(snn.seconds) == cfg.per_model_reps
+        per_round = [a / b for a, b in zip(snn.seconds, paired["neurochip_seconds"])]
+        assert small["neurochip_speedup"] == pytest.approx(np.median(per_round), rel=1e-2)
+        assert "unpaired_neurochip_speedup" in snn.extra
     md = markdown(section)
     assert "| ste-bp-mnist-small | fc · lif | 4 | 8 |" in md and "sim ÷ chip" in md
     with pytest.raises(SystemExit, match="no shipped model"):

@@ -137,8 +137,9 @@ def test_trainer_decisions_are_the_simulators(sample):
     assert nb_acc == nb / len(labels) and nb_acc >= chip_acc
 
 
-@pytest.mark.parametrize("extra", [[], ["--weight-bits", "4", "--weight-clip", "2,20"]],
-                         ids=["binary", "twin"])
+@pytest.mark.parametrize("extra", [[], ["--weight-bits", "4", "--weight-clip", "2,20"],
+                                   ["--dead-reset", "0.5", "--weight-bound", "3,30", "--fact", "0.2,5"]],
+                         ids=["binary", "twin", "reset-bound"])
 def test_resume_goes_on_bit_for_bit(tmp_path, extra):
     from neurochip.train.checkpoint import read_checkpoint
     from helpers import write_idx_split
@@ -156,7 +157,11 @@ def test_resume_goes_on_bit_for_bit(tmp_path, extra):
     assert (tmp_path / "a.npz").is_file()
     from neurochip.description import load
 
-    bits = int(extra[1]) if extra else 1
+    history = read_checkpoint(tmp_path / "b.ckpt.npz")[0]["history"]
+    assert all("hidden_rarely_firing" in h for h in history)
+    if "--dead-reset" in extra:  # resets drawn from the run's generator, resumed with it
+        assert sum(h["hidden_reset"] for h in history) > 0
+    bits = int(extra[1]) if "--weight-bits" in extra else 1
     assert [lay.weight_bits for lay in load(tmp_path / "b.npz").layers] == [bits, bits]
 
 
@@ -168,6 +173,8 @@ def test_resume_goes_on_bit_for_bit(tmp_path, extra):
     (["--init-low=5,0"], "--init-low"), (["--init-low", "nan,0"], "--init-low"),
     (["--weight-bits", "0"], "--weight-bits"), (["--weight-bits", "9"], "--weight-bits"),
     (["--weight-clip", "0,5"], "--weight-clip"), (["--weight-clip", "5"], "--weight-clip"),
+    (["--dead-reset", "-0.1"], "--dead-reset"), (["--dead-reset", "1.5"], "--dead-reset"),
+    (["--weight-bound", "0,5"], "--weight-bound"), (["--weight-bound", "inf,5"], "--weight-bound"),
 ])
 def test_bad_options_are_refused_before_data_is_read(option, message, capsys, tmp_path):
     args = ["train", "bs4nn", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]
@@ -313,3 +320,57 @@ def test_multi_bit_twin_is_the_same_rule_on_integer_weights(sample, tmp_path):
                           simulate(desc, images[:64]).predictions)
     binary = bs4nn.init_net(bs4nn.Bs4nnConfig(hidden=30))
     assert binary.bits == 1 and set(np.unique(binary.signs()[0])) <= {-1, 1}
+
+
+def test_dead_reset_redraws_the_rarely_firing_hidden_neurons(sample):
+    """S4NN's reset: a hidden neuron that fired on fewer than fraction·draws of the epoch's
+    draws gets new incoming weights from U[low, high), drawn from the run's generator
+    neuron by neuron in index order; the others and the output layer are left alone, and
+    the chip weights follow. The epoch counts each neuron's firing draws."""
+    images, labels = sample
+    net = _net(hidden=30, fact=(1.0, 5.0))
+    s0, s1 = net.signs()
+    t_chip, t_rule = bs4nn.input_times(images[:50])
+    fired = np.zeros(30, np.int64)
+    bs4nn.train_epoch(np.arange(50), t_chip, t_rule, labels, net.w0, net.w1, s0, s1, net.fact,
+                      net.thr, np.array([0.1, 0.1]), np.zeros(2), 1, fired=fired)
+    h, vh, buf = np.empty(30, np.int64), np.empty(30, np.int64), np.empty(784, np.int64)
+    assert fired.max() <= 50 and fired.sum() > 0
+    fired[:] = 10
+    fired[[3, 17]] = 0  # two silent neurons; a count of 10 of 50 draws is kept at 0.2
+    w0, w1 = net.w0.copy(), net.w1.copy()
+    rng = np.random.default_rng(7)
+    dead = bs4nn.reset_dead(net, s0, fired, 50, 0.2, -2.5, 5.0, rng)
+    assert dead.tolist() == [3, 17]
+    ref = np.random.default_rng(7)
+    assert np.array_equal(net.w0[:, 3], ref.random(784) * 7.5 - 2.5)
+    assert np.array_equal(net.w0[:, 17], ref.random(784) * 7.5 - 2.5)
+    keep = np.setdiff1d(np.arange(30), dead)
+    assert np.array_equal(net.w0[:, keep], w0[:, keep]) and np.array_equal(net.w1, w1)
+    assert np.array_equal(s0, net.signs()[0])
+    bs4nn.layer_forward(t_chip[0], s0, net.thetas()[0], h, vh, buf)  # the chip's weights
+    assert bs4nn.reset_dead(net, s0, fired, 50, 0.0, -2.5, 5.0, rng).size == 0
+
+
+def test_weight_bound_holds_every_real_weight_within_it(sample):
+    """--weight-bound: after every update each real weight lies within ±bound; an infinite
+    bound is the notebook's unbounded rule, bit for bit."""
+    images, labels = sample
+    t_chip, t_rule = bs4nn.input_times(images)
+    args = (np.arange(len(images)), t_chip, t_rule, labels)
+    lr, lr_f = np.array([5.0, 50.0]), np.zeros(2)  # large steps: weights leave [−b, b)
+    free, free_s = _net(hidden=30, fact=(1.0, 5.0)), None
+    free_s = free.signs()
+    bs4nn.train_epoch(*args, free.w0, free.w1, *free_s, free.fact, free.thr, lr, lr_f, 3)
+    inf = _net(hidden=30, fact=(1.0, 5.0))
+    bs4nn.train_epoch(*args, inf.w0, inf.w1, *inf.signs(), inf.fact, inf.thr, lr, lr_f, 3,
+                      bound=(np.inf, np.inf))
+    assert np.array_equal(free.w0, inf.w0) and np.array_equal(free.w1, inf.w1)
+    assert np.abs(free.w0).max() > 5 or np.abs(free.w1).max() > 48
+    held = _net(hidden=30, fact=(1.0, 5.0))
+    s = held.signs()
+    bs4nn.train_epoch(*args, held.w0, held.w1, *s, held.fact, held.thr, lr, lr_f, 3,
+                      bound=(5.0, 48.0))
+    assert np.abs(held.w0).max() <= 5.0 and np.abs(held.w1).max() <= 48.0
+    assert np.array_equal(s[0], held.signs()[0]) and np.array_equal(s[1], held.signs()[1])
+    assert not np.array_equal(held.w0, free.w0)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from bench.measure import memory_report, peak_rss_mib, repeat
+from bench.measure import interleaved, memory_report, paired_ratio, peak_rss_mib, repeat
 from bench.netspec import FLOAT32_EXACT, INPUT, LayerSpec, NetSpec, overflow_free, worst_magnitude
 from bench.outputs import Outputs
 from bench.peers.common import TTFS_WHY, Declined, load_batch, out_path
@@ -246,12 +246,35 @@ def _describe(spec: NetSpec) -> str:
             + (f"; emit once ({', '.join(once)}) as a running 'sent' mask" if once else ""))
 
 
+def _neurochip_run(job: Job, batch):
+    """neurochip's cycle-accurate simulator (1 worker) on the job's images, compiled (cache
+    loaded) before it is timed: the run a paired round sets against snnTorch's."""
+    from neurochip.description import load
+    from neurochip.sim.simulator import simulate, warm_up
+
+    desc = load(job.model_path)
+    warm_up(desc)
+    simulate(desc, batch.images[:1], batch.indices[:1])
+    return lambda: simulate(desc, batch.images, batch.indices)
+
+
 def _measure(job: Job, batch, torch, snntorch) -> TaskResult:
     size = int(job.options.get("batch", 1))
     net = SnnTorchNet(batch.spec)
     x = torch.from_numpy(batch.spikes.astype(np.float32))
     rss_before = peak_rss_mib()
-    seconds, (counts, _) = repeat(lambda: net.run_batches(x, size), job.reps)
+    run_net = lambda: net.run_batches(x, size)  # noqa: E731
+    paired = None
+    if job.options.get("pair_neurochip"):
+        # neurochip (1 worker) on the same images in this process, the two runs alternating
+        # round by round: the ratio is paired per round, so a host whose speed drifts
+        # between the neurochip task and this one cannot move it
+        both, outs = interleaved([run_net, _neurochip_run(job, batch)], job.reps)
+        seconds, (counts, _) = both[0], outs[0]
+        paired = {"speedup": paired_ratio(both[0], both[1]), "neurochip_seconds": both[1],
+                  "neurochip_images_per_s": batch.n / float(np.median(both[1]))}
+    else:
+        seconds, (counts, _) = repeat(run_net, job.reps)
     rec_counts, trace = net.run_batches(x, size, record=True)
     counts_np = rec_counts.numpy().astype(np.int64)
     out = Outputs(predictions=np.argmax(counts_np, axis=1), counts=counts_np,
@@ -266,6 +289,7 @@ def _measure(job: Job, batch, torch, snntorch) -> TaskResult:
                  "per step × the steps a membrane carries over)")
     row = RowMeasurement(row=f"snnTorch CPU, batch {size}", kind="snntorch", images=batch.n,
                          seconds=seconds, threads=torch.get_num_threads(), outputs=str(path),
-                         notes=notes, extra={"batch": size, "dtype": net.dtype})
+                         notes=notes, extra={"batch": size, "dtype": net.dtype}
+                         | ({"paired_neurochip": paired} if paired else {}))
     return TaskResult("ok", rows=[row], memory=memory_report(rss_before),
                       versions={"snntorch": snntorch.__version__, "torch": torch.__version__})

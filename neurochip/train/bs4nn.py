@@ -44,6 +44,13 @@ What differs, and why (docs: models/README.md, "BS4NN anchor"):
   uses q = ⌊w·s + ½⌋ clipped to ±(2^(B−1) − 1), s = (2^(B−1) − 1)/clip per layer, and
   θ = ⌊s·thr/f⌋, so the chip's integer V > θ stands for Σ w > thr/f up to the rounding of
   w. ``clip`` defaults to the init range's high ends.
+* **Dead-neuron reset** (``reset_dead``, ``--dead-reset``; not in the BS4NN notebook, so
+  off by default): S4NN's code (``SRKH/S4NN``, ``S4NN.py``) gives every hidden neuron that
+  fired on fewer than 0.1 % of an epoch's images new initial weights after the epoch; here
+  the fraction is an option and the new weights come from the run's seeded generator.
+* **Bounded real weights** (``--weight-bound``, ours; default unbounded as the notebook):
+  each updated real weight is held within ±bound, as BinaryConnect clips its real weights;
+  for the twin, weights past its ``clip`` would only saturate.
 * **Validation**: the last ``validation`` training images are held out and draws come
   from the rest; the epoch with the best held-out accuracy is kept (the notebook keeps
   the best test accuracy).
@@ -78,6 +85,8 @@ class Bs4nnConfig:
     seed: int = 0
     weight_bits: int = 1  # 1: BS4NN's ±1; 2..8: the multi-bit twin (ours)
     weight_clip: tuple[float, float] | None = None  # the twin's real range per layer (None: init_high)
+    # real weights held within ±bound after every update (ours; None: unbounded, the notebook)
+    weight_bound: tuple[float, float] | None = None
 
 
 @dataclass
@@ -261,8 +270,8 @@ def _chip_weights(w, scale, qmax):
 
 @njit(cache=True)
 def _update(delta, t_src_rule, t_dst_rule, w, signs, lr, lr_fact, fact, layer, back, scale, qmax,
-            step):
-    """w −= lr·δ·HF; f −= lr_f·mean(δ·HF·sign(w)) (updated w); back = Σ_k w δ HF (updated
+            step, bound):
+    """w −= lr·δ·HF, then held within ±``bound`` (inf: unbounded, the notebook's); f −= lr_f·mean(δ·HF·sign(w)) (updated w); back = Σ_k w δ HF (updated
     w; ``back`` of size 0: not wanted, the first layer's); ``signs`` (the forward pass's
     chip weights: ±1, or the twin's integers) follow w. ``step``: scratch of n_out floats.
     An input at or after every destination with an error (δ ≠ 0) is causal to none of them,
@@ -288,7 +297,7 @@ def _update(delta, t_src_rule, t_dst_rule, w, signs, lr, lr_fact, fact, layer, b
         si = signs[i]
         for j in range(n_out):
             hf = 1.0 if ti < t_dst_rule[j] else 0.0
-            x = wi[j] - step[j] * hf
+            x = min(max(wi[j] - step[j] * hf, -bound), bound)
             wi[j] = x
             si[j] = _chip_weight(x, scale, qmax)
         if want_back:
@@ -320,23 +329,47 @@ def _hf_sign_term(ti, t_dst, d, w):
 
 
 def train_epoch(draws, t_chip, t_rule, labels, w0, w1, s0, s1, fact, thr, lr, lr_fact, gamma,
-                silent_pull=False, scale=None, qmax=1):
+                silent_pull=False, scale=None, qmax=1, fired=None, bound=None):
     """One epoch of per-sample SGD (``_train_epoch``); ``scale`` (per layer) and ``qmax``
-    only for the multi-bit twin (default: ±1 signs)."""
+    only for the multi-bit twin (default: ±1 signs). ``fired`` (one int64 per hidden
+    neuron, optional): each neuron's count of the epoch's draws on which it fired is added
+    to it (S4NN's dead-neuron statistic, ``reset_dead``). ``bound`` (per layer, optional):
+    every updated real weight is held within ±bound (ours; default unbounded as the
+    notebook)."""
     scale = np.ones(2) if scale is None else np.asarray(scale, np.float64)
+    fired = np.zeros(w0.shape[1], np.int64) if fired is None else fired
+    bound = np.full(2, np.inf) if bound is None else np.asarray(bound, np.float64)
+    if fired.shape != (w0.shape[1],) or fired.dtype != np.int64:
+        raise ValueError(f"fired: one int64 count per hidden neuron ({w0.shape[1]})")
     return _train_epoch(draws, t_chip, t_rule, labels, w0, w1, s0, s1, fact, thr, lr, lr_fact,
-                        gamma, silent_pull, scale, int(qmax))
+                        gamma, silent_pull, scale, int(qmax), fired, bound)
+
+
+def reset_dead(net: "Bs4nnNet", s0: np.ndarray, fired: np.ndarray, draws: int, fraction: float,
+               low: float, high: float, rng: np.random.Generator) -> np.ndarray:
+    """S4NN's dead-neuron reset (``SRKH/S4NN``, ``S4NN.py``, after each epoch; not in the
+    BS4NN notebook): every hidden neuron that fired on fewer than ``fraction``·``draws`` of
+    the epoch's draws gets new incoming weights, uniform in [low, high) as at the start,
+    drawn from ``rng`` neuron by neuron in index order; its chip weights in ``s0`` follow.
+    Returns the indices reset."""
+    dead = np.flatnonzero(fired < fraction * draws)
+    scale = float(net.scales()[0])
+    for j in dead:
+        net.w0[:, j] = rng.random(net.w0.shape[0]) * (high - low) + low
+        s0[:, j] = chip_weights(net.w0[:, j:j + 1], scale, net.qmax)[:, 0]
+    return dead
 
 
 @njit(cache=True)
 def _train_epoch(draws, t_chip, t_rule, labels, w0, w1, s0, s1, fact, thr, lr, lr_fact, gamma,
-                 silent_pull, scale, qmax):
+                 silent_pull, scale, qmax, fired, bound):
     """One epoch of per-sample SGD over ``draws``; returns the notebook's training count
     (the true class among the earliest outputs, or the largest V if none fired).
     ``s0``, ``s1``: the chip weights of ``w0``, ``w1`` (±1 signs, or with ``qmax`` > 1
     the twin's ⌊w·scale + ½⌋ within ±qmax), kept in step with them; θ = ⌊thr·scale/f⌋.
     ``silent_pull``: when no output fired, the true class's target is T_max − γ (S4NN's
-    rule) instead of no error at all (BS4NN's)."""
+    rule) instead of no error at all (BS4NN's). ``fired[j]`` gains 1 for every draw on
+    which hidden neuron j fires."""
     n_in, n_hid = w0.shape
     n_cls = w1.shape[1]
     th, vh, buf_h = np.empty(n_hid, np.int64), np.empty(n_hid, np.int64), np.empty(n_in, np.int64)
@@ -357,6 +390,7 @@ def _train_epoch(draws, t_chip, t_rule, labels, w0, w1, s0, s1, fact, thr, lr, l
         # the notebook's times: one step of delay per layer, T_MAX when silent
         for j in range(n_hid):
             th_rule[j] = min(th[j] + 1, T_MAX) if th[j] < NOT_FIRED else T_MAX
+            fired[j] += th[j] < NOT_FIRED
         t_min = T_MAX
         for k in range(n_cls):
             to_rule[k] = min(to[k] + 2, T_MAX) if to[k] < NOT_FIRED else T_MAX
@@ -381,10 +415,10 @@ def _train_epoch(draws, t_chip, t_rule, labels, w0, w1, s0, s1, fact, thr, lr, l
             d_out[k] = (target[k] - to_rule[k]) / T_MAX
         _normalise(d_out)
         _update(d_out, th_rule, to_rule, w1, s1, lr[1], lr_fact[1], fact, 1, d_hid, scale[1],
-                qmax, step_out)
+                qmax, step_out, bound[1])
         _normalise(d_hid)
         _update(d_hid, t_rule[img], th_rule, w0, s0, lr[0], lr_fact[0], fact, 0, no_back,
-                scale[0], qmax, step_hid)
+                scale[0], qmax, step_hid, bound[0])
     return correct
 
 

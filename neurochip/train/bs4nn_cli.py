@@ -25,7 +25,8 @@ from neurochip.train.shell import Data, TrainerError, command_line, lr_values, o
 CHECKPOINT_FORMAT = "neurochip-bs4nn-checkpoint"
 DEFAULTS = dict(thr="100,100", fact="5,5", lr_fact="0.01,0.01", init_high="5,48",
                 init_low="0,0", lr_decay=1.0, silent_target="none", gamma=1, draws=0,
-                lanes=64, fifo_depth=64, weight_bits=1, weight_clip="")
+                lanes=64, fifo_depth=64, weight_bits=1, weight_clip="", dead_reset=0.0,
+                weight_bound="")
 # recorded in the checkpoint and the model's provenance: the options that shape the run
 RECORDED = (*DEFAULTS, "notebook_weights", "arch", "lr", "epochs", "validation_images",
             "test_images", "seed")
@@ -51,6 +52,10 @@ def _add_own_arguments(p) -> None:
                    "class pulled to T_max − γ (s4nn, S4NN's code); default none")
     p.add_argument("--gamma", type=int, default=d["gamma"], help="output target margin in "
                    "steps (default 1)")
+    p.add_argument("--dead-reset", type=float, default=d["dead_reset"], metavar="FRACTION",
+                   help="after each epoch, give new initial weights to every hidden neuron that "
+                   "fired on fewer than FRACTION of the epoch's draws (S4NN's code: 0.001; not in "
+                   "BS4NN's notebook, so default 0: off)")
     p.add_argument("--draws", type=int, default=d["draws"], help="samples drawn with "
                    "replacement per epoch (default 0: as many as training images)")
     p.add_argument("--notebook-weights", metavar="DIR", help="start from the real weights the "
@@ -64,6 +69,10 @@ def _add_own_arguments(p) -> None:
                    "s = (2^(B−1)−1)/clip, θ = ⌊s·thr/f⌋")
     p.add_argument("--weight-clip", default=d["weight_clip"], help="the twin's real weight range "
                    "per layer, ±clip ↦ ±(2^(B−1)−1) (default: --init-high)")
+    p.add_argument("--weight-bound", default=d["weight_bound"], metavar="B0,B1",
+                   help="hold every real weight within ±B per layer after each update (ours, as "
+                   "BinaryConnect clips; default: unbounded, as the notebook). For the twin, "
+                   "its --weight-clip keeps the real weights in the range the chip can express")
     p.add_argument("--lanes", type=int, default=d["lanes"], help="(default 64)")
     p.add_argument("--fifo-depth", type=int, default=d["fifo_depth"], help="(default 64)")
 
@@ -153,6 +162,8 @@ class Bs4nnTrainer:
             raise ValueError("--lr-decay must be in (0, 1]")
         if args.draws < 0:
             raise ValueError("--draws must be >= 0")
+        if not 0 <= args.dead_reset <= 1:
+            raise ValueError("--dead-reset must be in [0, 1]")
         if not 1 <= args.weight_bits <= 8:
             raise ValueError(f"--weight-bits {args.weight_bits}: give 1 (±1) to 8")
         clip = _pair(args.weight_clip, "weight-clip", True) if args.weight_clip else high
@@ -164,7 +175,9 @@ class Bs4nnTrainer:
                                   lr_fact=_pair(args.lr_fact, "lr-fact", False),
                                   init_high=high, init_low=low,
                                   gamma=args.gamma, seed=args.seed,
-                                  weight_bits=args.weight_bits, weight_clip=clip)
+                                  weight_bits=args.weight_bits, weight_clip=clip,
+                                  weight_bound=(_pair(args.weight_bound, "weight-bound", True)
+                                                if args.weight_bound else None))
         if args.resume and not Path(args.resume).is_file():
             raise ValueError(f"--resume {args.resume}: no such checkpoint")
         args.resumed = _load_checkpoint(args.resume) if args.resume else None
@@ -230,19 +243,26 @@ def train(args: argparse.Namespace, data: Data) -> int:
         t0 = time.perf_counter()
         picks = rng.integers(0, len(x_tr), draws)
         scale = args.lr_decay ** epoch
+        fired = np.zeros(cfg.hidden, np.int64)
         correct = bs4nn.train_epoch(picks, t_chip, t_rule, labels, net.w0, net.w1, s0, s1,
                                     net.fact, net.thr, np.array(cfg.lr) * scale,
                                     np.array(cfg.lr_fact) * scale, cfg.gamma,
-                                    args.silent_target == "s4nn", net.scales(), net.qmax)
+                                    args.silent_target == "s4nn", net.scales(), net.qmax, fired,
+                                    cfg.weight_bound)
         val, val_nb = bs4nn.scores(net, t_val, y_va) if v else (float("nan"), float("nan"))
         rec = {"epoch": epoch + 1, "train_notebook_rule": correct / draws, "validation": val,
-               "validation_notebook_scoring": val_nb,
-               "thetas": list(net.thetas()), "seconds": round(time.perf_counter() - t0, 2)}
-        net.history.append(rec)
-        print(json.dumps(rec), file=sys.stderr, flush=True)
+               "validation_notebook_scoring": val_nb, "thetas": list(net.thetas()),
+               "hidden_rarely_firing": int((fired < 0.001 * draws).sum())}
         if best is None or not val <= best["validation"]:  # without validation: the last
             best = rec
             chosen = net.copy()
+        if args.dead_reset:  # as S4NN: after the epoch's evaluation, before the next epoch
+            rec["hidden_reset"] = int(bs4nn.reset_dead(
+                net, s0, fired, draws, args.dead_reset, cfg.init_low[0], cfg.init_high[0],
+                rng).size)
+        rec["seconds"] = round(time.perf_counter() - t0, 2)
+        net.history.append(rec)
+        print(json.dumps(rec), file=sys.stderr, flush=True)
         _save_checkpoint(ckpt, net, chosen, rng.bit_generator.state, options)
     name = out_prefix(args).name
     # under "checkpoint", as every trainer records its run (the command, the data, the
