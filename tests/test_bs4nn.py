@@ -138,8 +138,9 @@ def test_trainer_decisions_are_the_simulators(sample):
 
 
 @pytest.mark.parametrize("extra", [[], ["--weight-bits", "4", "--weight-clip", "2,20"],
-                                   ["--dead-reset", "0.5", "--weight-bound", "3,30", "--fact", "0.2,5"]],
-                         ids=["binary", "twin", "reset-bound"])
+                                   ["--dead-reset", "0.5", "--weight-bound", "3,30", "--fact", "0.2,5"],
+                                   ["--average", "0.5"]],
+                         ids=["binary", "twin", "reset-bound", "average"])
 def test_resume_goes_on_bit_for_bit(tmp_path, extra):
     from neurochip.train.checkpoint import read_checkpoint
     from helpers import write_idx_split
@@ -152,7 +153,7 @@ def test_resume_goes_on_bit_for_bit(tmp_path, extra):
     assert main(common + ["--out", str(tmp_path / "b"), "--epochs", "3",
                           "--resume", str(tmp_path / "b.ckpt.npz")]) == 0
     a, b = (read_checkpoint(tmp_path / f"{x}.ckpt.npz")[1] for x in "ab")
-    for key in ("w0", "w1", "fact", "best_w0"):
+    for key in ("w0", "w1", "fact", "best_w0") + (("avg_w0",) if "--average" in extra else ()):
         assert np.array_equal(a[key], b[key]), key
     assert (tmp_path / "a.npz").is_file()
     from neurochip.description import load
@@ -175,6 +176,7 @@ def test_resume_goes_on_bit_for_bit(tmp_path, extra):
     (["--weight-clip", "0,5"], "--weight-clip"), (["--weight-clip", "5"], "--weight-clip"),
     (["--dead-reset", "-0.1"], "--dead-reset"), (["--dead-reset", "1.5"], "--dead-reset"),
     (["--weight-bound", "0,5"], "--weight-bound"), (["--weight-bound", "inf,5"], "--weight-bound"),
+    (["--average", "1"], "--average"), (["--average", "-0.5"], "--average"),
 ])
 def test_bad_options_are_refused_before_data_is_read(option, message, capsys, tmp_path):
     args = ["train", "bs4nn", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]
@@ -374,3 +376,24 @@ def test_weight_bound_holds_every_real_weight_within_it(sample):
     assert np.abs(held.w0).max() <= 5.0 and np.abs(held.w1).max() <= 48.0
     assert np.array_equal(s[0], held.signs()[0]) and np.array_equal(s[1], held.signs()[1])
     assert not np.array_equal(held.w0, free.w0)
+
+
+def test_average_judges_the_running_mean_of_the_real_weights(tmp_path):
+    """--average D: after epoch 2 the average is D·w(epoch 1) + (1 − D)·w(epoch 2); training
+    goes on from the weights themselves (the same as without the option), and the chosen
+    network is the average's."""
+    from helpers import write_idx_split
+    from neurochip.train.checkpoint import read_checkpoint
+
+    data = write_idx_split(tmp_path / "d", 120, 30)
+    common = ["train", "bs4nn", "--data", str(data), "--arch", "20", "--draws", "40",
+              "--validation-images", "20", "--fact", "5,10"]
+    assert main(common + ["--out", str(tmp_path / "one"), "--epochs", "1"]) == 0
+    assert main(common + ["--out", str(tmp_path / "two"), "--epochs", "2"]) == 0
+    assert main(common + ["--out", str(tmp_path / "avg"), "--epochs", "2", "--average", "0.75"]) == 0
+    one, two, avg = (read_checkpoint(tmp_path / f"{x}.ckpt.npz")[1] for x in ("one", "two", "avg"))
+    assert np.array_equal(avg["w0"], two["w0"]) and np.array_equal(avg["w1"], two["w1"])
+    assert np.allclose(avg["avg_w0"], 0.75 * one["w0"] + 0.25 * two["w0"], rtol=0, atol=1e-12)
+    assert np.allclose(avg["avg_w1"], 0.75 * one["w1"] + 0.25 * two["w1"], rtol=0, atol=1e-12)
+    chosen = avg["best_w0"]
+    assert np.array_equal(chosen, avg["avg_w0"]) or np.array_equal(chosen, one["w0"])

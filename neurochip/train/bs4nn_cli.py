@@ -26,7 +26,7 @@ CHECKPOINT_FORMAT = "neurochip-bs4nn-checkpoint"
 DEFAULTS = dict(thr="100,100", fact="5,5", lr_fact="0.01,0.01", init_high="5,48",
                 init_low="0,0", lr_decay=1.0, silent_target="none", gamma=1, draws=0,
                 lanes=64, fifo_depth=64, weight_bits=1, weight_clip="", dead_reset=0.0,
-                weight_bound="")
+                weight_bound="", average=0.0)
 # recorded in the checkpoint and the model's provenance: the options that shape the run
 RECORDED = (*DEFAULTS, "notebook_weights", "arch", "lr", "epochs", "validation_images",
             "test_images", "seed")
@@ -73,6 +73,12 @@ def _add_own_arguments(p) -> None:
                    help="hold every real weight within ±B per layer after each update (ours, as "
                    "BinaryConnect clips; default: unbounded, as the notebook). For the twin, "
                    "its --weight-clip keeps the real weights in the range the chip can express")
+    p.add_argument("--average", type=float, default=d["average"], metavar="D",
+                   help="judge and keep, after each epoch, the running average of the real "
+                   "weights and scales instead of the weights themselves: avg ← D·avg + "
+                   "(1 − D)·w, from the first epoch's (ours; default 0: the weights, as the "
+                   "notebook). Training goes on from the weights; signs that flip back and "
+                   "forth between epochs settle in the average")
     p.add_argument("--lanes", type=int, default=d["lanes"], help="(default 64)")
     p.add_argument("--fifo-depth", type=int, default=d["fifo_depth"], help="(default 64)")
 
@@ -106,13 +112,15 @@ def _hidden(text: str) -> int:
     return arch[0]["neurons"]
 
 
-def _save_checkpoint(path: Path, net, best, rng_state: dict, options: dict) -> None:
-    """The current weights (to go on from) and the best epoch's (to describe)."""
+def _save_checkpoint(path: Path, net, best, rng_state: dict, options: dict, avg=None) -> None:
+    """The current weights (to go on from), the best epoch's (to describe) and, with
+    ``--average``, the running average (to go on averaging)."""
     meta = {"format": CHECKPOINT_FORMAT, "version": 1, "options": options,
             "history": net.history, "rng": rng_state}
+    extra = {} if avg is None else {"avg_w0": avg.w0, "avg_w1": avg.w1, "avg_fact": avg.fact}
     write_checkpoint(path, meta, {"w0": net.w0, "w1": net.w1, "fact": net.fact, "thr": net.thr,
                                   "best_w0": best.w0, "best_w1": best.w1,
-                                  "best_fact": best.fact})
+                                  "best_fact": best.fact, **extra})
 
 
 def _load_checkpoint(path: str):
@@ -128,9 +136,12 @@ def _load_checkpoint(path: str):
                        arrays["thr"].copy(), list(meta["history"]), bits, clip)
         best = Bs4nnNet(arrays["best_w0"].copy(), arrays["best_w1"].copy(),
                         arrays["best_fact"].copy(), net.thr, net.history, bits, clip)
+        avg = (Bs4nnNet(arrays["avg_w0"].copy(), arrays["avg_w1"].copy(),
+                        arrays["avg_fact"].copy(), net.thr, net.history, bits, clip)
+               if "avg_w0" in arrays else None)
     except (KeyError, TypeError, CheckpointFileError) as exc:
         raise ValueError(f"--resume {path}: not a bs4nn checkpoint ({exc})") from None
-    return net, best, meta
+    return net, best, avg, meta
 
 
 class Bs4nnTrainer:
@@ -162,6 +173,8 @@ class Bs4nnTrainer:
             raise ValueError("--lr-decay must be in (0, 1]")
         if args.draws < 0:
             raise ValueError("--draws must be >= 0")
+        if not 0 <= args.average < 1:
+            raise ValueError("--average must be in [0, 1)")
         if not 0 <= args.dead_reset <= 1:
             raise ValueError("--dead-reset must be in [0, 1]")
         if not 1 <= args.weight_bits <= 8:
@@ -220,7 +233,7 @@ def train(args: argparse.Namespace, data: Data) -> int:
     rng = np.random.default_rng(cfg.seed)
     options = {k: getattr(args, k) for k in RECORDED} | {"data": str(args.data)}
     if resumed:
-        net, chosen, meta = resumed
+        net, chosen, avg, meta = resumed
         rng.bit_generator.state = meta["rng"]
     elif args.start is not None:
         net = args.start
@@ -231,7 +244,7 @@ def train(args: argparse.Namespace, data: Data) -> int:
     else:
         net = bs4nn.init_net(cfg, x_tr[0].size, int(y_tr.max()) + 1)
     if not resumed:
-        chosen = net.copy()
+        chosen, avg = net.copy(), None
     best = max(net.history, key=lambda h: h["validation"], default=None)
     s0, s1 = net.signs()
     model_path, ckpt = out_paths(args)
@@ -249,13 +262,20 @@ def train(args: argparse.Namespace, data: Data) -> int:
                                     np.array(cfg.lr_fact) * scale, cfg.gamma,
                                     args.silent_target == "s4nn", net.scales(), net.qmax, fired,
                                     cfg.weight_bound)
-        val, val_nb = bs4nn.scores(net, t_val, y_va) if v else (float("nan"), float("nan"))
+        judged = net
+        if args.average:  # the running average of the real weights and scales (ours)
+            avg = net.copy() if avg is None else avg
+            for a, w in ((avg.w0, net.w0), (avg.w1, net.w1), (avg.fact, net.fact)):
+                a *= args.average
+                a += (1.0 - args.average) * w
+            judged = avg
+        val, val_nb = bs4nn.scores(judged, t_val, y_va) if v else (float("nan"), float("nan"))
         rec = {"epoch": epoch + 1, "train_notebook_rule": correct / draws, "validation": val,
-               "validation_notebook_scoring": val_nb, "thetas": list(net.thetas()),
+               "validation_notebook_scoring": val_nb, "thetas": list(judged.thetas()),
                "hidden_rarely_firing": int((fired < 0.001 * draws).sum())}
         if best is None or not val <= best["validation"]:  # without validation: the last
             best = rec
-            chosen = net.copy()
+            chosen = judged.copy()
         if args.dead_reset:  # as S4NN: after the epoch's evaluation, before the next epoch
             rec["hidden_reset"] = int(bs4nn.reset_dead(
                 net, s0, fired, draws, args.dead_reset, cfg.init_low[0], cfg.init_high[0],
@@ -263,7 +283,7 @@ def train(args: argparse.Namespace, data: Data) -> int:
         rec["seconds"] = round(time.perf_counter() - t0, 2)
         net.history.append(rec)
         print(json.dumps(rec), file=sys.stderr, flush=True)
-        _save_checkpoint(ckpt, net, chosen, rng.bit_generator.state, options)
+        _save_checkpoint(ckpt, net, chosen, rng.bit_generator.state, options, avg)
     name = out_prefix(args).name
     # under "checkpoint", as every trainer records its run (the command, the data, the
     # environment) in a model's provenance
