@@ -271,8 +271,9 @@ def _chip_weights(w, scale, qmax):
 @njit(cache=True)
 def _update(delta, t_src_rule, t_dst_rule, w, signs, lr, lr_fact, fact, layer, back, scale, qmax,
             step, bound):
-    """w −= lr·δ·HF, then held within ±``bound`` (inf: unbounded, the notebook's); f −= lr_f·mean(δ·HF·sign(w)) (updated w); back = Σ_k w δ HF (updated
-    w; ``back`` of size 0: not wanted, the first layer's); ``signs`` (the forward pass's
+    """w −= lr·δ·HF, then held within ±``bound`` (inf: unbounded, the notebook's);
+    f −= lr_f·mean(δ·HF·sign(w)) (updated w); back = Σ_k w δ HF (updated w; ``back`` of
+    size 0: not wanted, the first layer's); ``signs`` (the forward pass's
     chip weights: ±1, or the twin's integers) follow w. ``step``: scratch of n_out floats.
     An input at or after every destination with an error (δ ≠ 0) is causal to none of them,
     so its row changes nothing and is skipped (its ``back`` is 0); the other rows run
