@@ -103,7 +103,7 @@ RECIPES: tuple[Recipe, ...] = (
     Recipe("bs4nn-fmnist-binary", ("bs4nn-fmnist-binary",), (_train(
         "bs4nn", "{fmnist}", "bs4nn-fmnist-binary", "--threads", "1", "--fact", "1,5",
         "--lr-fact", "0,0", "--init-low=-2.5,-24", "--lr", "0.1,0.1", "--lr-decay", "0.98",
-        "--silent-target", "s4nn", "--gamma", "20", "--dead-reset", "0.001", "--weight-bound",
+        "--silent-target", "s4nn", "--gamma", "30", "--dead-reset", "0.001", "--weight-bound",
         "5,48", "--epochs", "200"),)),
     # ANN-to-SNN conversion (models/bsnn/recipe.sh runs the study around it): the ReLU
     # ResNet, then its plain-IF and BSNN conversions (percentile 99, chosen on training
