@@ -4,7 +4,7 @@ usage: python models/recipes.py [--data-root DIR] [--out DIR] [--quick] [--list]
 
 Each recipe is the exact command line (or lines) that built its models, in the trainer
 shell's options (docs/training.md). Run from the repository root. Without MODEL names it
-rebuilds all 15 shipped models into ``--out`` (default ``models``; needs the [train] extra
+rebuilds all 16 shipped models into ``--out`` (default ``models``; needs the [train] extra
 and ``--data-root`` holding ``mnist/`` and ``fashion-mnist/``), printing the wall time of
 each recipe. ``--quick`` (``make models QUICK=1``, CI): every recipe on a tiny slice (48
 training images of the shipped MNIST sample, 1 epoch) into a temporary folder, then
@@ -100,11 +100,17 @@ RECIPES: tuple[Recipe, ...] = (
     # BS4NN's binary fc network (784-600-10, T = 256, step PSP) by the authors' procedure
     # (neurochip/train/bs4nn.py); the options besides the notebook's chosen on the held-out
     # images (models/README.md, "BS4NN as its authors' code has it")
-    Recipe("bs4nn-fmnist-binary", ("bs4nn-fmnist-binary",), (_train(
+    # Its multi-bit twin (ours): the same rule with 8-bit weights, trained on from the
+    # binary network's chosen weights (clip 1 and 5 per layer, θ unchanged in ±1 units)
+    Recipe("bs4nn-fmnist-binary", ("bs4nn-fmnist-binary", "bs4nn-fmnist-8bit"), (_train(
         "bs4nn", "{fmnist}", "bs4nn-fmnist-binary", "--threads", "1", "--fact", "1,5",
         "--lr-fact", "0,0", "--init-low=-2.5,-24", "--lr", "0.1,0.1", "--lr-decay", "0.98",
         "--silent-target", "s4nn", "--gamma", "30", "--dead-reset", "0.001", "--weight-bound",
-        "5,48", "--epochs", "200"),)),
+        "5,48", "--epochs", "200"), _train(
+        "bs4nn", "{fmnist}", "bs4nn-fmnist-8bit", "--threads", "1", "--start-from",
+        "{out}/bs4nn-fmnist-binary.ckpt.npz", "--weight-bits", "8", "--weight-clip", "1,5",
+        "--fact", "1,1", "--lr-fact", "0,0", "--lr", "0.01,0.01", "--lr-decay", "0.95",
+        "--silent-target", "s4nn", "--gamma", "30", "--epochs", "5"))),
     # ANN-to-SNN conversion (models/bsnn/recipe.sh runs the study around it): the ReLU
     # ResNet, then its plain-IF and BSNN conversions (percentile 99, chosen on training
     # images 1000-1099, not the test split)

@@ -67,7 +67,7 @@ def models() -> list[Path]:
     from neurochip.description import load
 
     seen, first, twins = set(), [], []
-    for p in sorted(HERE.glob("*.npz"),
+    for p in sorted((p for p in HERE.glob("*.npz") if not p.name.endswith(".ckpt.npz")),
                     key=lambda p: (p.stem not in FIRST, FIRST.index(p.stem) if p.stem in FIRST
                                   else 0, len(load(p).layers),
                                   sum(lay.neurons for lay in load(p).layers), p.name)):

@@ -177,6 +177,9 @@ def test_resume_goes_on_bit_for_bit(tmp_path, extra):
     (["--dead-reset", "-0.1"], "--dead-reset"), (["--dead-reset", "1.5"], "--dead-reset"),
     (["--weight-bound", "0,5"], "--weight-bound"), (["--weight-bound", "inf,5"], "--weight-bound"),
     (["--average", "1"], "--average"), (["--average", "-0.5"], "--average"),
+    (["--start-from", "/nonexistent.ckpt.npz"], "--start-from"),
+    (["--start-from", "/etc/hostname"], "--start-from"),
+    (["--start-from", "/etc/hostname", "--notebook-weights", "/tmp"], "one starting point"),
 ])
 def test_bad_options_are_refused_before_data_is_read(option, message, capsys, tmp_path):
     args = ["train", "bs4nn", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]
@@ -397,3 +400,60 @@ def test_average_judges_the_running_mean_of_the_real_weights(tmp_path):
     assert np.allclose(avg["avg_w1"], 0.75 * one["w1"] + 0.25 * two["w1"], rtol=0, atol=1e-12)
     chosen = avg["best_w0"]
     assert np.array_equal(chosen, avg["avg_w0"]) or np.array_equal(chosen, one["w0"])
+
+
+def test_record_test_scores_every_epoch_and_changes_nothing(tmp_path):
+    """--record-test: each epoch's record carries the test split's chip and notebook scores
+    of that epoch's network (the final epoch's equal bs4nn.scores on the final weights); the
+    weights, the chosen epoch and the model are those of the run without it."""
+    from helpers import write_idx_split
+    from neurochip.datasets import load_split
+    from neurochip.train.checkpoint import read_checkpoint
+
+    data = write_idx_split(tmp_path / "d", 120, 30)
+    common = ["train", "bs4nn", "--data", str(data), "--arch", "20", "--draws", "40",
+              "--validation-images", "20", "--fact", "5,10", "--epochs", "3"]
+    assert main(common + ["--out", str(tmp_path / "plain")]) == 0
+    assert main(common + ["--out", str(tmp_path / "rec"), "--record-test"]) == 0
+    (pm, pa), (rm, ra) = (read_checkpoint(tmp_path / f"{x}.ckpt.npz") for x in ("plain", "rec"))
+    for key in ("w0", "w1", "fact", "best_w0", "best_w1"):
+        assert np.array_equal(pa[key], ra[key]), key
+    assert [h["validation"] for h in pm["history"]] == [h["validation"] for h in rm["history"]]
+    assert all("test" not in h for h in pm["history"])
+    last = rm["history"][-1]
+    net = bs4nn.Bs4nnNet(ra["w0"], ra["w1"], ra["fact"], ra["thr"])
+    x, y = load_split(data, "test")
+    assert (last["test"], last["test_notebook_scoring"]) == bs4nn.scores(
+        net, bs4nn.input_times(x)[0], y)
+    assert 0 <= last["test"] <= last["test_notebook_scoring"] <= 1
+    plain, rec = (np.load(tmp_path / f"{x}.npz") for x in ("plain", "rec"))
+    assert plain.files == rec.files
+    for key in plain.files:
+        if key != "manifest":  # the manifest records the command line
+            assert np.array_equal(plain[key], rec[key]), key
+
+
+def test_start_from_takes_the_chosen_weights_of_an_earlier_run(tmp_path):
+    """--start-from CKPT: a new run from the real weights of the epoch the earlier run chose
+    (best_w0, best_w1), with its own --fact and --weight-bits: the twin trained on from the
+    binary network. With --epochs 0 the model is that start, quantised."""
+    from helpers import write_idx_split
+    from neurochip.description import load
+    from neurochip.train.checkpoint import read_checkpoint
+
+    data = write_idx_split(tmp_path / "d", 120, 30)
+    common = ["train", "bs4nn", "--data", str(data), "--arch", "20", "--draws", "40",
+              "--validation-images", "20"]
+    assert main(common + ["--out", str(tmp_path / "bin"), "--epochs", "2", "--fact", "5,10"]) == 0
+    binary = read_checkpoint(tmp_path / "bin.ckpt.npz")[1]
+    twin = common + ["--start-from", str(tmp_path / "bin.ckpt.npz"), "--weight-bits", "8",
+                     "--weight-clip", "1,5", "--fact", "5,2"]
+    assert main(twin + ["--out", str(tmp_path / "t0"), "--epochs", "0"]) == 0
+    desc = load(tmp_path / "t0.npz")  # (no checkpoint without an epoch)
+    assert desc.provenance["checkpoint"]["options"]["start_from"].endswith("bin.ckpt.npz")
+    assert [lay.weight_bits for lay in desc.layers] == [8, 8]
+    for layer, w, scale in zip(desc.layers, (binary["best_w0"], binary["best_w1"]), (127.0, 25.4)):
+        assert np.array_equal(layer.weight, bs4nn.chip_weights(w, scale, 127)), layer.name
+    assert [int(layer.threshold[0]) for layer in desc.layers] == [2540, 1270]
+    assert main(twin + ["--out", str(tmp_path / "t2"), "--epochs", "2"]) == 0  # and it trains
+    assert not np.array_equal(read_checkpoint(tmp_path / "t2.ckpt.npz")[1]["w0"], binary["best_w0"])

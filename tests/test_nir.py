@@ -29,7 +29,8 @@ from neurochip.sim.simulator import encode_images  # noqa: E402
 from helpers import client  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-MODELS = sorted(glob.glob(str(ROOT / "models" / "*.npz")))
+MODELS = sorted(p for p in glob.glob(str(ROOT / "models" / "*.npz"))
+                if not p.endswith(".ckpt.npz"))  # not a local rebuild's checkpoints
 DIS = LifNeuron(reset="zero", leak="none", leak_amount=0, integration="discontinuous")
 
 

@@ -26,10 +26,13 @@ CHECKPOINT_FORMAT = "neurochip-bs4nn-checkpoint"
 DEFAULTS = dict(thr="100,100", fact="5,5", lr_fact="0.01,0.01", init_high="5,48",
                 init_low="0,0", lr_decay=1.0, silent_target="none", gamma=1, draws=0,
                 lanes=64, fifo_depth=64, weight_bits=1, weight_clip="", dead_reset=0.0,
-                weight_bound="", average=0.0)
+                weight_bound="", average=0.0, record_test=False)
+# a hidden neuron firing on fewer than this fraction of an epoch's draws is counted in the
+# history's hidden_rarely_firing (S4NN's code resets below it; --dead-reset sets the reset's)
+RARELY_FIRING = 0.001
 # recorded in the checkpoint and the model's provenance: the options that shape the run
-RECORDED = (*DEFAULTS, "notebook_weights", "arch", "lr", "epochs", "validation_images",
-            "test_images", "seed")
+RECORDED = (*DEFAULTS, "notebook_weights", "start_from", "arch", "lr", "epochs",
+            "validation_images", "test_images", "seed")
 
 
 def _add_own_arguments(p) -> None:
@@ -61,6 +64,10 @@ def _add_own_arguments(p) -> None:
     p.add_argument("--notebook-weights", metavar="DIR", help="start from the real weights the "
                    "BS4NN notebook saved in DIR (W0_binary.npy, W1_binary.npy; give its final "
                    "scales with --fact); with --epochs 0 this only describes that network")
+    p.add_argument("--start-from", metavar="CKPT", help="start from the real weights of the "
+                   "epoch an earlier bs4nn run chose (its OUT.ckpt.npz), with this run's "
+                   "--fact, --weight-bits and rates: a new run (its own epochs and generator), "
+                   "e.g. the multi-bit twin trained on from the binary network")
     p.add_argument("--resume", metavar="CKPT", help="go on from OUT.ckpt.npz of an earlier run; "
                    "--epochs counts its epochs too")
     p.add_argument("--weight-bits", type=int, default=d["weight_bits"], help="chip weight bits: 1 "
@@ -79,6 +86,11 @@ def _add_own_arguments(p) -> None:
                    "(1 − D)·w, from the first epoch's (ours; default 0: the weights, as the "
                    "notebook). Training goes on from the weights; signs that flip back and "
                    "forth between epochs settle in the average")
+    p.add_argument("--record-test", action="store_true", help="also score the test split after "
+                   "every epoch and record it in the history (test, test_notebook_scoring), to "
+                   "compare with the notebook's protocol, which reports the best test accuracy "
+                   "over the epochs; nothing is chosen on it (the shipped epoch is still the best "
+                   "held-out one). Training is unchanged")
     p.add_argument("--lanes", type=int, default=d["lanes"], help="(default 64)")
     p.add_argument("--fifo-depth", type=int, default=d["fifo_depth"], help="(default 64)")
 
@@ -157,7 +169,7 @@ class Bs4nnTrainer:
         _add_own_arguments(parser)
 
     def check(self, args: argparse.Namespace) -> None:
-        from neurochip.train.bs4nn import Bs4nnConfig
+        from neurochip.train.bs4nn import Bs4nnConfig, Bs4nnNet
 
         if args.batch_size != 1:
             raise TrainerError(f"--batch-size {args.batch_size}: bs4nn trains per sample (SGD as "
@@ -195,9 +207,11 @@ class Bs4nnTrainer:
             raise ValueError(f"--resume {args.resume}: no such checkpoint")
         args.resumed = _load_checkpoint(args.resume) if args.resume else None
         args.start = None
+        starts = [o for o, v in (("--notebook-weights", args.notebook_weights),
+                                 ("--start-from", args.start_from), ("--resume", args.resume)) if v]
+        if len(starts) > 1:
+            raise ValueError(f"{' and '.join(starts)}: give one starting point")
         if args.notebook_weights:
-            if args.resume:
-                raise ValueError("--notebook-weights and --resume: give one starting point")
             from neurochip.train.bs4nn import from_notebook
 
             try:
@@ -205,11 +219,23 @@ class Bs4nnTrainer:
                                            args.config.thr)
             except ValueError as exc:
                 raise ValueError(f"--notebook-weights: {exc}") from None
+        if args.start_from:
+            if not Path(args.start_from).is_file():
+                raise ValueError(f"--start-from {args.start_from}: no such checkpoint")
+            try:
+                chosen = _load_checkpoint(args.start_from)[1]
+            except ValueError as exc:
+                raise ValueError(str(exc).replace("--resume", "--start-from", 1)) from None
+            args.start = Bs4nnNet(chosen.w0, chosen.w1, np.array(args.config.fact, np.float64),
+                                  np.array(args.config.thr, np.float64))
+        if args.start is not None:
+            option = starts[0]
             args.start.bits = args.weight_bits
             args.start.clip = np.array(clip, np.float64)
             if args.start.w1.shape[0] != hidden:
-                raise TrainerError(f"--notebook-weights: {args.start.w1.shape[0]} hidden neurons;"
+                raise TrainerError(f"{option}: {args.start.w1.shape[0]} hidden neurons;"
                                    f" give --arch {args.start.w1.shape[0]}")
+            args.start_option = option
 
     def train(self, args: argparse.Namespace, data: Data) -> int:
         return train(args, data)
@@ -228,6 +254,7 @@ def train(args: argparse.Namespace, data: Data) -> int:
     v = len(x_va)
     t_chip, t_rule = bs4nn.input_times(x_tr)
     t_val = bs4nn.input_times(x_va)[0]
+    t_test = bs4nn.input_times(x_te)[0]
     labels = y_tr.astype(np.int64)
     draws = args.draws or len(x_tr)
     rng = np.random.default_rng(cfg.seed)
@@ -238,7 +265,7 @@ def train(args: argparse.Namespace, data: Data) -> int:
     elif args.start is not None:
         net = args.start
         if net.w0.shape[0] != x_tr[0].size or net.w1.shape[1] != int(y_tr.max()) + 1:
-            raise TrainerError(f"--notebook-weights: a {net.w0.shape[0]}-input, "
+            raise TrainerError(f"{args.start_option}: a {net.w0.shape[0]}-input, "
                                f"{net.w1.shape[1]}-class network for {x_tr[0].size}-pixel images "
                                f"of {int(y_tr.max()) + 1} classes")
     else:
@@ -272,7 +299,9 @@ def train(args: argparse.Namespace, data: Data) -> int:
         val, val_nb = bs4nn.scores(judged, t_val, y_va) if v else (float("nan"), float("nan"))
         rec = {"epoch": epoch + 1, "train_notebook_rule": correct / draws, "validation": val,
                "validation_notebook_scoring": val_nb, "thetas": list(judged.thetas()),
-               "hidden_rarely_firing": int((fired < 0.001 * draws).sum())}
+               "hidden_rarely_firing": int((fired < RARELY_FIRING * draws).sum())}
+        if args.record_test:  # a measurement of the notebook's protocol, never a choice
+            rec["test"], rec["test_notebook_scoring"] = bs4nn.scores(judged, t_test, y_te)
         if best is None or not val <= best["validation"]:  # without validation: the last
             best = rec
             chosen = judged.copy()
@@ -291,7 +320,6 @@ def train(args: argparse.Namespace, data: Data) -> int:
             "epoch": best["epoch"] if best else len(net.history), "options": options}
     desc = bs4nn.to_description(chosen, name, args.lanes, args.fifo_depth, {"checkpoint": prov})
     save(desc, model_path)
-    t_test = bs4nn.input_times(x_te)[0]
     test, test_nb = bs4nn.scores(chosen, t_test, y_te)
     print(json.dumps({"model": str(model_path), "epoch": prov["epoch"],
                       "validation": best["validation"] if best else None,
