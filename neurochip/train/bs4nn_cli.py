@@ -135,9 +135,13 @@ def _save_checkpoint(path: Path, net, best, rng_state: dict, options: dict, avg=
                                   "best_fact": best.fact, **extra})
 
 
-def _load_checkpoint(path: str):
+def _load_checkpoint(path: str, option: str = "--resume"):
+    """(current net, chosen net, running average or None, meta) of a bs4nn checkpoint;
+    a missing or foreign file is one ValueError naming ``option``."""
     from neurochip.train.bs4nn import Bs4nnNet
 
+    if not Path(path).is_file():
+        raise ValueError(f"{option} {path}: no such checkpoint")
     try:
         meta, arrays = read_checkpoint(path, CHECKPOINT_FORMAT)
         opts = meta.get("options", {})
@@ -152,7 +156,7 @@ def _load_checkpoint(path: str):
                         arrays["avg_fact"].copy(), net.thr, net.history, bits, clip)
                if "avg_w0" in arrays else None)
     except (KeyError, TypeError, CheckpointFileError) as exc:
-        raise ValueError(f"--resume {path}: not a bs4nn checkpoint ({exc})") from None
+        raise ValueError(f"{option} {path}: not a bs4nn checkpoint ({exc})") from None
     return net, best, avg, meta
 
 
@@ -203,14 +207,12 @@ class Bs4nnTrainer:
                                   weight_bits=args.weight_bits, weight_clip=clip,
                                   weight_bound=(_pair(args.weight_bound, "weight-bound", True)
                                                 if args.weight_bound else None))
-        if args.resume and not Path(args.resume).is_file():
-            raise ValueError(f"--resume {args.resume}: no such checkpoint")
-        args.resumed = _load_checkpoint(args.resume) if args.resume else None
-        args.start = None
         starts = [o for o, v in (("--notebook-weights", args.notebook_weights),
                                  ("--start-from", args.start_from), ("--resume", args.resume)) if v]
         if len(starts) > 1:
             raise ValueError(f"{' and '.join(starts)}: give one starting point")
+        args.resumed = _load_checkpoint(args.resume) if args.resume else None
+        args.start = None
         if args.notebook_weights:
             from neurochip.train.bs4nn import from_notebook
 
@@ -220,22 +222,16 @@ class Bs4nnTrainer:
             except ValueError as exc:
                 raise ValueError(f"--notebook-weights: {exc}") from None
         if args.start_from:
-            if not Path(args.start_from).is_file():
-                raise ValueError(f"--start-from {args.start_from}: no such checkpoint")
-            try:
-                chosen = _load_checkpoint(args.start_from)[1]
-            except ValueError as exc:
-                raise ValueError(str(exc).replace("--resume", "--start-from", 1)) from None
+            chosen = _load_checkpoint(args.start_from, "--start-from")[1]
             args.start = Bs4nnNet(chosen.w0, chosen.w1, np.array(args.config.fact, np.float64),
                                   np.array(args.config.thr, np.float64))
         if args.start is not None:
-            option = starts[0]
+            args.start_option = starts[0]
             args.start.bits = args.weight_bits
             args.start.clip = np.array(clip, np.float64)
             if args.start.w1.shape[0] != hidden:
-                raise TrainerError(f"{option}: {args.start.w1.shape[0]} hidden neurons;"
-                                   f" give --arch {args.start.w1.shape[0]}")
-            args.start_option = option
+                raise TrainerError(f"{args.start_option}: {args.start.w1.shape[0]} hidden "
+                                   f"neurons; give --arch {args.start.w1.shape[0]}")
 
     def train(self, args: argparse.Namespace, data: Data) -> int:
         return train(args, data)
