@@ -24,7 +24,9 @@ CEILING_TARGET = 1.1  # within 1.1× of the functional-only ceiling
 
 def shipped_models(names: tuple[str, ...] = ()) -> list[Path]:
     """The shipped core descriptions (checkpoints excluded), or those named."""
-    paths = sorted(p for p in C.MODELS.glob("*.npz") if not p.name.endswith(".ckpt.npz"))
+    from neurochip.description import description_files
+
+    paths = description_files(C.MODELS)
     if names:
         known = {p.stem: p for p in paths}
         missing = [n for n in names if n not in known]

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from neurochip.datasets import load_sample
-from neurochip.description import load
+from neurochip.description import description_files, load
 from neurochip.sim import simulate
 
 HERE = Path(__file__).resolve().parent
@@ -27,7 +27,7 @@ def main(names: list[str]) -> None:
     images, labels = load_sample()
     out_file = HERE / "expected-sample-results.json"
     expected = json.loads(out_file.read_text()) if names else {}
-    paths = sorted(p for p in HERE.glob("*.npz") if not p.name.endswith(".ckpt.npz"))
+    paths = description_files(HERE)
     unknown = set(names) - {p.stem for p in paths}
     if unknown:
         sys.exit(f"record_expected: no shipped model {sorted(unknown)} in {HERE}")

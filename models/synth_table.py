@@ -64,10 +64,10 @@ def twins() -> dict[str, str]:
 def models() -> list[Path]:
     """Shipped models: FIRST, then fewest cores (then neurons) first; a model with
     another's shapes after all."""
-    from neurochip.description import load
+    from neurochip.description import description_files, load
 
     seen, first, twins = set(), [], []
-    for p in sorted((p for p in HERE.glob("*.npz") if not p.name.endswith(".ckpt.npz")),
+    for p in sorted(description_files(HERE),
                     key=lambda p: (p.stem not in FIRST, FIRST.index(p.stem) if p.stem in FIRST
                                   else 0, len(load(p).layers),
                                   sum(lay.neurons for lay in load(p).layers), p.name)):

@@ -202,8 +202,9 @@ def test_every_shipped_model_table(tmp_path: Path):
     assert "| ste-bp-mnist-small | fc · lif | 4 | 8 |" in md and "sim ÷ chip" in md
     with pytest.raises(SystemExit, match="no shipped model"):
         shipped_models(("no-such-model",))
-    assert len(shipped_models()) == len([p for p in C.MODELS.glob("*.npz")
-                                          if not p.name.endswith(".ckpt.npz")])
+    from neurochip.description import description_files
+
+    assert len(shipped_models()) == len(description_files(C.MODELS))
 
 
 def test_kernel_ab_refuses_an_unknown_revision():

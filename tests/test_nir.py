@@ -4,7 +4,6 @@ files refused in one line with exit code 2."""
 
 from __future__ import annotations
 
-import glob
 import json
 from pathlib import Path
 
@@ -17,7 +16,8 @@ nir = pytest.importorskip("nir", reason="NIR interchange needs the optional 'nir
 from neurochip.cli.main import main  # noqa: E402
 from neurochip.datasets import load_sample  # noqa: E402
 from neurochip.description import (CoreDescription, CoreMapping,  # noqa: E402
-                                   DescriptionError, Encoder, Layer, load, validate)
+                                   DescriptionError, Encoder, Layer, description_files,
+                                   load, validate)
 from neurochip.interchange.nir_export import export, export_file  # noqa: E402
 from neurochip.interchange.nir_fidelity import measure  # noqa: E402
 from neurochip.interchange.nir_import import ImportOptions, import_file  # noqa: E402
@@ -29,8 +29,7 @@ from neurochip.sim.simulator import encode_images  # noqa: E402
 from helpers import client  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-MODELS = sorted(p for p in glob.glob(str(ROOT / "models" / "*.npz"))
-                if not p.endswith(".ckpt.npz"))  # not a local rebuild's checkpoints
+MODELS = [str(p) for p in description_files(ROOT / "models")]
 DIS = LifNeuron(reset="zero", leak="none", leak_amount=0, integration="discontinuous")
 
 

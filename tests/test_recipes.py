@@ -14,15 +14,14 @@ from pathlib import Path
 import pytest
 
 from neurochip.cli.main import build_parser
-from neurochip.description import load
+from neurochip.description import description_files, load
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = importlib.util.spec_from_file_location("recipes", ROOT / "models" / "recipes.py")
 recipes = importlib.util.module_from_spec(SPEC)
 sys.modules["recipes"] = recipes  # dataclasses look their module up
 SPEC.loader.exec_module(recipes)
-SHIPPED = sorted(p.stem for p in (ROOT / "models").glob("*.npz")  # not a local rebuild's
-                 if not p.name.endswith(".ckpt.npz"))  # checkpoints (git ignores them)
+SHIPPED = sorted(p.stem for p in description_files(ROOT / "models"))
 DATA_ROOT = Path("../shared/datasets")
 IGNORED = {"func", "out"}  # where a run wrote its model is not part of the recipe
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from neurochip.cli.main import main
-from neurochip.description import load
+from neurochip.description import description_files, load
 
 MODELS = Path(__file__).resolve().parents[1] / "models"
 EXPECTED = json.loads((MODELS / "expected-sample-results.json").read_text())
@@ -33,7 +33,7 @@ def test_shipped_model_reproduces_its_recorded_sample_results(name, capsys):
 
 def test_every_shipped_model_has_a_recipe():
     readme = (MODELS / "README.md").read_text()
-    for path in (p for p in MODELS.glob("*.npz") if not p.name.endswith(".ckpt.npz")):
+    for path in description_files(MODELS):
         desc = load(path)
         assert path.name in readme, f"{path.name} is not documented in models/README.md"
         assert "command" in desc.provenance.get("checkpoint", {}), path.name

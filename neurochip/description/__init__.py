@@ -5,7 +5,7 @@
 ``docs/core-description.md``; the meaning of every field in ``docs/architecture.md``."""
 
 from neurochip.description.fields import DescriptionError, Field
-from neurochip.description.io import from_arrays, load, save
+from neurochip.description.io import description_files, from_arrays, load, save
 from neurochip.description.model import (ENCODERS, EVENT_INPUT, MAX_EVENT_COUNT, PIXEL_ENCODERS, FORMAT_NAME, FORMAT_VERSION, INPUT,
                                          MAX_ADDRESS, MAX_ARRAY_BYTES, MAX_CLOCK_HZ,
                                          MAX_DESCRIPTION_BYTES, MAX_MANIFEST_BYTES, OVERFLOWS,
@@ -13,7 +13,7 @@ from neurochip.description.model import (ENCODERS, EVENT_INPUT, MAX_EVENT_COUNT,
                                          array_shapes)
 from neurochip.description.rules import signed_range, validate, weight_range
 
-__all__ = ["DescriptionError", "Field", "from_arrays", "load", "save", "ENCODERS",
+__all__ = ["DescriptionError", "Field", "description_files", "from_arrays", "load", "save", "ENCODERS",
            "EVENT_INPUT", "MAX_EVENT_COUNT", "PIXEL_ENCODERS",
            "FORMAT_NAME", "FORMAT_VERSION", "INPUT", "MAX_ADDRESS", "MAX_ARRAY_BYTES",
            "MAX_DESCRIPTION_BYTES", "MAX_MANIFEST_BYTES",

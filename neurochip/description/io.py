@@ -27,6 +27,12 @@ _TOP = {f.path: f for f in TOP_FIELDS}
 _LAYER = {f.path: f for f in LAYER_FIELDS}
 
 
+def description_files(folder: str | Path) -> list[Path]:
+    """The core descriptions in ``folder`` (``*.npz``), sorted by name: not the trainers'
+    float checkpoints (``*.ckpt.npz``) that a training run writes beside its model."""
+    return sorted(p for p in Path(folder).glob("*.npz") if not p.name.endswith(".ckpt.npz"))
+
+
 def save(desc: CoreDescription, path: str | Path) -> None:
     """Validate, then write ``desc`` as a compressed ``.npz`` (no pickled objects)."""
     validate(desc)
