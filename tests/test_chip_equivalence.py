@@ -264,3 +264,43 @@ def test_refractory_suite_has_teeth():
                     steps = np.flatnonzero(res.layer_spikes(img, lay_i)[:, n])
                     assert np.all(np.diff(steps) > lay.neuron.refractory), (seed, lay.name, n)
     assert refiring > 0 and resting > 0 and periods == {1, 2, 3}
+
+
+@pytest.mark.parametrize("backend", ["reference", "amaranth"])
+def test_backend_equals_simulator_on_a_fan_out_of_three(backend, tmp_path):
+    """A core with three consumers (the random generator's residual blocks fan out to two):
+    l0 feeds l1, the add l2 = (l1, l0) and the add l3 = (l2, l0), every FIFO just deep
+    enough (§7), so pushes of the fan-out stall between its consumers."""
+    from neurochip.description import CoreMapping, Encoder, Layer
+    from neurochip.neurons.lif import LifNeuron
+
+    rng = np.random.default_rng(3)
+    n = 6
+
+    def core(index, depth, lanes=2):
+        return CoreMapping(index=index, lanes=lanes, fifo_depth=depth)
+
+    def add(name, sources, index):
+        return Layer(name=name, kind="add", source=sources, inputs=n, neurons=n,
+                     weight_bits=2, membrane_bits=8, overflow="saturate",
+                     neuron=LifNeuron(), core=core(index, n + 1),
+                     weight=rng.integers(-2, 2, size=(2, n)), threshold=np.full(n, 2),
+                     bias=np.zeros(n, dtype=np.int64), geometry={"in_shape": [1, 1, n]})
+
+    def fc(name, source, inputs, index, depth, lanes):
+        return Layer(name=name, inputs=inputs, neurons=n, weight_bits=2, membrane_bits=8,
+                     overflow="saturate", neuron=LifNeuron(), core=core(index, depth, lanes),
+                     weight=rng.integers(0, 2, size=(inputs, n)), threshold=np.full(n, 1),
+                     bias=np.zeros(n, dtype=np.int64), source=source)
+
+    # l1 takes n cycles an event (one lane), so its 2-deep FIFO fills and l0 stalls
+    layers = [fc("l0", "input", 8, 0, 3, 2), fc("l1", "l0", n, 1, 2, 1),
+              add("l2", ("l1", "l0"), 2), add("l3", ("l2", "l0"), 3)]
+    desc = CoreDescription(name="fan-out-3", input_shape=(8,),
+                           encoder=Encoder("bernoulli_lfsr", 7), time_steps=5, clock_hz=1e8,
+                           count_bits=4, layers=layers)
+    validate(desc)
+    images = random_inputs(3, 4, desc)
+    sim = assert_backend_equals_simulator(backend, desc, images, tmp_path)
+    assert sim.spikes[:, :, :n].sum() > 0  # l0 fires, so its three-way pushes are exercised
+    assert sim.core_counters[:, 0, CORE["stall_cycles"]].sum() > 0

@@ -1,20 +1,23 @@
-"""Numba kernels of the cycle-accurate, event-driven simulator.
+"""Numba kernels of the cycle-accurate, event-driven simulator (docs/simulator.md).
 
-The chip of docs/architecture.md is simulated as a discrete-event system: time jumps
-from one FIFO interaction (pop, push) to the next, while the work between them
-(accumulating an event, updating a group) is applied at once with its exact cycle
-cost added. Every FIFO is a ring buffer; stalls and idles are resolved by waking the
-blocked agent one cycle after its partner frees or fills a slot (§7).
+The chip of docs/architecture.md is simulated image by image and step by step in two
+passes: a **functional pass** runs the cores in description order (a topological order),
+each applying its sources' events and updating its neurons, which gives every spike,
+membrane and event counter without simulating time (§7: a stall delays work, it never
+changes it); it leaves behind each core's program for the step (its pops with their
+cycle costs, §8, and its spike list, from which its pushes follow). The **timing pass**
+(:func:`_run_timing`) turns those programs into cycles, stalls and idles with a max-plus
+recurrence over the FIFOs (§7).
 
 Layout of this module:
-* the **scheduler** (:func:`simulate_batch`): FIFOs, wake-ups, stall accounting and the
-  push program, reading the FIFO table of ``neurochip.graph`` (no "FIFO j feeds core j");
-* **behaviour**, dispatched once per popped item on a literal integer code (the two
-  ``dispatch`` blocks of the scheduler, the only lines that name kinds and models): what
-  a layer *kind* does with an address event (``_<kind>_accumulate`` applies it,
-  ``_<kind>_counts`` counts it and returns its busy cycles) and what a *neuron model*
-  does with an end-of-step token (``_<model>_update``, ``_<model>_counts``), one
-  section per kind and per model below.
+* the **chip** (:func:`simulate_batch`, :func:`_run_image`): the two passes, reading the
+  FIFO table of ``neurochip.graph`` (no "FIFO j feeds core j");
+* **behaviour**, dispatched once per (core, step, source) on a literal integer code (the
+  two ``dispatch`` blocks of :func:`_run_image`, the only lines that name kinds and
+  models): what a layer *kind* does with a source's address events
+  (``_<kind>_events`` applies and costs them) and what a *neuron model* does with an
+  end-of-step token (``_<model>_update``), one section per kind and per model below;
+* the **timing** section: :func:`_run_timing`.
 All njit code of every kind and model lives in this one file on purpose: Numba's cache
 does not notice edits to functions in other files, and treats globals as constants, so the
 codes are literals here and ``tests/test_registry_complete.py`` checks they equal the
@@ -1064,21 +1067,36 @@ def _timed_push(ring_t: np.ndarray, r0: int, slot: int, k: int, D: int, freed: i
     return True, tt, tt - e, k + 1, slot + 1 if slot + 1 < D else 0
 
 
-@njit(cache=True, _nrt=False)  # no allocation (see above)
-def _run_timing(n_op: np.ndarray, op_f: np.ndarray, op_d: np.ndarray, op_pos: np.ndarray,
-                t_last: np.ndarray, stall: np.ndarray, host: np.ndarray, items_end: int,
-                host_fifo: int, fifo_depth: np.ndarray, ring_off: np.ndarray,
-                ring_t: np.ndarray, npush: np.ndarray, npop: np.ndarray, push_slot: np.ndarray,
-                pop_slot: np.ndarray) -> bool:
-    """The §7 FIFO rules as a max-plus recurrence over the items of the ops logged so far.
+# Inlined into _run_image (so compiled without reference counting, like it): a call of
+# its own, once per step, passed its ~25 array arguments field by field: inlining it made
+# ste-bp-mnist-small, stidi-bp-mnist-fc-s4nn and bs4nn-fmnist-binary x1.04, x1.11 and
+# x1.16 faster (bench.kernel_ab, 9 alternating repetitions). Inlining the event and neuron
+# functions as well was measured too and not kept: the fc/ttfs networks gained, the
+# convolutional ones lost 2-5 %.
+@njit(cache=True, inline="always")
+def _run_timing(n_pop: np.ndarray, seg_end: np.ndarray, op_d: np.ndarray,
+                op_pos: np.ndarray, t_last: np.ndarray, stall: np.ndarray, host: np.ndarray,
+                items_end: int, host_fifo: int, fifo_depth: np.ndarray, ring_off: np.ndarray,
+                ring_t: np.ndarray, npush: np.ndarray, npop: np.ndarray,
+                push_slot: np.ndarray, pop_slot: np.ndarray, in_ptr: np.ndarray,
+                in_fifo: np.ndarray, out_ptr: np.ndarray, out_fifo: np.ndarray,
+                spk: np.ndarray, nspk: np.ndarray, grp: np.ndarray, n_off: np.ndarray,
+                layer_cfg: np.ndarray) -> bool:
+    """The §7 FIFO rules as a max-plus recurrence over one step's programs.
 
-    Every agent (the host, each core) runs a fixed program of pops and pushes (the
-    functional pass logs it: which FIFO, and ``op_d``, the cycles its previous action
-    takes before this one may start: 1 + busy after a pop, 1 + gap before a push). An op's
-    cycle is ``max(earliest, constraint)``: pop k of FIFO f waits for push k of f to have
-    happened in an earlier cycle; push k waits for pop k − D of f (the pop that frees its
-    slot) in an earlier cycle. Stalls are ``cycle − earliest`` of pushes; idle cycles are
-    what remains. Agents run round-robin, each as far as the ops it depends on are known.
+    Every agent (the host, each core) runs a fixed program (§8), which the functional pass
+    leaves behind: core j pops ``n_pop[j]`` items, source by source (source si's pops end
+    at ``seg_end[j, si]``; ``op_d[j, i]`` is the cycles its previous action takes before
+    pop i may start: 1 + busy of the previous event), then pushes each of its ``nspk[j]``
+    spikes (``spk[j]``, ascending) and its EOS token to each of its output FIFOs in order:
+    a spike of update group g goes 1 + g − g' cycles after the previous item's first push
+    (g' its group, −1 before the first), the EOS token K − g' cycles after it, a fan-out
+    push 1 cycle after the previous push. Agent j's position ``op_pos[j]`` counts its pops,
+    then its pushes. An op's cycle is ``max(earliest, constraint)``: pop k of FIFO f waits
+    for push k of f to have happened in an earlier cycle; push k waits for pop k − D of f
+    (the pop that frees its slot) in an earlier cycle. Stalls are ``cycle − earliest`` of
+    pushes; idle cycles are what remains. Agents run round-robin, each as far as the ops
+    it depends on are known.
 
     Each FIFO keeps one ring of D cycle numbers, slot k mod D: push k writes its cycle
     there and pop k overwrites it with its own, which is what push k + D reads. This is
@@ -1086,8 +1104,7 @@ def _run_timing(n_op: np.ndarray, op_f: np.ndarray, op_d: np.ndarray, op_pos: np
     pushes never run more than D ahead of its computed pops. ``host`` = [items pushed,
     cycle of the last push, stalls]. Returns False on deadlock.
     """
-    L = n_op.shape[0]
-    F = fifo_depth.shape[0]
+    L = n_pop.shape[0]
     while True:
         moved = False
         left = False
@@ -1126,19 +1143,25 @@ def _run_timing(n_op: np.ndarray, op_f: np.ndarray, op_d: np.ndarray, op_pos: np
         if hp < items_end:
             left = True
         for j in range(L):
-            fj = op_f[j]
-            dj = op_d[j]
             i = op_pos[j]
-            n = n_op[j]
+            npj = n_pop[j]
+            o0 = out_ptr[j]
+            n_out = out_ptr[j + 1] - o0
+            nf = nspk[j]
+            n_all = npj + (nf + 1) * n_out
+            if i >= n_all:
+                continue
+            dj = op_d[j]
             tl = t_last[j]
             st = 0
             blocked = False
-            while i < n and not blocked:
-                # a run of ops on one FIFO (a source drained, a push program without
-                # fan-out) with the FIFO's state in registers
-                code = fj[i]
-                if code < F:  # pops
-                    f = code
+            if i < npj:  # pops: source by source, each FIFO's state in registers
+                si = 0
+                while seg_end[j, si] <= i:
+                    si += 1
+                while i < npj:
+                    f = in_fifo[in_ptr[j] + si]
+                    end = seg_end[j, si]
                     D = fifo_depth[f]
                     r0 = ring_off[f]
                     k = npop[f]
@@ -1151,7 +1174,7 @@ def _run_timing(n_op: np.ndarray, op_f: np.ndarray, op_d: np.ndarray, op_pos: np
                     hp = host[0]
                     ht = host[1]
                     hst = 0
-                    while i < n and fj[i] == code:
+                    while i < end:
                         if k >= avail:
                             if not from_host or hp >= items_end:
                                 blocked = True
@@ -1183,14 +1206,46 @@ def _run_timing(n_op: np.ndarray, op_f: np.ndarray, op_d: np.ndarray, op_pos: np
                         host[0] = hp
                         host[1] = ht
                         host[2] += hst
-                elif i + 1 < n and fj[i + 1] >= F and fj[i + 1] != code:
-                    # a push program with fan-out: every item to FIFO a, then to FIFO b
-                    # (a residual block's input goes to its convolution and to its add);
-                    # both FIFOs' states in registers, so the alternation costs no
-                    # mispredicted run ends (any other pattern takes the runs below)
-                    code_b = fj[i + 1]
-                    fa = code - F
-                    fb = code_b - F
+                    if blocked:
+                        break
+                    si += 1
+            if not blocked and i < n_all:
+                # the push program (§8) from the spike list: item s (spike s, or the EOS
+                # token at s = nf) goes to each output FIFO in order
+                fired = spk[j]
+                m0 = n_off[j]
+                g_eos = layer_cfg[j, LC_WORDS] - 1  # the token: K − g' = 1 + (K − 1) − g'
+                s = i - npj  # item s's push to FIFO o
+                o = 0
+                if n_out > 1:
+                    s = (i - npj) // n_out
+                    o = i - npj - s * n_out
+                g_prev = np.int64(grp[m0 + fired[s - 1]]) if s > 0 else np.int64(-1)
+                if n_out == 1:
+                    f = out_fifo[o0]
+                    D = fifo_depth[f]
+                    r0 = ring_off[f]
+                    k = npush[f]
+                    freed = npop[f] + D  # pushes up to this one have their slot
+                    slot = push_slot[f]
+                    while s <= nf:
+                        g = np.int64(grp[m0 + fired[s]]) if s < nf else g_eos
+                        ok, tl, ds, k, slot = _timed_push(ring_t, r0, slot, k, D, freed, tl,
+                                                          1 + g - g_prev)
+                        if not ok:
+                            blocked = True
+                            break
+                        st += ds
+                        g_prev = g
+                        s += 1
+                    npush[f] = k
+                    push_slot[f] = slot
+                elif n_out == 2:
+                    # fan-out to two FIFOs (a residual block's input goes to its convolution
+                    # and to its add): both FIFOs' states in registers, so the alternation
+                    # costs no reload per push
+                    fa = out_fifo[o0]
+                    fb = out_fifo[o0 + 1]
                     da = fifo_depth[fa]
                     db = fifo_depth[fb]
                     ra = ring_off[fa]
@@ -1201,48 +1256,63 @@ def _run_timing(n_op: np.ndarray, op_f: np.ndarray, op_d: np.ndarray, op_pos: np
                     freed_b = npop[fb] + db
                     sa = push_slot[fa]
                     sb = push_slot[fb]
-                    while i + 1 < n and fj[i] == code and fj[i + 1] == code_b:
-                        ok, tl, ds, ka, sa = _timed_push(ring_t, ra, sa, ka, da, freed_a,
-                                                         tl, dj[i])
+                    if o == 1:  # resumes at item s's push to b
+                        ok, tl, ds, kb, sb = _timed_push(ring_t, rb, sb, kb, db, freed_b, tl, 1)
+                        if ok:
+                            st += ds
+                            g_prev = np.int64(grp[m0 + fired[s]]) if s < nf else g_eos
+                            s += 1
+                            o = 0
+                        else:
+                            blocked = True
+                    while not blocked and s <= nf:
+                        g = np.int64(grp[m0 + fired[s]]) if s < nf else g_eos
+                        ok, tl, ds, ka, sa = _timed_push(ring_t, ra, sa, ka, da, freed_a, tl,
+                                                         1 + g - g_prev)
                         if not ok:
                             blocked = True
                             break
                         st += ds
-                        i += 1
-                        ok, tl, ds, kb, sb = _timed_push(ring_t, rb, sb, kb, db, freed_b,
-                                                         tl, dj[i])
+                        ok, tl, ds, kb, sb = _timed_push(ring_t, rb, sb, kb, db, freed_b, tl, 1)
                         if not ok:  # resumes at this push to b
                             blocked = True
+                            o = 1
                             break
                         st += ds
-                        i += 1
+                        g_prev = g
+                        s += 1
                     npush[fa] = ka
                     npush[fb] = kb
                     push_slot[fa] = sa
                     push_slot[fb] = sb
-                else:  # pushes
-                    f = code - F
-                    D = fifo_depth[f]
-                    r0 = ring_off[f]
-                    k = npush[f]
-                    freed = npop[f] + D  # pushes up to this one have their slot
-                    slot = push_slot[f]
-                    while i < n and fj[i] == code:
-                        ok, tl, ds, k, slot = _timed_push(ring_t, r0, slot, k, D, freed, tl,
-                                                          dj[i])
-                        if not ok:
-                            blocked = True
+                else:  # three or more consumers: each push with its FIFO's state in memory
+                    while not blocked and s <= nf:
+                        g = np.int64(grp[m0 + fired[s]]) if s < nf else g_eos
+                        while o < n_out:
+                            f = out_fifo[o0 + o]
+                            D = fifo_depth[f]
+                            ok, tl, ds, k, slot = _timed_push(ring_t, ring_off[f], push_slot[f],
+                                                              npush[f], D, npop[f] + D, tl,
+                                                              1 + g - g_prev if o == 0 else 1)
+                            if not ok:
+                                blocked = True
+                                break
+                            npush[f] = k
+                            push_slot[f] = slot
+                            st += ds
+                            o += 1
+                        if blocked:
                             break
-                        st += ds
-                        i += 1
-                    npush[f] = k
-                    push_slot[f] = slot
+                        o = 0
+                        g_prev = g
+                        s += 1
+                i = npj + s * n_out + o
             if i != op_pos[j]:
                 moved = True
             op_pos[j] = i
             t_last[j] = tl
             stall[j] += st
-            if i < n:
+            if i < n_all:
                 left = True
         if not left:
             return True
@@ -1300,17 +1370,20 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
     max_n = 1
     for j in range(L):
         max_n = max(max_n, layer_cfg[j, LC_NEURONS])
-    # per core, the ops of one step: its pops (every source's events + token) and pushes
+    # per core, the pops of one step (every source's events + token); its pushes are
+    # its spike list (spk)
     cap = 1
+    n_src = 1
     for j in range(L):
-        c = (layer_cfg[j, LC_NEURONS] + 1) * (out_ptr[j + 1] - out_ptr[j])
+        c = 0
         for q in range(in_ptr[j], in_ptr[j + 1]):
             p = fifo_producer[in_fifo[q]]
             c += (P_in if p < 0 else layer_cfg[p, LC_NEURONS]) + 1
         cap = max(cap, c)
-    op_f = np.zeros((L, cap), dtype=np.int64)  # FIFO popped, or F + FIFO pushed
-    op_d = np.zeros((L, cap), dtype=np.int64)  # cycles after the previous op
-    n_op = np.zeros(L, dtype=np.int64)
+        n_src = max(n_src, in_ptr[j + 1] - in_ptr[j])
+    op_d = np.zeros((L, cap), dtype=np.int64)  # cycles after the previous pop
+    seg_end = np.zeros((L, n_src), dtype=np.int64)  # where each source's pops end
+    n_pop = np.zeros(L, dtype=np.int64)
     op_pos = np.zeros(L, dtype=np.int64)
     t_last = np.zeros(L, dtype=np.int64)
     pend = np.zeros(L, dtype=np.int64)  # op_d of the core's next op
@@ -1342,7 +1415,7 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
                          fifo_depth, fifo_producer, in_ptr, in_fifo, out_ptr, out_fifo,
                          host_fifo, output_core, count_max, record_spikes, timing,
                          counts_out, cycles_out, core_out, chip_out, mem_out, spikes_out, mem,
-                         state_reset, state_out, pred_out, op_f, op_d, n_op, op_pos, t_last,
+                         state_reset, state_out, pred_out, op_d, seg_end, n_pop, op_pos, t_last,
                          pend, stall, ring_off, ring_t, npush, npop, push_slot, pop_slot, host,
                          spk, nspk, fw, flags, sent, state)
     return ok
@@ -1353,7 +1426,7 @@ def _run_image(img, items, n_items, T, L, F, total_n, layer_cfg, weights, conv_w
                params, grp, n_off, fifo_depth, fifo_producer, in_ptr, in_fifo, out_ptr,
                out_fifo, host_fifo, output_core, count_max, record_spikes, timing, counts_out,
                cycles_out, core_out, chip_out, mem_out, spikes_out, mem, state_reset,
-               state_out, pred_out, op_f, op_d, n_op, op_pos, t_last, pend, stall, ring_off,
+               state_out, pred_out, op_d, seg_end, n_pop, op_pos, t_last, pend, stall, ring_off,
                ring_t, npush, npop, push_slot, pop_slot, host, spk, nspk, fw, flags, sent,
                state) -> bool:
     """One image through the chip (the loop body of :func:`simulate_batch`, which owns
@@ -1387,7 +1460,7 @@ def _run_image(img, items, n_items, T, L, F, total_n, layer_cfg, weights, conv_w
             hp += 1
         he = hp
         hp += 1
-        n_op[:] = 0
+        n_pop[:] = 0
         op_pos[:] = 0
         for j in range(L):
             kind = layer_cfg[j, LC_KIND]
@@ -1441,14 +1514,11 @@ def _run_image(img, items, n_items, T, L, F, total_n, layer_cfg, weights, conv_w
                 n_ev += ns
                 cnt[j, C_POPS] += ns + 1  # the events and the EOS token
                 cnt[j, C_BUSY] += ns + 1 + busy
-                # the ops: ns events then the token, each after[i] cycles after the
-                # previous pop; the first after the core's previous op (the cycle model's
-                # log: skipped without it)
-                if timing:
-                    for q in range(nop, nop + ns + 1):
-                        op_f[j, q] = f
-                    op_d[j, nop] = pend[j]
+                # the pops: ns events then the token, each after[i] cycles after the
+                # previous pop; the first after the core's previous op
+                op_d[j, nop] = pend[j]
                 nop += ns + 1
+                seg_end[j, si] = nop
                 pend[j] = 1  # after a source's EOS: the next source's first pop
             # --- dispatch: the neuron model updates every group and counts it
             model = layer_cfg[j, LC_MODEL]
@@ -1492,44 +1562,17 @@ def _run_image(img, items, n_items, T, L, F, total_n, layer_cfg, weights, conv_w
                     if counts[k] < count_max:
                         counts[k] += 1
                 pend[j] = K + 1
-                n_op[j] = nop
-                continue
-            # push program (§8): a spike of group g waits for g's update cycle; every
-            # item goes to each output FIFO in order; the EOS token follows the last group
-            o0 = out_ptr[j]
-            n_out = out_ptr[j + 1] - o0
-            cnt[j, C_PUSHES] += (nf + 1) * n_out
-            cnt[j, C_BUSY] += (nf + 1) * n_out
-            if not timing:  # the program is the cycle model's alone
-                n_op[j] = nop
-                continue
-            g_prev = -1  # gap = update cycles between two pushes
-            # the update group of each neuron is a table lookup (group_table): no
-            # division and no data-dependent walk over positions per spike
-            fj = op_f[j]
-            dj = op_d[j]
-            code0 = F + out_fifo[o0]
-            for s in range(nf):
-                g = np.int64(grp[m0 + fired[s]])
-                fj[nop] = code0
-                dj[nop] = 1 + g - g_prev
-                for o in range(1, n_out):
-                    fj[nop + o] = F + out_fifo[o0 + o]
-                    dj[nop + o] = 1
-                nop += n_out
-                g_prev = g
-            fj[nop] = code0
-            dj[nop] = K - g_prev
-            for o in range(1, n_out):
-                fj[nop + o] = F + out_fifo[o0 + o]
-                dj[nop + o] = 1
-            nop += n_out
-            pend[j] = 1
-            n_op[j] = nop
+            else:  # its push program (§8): every item to each output FIFO in order
+                n_out = out_ptr[j + 1] - out_ptr[j]
+                cnt[j, C_PUSHES] += (nf + 1) * n_out
+                cnt[j, C_BUSY] += (nf + 1) * n_out
+                pend[j] = 1  # the next step's first pop follows the last push
+            n_pop[j] = nop
         if timing:
-            ok &= _run_timing(n_op, op_f, op_d, op_pos, t_last, stall, host, hp,
+            ok &= _run_timing(n_pop, seg_end, op_d, op_pos, t_last, stall, host, hp,
                               host_fifo, fifo_depth, ring_off, ring_t, npush, npop,
-                              push_slot, pop_slot)
+                              push_slot, pop_slot, in_ptr, in_fifo, out_ptr, out_fifo, spk,
+                              nspk, grp, n_off, layer_cfg)
     done = 0
     if timing:  # the output core's last token, then its K update cycles
         done = t_last[output_core] + layer_cfg[output_core, LC_WORDS] + 1
