@@ -258,6 +258,10 @@ def test_validate_refuses_api_built_descriptions_without_raw_errors():
     desc.layers[0].membrane_bits = 40
     with pytest.raises(D.DescriptionError, match=r"'layers\[0\]\.membrane_bits' = 40 .*2 … 32"):
         D.validate(desc)
+    desc = random_description(3, kinds=("fc",), models=("lif",))
+    desc.encoder = D.Encoder("rate_lfsr", 7)  # a KeyError in the simulator's packing before
+    with pytest.raises(D.DescriptionError, match=r"'input\.encoder\.kind' is 'rate_lfsr'; use one of"):
+        D.validate(desc)
 
 
 def _wide_input(inputs: int, weight_bits: int = 1, membrane_bits: int = 8) -> D.CoreDescription:

@@ -34,6 +34,7 @@ def validate(desc: CoreDescription, origin: str = "<description>") -> None:
 
     _TOP["time_steps"].check(desc.time_steps, "", origin)
     _TOP["readout.count_bits"].check(desc.count_bits, "", origin)
+    _TOP["input.encoder.kind"].check(desc.encoder.kind, "", origin)
     clock = desc.clock_hz
     if (isinstance(clock, bool) or not isinstance(clock, (int, float, np.integer, np.floating))
             or not 0 < clock <= MAX_CLOCK_HZ):  # exact comparisons: no float overflow, NaN fails
