@@ -78,47 +78,9 @@ def machine_info(root: Path) -> dict:
     }
 
 
-def memory_available_gib() -> float | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) / (1 << 20)
-    except OSError:
-        pass
-    return None
-
-
-def prefault_memory(gib: float = 8.0) -> dict:
-    """Write once to ``gib`` GiB (at most half of what is available), held together, then
-    free it, before anything is timed. A virtual machine whose host backs guest memory on
-    first touch (this one: about 2 ms per MiB, seen as system time) otherwise charges that
-    to whichever repetition first grows into untouched memory: a row whose outputs are a
-    few hundred MiB (every neuron's final membrane of 1,000 images) then had repetitions
-    3x slower than the others. Touched once, freed pages come back at the usual cost."""
-    import time
-
-    import numpy as np
-
-    avail = memory_available_gib()
-    gib = min(gib, avail / 2) if avail else gib
-    chunk = 256 << 20
-    t0 = time.perf_counter()
-    held = []
-    for _ in range(int(gib * (1 << 30) // chunk)):
-        block = np.empty(chunk, dtype=np.uint8)
-        block.fill(1)
-        held.append(block)
-    touched = len(held) * chunk / (1 << 30)
-    del held
-    return {"gib": round(touched, 2), "seconds": round(time.perf_counter() - t0, 1)}
-
-
 def one_line(m: dict) -> str:
     v = m["versions"]
-    pre = m.get("prefault")
-    touched = (f"; {pre['gib']:g} GiB of memory touched once before timing "
-               f"({pre['seconds']:g} s)" if pre else "")
     return (f"{m['cpu']}, {m['usable_cpus']} usable of {m['logical_cpus']} CPUs, "
             f"{m['memory_gib']} GiB; {m['os']}; Python {m['python']}, NumPy {v['numpy']}, "
             f"Numba {v['numba']}; load average at start {m['load_average_start']}, "
-            f"at end {m.get('load_average_end')}; {m['date']}; commit {m['commit']}{touched}")
+            f"at end {m.get('load_average_end')}; {m['date']}; commit {m['commit']}")

@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     import json
     from dataclasses import replace
 
-    from bench.machine import load_average, machine_info, one_line, prefault_memory
+    from bench.machine import load_average, machine_info, one_line
 
     p = argparse.ArgumentParser(prog="python -m bench.per_model", description=__doc__.splitlines()[0])
     p.add_argument("--models", help="comma list of shipped model names (default: all)")
@@ -225,7 +225,6 @@ def main(argv: list[str] | None = None) -> int:
     cfg.per_model_reps = a.reps or cfg.per_model_reps
     t0 = time.perf_counter()
     machine = machine_info(C.ROOT)
-    machine["prefault"] = prefault_memory()
     section, _ = run_per_model(cfg, not a.no_snntorch)
     machine["load_average_end"] = load_average()
     section["machine"] = machine

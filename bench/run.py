@@ -21,7 +21,7 @@ import numpy as np
 from neurochip.observe import Observation
 
 from bench import config as C
-from bench.machine import load_average, machine_info, one_line, prefault_memory
+from bench.machine import load_average, machine_info, one_line
 from bench.outputs import Match, compare
 from bench.protocol import Job, TaskResult
 from bench.report import TableRow, measured_row, missing_row, notes_list, table
@@ -264,8 +264,6 @@ def run_bench(cfg: C.BenchConfig) -> dict:
         raise SystemExit(f"--cnn-model {cfg.cnn_model}: no such file; use auto, synthetic, "
                          "none or the path of a core description")
     machine = machine_info(C.ROOT)
-    if cfg.mode == "full":
-        machine["prefault"] = prefault_memory()
     h = Harness(cfg)
     imgs = load_images(cfg.data, cfg.images)
     n = len(imgs.pixels)
