@@ -1048,6 +1048,15 @@ def _add_events(mem: np.ndarray, m0: int, weights: np.ndarray, w0: int, layer_cf
 # =========================================================================== timing (§7, §8)
 
 @njit(cache=True, inline="always")
+def _item_group(grp: np.ndarray, m0: int, fired: np.ndarray, s: int, nf: int,
+                g_eos: int) -> np.int64:
+    """The update group whose cycle item s of a push program follows (§8): spike s's
+    (``fired`` ascending, layer offset ``m0``), or for the EOS token (s = nf) ``g_eos`` =
+    K − 1, so that its delay 1 + g − g' is the token's K − g'."""
+    return np.int64(grp[m0 + fired[s]]) if s < nf else np.int64(g_eos)
+
+
+@njit(cache=True, inline="always")
 def _timed_push(ring_t: np.ndarray, r0: int, slot: int, k: int, D: int, freed: int,
                 tl: int, d: int) -> tuple:
     """Push k of a FIFO (ring at ``r0``, ``slot`` = k mod D) ``d`` cycles after its
@@ -1229,7 +1238,7 @@ def _run_timing(n_pop: np.ndarray, seg_end: np.ndarray, op_d: np.ndarray,
                     freed = npop[f] + D  # pushes up to this one have their slot
                     slot = push_slot[f]
                     while s <= nf:
-                        g = np.int64(grp[m0 + fired[s]]) if s < nf else g_eos
+                        g = _item_group(grp, m0, fired, s, nf, g_eos)
                         ok, tl, ds, k, slot = _timed_push(ring_t, r0, slot, k, D, freed, tl,
                                                           1 + g - g_prev)
                         if not ok:
@@ -1260,13 +1269,13 @@ def _run_timing(n_pop: np.ndarray, seg_end: np.ndarray, op_d: np.ndarray,
                         ok, tl, ds, kb, sb = _timed_push(ring_t, rb, sb, kb, db, freed_b, tl, 1)
                         if ok:
                             st += ds
-                            g_prev = np.int64(grp[m0 + fired[s]]) if s < nf else g_eos
+                            g_prev = _item_group(grp, m0, fired, s, nf, g_eos)
                             s += 1
                             o = 0
                         else:
                             blocked = True
                     while not blocked and s <= nf:
-                        g = np.int64(grp[m0 + fired[s]]) if s < nf else g_eos
+                        g = _item_group(grp, m0, fired, s, nf, g_eos)
                         ok, tl, ds, ka, sa = _timed_push(ring_t, ra, sa, ka, da, freed_a, tl,
                                                          1 + g - g_prev)
                         if not ok:
@@ -1287,7 +1296,7 @@ def _run_timing(n_pop: np.ndarray, seg_end: np.ndarray, op_d: np.ndarray,
                     push_slot[fb] = sb
                 else:  # three or more consumers: each push with its FIFO's state in memory
                     while not blocked and s <= nf:
-                        g = np.int64(grp[m0 + fired[s]]) if s < nf else g_eos
+                        g = _item_group(grp, m0, fired, s, nf, g_eos)
                         while o < n_out:
                             f = out_fifo[o0 + o]
                             D = fifo_depth[f]
