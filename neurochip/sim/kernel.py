@@ -1419,7 +1419,7 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
         if img % GROUP == 0:
             encode_group(enc_kind, images, img, min(GROUP, images.shape[0] - img), T, seed,
                          indices, items_g, n_items_g)
-        ok &= _run_image(img, items_g[img % GROUP], n_items_g[img % GROUP], T, L, F,
+        ok &= _run_image(img, items_g[img % GROUP], n_items_g[img % GROUP], T, L,
                          total_n, layer_cfg, weights, conv_w, w_off, params, grp, n_off,
                          fifo_depth, fifo_producer, in_ptr, in_fifo, out_ptr, out_fifo,
                          host_fifo, output_core, count_max, record_spikes, timing,
@@ -1431,7 +1431,7 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
 
 
 @njit(cache=True, nogil=True, _nrt=False)
-def _run_image(img, items, n_items, T, L, F, total_n, layer_cfg, weights, conv_w, w_off,
+def _run_image(img, items, n_items, T, L, total_n, layer_cfg, weights, conv_w, w_off,
                params, grp, n_off, fifo_depth, fifo_producer, in_ptr, in_fifo, out_ptr,
                out_fifo, host_fifo, output_core, count_max, record_spikes, timing, counts_out,
                cycles_out, core_out, chip_out, mem_out, spikes_out, mem, state_reset,
