@@ -57,9 +57,9 @@ def pick_images(desc, imgs: Images, budget_s: float, low: int, high: int) -> int
     from neurochip.sim.simulator import simulate
 
     probe = imgs.pixels[:8]
-    simulate(desc, probe, imgs.indices[:8])
+    simulate(desc, probe, imgs.indices[:8], keep_state=False)
     t0 = time.perf_counter()
-    simulate(desc, probe, imgs.indices[:8])
+    simulate(desc, probe, imgs.indices[:8], keep_state=False)
     per_image = (time.perf_counter() - t0) / len(probe)
     n = int(budget_s / max(per_image, 1e-7))
     return max(1, min(max(low, min(high, n)), len(imgs.pixels)))

@@ -168,7 +168,7 @@ def _run(desc, pixels: np.ndarray) -> tuple[float, object]:
     per call, not per image, and would bias points measured on fewer images."""
     from neurochip.sim.simulator import simulate
 
-    res = simulate(desc, pixels)
+    res = simulate(desc, pixels, keep_state=False)
     return res.seconds, res
 
 

@@ -169,6 +169,23 @@ def test_functional_pass_alone_changes_only_the_cycle_figures():
         assert timed.spikes.any() and timed.cycles.all() and not fast.cycles.any()
 
 
+def test_keep_state_false_drops_only_the_neuron_state():
+    """keep_state=False (the CLI, the sweeps, the bench's timed runs) keeps no final
+    membrane or state word and changes nothing else: predictions, counts, cycles and every
+    counter equal the full run's, on 1 and 2 workers and in chunks of any size."""
+    for seed in (0, 3, 7, 11):
+        desc = random_description(seed)
+        images = random_inputs(seed, 23, desc)
+        full = simulate(desc, images)
+        for workers, chunk in ((1, 128), (2, 5)):
+            lean = simulate(desc, images, keep_state=False, workers=workers, chunk=chunk)
+            assert lean.membranes is None and lean.states == {}
+            for field in ("predictions", "counts", "cycles", "core_counters", "chip_counters"):
+                np.testing.assert_array_equal(getattr(lean, field), getattr(full, field),
+                                              err_msg=f"seed {seed}: {field}")
+        assert full.membranes.shape == (23, int(full.neuron_offsets[-1]))
+
+
 def _map_layer(name, kind, source, geometry, weight, threshold, lanes, depth, index, bits=16,
                wbits=2, **neuron):
     from neurochip.kinds import get_kind

@@ -255,7 +255,7 @@ def _neurochip_run(job: Job, batch):
     desc = load(job.model_path)
     warm_up(desc)
     simulate(desc, batch.images[:1], batch.indices[:1])
-    return lambda: simulate(desc, batch.images, batch.indices)
+    return lambda: simulate(desc, batch.images, batch.indices, keep_state=False)
 
 
 def _measure(job: Job, batch, torch, snntorch) -> TaskResult:

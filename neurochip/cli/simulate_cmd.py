@@ -165,7 +165,7 @@ def simulate_chunks(desc, first, rest, workers: int):
             if bar is not None:
                 bar.update(len(first))
         # one batch (images, dense events): the simulator's own bar, as for any batch
-        res = simulate(desc, chunk.data, workers=workers,
+        res = simulate(desc, chunk.data, workers=workers, keep_state=False,
                        progress=chunk is first and len(chunk) >= 200)
         parts.append(res)
         labels.append(chunk.labels)

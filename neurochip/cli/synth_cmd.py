@@ -103,7 +103,7 @@ def latency(desc, report: dict, images: int) -> dict:
                                 f"{list(desc.input_shape)}"}
     print(f"synth: simulating {min(images, len(sample))} images for cycles/image …",
           file=sys.stderr, flush=True)
-    cycles = float(simulate(desc, sample[:images]).cycles.mean())
+    cycles = float(simulate(desc, sample[:images], keep_state=False).cycles.mean())
     return {"cycles_per_image": cycles, "latency_images": min(images, len(sample)),
             "latency_us": cycles / desc.clock_hz * 1e6,
             "latency_us_at_fmax": latency_at(cycles, report.get("fmax_mhz"))}

@@ -64,7 +64,7 @@ def sweep(ckpt: AnnCheckpoint, cal: np.ndarray, images: np.ndarray, labels: np.n
             totals = np.zeros(4)  # correct, cycles, pJ, spikes; chunks keep memory bounded
             for start in range(0, len(images), SIM_CHUNK):
                 stop = min(len(images), start + SIM_CHUNK)
-                res = simulate(desc, images[start:stop])
+                res = simulate(desc, images[start:stop], keep_state=False)
                 energy = energy_report(desc, res.core_counters, res.chip_counters, tech)
                 totals += [(res.predictions == labels[start:stop]).sum(), res.cycles.sum(),
                            energy.total_pj.sum(), res.counter("spikes").sum()]

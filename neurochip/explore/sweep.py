@@ -70,7 +70,7 @@ def evaluate_point(sets: tuple[str, ...], desc, images: np.ndarray, labels: np.n
     point = point_description(desc, sets, checkpoint)
     tech = load_tech(None)
     compile_s = warm_up(point)
-    result = simulate(point, images)
+    result = simulate(point, images, keep_state=False)
     energy = energy_report(point, result.core_counters, result.chip_counters, tech)
     report = summarize(point, result, energy, labels, source, compile_s, tech.name)
     for key in HOST_FIELDS:

@@ -1352,6 +1352,7 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
     state_out (n, S, total neurons) the declared state words after the last step (row i of
     a layer: its model's word i, §6.3; S is the most words a layer's model keeps, and the
     columns of a layer with fewer words come back at their reset), pred_out (n,).
+    mem_out and state_out with 0 rows: neither is written (nothing kept).
     ``state_reset`` (S, total neurons) int32: every state word's reset value, in place.
     ``mem`` is the membrane scratch (total neurons,), int16 when every layer's B <= 15,
     else int32 (see membrane_dtype); its dtype selects the compiled specialisation.
@@ -1365,9 +1366,9 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
     in description order (a topological order: every source has produced step t when a
     core runs step t), each draining its sources' step-t spikes in §4's order, so every
     membrane, spike and count is what the chip computes (§7: a stall delays, it never
-    reorders). It logs each core's program of pops and pushes with their cycle costs
-    (§8). The **timing pass** (:func:`_run_timing`) then turns the logged programs into
-    cycles, stalls and idles. With ``timing`` False only the functional pass runs (the
+    reorders). It leaves each core's pops with their cycle costs (§8) and its spike list.
+    The **timing pass** (:func:`_run_timing`) then turns them, with the pushes that follow
+    from the spike lists, into cycles, stalls and idles. With ``timing`` False only the functional pass runs (the
     bench's functional-only ceiling); cycles, stalls and idles are then 0.
     Returns False if the FIFOs deadlock (never for a description that validates).
     """
@@ -1592,11 +1593,12 @@ def _run_image(img, items, n_items, T, L, total_n, layer_cfg, weights, conv_w, w
     chip_out[img, CHIP_CYCLES] = done
     chip_out[img, CHIP_HOST_PUSHES] = n_items
     chip_out[img, CHIP_HOST_STALLS] = host[2]
-    for n in range(total_n):
-        mem_out[img, n] = mem[n]
-    for r in range(state.shape[0]):
+    if mem_out.shape[0] != 0:  # kept (simulate's keep_state)
         for n in range(total_n):
-            state_out[img, r, n] = state[r, n]
+            mem_out[img, n] = mem[n]
+        for r in range(state.shape[0]):
+            for n in range(total_n):
+                state_out[img, r, n] = state[r, n]
     o0 = n_off[output_core]
     best = 0
     if layer_cfg[output_core, LC_FIRST_SPIKE] != 0:  # §6.3 first-spike decision

@@ -155,11 +155,15 @@ class PackedModel:
             for r, name in enumerate(model.param_fields):
                 param_values[r, p_off[j]:p_off[j + 1]] = getattr(lay, name)
         sizes = [lay.weight.size for lay in desc.layers]
+        w_off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        weights = np.empty(int(w_off[-1]), dtype=np.int8)  # one pass per layer (w <= 8 bits)
+        for j, lay in enumerate(desc.layers):
+            weights[w_off[j]:w_off[j + 1]] = np.asarray(lay.weight).ravel()
         return cls(
             state_reset=state_reset(desc, n_off),
             layer_cfg=np.stack(rows),
-            weights=np.concatenate([lay.weight.ravel() for lay in desc.layers]).astype(np.int8),
-            w_off=np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64),
+            weights=weights,
+            w_off=w_off[:-1],
             param_values=param_values.ravel(),
             n_off=n_off,
             topology=topo.arrays(),

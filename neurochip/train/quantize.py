@@ -579,7 +579,7 @@ def compare_accuracy(model: FloatModel, desc: CoreDescription,
         images, labels = load_sample()
     spikes = encode_images(desc, images)
     float_pred = float_predict(model, spikes)
-    quant_pred = simulate(desc, images).predictions
+    quant_pred = simulate(desc, images, keep_state=False).predictions
     return {"images": int(len(images)), "data": data,
             "float": float(np.mean(float_pred == labels)),
             "quantized": float(np.mean(quant_pred == labels)),
