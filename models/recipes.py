@@ -4,7 +4,7 @@ usage: python models/recipes.py [--data-root DIR] [--out DIR] [--quick] [--list]
 
 Each recipe is the exact command line (or lines) that built its models, in the trainer
 shell's options (docs/training.md). Run from the repository root. Without MODEL names it
-rebuilds all 16 shipped models into ``--out`` (default ``models``; needs the [train] extra
+rebuilds all 18 shipped models into ``--out`` (default ``models``; needs the [train] extra
 and ``--data-root`` holding ``mnist/`` and ``fashion-mnist/``), printing the wall time of
 each recipe. ``--quick`` (``make models QUICK=1``, CI): every recipe on a tiny slice (48
 training images of the shipped MNIST sample, 1 epoch) into a temporary folder, then
@@ -111,6 +111,19 @@ RECIPES: tuple[Recipe, ...] = (
         "{out}/bs4nn-fmnist-binary.ckpt.npz", "--weight-bits", "8", "--weight-clip", "1,5",
         "--fact", "1,1", "--lr-fact", "0,0", "--lr", "0.01,0.01", "--lr-decay", "0.95",
         "--silent-target", "s4nn", "--gamma", "30", "--epochs", "5"))),
+    # the same-author fc anchors on MNIST (7,000 training images, 1,000 held out): BS4NN's
+    # binary network with the Fashion-MNIST recipe's rule and θ chosen on the held-out
+    # images, and S4NN's real-valued 784-400-10 network as its code has it (lr 0.2, γ = 3,
+    # θ = 100, S4NN's no-spike target and dead-neuron reset), its weights in 8 bits
+    Recipe("bs4nn-mnist-binary", ("bs4nn-mnist-binary",), (_train(
+        "bs4nn", "{mnist}", "bs4nn-mnist-binary", "--threads", "1", "--fact", "4,5",
+        "--lr-fact", "0,0", "--init-low=-2.5,-24", "--lr", "0.1,0.1", "--lr-decay", "0.98",
+        "--silent-target", "s4nn", "--gamma", "30", "--dead-reset", "0.001", "--weight-bound",
+        "5,48", "--epochs", "200"),)),
+    Recipe("s4nn-mnist-8bit", ("s4nn-mnist-8bit",), (_train(
+        "bs4nn", "{mnist}", "s4nn-mnist-8bit", "--threads", "1", "--arch", "400",
+        "--weight-bits", "8", "--fact", "1,1", "--lr-fact", "0,0", "--lr", "0.2,0.2", "--gamma",
+        "3", "--silent-target", "s4nn", "--dead-reset", "0.001", "--epochs", "100"),)),
     # ANN-to-SNN conversion (models/bsnn/recipe.sh runs the study around it): the ReLU
     # ResNet, then its plain-IF and BSNN conversions (percentile 99, chosen on training
     # images 1000-1099, not the test split)

@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         if test is not None:
             from neurochip.sim import simulate
 
-            res = simulate(desc, test[0], progress=True, keep_state=False)
+            res = simulate(desc, test[0], progress=sys.stderr.isatty(), keep_state=False)
             entry.update(accuracy=float((res.predictions == test[1]).mean()),
                          cycles_per_image=float(res.cycles.mean()))
         summary["written"][variant] = entry

@@ -166,7 +166,8 @@ def simulate_chunks(desc, first, rest, workers: int):
                 bar.update(len(first))
         # one batch (images, dense events): the simulator's own bar, as for any batch
         res = simulate(desc, chunk.data, workers=workers, keep_state=False,
-                       progress=chunk is first and len(chunk) >= 200)
+                       progress=chunk is first and len(chunk) >= 200
+                       and sys.stderr.isatty())
         parts.append(res)
         labels.append(chunk.labels)
         dropped += chunk.dropped_events
