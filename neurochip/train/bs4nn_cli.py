@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neurochip.train import bs4nn_conv_cli
 from neurochip.train.arch import ArchError, parse_arch
 from neurochip.train.checkpoint import CheckpointFileError, read_checkpoint, write_checkpoint
 from neurochip.train.shell import Data, TrainerError, command_line, lr_values, out_paths, out_prefix
@@ -119,8 +120,9 @@ def _hidden(text: str) -> int:
     except ArchError as exc:
         raise TrainerError(str(exc)) from None
     if len(arch) != 1 or arch[0]["type"] != "fc":
-        raise TrainerError(f"--arch {text!r}: bs4nn trains one fully connected hidden layer; "
-                           "give its size, e.g. --arch 600")
+        raise TrainerError(f"--arch {text!r}: bs4nn trains one fully connected hidden layer "
+                           "(give its size, e.g. --arch 600) or a convolutional network of "
+                           "size-keeping convolutions and pools (e.g. 16c5p2,p2,32c5p2,p2)")
     return arch[0]["neurons"]
 
 
@@ -178,6 +180,10 @@ class Bs4nnTrainer:
         if args.batch_size != 1:
             raise TrainerError(f"--batch-size {args.batch_size}: bs4nn trains per sample (SGD as "
                                "the BS4NN code); leave it out or give 1")
+        args.conv = None
+        if bs4nn_conv_cli.is_conv(args.arch):  # BS4NN's rule on a CSNN (ours)
+            bs4nn_conv_cli.check(args)
+            return
         hidden = _hidden(args.arch)
         if args.gamma < 0:
             raise ValueError("--gamma must be >= 0")
@@ -243,6 +249,9 @@ TRAINER = Bs4nnTrainer()
 def train(args: argparse.Namespace, data: Data) -> int:
     from neurochip.description import save
     from neurochip.train import bs4nn
+
+    if args.conv:
+        return bs4nn_conv_cli.train(args, data, RECORDED)
 
     cfg, resumed = args.config, args.resumed
     x_tr, y_tr, x_va, y_va = data.train_x, data.train_y, data.validation_x, data.validation_y
