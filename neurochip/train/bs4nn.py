@@ -362,6 +362,26 @@ def reset_dead(net: "Bs4nnNet", s0: np.ndarray, fired: np.ndarray, draws: int, f
 
 
 @njit(cache=True)
+def output_targets(to_rule, t_min, lab, gamma, silent_pull, target):
+    """The output layer's targets (``target``) from its times ``to_rule`` (earliest
+    ``t_min``): if none fired, T_max each (``silent_pull``: the true class T_max − γ, S4NN's
+    rule); else each output's own time, those within γ of the earliest pushed to
+    min(t_min + γ, T_max), and the true class t_min."""
+    n_cls = to_rule.size
+    if t_min == T_MAX:
+        for k in range(n_cls):
+            target[k] = T_MAX
+        if silent_pull:
+            target[lab] = T_MAX - gamma
+        return
+    for k in range(n_cls):
+        target[k] = to_rule[k]
+        if to_rule[k] - t_min < gamma:
+            target[k] = min(t_min + gamma, T_MAX)
+    target[lab] = t_min
+
+
+@njit(cache=True)
 def _train_epoch(draws, t_chip, t_rule, labels, w0, w1, s0, s1, fact, thr, lr, lr_fact, gamma,
                  silent_pull, scale, qmax, fired, bound):
     """One epoch of per-sample SGD over ``draws``; returns the notebook's training count
@@ -397,21 +417,12 @@ def _train_epoch(draws, t_chip, t_rule, labels, w0, w1, s0, s1, fact, thr, lr, l
             to_rule[k] = min(to[k] + 2, T_MAX) if to[k] < NOT_FIRED else T_MAX
             t_min = min(t_min, to_rule[k])
         lab = labels[img]
+        output_targets(to_rule, t_min, lab, gamma, silent_pull, target)
         if t_min == T_MAX:
-            for k in range(n_cls):
-                target[k] = T_MAX
-            if silent_pull:
-                target[lab] = T_MAX - gamma
             if chip_decision(to, vo) == lab:
                 correct += 1
-        else:
-            for k in range(n_cls):
-                target[k] = to_rule[k]
-                if to_rule[k] - t_min < gamma:
-                    target[k] = min(t_min + gamma, T_MAX)
-            target[lab] = t_min
-            if to_rule[lab] == t_min:
-                correct += 1
+        elif to_rule[lab] == t_min:
+            correct += 1
         for k in range(n_cls):
             d_out[k] = (target[k] - to_rule[k]) / T_MAX
         _normalise(d_out)

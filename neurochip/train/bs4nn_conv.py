@@ -37,7 +37,7 @@ from numba import njit, types
 from numba.typed import List
 
 from neurochip.train.bs4nn import (NOT_FIRED, T_MAX, _chip_weight, _normalise, _update,
-                                   chip_decision, layer_forward)
+                                   chip_decision, layer_forward, output_targets)
 
 KIND_CONV, KIND_POOL, KIND_FC = 0, 1, 2
 # columns of a layer's row in the layer table
@@ -284,17 +284,7 @@ def _train_epoch(draws, t_chip, t_rule_in, labels, meta, weights, signs, thetas,
         t_min = T_MAX
         for k in range(n_cls):
             t_min = min(t_min, to[k])
-        if t_min == T_MAX:
-            for k in range(n_cls):
-                target[k] = T_MAX
-            if silent_pull:
-                target[lab] = T_MAX - gamma
-        else:
-            for k in range(n_cls):
-                target[k] = to[k]
-                if to[k] - t_min < gamma:
-                    target[k] = min(t_min + gamma, T_MAX)
-            target[lab] = t_min
+        output_targets(to, t_min, lab, gamma, silent_pull, target)
         d = errs[L - 1]
         for k in range(n_cls):
             d[k] = (target[k] - to[k]) / T_MAX
