@@ -201,13 +201,14 @@ def _conv_update(delta, t_src, t_dst, h, w, cin, cout, k, pad, wt, sg, lr, scale
         oy = op // w
         ox = op - oy * w
         base = op * cout
-        any_err = False
+        t_last = -1  # an input at or after every destination with an error is causal to none
         for co in range(cout):
-            if delta[base + co] != 0.0:
-                any_err = True
-                break
-        if not any_err:
+            if delta[base + co] != 0.0 and t_dst[base + co] > t_last:
+                t_last = t_dst[base + co]
+        if t_last < 0:
             continue
+        d = delta[base:base + cout]
+        td = t_dst[base:base + cout]
         for c in range(cin):
             for ky in range(k):
                 y = oy + ky - pad
@@ -219,15 +220,16 @@ def _conv_update(delta, t_src, t_dst, h, w, cin, cout, k, pad, wt, sg, lr, scale
                         continue
                     i = (y * w + x) * cin + c
                     ti = t_src[i]
+                    if ti >= t_last:
+                        continue
                     r = (c * k + ky) * k + kx
                     gr = grad[r]
                     wr = wt[r]
                     b = 0.0
-                    for co in range(cout):
-                        d = delta[base + co]
-                        if d != 0.0 and ti < t_dst[base + co]:
-                            gr[co] += d
-                            b += wr[co] * d
+                    for co in range(cout):  # branch-free: HF as a 0/1 factor (vectorised)
+                        g = d[co] if ti < td[co] else 0.0
+                        gr[co] += g
+                        b += wr[co] * g
                     if want_back:
                         back[i] += b
     for r in range(wt.shape[0]):
