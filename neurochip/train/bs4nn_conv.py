@@ -119,19 +119,19 @@ def conv_forward(t_in, h, w, cin, cout, k, pad, s, theta, t_out, v_out, order_bu
                         continue
                     row = s[(c * k + ky) * k + kx]
                     op = oy * w + ox
-                    base = op * cout
+                    vrow = v_out[op * cout:(op + 1) * cout]
                     for co in range(cout):
-                        v_out[base + co] += row[co]
+                        vrow[co] += row[co]
                     if stamp[op] != t:
                         stamp[op] = t
                         touched[nt] = op
                         nt += 1
-        for a in range(nt):
-            base = touched[a] * cout
+        for a in range(nt):  # branch-free over the channels (vectorised)
+            op = touched[a]
+            vrow = v_out[op * cout:(op + 1) * cout]
+            trow = t_out[op * cout:(op + 1) * cout]
             for co in range(cout):
-                j = base + co
-                if t_out[j] == NOT_FIRED and v_out[j] > theta:
-                    t_out[j] = t
+                trow[co] = t if (trow[co] == NOT_FIRED and vrow[co] > theta) else trow[co]
 
 
 @njit(cache=True)
@@ -188,7 +188,7 @@ def _rule_times(t_chip, depth, out):
         out[j] = min(t_chip[j] + depth, T_MAX) if t_chip[j] < NOT_FIRED else T_MAX
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)  # allocates nothing: its row views cost no reference counts
 def _conv_update(delta, t_src, t_dst, h, w, cin, cout, k, pad, wt, sg, lr, scale, qmax, bound,
                  back, grad):
     """wt −= lr·Σ_positions δ_j·HF_ij (then within ±bound, signs follow); back_i =
@@ -276,9 +276,11 @@ def _train_epoch(draws, t_chip, t_rule_in, labels, meta, weights, signs, thetas,
         img = draws[s]
         forward(t_chip[img], meta, signs, thetas, times, vs, winners, bufs)
         for j in range(L):
-            _rule_times(times[j], meta[j, M_DEPTH], rules[j])
-            for n in range(times[j].size):
-                fired[j, n] += times[j][n] < NOT_FIRED
+            tj = times[j]  # one list access, not one per neuron
+            _rule_times(tj, meta[j, M_DEPTH], rules[j])
+            fj = fired[j]
+            for n in range(tj.size):
+                fj[n] += tj[n] < NOT_FIRED
         to = rules[L - 1]
         lab = labels[img]
         if chip_decision(times[L - 1], vs[L - 1]) == lab:
@@ -298,9 +300,10 @@ def _train_epoch(draws, t_chip, t_rule_in, labels, meta, weights, signs, thetas,
             if kind == KIND_POOL:
                 back[:] = 0.0
                 win = winners[j]
+                err = errs[j]
                 for q in range(win.size):
                     if win[q] >= 0:
-                        back[win[q]] += errs[j][q]
+                        back[win[q]] += err[q]
                 continue
             _normalise(errs[j])
             if kind == KIND_FC:
