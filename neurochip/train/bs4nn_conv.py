@@ -446,7 +446,7 @@ def to_description(net: ConvNet, name: str, lanes: int = 64, fifo_depth: int = 6
                              threshold=np.zeros(channels, np.int64), bias=np.zeros(0, np.int64))
         else:
             theta = int(net.thetas[j])
-            fan_in = s.shape[0] if p.kind == "fc" else s.shape[0]
+            fan_in = s.shape[0]  # a row per input of a neuron, in both layouts
             lay = chip_layer(entry, lname, prev, p.in_shape, p.out_shape, core,
                              neuron=TtfsNeuron(psp="step"), weight=s.astype(np.int64),
                              threshold=np.full(p.size, theta, np.int64),
