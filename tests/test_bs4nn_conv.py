@@ -38,17 +38,11 @@ def _chip_times(res, layer):
 def _trainer_times(net, t_chip):
     from numba.typed import List
 
-    meta = net.meta
-    n = [int(m) for m in meta[:, bc.M_NOUT]]
-    times = List([np.empty(k, np.int64) for k in n])
-    vs = List([np.empty(k, np.int64) for k in n])
-    win = List([np.empty(k if meta[j, bc.M_KIND] == bc.KIND_POOL else 0, np.int64)
-                for j, k in enumerate(n)])
-    bufs = List([np.empty(int(meta[:, bc.M_NIN].max()), np.int64) for _ in range(3)])
+    times, vs, win, bufs = bc.forward_buffers(net.meta)
     out = []
     for i in range(len(t_chip)):
-        bc.forward(t_chip[i].astype(np.int64), meta, List(net.signs()), net.thetas, times, vs,
-                   win, bufs)
+        bc.forward(t_chip[i].astype(np.int64), net.meta, List(net.signs()), net.thetas, times,
+                   vs, win, bufs)
         out.append([t.copy() for t in times])
     return out
 

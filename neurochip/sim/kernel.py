@@ -1368,8 +1368,9 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
     membrane, spike and count is what the chip computes (§7: a stall delays, it never
     reorders). It leaves each core's pops with their cycle costs (§8) and its spike list.
     The **timing pass** (:func:`_run_timing`) then turns them, with the pushes that follow
-    from the spike lists, into cycles, stalls and idles. With ``timing`` False only the functional pass runs (the
-    bench's functional-only ceiling); cycles, stalls and idles are then 0.
+    from the spike lists, into cycles, stalls and idles. With ``timing`` False only the
+    functional pass runs (the bench's functional-only ceiling); cycles, stalls and idles
+    are then 0.
     Returns False if the FIFOs deadlock (never for a description that validates).
     """
     L = layer_cfg.shape[0]

@@ -96,21 +96,52 @@ def _add_own_arguments(p) -> None:
     p.add_argument("--fifo-depth", type=int, default=d["fifo_depth"], help="(default 64)")
 
 
-def _pair(text: str, name: str, positive: bool | None) -> tuple[float, float]:
-    """Two finite numbers; ``positive``: each > 0 (True), ≥ 0 (False), any (None)."""
+def per_layer(text: str, name: str, n: int, positive: bool | None) -> tuple[float, ...]:
+    """``n`` finite numbers, one per weighted layer; ``positive``: each > 0 (True), ≥ 0
+    (False), any (None). Anything else is one ValueError naming ``--name``."""
     try:
         vals = tuple(float(x) for x in text.split(","))
     except ValueError:
-        raise ValueError(f"--{name} {text!r}: give two numbers, e.g. 0.1,0.1") from None
-    if len(vals) != 2 or not all(math.isfinite(v) for v in vals):
-        raise ValueError(f"--{name} {text!r}: give two finite numbers, one per layer")
-    if positive is None:
-        return vals
+        raise ValueError(f"--{name} {text!r}: give {n} numbers, one per weighted layer") from None
+    if len(vals) != n or not all(math.isfinite(v) for v in vals):
+        raise ValueError(f"--{name} {text!r}: give {n} finite numbers, one per weighted layer")
     if positive and min(vals) <= 0:
         raise ValueError(f"--{name} {text!r}: each value must be > 0")
-    if not positive and min(vals) < 0:
+    if positive is False and min(vals) < 0:
         raise ValueError(f"--{name} {text!r}: each value must be >= 0")
     return vals
+
+
+def _pair(text: str, name: str, positive: bool | None) -> tuple[float, float]:
+    """The fc network's two layers' values (:func:`per_layer` with n = 2)."""
+    return per_layer(text, name, 2, positive)
+
+
+def init_range(args: argparse.Namespace, n: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """``--init-low`` and ``--init-high``, one per weighted layer, each low below its high."""
+    low, high = per_layer(args.init_low, "init-low", n, None), per_layer(args.init_high,
+                                                                        "init-high", n, True)
+    if not all(a < b for a, b in zip(low, high)):
+        raise ValueError(f"--init-low {args.init_low}: each low end must be below its "
+                         f"--init-high ({args.init_high})")
+    return low, high
+
+
+def check_shared(args: argparse.Namespace) -> None:
+    """The options both modes (fc and convolutional) read the same way."""
+    if args.batch_size != 1:
+        raise TrainerError(f"--batch-size {args.batch_size}: bs4nn trains per sample (SGD as "
+                           "the BS4NN code); leave it out or give 1")
+    if args.gamma < 0:
+        raise ValueError("--gamma must be >= 0")
+    if not 0 < args.lr_decay <= 1:
+        raise ValueError("--lr-decay must be in (0, 1]")
+    if args.draws < 0:
+        raise ValueError("--draws must be >= 0")
+    if not 1 <= args.weight_bits <= 8:
+        raise ValueError(f"--weight-bits {args.weight_bits}: give 1 (±1) to 8")
+    if not 1 <= args.lanes <= 256 or not 1 <= args.fifo_depth <= 65536:
+        raise ValueError("--lanes must be in 1..256 and --fifo-depth in 1..65536")
 
 
 def _hidden(text: str) -> int:
@@ -177,33 +208,18 @@ class Bs4nnTrainer:
     def check(self, args: argparse.Namespace) -> None:
         from neurochip.train.bs4nn import Bs4nnConfig, Bs4nnNet
 
-        if args.batch_size != 1:
-            raise TrainerError(f"--batch-size {args.batch_size}: bs4nn trains per sample (SGD as "
-                               "the BS4NN code); leave it out or give 1")
+        check_shared(args)
         args.conv = None
         if bs4nn_conv_cli.is_conv(args.arch):  # BS4NN's rule on a CSNN (ours)
             bs4nn_conv_cli.check(args)
             return
         hidden = _hidden(args.arch)
-        if args.gamma < 0:
-            raise ValueError("--gamma must be >= 0")
-        low, high = _pair(args.init_low, "init-low", None), _pair(args.init_high, "init-high", True)
-        if not all(a < b for a, b in zip(low, high)):
-            raise ValueError(f"--init-low {args.init_low}: each low end must be below its "
-                             f"--init-high ({args.init_high})")
-        if not 0 < args.lr_decay <= 1:
-            raise ValueError("--lr-decay must be in (0, 1]")
-        if args.draws < 0:
-            raise ValueError("--draws must be >= 0")
+        low, high = init_range(args, 2)
         if not 0 <= args.average < 1:
             raise ValueError("--average must be in [0, 1)")
         if not 0 <= args.dead_reset <= 1:
             raise ValueError("--dead-reset must be in [0, 1]")
-        if not 1 <= args.weight_bits <= 8:
-            raise ValueError(f"--weight-bits {args.weight_bits}: give 1 (±1) to 8")
         clip = _pair(args.weight_clip, "weight-clip", True) if args.weight_clip else high
-        if not 1 <= args.lanes <= 256 or not 1 <= args.fifo_depth <= 65536:
-            raise ValueError("--lanes must be in 1..256 and --fifo-depth in 1..65536")
         args.config = Bs4nnConfig(hidden=hidden, thr=_pair(args.thr, "thr", True),
                                   fact=_pair(args.fact, "fact", True),
                                   lr=tuple(lr_values(args, 2)),

@@ -182,6 +182,24 @@ def forward(t_in, meta, signs, thetas, times, vs, winners, bufs):
 
 
 @njit(cache=True)
+def forward_buffers(meta):
+    """What :func:`forward` writes, one array per layer (fire times, final V, a pool's
+    winners; empty for other kinds), and its three scratch arrays of the largest fan-in."""
+    times, vs = List.empty_list(_I64_1D), List.empty_list(_I64_1D)
+    winners, bufs = List.empty_list(_I64_1D), List.empty_list(_I64_1D)
+    max_in = 1
+    for j in range(meta.shape[0]):
+        n = meta[j, M_NOUT]
+        times.append(np.empty(n, np.int64))
+        vs.append(np.empty(n, np.int64))
+        winners.append(np.empty(n if meta[j, M_KIND] == KIND_POOL else 0, np.int64))
+        max_in = max(max_in, meta[j, M_NIN])
+    for _ in range(3):
+        bufs.append(np.empty(max_in, np.int64))
+    return times, vs, winners, bufs
+
+
+@njit(cache=True)
 def _rule_times(t_chip, depth, out):
     """The notebook's times of a layer: chip time + its depth, T_max when silent."""
     for j in range(t_chip.size):
@@ -242,28 +260,18 @@ def _conv_update(delta, t_src, t_dst, h, w, cin, cout, k, pad, wt, sg, lr, scale
 
 @njit(cache=True)
 def _train_epoch(draws, t_chip, t_rule_in, labels, meta, weights, signs, thetas, lr, gamma,
-                 silent_pull, scale, qmax, bound, fired):
+                 silent_pull, scale, qmax, bound):
     """One epoch of per-sample SGD (module docstring); returns how many draws the chip's
-    decision got right before their update. ``fired[j]`` (one row per layer, its neurons)
-    gains 1 for every draw on which neuron j of the layer fires."""
+    decision got right before their update."""
     L = meta.shape[0]
-    times, vs = List.empty_list(_I64_1D), List.empty_list(_I64_1D)
-    winners, rules = List.empty_list(_I64_1D), List.empty_list(_I64_1D)
+    times, vs, winners, bufs = forward_buffers(meta)
+    rules = List.empty_list(_I64_1D)
     errs, steps = List.empty_list(_F64_1D), List.empty_list(_F64_1D)
-    max_in = 1
     for j in range(L):
         n = meta[j, M_NOUT]
-        times.append(np.empty(n, np.int64))
-        vs.append(np.empty(n, np.int64))
-        winners.append(np.empty(n if meta[j, M_KIND] == KIND_POOL else 0, np.int64))
         rules.append(np.empty(n, np.int64))
         errs.append(np.zeros(n, np.float64))
         steps.append(np.empty(n, np.float64))
-        max_in = max(max_in, meta[j, M_NIN])
-    bufs = List.empty_list(_I64_1D)
-    bufs.append(np.empty(max_in, np.int64))
-    bufs.append(np.empty(max_in, np.int64))
-    bufs.append(np.empty(max_in, np.int64))
     grads = List.empty_list(_F64_2D)
     for j in range(L):
         grads.append(np.zeros(weights[j].shape, np.float64))
@@ -276,11 +284,7 @@ def _train_epoch(draws, t_chip, t_rule_in, labels, meta, weights, signs, thetas,
         img = draws[s]
         forward(t_chip[img], meta, signs, thetas, times, vs, winners, bufs)
         for j in range(L):
-            tj = times[j]  # one list access, not one per neuron
-            _rule_times(tj, meta[j, M_DEPTH], rules[j])
-            fj = fired[j]
-            for n in range(tj.size):
-                fj[n] += tj[n] < NOT_FIRED
+            _rule_times(times[j], meta[j, M_DEPTH], rules[j])
         to = rules[L - 1]
         lab = labels[img]
         if chip_decision(times[L - 1], vs[L - 1]) == lab:
@@ -320,17 +324,7 @@ def _train_epoch(draws, t_chip, t_rule_in, labels, meta, weights, signs, thetas,
 @njit(cache=True)
 def _decide_all(t_chip, meta, signs, thetas):
     L = meta.shape[0]
-    times, vs, winners = List(), List(), List()
-    max_in = 1
-    for j in range(L):
-        n = meta[j, M_NOUT]
-        times.append(np.empty(n, np.int64))
-        vs.append(np.empty(n, np.int64))
-        winners.append(np.empty(n if meta[j, M_KIND] == KIND_POOL else 0, np.int64))
-        max_in = max(max_in, meta[j, M_NIN])
-    bufs = List()
-    for _ in range(3):
-        bufs.append(np.empty(max_in, np.int64))
+    times, vs, winners, bufs = forward_buffers(meta)
     out = np.empty(t_chip.shape[0], np.int64)
     first = np.empty((t_chip.shape[0], meta[L - 1, M_NOUT]), np.int64)
     for i in range(t_chip.shape[0]):
@@ -404,19 +398,18 @@ def _typed(arrays):
 
 
 def train_epoch(net: ConvNet, draws, t_chip, t_rule, labels, lr, gamma: int, silent_pull: bool,
-                bound=None, fired=None) -> int:
+                bound=None) -> int:
     """One epoch of per-sample SGD on ``net`` (in place); ``lr``, ``bound``: one value per
     layer (pools' ignored). Returns the chip's correct decisions before each update."""
     L = len(net.plans)
     signs = net.signs()
     wl, sl = _typed(net.weights), _typed(signs)
     bound = np.full(L, np.inf) if bound is None else np.asarray(bound, np.float64)
-    fired = np.zeros((L, int(net.meta[:, M_NOUT].max())), np.int64) if fired is None else fired
     return int(_train_epoch(np.asarray(draws, np.int64), np.ascontiguousarray(t_chip, np.int64),
                             np.ascontiguousarray(t_rule, np.int64),
                             np.asarray(labels, np.int64), net.meta, wl, sl, net.thetas,
                             np.asarray(lr, np.float64), int(gamma), bool(silent_pull),
-                            net.scales().astype(np.float64), net.qmax, bound, fired))
+                            net.scales().astype(np.float64), net.qmax, bound))
 
 
 def decide(net: ConvNet, t_chip: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

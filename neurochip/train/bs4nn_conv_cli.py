@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 
@@ -39,26 +38,11 @@ def is_conv(arch: str) -> bool:
         return False
 
 
-def values(text: str, name: str, n: int, positive: bool | None) -> tuple[float, ...]:
-    """``n`` finite numbers, one per weighted layer; ``positive``: each > 0 (True), ≥ 0
-    (False), any (None)."""
-    try:
-        vals = tuple(float(x) for x in text.split(","))
-    except ValueError:
-        raise ValueError(f"--{name} {text!r}: give {n} numbers, one per weighted layer") from None
-    if len(vals) != n or not all(math.isfinite(v) for v in vals):
-        raise ValueError(f"--{name} {text!r}: give {n} finite numbers, one per weighted layer "
-                         "(the convolutions, then the output layer)")
-    if positive and min(vals) <= 0:
-        raise ValueError(f"--{name} {text!r}: each value must be > 0")
-    if positive is False and min(vals) < 0:
-        raise ValueError(f"--{name} {text!r}: each value must be >= 0")
-    return vals
-
-
 def check(args: argparse.Namespace) -> None:
-    """The conv mode's options, before any data is read (one ValueError naming the option)."""
+    """The conv mode's own options, before any data is read (one ValueError naming the
+    option); the shared ones are ``bs4nn_cli.check_shared``'s."""
     from neurochip.train.arch import ArchError
+    from neurochip.train.bs4nn_cli import init_range, per_layer
     from neurochip.train.stidi_bp import layer_plans
 
     for key, default in FC_ONLY.items():
@@ -70,30 +54,16 @@ def check(args: argparse.Namespace) -> None:
     except ArchError as exc:
         raise TrainerError(str(exc)) from None
     n = sum(p.kind != "pool" for p in plans)
-    thr = values(args.thr, "thr", n, True)
+    thr = per_layer(args.thr, "thr", n, True)
     if any(t != int(t) for t in thr):
         raise ValueError(f"--thr {args.thr}: the convolutional mode stores θ as given; give "
                          "integers")
-    low, high = values(args.init_low, "init-low", n, None), values(args.init_high, "init-high",
-                                                                   n, True)
-    if not all(a < b for a, b in zip(low, high)):
-        raise ValueError(f"--init-low {args.init_low}: each low end must be below its --init-high")
-    lr = tuple(lr_values(args, n))
-    if args.gamma < 0:
-        raise ValueError("--gamma must be >= 0")
-    if not 0 < args.lr_decay <= 1:
-        raise ValueError("--lr-decay must be in (0, 1]")
-    if args.draws < 0:
-        raise ValueError("--draws must be >= 0")
-    if not 1 <= args.weight_bits <= 8:
-        raise ValueError(f"--weight-bits {args.weight_bits}: give 1 (±1) to 8")
-    if not 1 <= args.lanes <= 256 or not 1 <= args.fifo_depth <= 65536:
-        raise ValueError("--lanes must be in 1..256 and --fifo-depth in 1..65536")
+    low, high = init_range(args, n)
     args.conv = {"plans": plans, "thr": [int(t) for t in thr], "low": low, "high": high,
-                 "lr": lr,
-                 "clip": values(args.weight_clip, "weight-clip", n, True) if args.weight_clip
+                 "lr": tuple(lr_values(args, n)),
+                 "clip": per_layer(args.weight_clip, "weight-clip", n, True) if args.weight_clip
                  else high,
-                 "bound": values(args.weight_bound, "weight-bound", n, True)
+                 "bound": per_layer(args.weight_bound, "weight-bound", n, True)
                  if args.weight_bound else None}
 
 
