@@ -147,14 +147,20 @@ def test_depth_one_fifos_and_two_bit_membranes_on_amaranth(overflow):
 
 def test_random_suite_has_teeth():
     """The seeds above really exercise every kind and neuron model, FIFO-full stalls of
-    cores and of the host, both overflow modes, every lif mode, synchronous neurons and
+    cores and of the host (with the host's pushes in closed form and without), both
+    overflow modes, every lif mode, synchronous neurons and
     bistable layers that fire (only in their FIRE steps)."""
     stalls = host_stalls = sync = bistable_spikes = 0
     seen: dict[str, set] = {k: set() for k in ("kind", "model", "overflow", "reset", "leak",
-                                               "integration", "psp", "plain")}
+                                               "integration", "psp", "plain", "host")}
     for seed in SEEDS["amaranth"]:
         desc = random_description(seed)
         res = simulate(desc, random_inputs(seed, 3, desc), record_spikes=True)
+        # the simulator's two timings of the host (docs/simulator.md): in closed form where
+        # its FIFO is its consumer's only source and holds 2 or more items, else as an agent
+        first = next(lay for lay in desc.layers if "input" in lay.sources)
+        seen["host"].add((len(first.sources) == 1 and first.core.fifo_depth >= 2,
+                          bool(res.chip_counter("host_stall_cycles").sum())))
         flags = PackedModel.from_description(desc).layer_cfg[:, kernel.LC_NO_OVERFLOW]
         seen["plain"] |= {(lay.kind, bool(f)) for lay, f in zip(desc.layers, flags)}
         stalls += int(res.counter("stall_cycles").sum())
@@ -184,6 +190,8 @@ def test_random_suite_has_teeth():
     assert seen["psp"] == {"ramp", "step"}
     # every kind both with plain adds (its no-overflow bound holds) and saturating ones
     assert seen["plain"] == {(k, f) for k in KINDS for f in (False, True)}
+    # both timings of the host, each with FIFO-full host stalls
+    assert {(True, True), (False, True)} <= seen["host"]
 
 
 def test_reference_counts_every_cycle_exactly_once():

@@ -1076,6 +1076,85 @@ def _timed_push(ring_t: np.ndarray, r0: int, slot: int, k: int, D: int, freed: i
     return True, tt, tt - e, k + 1, slot + 1 if slot + 1 < D else 0
 
 
+@njit(cache=True, inline="always")
+def _host_step(dj: np.ndarray, n: int, tl: int, host: np.ndarray, f: int,
+               fifo_depth: np.ndarray, ring_off: np.ndarray, ring_t: np.ndarray,
+               npush: np.ndarray, npop: np.ndarray, push_slot: np.ndarray,
+               pop_slot: np.ndarray) -> int:
+    """One step's ``n`` host items (events and the EOS token, k0 … k1 of the host's FIFO
+    f, D ≥ 2) pushed by the host and popped by their core, the FIFO's only consumer, whose
+    previous action was at ``tl`` and whose pop i of the step comes ``dj[i]`` cycles after
+    its previous action at the earliest (§8). Returns the cycle of the last pop; updates the
+    host (``host`` = [items pushed, cycle of the last push, stalls]) and the FIFO's counts
+    and ring, which holds the cycles of its last D pops.
+
+    Closed form of the recurrence of :func:`_run_timing`: push k = max(push k−1 + 1,
+    pop k−D + 1) (the host pushes one item a cycle whenever a slot is free), pop k =
+    max(pop k−1 + dj, push k + 1). After the step's first pop no pop waits: push k + 1 ≤
+    max(push k−1 + 2, pop k−D + 2) ≤ pop k−1 + 1 ≤ pop k−1 + dj, since pop k−1 > push k−1
+    and pops rise by at least 1 per item, so pop k−1 ≥ pop k−D + D − 1 ≥ pop k−D + 1. So
+    the step's pops are the first pop plus prefix sums of dj. Unrolled, push k1 =
+    max(push k0 + (k1 − k0), max over k of pop k−D + 1 + (k1 − k)), and pop k−D − k never
+    falls as k grows (pops rise by at least 1), so that inner max is at k = k1. The
+    host's stalls telescope: Σ (push k − push k−1 − 1) over the step is push k1 − push k0
+    − (n − 1), plus the first push's own wait."""
+    D = fifo_depth[f]
+    r0 = ring_off[f]
+    k0 = npop[f]
+    k1 = k0 + n - 1
+    e = host[1] + 1 if k0 > 0 else 0  # push k0: one cycle after the host's last push
+    pk0 = e
+    s0 = pop_slot[f]  # slot of k0 (= of k0 − D)
+    if k0 >= D:
+        x = ring_t[r0 + s0] + 1  # pop k0 − D
+        pk0 = e if e > x else x
+    stall = pk0 - e
+    e = tl + dj[0]
+    pop0 = e if e > pk0 + 1 else pk0 + 1  # pop k0
+    # push k1 waits for pop k1 − D: in this step, or still in the ring (read it before the
+    # ring takes this step's pops)
+    pk1 = pk0 + n - 1
+    q = k1 - D
+    if q >= 0:
+        if q >= k0:
+            pq = pop0
+            for i in range(1, q - k0 + 1):
+                pq += dj[i]
+        else:
+            sq = s0 + (q - k0) + D  # = q mod D, as q − k0 > −D
+            if sq >= D:
+                sq -= D
+            pq = ring_t[r0 + sq]
+        if pq + 1 > pk1:
+            pk1 = pq + 1
+    stall += pk1 - pk0 - (n - 1)
+    total = np.int64(0)
+    for i in range(1, n):
+        total += dj[i]
+    last = pop0 + total  # pop k1
+    # the ring keeps the last D pops (what pushes k + D will wait for), newest last
+    first = k1 - D + 1 if k1 - D + 1 > k0 else k0
+    slot = s0 + (k1 - k0)
+    while slot >= D:
+        slot -= D
+    v = last
+    for qq in range(k1, first - 1, -1):
+        ring_t[r0 + slot] = v
+        v -= dj[qq - k0]
+        slot = slot - 1 if slot > 0 else D - 1
+    slot = s0 + n
+    while slot >= D:
+        slot -= D
+    npush[f] = k1 + 1
+    npop[f] = k1 + 1
+    push_slot[f] = slot
+    pop_slot[f] = slot
+    host[0] = k1 + 1
+    host[1] = pk1
+    host[2] += stall
+    return last
+
+
 # Inlined into _run_image (so compiled without reference counting, like it): a call of
 # its own, once per step, passed its ~25 array arguments field by field: inlining it made
 # ste-bp-mnist-small, stidi-bp-mnist-fc-s4nn and bs4nn-fmnist-binary x1.04, x1.11 and
@@ -1090,7 +1169,7 @@ def _run_timing(n_pop: np.ndarray, seg_end: np.ndarray, op_d: np.ndarray,
                 push_slot: np.ndarray, pop_slot: np.ndarray, in_ptr: np.ndarray,
                 in_fifo: np.ndarray, out_ptr: np.ndarray, out_fifo: np.ndarray,
                 spk: np.ndarray, nspk: np.ndarray, grp: np.ndarray, n_off: np.ndarray,
-                layer_cfg: np.ndarray) -> bool:
+                layer_cfg: np.ndarray, host_core: int) -> bool:
     """The §7 FIFO rules as a max-plus recurrence over one step's programs.
 
     Every agent (the host, each core) runs a fixed program (§8), which the functional pass
@@ -1112,45 +1191,51 @@ def _run_timing(n_pop: np.ndarray, seg_end: np.ndarray, op_d: np.ndarray,
     safe because push k needs pop k − D and pop k needs push k, so a FIFO's computed
     pushes never run more than D ahead of its computed pops. ``host`` = [items pushed,
     cycle of the last push, stalls]. Returns False on deadlock.
+
+    Where the host's FIFO is its consumer's only source and holds D ≥ 2 items
+    (``host_core`` ≥ 0: that core), the host's pushes and that core's pops of a step take
+    a closed form instead (:func:`_host_step`), and the host is no agent of its own.
     """
     L = n_pop.shape[0]
     while True:
         moved = False
         left = False
-        # the host: one item per cycle (§8)
-        f = host_fifo
-        D = fifo_depth[f]
-        r0 = ring_off[f]
-        hp = host[0]  # items pushed (= npush[host_fifo])
-        ht = host[1]
-        hst = 0
-        k = npush[f]
-        slot = push_slot[f]
-        popped = npop[f]
-        while hp < items_end:
-            e = ht + 1 if hp > 0 else 0
-            tt = e
-            if k >= D:
-                if popped <= k - D:
-                    break
-                x = ring_t[r0 + slot] + 1  # pop k − D
-                tt = e if e > x else x
-            hst += tt - e
-            ring_t[r0 + slot] = tt
-            slot += 1
-            if slot == D:
-                slot = 0
-            k += 1
-            ht = tt
-            hp += 1
-            moved = True
-        npush[f] = k
-        push_slot[f] = slot
-        host[0] = hp
-        host[1] = ht
-        host[2] += hst
-        if hp < items_end:
-            left = True
+        # the host: one item per cycle (§8), unless its consumer takes its pushes in
+        # closed form
+        if host_core < 0:
+            f = host_fifo
+            D = fifo_depth[f]
+            r0 = ring_off[f]
+            hp = host[0]  # items pushed (= npush[host_fifo])
+            ht = host[1]
+            hst = 0
+            k = npush[f]
+            slot = push_slot[f]
+            popped = npop[f]
+            while hp < items_end:
+                e = ht + 1 if hp > 0 else 0
+                tt = e
+                if k >= D:
+                    if popped <= k - D:
+                        break
+                    x = ring_t[r0 + slot] + 1  # pop k − D
+                    tt = e if e > x else x
+                hst += tt - e
+                ring_t[r0 + slot] = tt
+                slot += 1
+                if slot == D:
+                    slot = 0
+                k += 1
+                ht = tt
+                hp += 1
+                moved = True
+            npush[f] = k
+            push_slot[f] = slot
+            host[0] = hp
+            host[1] = ht
+            host[2] += hst
+            if hp < items_end:
+                left = True
         for j in range(L):
             i = op_pos[j]
             npj = n_pop[j]
@@ -1164,7 +1249,11 @@ def _run_timing(n_pop: np.ndarray, seg_end: np.ndarray, op_d: np.ndarray,
             tl = t_last[j]
             st = 0
             blocked = False
-            if i < npj:  # pops: source by source, each FIFO's state in registers
+            if j == host_core and i < npj:  # the step's items, pushed and popped
+                tl = _host_step(op_d[j], npj, tl, host, host_fifo, fifo_depth, ring_off,
+                                ring_t, npush, npop, push_slot, pop_slot)
+                i = npj
+            elif i < npj:  # pops: source by source, each FIFO's state in registers
                 si = 0
                 while seg_end[j, si] <= i:
                     si += 1
@@ -1408,6 +1497,11 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
     push_slot = np.zeros(F, dtype=np.int64)
     pop_slot = np.zeros(F, dtype=np.int64)
     host = np.zeros(3, dtype=np.int64)
+    # the host's pushes and its consumer's pops in closed form (_host_step) where the
+    # host's FIFO is that core's only source and holds at least 2 items
+    host_core = fifo_consumer[host_fifo]
+    if in_ptr[host_core + 1] - in_ptr[host_core] != 1 or fifo_depth[host_fifo] < 2:
+        host_core = -1
     items_g = np.empty((GROUP, item_cap), dtype=np.int64)  # a group's encoded inputs
     n_items_g = np.zeros(GROUP, dtype=np.int64)
     spk = np.zeros((L, max_n + 8), dtype=np.int64)  # each core's spikes of the current step
@@ -1428,7 +1522,7 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
                          counts_out, cycles_out, core_out, chip_out, mem_out, spikes_out, mem,
                          state_reset, state_out, pred_out, op_d, seg_end, n_pop, op_pos, t_last,
                          pend, stall, ring_off, ring_t, npush, npop, push_slot, pop_slot, host,
-                         spk, nspk, fw, flags, sent, state)
+                         spk, nspk, fw, flags, sent, state, host_core)
     return ok
 
 
@@ -1439,7 +1533,7 @@ def _run_image(img, items, n_items, T, L, total_n, layer_cfg, weights, conv_w, w
                cycles_out, core_out, chip_out, mem_out, spikes_out, mem, state_reset,
                state_out, pred_out, op_d, seg_end, n_pop, op_pos, t_last, pend, stall, ring_off,
                ring_t, npush, npop, push_slot, pop_slot, host, spk, nspk, fw, flags, sent,
-               state) -> bool:
+               state, host_core) -> bool:
     """One image through the chip (the loop body of :func:`simulate_batch`, which owns
     every buffer): compiled without reference counting (see the note above the
     arithmetic section), so the array views of its per-step loop (a source's spikes,
@@ -1583,7 +1677,7 @@ def _run_image(img, items, n_items, T, L, total_n, layer_cfg, weights, conv_w, w
             ok &= _run_timing(n_pop, seg_end, op_d, op_pos, t_last, stall, host, hp,
                               host_fifo, fifo_depth, ring_off, ring_t, npush, npop,
                               push_slot, pop_slot, in_ptr, in_fifo, out_ptr, out_fifo, spk,
-                              nspk, grp, n_off, layer_cfg)
+                              nspk, grp, n_off, layer_cfg, host_core)
     done = 0
     if timing:  # the output core's last token, then its K update cycles
         done = t_last[output_core] + layer_cfg[output_core, LC_WORDS] + 1
