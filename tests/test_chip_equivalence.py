@@ -123,6 +123,33 @@ def test_membrane_width_bounds(backend, bits, overflow, tmp_path):
         assert np.isin(sim.membranes, [lo, hi]).any()
 
 
+def test_quiet_steps_of_chains_against_the_reference():
+    """A step in which only EOS tokens move (the host's only item is its token, no core but
+    the output core fires) is timed in closed form in a chain (``kernel._quiet_step``).
+    Chains of fc, conv2d and pool cores with the latency encoder over 24 steps (most steps
+    quiet), one lane (slow updates) and depth-1 FIFOs between cores (the host's at 2, which
+    its closed form needs), so that tokens wait for free slots in quiet steps too."""
+    from neurochip.description.model import Encoder
+
+    quiet = stalls = 0
+    for seed in range(10):
+        desc = random_description(seed, max_layers=3, kinds=("fc", "conv2d", "pool"))
+        desc = replace(desc, time_steps=24, encoder=Encoder(kind="latency", seed=seed))
+        for i, lay in enumerate(desc.layers):
+            lay.core = replace(lay.core, fifo_depth=2 if i == 0 else 1, lanes=1)
+            assert lay.sources == ((desc.layers[i - 1].name,) if i else ("input",))  # a chain
+        validate(desc)
+        images = random_inputs(seed, 3, desc)
+        sim = assert_backend_equals_simulator("reference", desc, images, None)
+        moving = encode_images(desc, images).any(axis=2)
+        for j in range(len(desc.layers) - 1):
+            n0, n1 = sim.neuron_offsets[j], sim.neuron_offsets[j + 1]
+            moving |= sim.spikes[:, :, n0:n1].any(axis=2)
+        quiet += int((~moving).sum())
+        stalls += int(sim.counter("stall_cycles")[:, :-1].sum())
+    assert quiet > 100 and stalls > 0
+
+
 @pytest.mark.parametrize("overflow", ["saturate", "wrap"])
 def test_depth_one_fifos_and_two_bit_membranes_on_amaranth(overflow):
     """Hand-made worst case: every FIFO of depth 1 (stalls everywhere), 2-bit membranes

@@ -1155,6 +1155,66 @@ def _host_step(dj: np.ndarray, n: int, tl: int, host: np.ndarray, f: int,
     return last
 
 
+@njit(cache=True, inline="always")
+def _quiet_step(op_d: np.ndarray, t_last: np.ndarray, stall: np.ndarray, host: np.ndarray,
+                host_fifo: int, fifo_depth: np.ndarray, ring_off: np.ndarray,
+                ring_t: np.ndarray, npush: np.ndarray, npop: np.ndarray,
+                push_slot: np.ndarray, pop_slot: np.ndarray, out_ptr: np.ndarray,
+                out_fifo: np.ndarray, layer_cfg: np.ndarray) -> None:
+    """The timing of a *quiet* step of a chain (the host → core 0 → … → core L − 1, the
+    output core; see :func:`_run_image`): the host's only item is its EOS token and no core
+    but the output core fires, so every FIFO carries one item, the token. The same
+    recurrence as :func:`_run_timing`, in chain order: every op's constraint is already
+    known when it is reached (the previous step is fully timed, so push k's slot was freed
+    by a pop of an earlier step, and pop k's push was just computed upstream). Core j
+    pops its token ``op_d[j, 0]`` cycles after its previous action at the earliest and,
+    unless it is the output core, pushes its own K + 1 cycles later (§8: 1 + g − g' with
+    g = K − 1, g' = −1)."""
+    f = host_fifo
+    D = fifo_depth[f]
+    r0 = ring_off[f]
+    k = npop[f]  # = npush[f]: the host's FIFO is in closed form (_host_step)
+    sl = pop_slot[f]
+    e = host[1] + 1 if k > 0 else 0
+    q = e  # the host's push k
+    if k >= D:
+        x = ring_t[r0 + sl] + 1  # pop k − D
+        q = e if e > x else x
+    host[0] = k + 1
+    host[1] = q
+    host[2] += q - e
+    npush[f] = k + 1
+    L = t_last.shape[0]
+    for j in range(L):
+        e = t_last[j] + op_d[j, 0]
+        x = q + 1  # the token's push
+        p = e if e > x else x
+        ring_t[r0 + sl] = p  # pop k
+        npop[f] = k + 1
+        sl = sl + 1 if sl + 1 < D else 0
+        pop_slot[f] = sl
+        if j == 0:
+            push_slot[f] = sl
+        if j == L - 1:
+            t_last[j] = p
+            break
+        f = out_fifo[out_ptr[j]]
+        D = fifo_depth[f]
+        r0 = ring_off[f]
+        k = npush[f]
+        sl = push_slot[f]
+        e = p + layer_cfg[j, LC_WORDS] + 1
+        q = e  # push k
+        if k >= D:
+            x = ring_t[r0 + sl] + 1  # pop k − D
+            q = e if e > x else x
+        stall[j] += q - e
+        ring_t[r0 + sl] = q
+        npush[f] = k + 1
+        push_slot[f] = sl + 1 if sl + 1 < D else 0
+        t_last[j] = q
+
+
 # Inlined into _run_image (so compiled without reference counting, like it): a call of
 # its own, once per step, passed its ~25 array arguments field by field: inlining it made
 # ste-bp-mnist-small, stidi-bp-mnist-fc-s4nn and bs4nn-fmnist-binary x1.04, x1.11 and
@@ -1502,6 +1562,13 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
     host_core = fifo_consumer[host_fifo]
     if in_ptr[host_core + 1] - in_ptr[host_core] != 1 or fifo_depth[host_fifo] < 2:
         host_core = -1
+    # a chain (the host → core 0 → … → core L − 1, the output core, each core one source
+    # and at most one output FIFO) times its quiet steps with _quiet_step
+    chain = host_core == 0 and output_core == L - 1 and out_ptr[L] - out_ptr[L - 1] == 0
+    for j in range(1, L):
+        if (in_ptr[j + 1] - in_ptr[j] != 1 or fifo_producer[in_fifo[in_ptr[j]]] != j - 1
+                or out_ptr[j] - out_ptr[j - 1] != 1):
+            chain = False
     items_g = np.empty((GROUP, item_cap), dtype=np.int64)  # a group's encoded inputs
     n_items_g = np.zeros(GROUP, dtype=np.int64)
     spk = np.zeros((L, max_n + 8), dtype=np.int64)  # each core's spikes of the current step
@@ -1522,7 +1589,7 @@ def simulate_batch(images: np.ndarray, indices: np.ndarray, enc_kind: int, seed:
                          counts_out, cycles_out, core_out, chip_out, mem_out, spikes_out, mem,
                          state_reset, state_out, pred_out, op_d, seg_end, n_pop, op_pos, t_last,
                          pend, stall, ring_off, ring_t, npush, npop, push_slot, pop_slot, host,
-                         spk, nspk, fw, flags, sent, state, host_core)
+                         spk, nspk, fw, flags, sent, state, host_core, chain)
     return ok
 
 
@@ -1533,7 +1600,7 @@ def _run_image(img, items, n_items, T, L, total_n, layer_cfg, weights, conv_w, w
                cycles_out, core_out, chip_out, mem_out, spikes_out, mem, state_reset,
                state_out, pred_out, op_d, seg_end, n_pop, op_pos, t_last, pend, stall, ring_off,
                ring_t, npush, npop, push_slot, pop_slot, host, spk, nspk, fw, flags, sent,
-               state, host_core) -> bool:
+               state, host_core, chain) -> bool:
     """One image through the chip (the loop body of :func:`simulate_batch`, which owns
     every buffer): compiled without reference counting (see the note above the
     arithmetic section), so the array views of its per-step loop (a source's spikes,
@@ -1567,6 +1634,7 @@ def _run_image(img, items, n_items, T, L, total_n, layer_cfg, weights, conv_w, w
         hp += 1
         n_pop[:] = 0
         op_pos[:] = 0
+        quiet = chain and he == hs  # so far: the host's only item is its EOS token
         for j in range(L):
             kind = layer_cfg[j, LC_KIND]
             m0 = n_off[j]
@@ -1654,6 +1722,8 @@ def _run_image(img, items, n_items, T, L, total_n, layer_cfg, weights, conv_w, w
                 cnt[j, C_BMREADS] += K
                 cnt[j, C_BMWRITES] += K
             nspk[j] = nf
+            if nf > 0 and j != output_core:
+                quiet = False
             cnt[j, C_SPIKES] += nf  # the spikes that go out (§6), whatever the kind
             cnt[j, C_BUSY] += K
             if record_spikes:
@@ -1673,7 +1743,10 @@ def _run_image(img, items, n_items, T, L, total_n, layer_cfg, weights, conv_w, w
                 cnt[j, C_BUSY] += (nf + 1) * n_out
                 pend[j] = 1  # the next step's first pop follows the last push
             n_pop[j] = nop
-        if timing:
+        if timing and quiet:
+            _quiet_step(op_d, t_last, stall, host, host_fifo, fifo_depth, ring_off, ring_t,
+                        npush, npop, push_slot, pop_slot, out_ptr, out_fifo, layer_cfg)
+        elif timing:
             ok &= _run_timing(n_pop, seg_end, op_d, op_pos, t_last, stall, host, hp,
                               host_fifo, fifo_depth, ring_off, ring_t, npush, npop,
                               push_slot, pop_slot, in_ptr, in_fifo, out_ptr, out_fifo, spk,
