@@ -124,7 +124,6 @@ def run(base_rev: str, reps: int, seconds: float, names: tuple[str, ...]) -> dic
                     o = S.simulate(d, x, idx, **lean)
                     cpu[k].append((time.thread_time() - c0) / n)
                     wall[k].append(o.seconds / n)
-                    res[k] = o
             res = kept
             chip = res["a"].cycles.mean() / d.clock_hz
             pr = np.array(cpu["a"]) / np.array(cpu["b"])

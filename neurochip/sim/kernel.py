@@ -1175,14 +1175,12 @@ def _quiet_step(op_d: np.ndarray, t_last: np.ndarray, stall: np.ndarray, host: n
     r0 = ring_off[f]
     k = npop[f]  # = npush[f]: the host's FIFO is in closed form (_host_step)
     sl = pop_slot[f]
-    e = host[1] + 1 if k > 0 else 0
-    q = e  # the host's push k
-    if k >= D:
-        x = ring_t[r0 + sl] + 1  # pop k − D
-        q = e if e > x else x
+    # the host's push k, one cycle after its last (the first push at cycle 0); its slot
+    # was freed by a pop of an earlier step
+    _, q, ds, _, _ = _timed_push(ring_t, r0, sl, k, D, k + 1, host[1] if k > 0 else -1, 1)
     host[0] = k + 1
     host[1] = q
-    host[2] += q - e
+    host[2] += ds
     npush[f] = k + 1
     L = t_last.shape[0]
     for j in range(L):
@@ -1203,15 +1201,12 @@ def _quiet_step(op_d: np.ndarray, t_last: np.ndarray, stall: np.ndarray, host: n
         r0 = ring_off[f]
         k = npush[f]
         sl = push_slot[f]
-        e = p + layer_cfg[j, LC_WORDS] + 1
-        q = e  # push k
-        if k >= D:
-            x = ring_t[r0 + sl] + 1  # pop k − D
-            q = e if e > x else x
-        stall[j] += q - e
-        ring_t[r0 + sl] = q
+        # push k, its slot freed by a pop of an earlier step
+        _, q, ds, _, s1 = _timed_push(ring_t, r0, sl, k, D, k + 1, p,
+                                      layer_cfg[j, LC_WORDS] + 1)
+        stall[j] += ds
         npush[f] = k + 1
-        push_slot[f] = sl + 1 if sl + 1 < D else 0
+        push_slot[f] = s1
         t_last[j] = q
 
 
