@@ -4,6 +4,7 @@ the reference and the RTL on random networks is tests/test_chip_equivalence.py.)
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from neurochip.counters import CHIP, CHIP_COUNTERS, CORE, CORE_COUNTERS
 from neurochip.description import CoreDescription, CoreMapping, Encoder, Layer
@@ -99,6 +100,46 @@ def test_no_overflow_bound_holds_exactly_up_to_the_register_range():
     assert not never_overflows(chip(12, encoder="events"), 0, True)  # 4·765 = 3060 > 2047
     assert never_overflows(chip(13, encoder="events"), 0, True)
     assert never_overflows(chip(12, encoder="events"), 0, False)  # fed by a core: once a step
+
+
+def test_weight_pass_equals_numpy():
+    """The packer's one pass over a layer's weights (pack.narrow_weights) gives what
+    NumPy's cast and abs-sum give, for every integer dtype and layout a description can
+    hold; it hands its sums to the overflow bound, so the bound is weight_column_bound's.
+    flip_conv_weights copies the weights only where there is a conv2d layer to reorder."""
+    from neurochip.kinds.base import weight_column_bound
+    from neurochip.sim import kernel
+    from neurochip.sim.overflow_bound import register_bound
+    from neurochip.sim.pack import PackedModel, narrow_weights
+
+    rng = np.random.default_rng(7)
+    for dtype in (np.int64, np.int32, np.int8, np.uint8, np.bool_):
+        for shape in ((1, 1), (5, 3), (300, 17), (0, 4)):
+            w = rng.integers(-128 if dtype != np.uint8 else 0, 128, size=shape).astype(dtype)
+            for arr in (w, np.asfortranarray(w), w[::-1]):
+                out = np.full(arr.size, 99, dtype=np.int8)
+                sums = narrow_weights(arr, out)
+                assert np.array_equal(sums, np.abs(np.asarray(arr, dtype=np.int64)).sum(axis=0))
+                assert np.array_equal(out, np.asarray(arr).ravel().astype(np.int8))
+    with pytest.raises(ValueError, match="do not pack"):
+        narrow_weights(np.zeros((3, 2), dtype=np.int64), np.zeros(3, dtype=np.int8))
+    assert narrow_weights(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int8)) is None
+    for seed in (0, 3, 4):
+        desc = random_description(seed, kinds=("conv2d", "fc", "pool"), models=("lif",),
+                                  max_layers=4)
+        packed = PackedModel.from_description(desc)
+        for j, lay in enumerate(desc.layers):
+            if lay.kind == "pool":
+                continue
+            start = packed.w_off[j]
+            assert np.array_equal(packed.weights[start:start + lay.weight.size],
+                                  np.asarray(lay.weight).ravel().astype(np.int8))
+            sums = narrow_weights(lay.weight, np.empty(lay.weight.size, dtype=np.int8))
+            assert register_bound(desc, j, j == 0, sums) == register_bound(desc, j, j == 0)
+            assert np.array_equal(sums, weight_column_bound(lay))
+        conv = [lay.kind == "conv2d" for lay in desc.layers]
+        flipped = kernel.flip_conv_weights(packed.weights, packed.w_off, packed.layer_cfg)
+        assert (flipped is packed.weights) == (not any(conv)), seed  # a copy only to reorder
 
 
 def test_plain_adds_give_what_saturating_adds_give_within_the_bound():

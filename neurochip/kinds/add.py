@@ -49,8 +49,8 @@ class AddKind(GeometricKind):
         """(weight row = source, neuron) of an event: exactly one neuron."""
         yield source, address
 
-    def step_input_bound(self, layer) -> np.ndarray:
-        return weight_column_bound(layer)
+    def step_input_bound(self, layer, column_sums: np.ndarray | None = None) -> np.ndarray:
+        return weight_column_bound(layer) if column_sums is None else column_sums
 
     def synapses(self, layer) -> int:
         return SOURCES * layer.neurons

@@ -73,11 +73,15 @@ class LayerKind:
         """Bits of each memory of the core (``inspect``, static energy)."""
         raise NotImplementedError
 
-    def step_input_bound(self, layer) -> np.ndarray | None:
+    def step_input_bound(self, layer, column_sums: np.ndarray | None = None
+                         ) -> np.ndarray | None:
         """Per channel, the largest |sum of the adds| the events of one time step can bring
         to one neuron, when each input address is sent at most once a step (a core's spike
         list; every encoder but ``events``, whose counts the simulator multiplies in); None
-        when the kind gives no bound. The no-overflow proofs read it (the simulator's plain
+        when the kind gives no bound. ``column_sums``: :func:`weight_column_bound` of the
+        layer when the caller has it already (the simulator's packing computes it in the
+        pass that narrows the weights); a kind bounded by its weight columns returns it
+        instead of reading the weights again. The no-overflow proofs read it (the simulator's plain
         adds, docs/simulator.md; the bench peers' exactness, bench/netspec.py)."""
         return None
 

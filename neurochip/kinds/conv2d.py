@@ -84,8 +84,8 @@ class Conv2dKind(GeometricKind):
                 if 0 <= kx < kw:
                     yield (c * kh + ky) * kw + kx, oy * w_out + ox
 
-    def step_input_bound(self, layer) -> np.ndarray:
-        return weight_column_bound(layer)
+    def step_input_bound(self, layer, column_sums: np.ndarray | None = None) -> np.ndarray:
+        return weight_column_bound(layer) if column_sums is None else column_sums
 
     def synapses(self, layer) -> int:
         """Connections computed: every (output neuron, kernel element inside the padded

@@ -41,8 +41,8 @@ class FcKind(LayerKind):
             raise DescriptionError(f"{origin}: field '{where}.inputs' = {layer.inputs} but the "
                                    f"previous stage ({source}) has {size} outputs")
 
-    def step_input_bound(self, layer) -> np.ndarray:
-        return weight_column_bound(layer)
+    def step_input_bound(self, layer, column_sums: np.ndarray | None = None) -> np.ndarray:
+        return weight_column_bound(layer) if column_sums is None else column_sums
 
     def synapses(self, layer) -> int:
         return layer.inputs * layer.neurons

@@ -84,7 +84,7 @@ class PoolKind(GeometricKind):
                     if 0 <= x - ox * s < p:
                         yield c, oy * w_out + ox
 
-    def step_input_bound(self, layer) -> np.ndarray:
+    def step_input_bound(self, layer, column_sums: np.ndarray | None = None) -> np.ndarray:
         # +1 from each of a window's p² inputs
         return np.full(self.channels(layer), int(layer.geometry["window"]) ** 2, dtype=np.int64)
 

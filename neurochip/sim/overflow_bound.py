@@ -11,15 +11,19 @@ adds, in any order. The bound uses magnitudes only, so it holds for every input.
 
 from __future__ import annotations
 
+import numpy as np
+
 from neurochip.description import MAX_EVENT_COUNT, CoreDescription
 from neurochip.kinds import get_kind
 from neurochip.neurons import get_model
 
 
-def register_bound(desc: CoreDescription, layer_index: int, host_fed: bool) -> int | None:
-    """The bound on |m| of layer ``layer_index`` over any image, or None if none is proven."""
+def register_bound(desc: CoreDescription, layer_index: int, host_fed: bool,
+                   column_sums: np.ndarray | None = None) -> int | None:
+    """The bound on |m| of layer ``layer_index`` over any image, or None if none is proven.
+    ``column_sums``: Σ|W| per weight column, if the caller has it (``step_input_bound``)."""
     layer = desc.layers[layer_index]
-    step = get_kind(layer.kind).step_input_bound(layer)
+    step = get_kind(layer.kind).step_input_bound(layer, column_sums)
     if step is None:
         return None
     if host_fed and desc.event_input:  # an address pushed up to MAX_EVENT_COUNT times a step
@@ -27,8 +31,9 @@ def register_bound(desc: CoreDescription, layer_index: int, host_fed: bool) -> i
     return get_model(layer.neuron.model).register_bound(layer, step, desc.time_steps)
 
 
-def never_overflows(desc: CoreDescription, layer_index: int, host_fed: bool) -> bool:
+def never_overflows(desc: CoreDescription, layer_index: int, host_fed: bool,
+                    column_sums: np.ndarray | None = None) -> bool:
     """True when no add into the layer's registers can leave B bits, for any image."""
-    bound = register_bound(desc, layer_index, host_fed)
+    bound = register_bound(desc, layer_index, host_fed, column_sums)
     bits = desc.layers[layer_index].membrane_bits
     return bound is not None and bound <= (1 << (bits - 1)) - 1

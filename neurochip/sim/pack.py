@@ -129,6 +129,12 @@ class PackedModel:
         p_off = np.concatenate([[0], np.cumsum(channels)]).astype(np.int64)
         param_values = np.zeros((kernel.MAX_PARAM_FIELDS, int(p_off[-1])), dtype=np.int64)
         host_fed = {topo.consumer[f] for f in topo.host_fifos}
+        sizes = [lay.weight.size for lay in desc.layers]
+        w_off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        weights = np.empty(int(w_off[-1]), dtype=np.int8)  # w <= 8 bits
+        # one pass per layer: its int8 weights and Σ|W| per column (the overflow bound's)
+        column_sums = [narrow_weights(lay.weight, weights[w_off[j]:w_off[j + 1]])
+                       for j, lay in enumerate(desc.layers)]
         for j, lay in enumerate(desc.layers):
             kind, model = get_kind(lay.kind), get_model(lay.neuron.model)
             kind_code, pack_kind = KIND_PACKERS[kind.name]
@@ -147,18 +153,13 @@ class PackedModel:
             row[kernel.LC_POSITIONS] = kind.positions(lay)
             row[kernel.LC_WPP] = kind.words_per_position(lay)
             row[kernel.LC_P0] = p_off[j]
-            row[kernel.LC_NO_OVERFLOW] = never_overflows(desc, j, j in host_fed)
+            row[kernel.LC_NO_OVERFLOW] = never_overflows(desc, j, j in host_fed, column_sums[j])
             pack_declaration(lay, row)
             pack_kind(lay, row)
             pack_model(lay, row)
             rows.append(row)
             for r, name in enumerate(model.param_fields):
                 param_values[r, p_off[j]:p_off[j + 1]] = getattr(lay, name)
-        sizes = [lay.weight.size for lay in desc.layers]
-        w_off = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-        weights = np.empty(int(w_off[-1]), dtype=np.int8)  # one pass per layer (w <= 8 bits)
-        for j, lay in enumerate(desc.layers):
-            weights[w_off[j]:w_off[j + 1]] = np.asarray(lay.weight).ravel()
         return cls(
             state_reset=state_reset(desc, n_off),
             layer_cfg=np.stack(rows),
@@ -205,6 +206,21 @@ class PackedModel:
             for r, word in enumerate(get_model(lay.neuron.model).state_words):
                 out[word.name][:, cols] = state_out[:, r, cols]
         return out
+
+
+def narrow_weights(weight: np.ndarray, out: np.ndarray) -> np.ndarray | None:
+    """A layer's weights into ``out`` (int8, row-major) and, for a 2-D (rows, channels)
+    array, their Σ|W| per column, in one pass (kernel.narrow_weights); None for a kind
+    without a weight matrix (pool: an empty array)."""
+    w = np.ascontiguousarray(weight, dtype=np.int64)
+    if out.dtype != np.int8 or out.shape != (w.size,):
+        raise ValueError(f"weights of shape {w.shape} do not pack into {out.dtype} {out.shape}")
+    if w.ndim != 2:
+        out[:] = w.ravel()
+        return None
+    sums = np.zeros(w.shape[1], dtype=np.int64)
+    kernel.narrow_weights(w, out, sums)
+    return sums
 
 
 def pack_declaration(layer: Layer, row: np.ndarray) -> None:

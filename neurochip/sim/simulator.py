@@ -56,6 +56,20 @@ def simulate(desc: CoreDescription, images: np.ndarray, indices: np.ndarray | No
     n = flat.shape[0]
     idx = check_indices(indices, n)
     packed = PackedModel.from_description(desc)
+    if workers == 1:
+        return _simulate(desc, flat, idx, record_spikes, progress, chunk, timing, keep_state,
+                         packed, map)
+    chunk = max(1, min(chunk, math.ceil(n / (4 * workers))))  # >= 4 chunks a worker
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return _simulate(desc, flat, idx, record_spikes, progress, chunk, timing, keep_state,
+                         packed, pool.map)
+
+
+def _simulate(desc: CoreDescription, flat: np.ndarray, idx: np.ndarray, record_spikes: bool,
+              progress: bool, chunk: int, timing: bool, keep_state: bool, packed: PackedModel,
+              map_fn) -> SimulationResult:
+    """simulate() after its checks: ``map_fn`` runs the chunks (map, or a pool's map)."""
+    n = flat.shape[0]
     L = len(desc.layers)
     total = int(packed.n_off[-1])
     T = desc.time_steps
@@ -82,21 +96,12 @@ def simulate(desc: CoreDescription, images: np.ndarray, indices: np.ndarray | No
             raise RuntimeError("the FIFOs deadlocked (a description that validates cannot)")
         return sl.stop - sl.start
 
-    if workers > 1:  # at least 4 chunks a worker, so a small batch still spreads evenly
-        chunk = max(1, min(chunk, math.ceil(n / (4 * workers))))
     chunks = [slice(s, min(n, s + chunk)) for s in range(0, n, chunk)]
     t0 = time.perf_counter()
-    if workers == 1:
-        done_counts = map(run_chunk, chunks)
-    else:
-        pool = ThreadPoolExecutor(max_workers=workers)
-        done_counts = pool.map(run_chunk, chunks)
-    for done in done_counts:
+    for done in map_fn(run_chunk, chunks):
         if bar is not None:
             bar.update(done)
     seconds = time.perf_counter() - t0
-    if workers > 1:
-        pool.shutdown()
     if bar is not None:
         bar.close()
     return SimulationResult(predictions=pred, counts=counts, cycles=cycles,
