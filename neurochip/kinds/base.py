@@ -78,11 +78,12 @@ class LayerKind:
         """Per channel, the largest |sum of the adds| the events of one time step can bring
         to one neuron, when each input address is sent at most once a step (a core's spike
         list; every encoder but ``events``, whose counts the simulator multiplies in); None
-        when the kind gives no bound. ``column_sums``: :func:`weight_column_bound` of the
-        layer when the caller has it already (the simulator's packing computes it in the
-        pass that narrows the weights); a kind bounded by its weight columns returns it
-        instead of reading the weights again. The no-overflow proofs read it (the simulator's plain
-        adds, docs/simulator.md; the bench peers' exactness, bench/netspec.py)."""
+        when the kind gives no bound. The no-overflow proofs read it (the simulator's plain
+        adds, docs/simulator.md; the bench peers' exactness, bench/netspec.py).
+
+        ``column_sums``: :func:`weight_column_bound` of the layer when the caller has it
+        already (the simulator's packer computes it in the pass that narrows the weights);
+        a kind bounded by its weight columns returns it instead of reading them again."""
         return None
 
     def random_geometry(self, rng: np.random.Generator, in_shape) -> dict:

@@ -957,8 +957,9 @@ def narrow_weights(w: np.ndarray, out: np.ndarray, sums: np.ndarray) -> None:
     (as NumPy's cast: a description's 1-8-bit weights are unchanged), and Σ_r |w[r, c]|
     added into ``sums[c]`` (the no-overflow bound's input, weight_column_bound) in the
     same pass. NumPy's abs-sum writes and rereads an int64 temporary as large as the
-    weights, and the cast reads them once more: 2.6-3.3 ms of serial work per ``simulate``
-    call on the 1024² MLP, against 1.4 ms for this one read (docs/simulator.md)."""
+    weights, and the cast reads them once more: on the 1024² MLP 2.0 + 0.8 ms with cold
+    caches, against 0.8 ms for this one read (1.4-1.5 ms in place, after a run has evicted
+    the weights), serial work of every ``simulate`` call (docs/simulator.md)."""
     rows, cols = w.shape
     for r in range(rows):
         base = r * cols
