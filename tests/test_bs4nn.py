@@ -139,8 +139,8 @@ def test_trainer_decisions_are_the_simulators(sample):
 
 @pytest.mark.parametrize("extra", [[], ["--weight-bits", "4", "--weight-clip", "2,20"],
                                    ["--dead-reset", "0.5", "--weight-bound", "3,30", "--fact", "0.2,5"],
-                                   ["--average", "0.5"]],
-                         ids=["binary", "twin", "reset-bound", "average"])
+                                   ["--average", "0.5"], ["--augment-shift", "2"]],
+                         ids=["binary", "twin", "reset-bound", "average", "augment"])
 def test_resume_goes_on_bit_for_bit(tmp_path, extra):
     from neurochip.train.checkpoint import read_checkpoint
     from helpers import write_idx_split
@@ -180,6 +180,8 @@ def test_resume_goes_on_bit_for_bit(tmp_path, extra):
     (["--start-from", "/nonexistent.ckpt.npz"], "--start-from"),
     (["--start-from", "/etc/hostname"], "--start-from"),
     (["--start-from", "/etc/hostname", "--notebook-weights", "/tmp"], "one starting point"),
+    (["--augment-shift", "-1"], "--augment-shift"), (["--augment-shift", "14"], "--augment-shift"),
+    (["--arch", "4c5p2,p2", "--augment-shift", "1"], "--augment-shift"),
 ])
 def test_bad_options_are_refused_before_data_is_read(option, message, capsys, tmp_path):
     args = ["train", "bs4nn", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]
@@ -431,6 +433,44 @@ def test_record_test_scores_every_epoch_and_changes_nothing(tmp_path):
     for key in plain.files:
         if key != "manifest":  # the manifest records the command line
             assert np.array_equal(plain[key], rec[key]), key
+
+
+def test_augment_shift_trains_on_moved_images_only(tmp_path, monkeypatch):
+    """--augment-shift S: each epoch trains on its drawn images moved by at most S pixels
+    (zero-filled), the same images in the same order as without it; the held-out and test
+    images are scored unmoved. S = 0 is the run without the option, bit for bit."""
+    from helpers import write_idx_split
+    from neurochip.train.checkpoint import read_checkpoint
+
+    data = write_idx_split(tmp_path / "d", 120, 30)
+    common = ["train", "bs4nn", "--data", str(data), "--arch", "20", "--draws", "40",
+              "--validation-images", "20", "--fact", "5,10", "--epochs", "2"]
+    seen = []
+    real = bs4nn.train_epoch
+
+    def spy(draws, t_chip, t_rule, labels, *rest):
+        seen.append((t_rule[draws].copy(), labels[draws].copy()))
+        return real(draws, t_chip, t_rule, labels, *rest)
+
+    monkeypatch.setattr(bs4nn, "train_epoch", spy)
+    runs = {}
+    for name, extra in (("plain", []), ("zero", ["--augment-shift", "0"]),
+                        ("moved", ["--augment-shift", "2"])):
+        seen.clear()
+        assert main(common + ["--out", str(tmp_path / name), *extra]) == 0
+        runs[name] = (list(seen), read_checkpoint(tmp_path / f"{name}.ckpt.npz")[1])
+    for key in ("w0", "w1", "best_w0"):
+        assert np.array_equal(runs["plain"][1][key], runs["zero"][1][key]), key
+    assert not np.array_equal(runs["plain"][1]["w0"], runs["moved"][1]["w0"])
+    (plain_rule, plain_lab), (moved_rule, moved_lab) = runs["plain"][0][0], runs["moved"][0][0]
+    assert np.array_equal(plain_lab, moved_lab)  # the same draws, in the same order
+    side = 28
+    for a, b in zip(255 - plain_rule, 255 - moved_rule):  # pixels back from the rule's times
+        img, mov = a.reshape(side, side), b.reshape(side, side)
+        assert img.sum() >= mov.sum()  # moved, zero-filled: nothing added
+        assert any(np.array_equal(np.pad(img, 2)[2 - dy:2 - dy + side, 2 - dx:2 - dx + side], mov)
+                   for dy in range(-2, 3) for dx in range(-2, 3))
+    assert any(not np.array_equal(a, b) for a, b in zip(plain_rule, moved_rule))
 
 
 def test_start_from_takes_the_chosen_weights_of_an_earlier_run(tmp_path):

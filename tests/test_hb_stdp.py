@@ -14,6 +14,7 @@ from neurochip.cli.main import main
 from neurochip.datasets import load_sample, write_idx
 from neurochip.description import load
 from neurochip.sim.simulator import encode_images, simulate
+from neurochip.train.augment import shifted
 from neurochip.train import chip_forward as cf
 from neurochip.train import hb_stdp
 from neurochip.train import hb_stdp_rule as rule
@@ -146,11 +147,11 @@ def test_build_refuses_hidden_weights_the_topology_lacks():
 def test_shifted_copies_move_whole_images():
     images = np.zeros((3, 6, 6), np.uint8)
     images[:, 2, 3] = 255
-    out = hb_stdp.shifted(images, 1, np.random.default_rng(0))
+    out = shifted(images, 1, np.random.default_rng(0))
     for img in out:
         ys, xs = np.nonzero(img)
         assert len(ys) == 1 and abs(ys[0] - 2) <= 1 and abs(xs[0] - 3) <= 1
-    assert np.array_equal(out, hb_stdp.shifted(images, 1, np.random.default_rng(0)))
+    assert np.array_equal(out, shifted(images, 1, np.random.default_rng(0)))
 
 
 def _write_split(folder, images, labels, prefix):

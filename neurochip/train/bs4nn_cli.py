@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from neurochip.train import bs4nn_conv_cli
+from neurochip.train.augment import shifted
 from neurochip.train.arch import ArchError, parse_arch
 from neurochip.train.checkpoint import CheckpointFileError, read_checkpoint, write_checkpoint
 from neurochip.train.shell import Data, TrainerError, command_line, lr_values, out_paths, out_prefix
@@ -27,7 +28,7 @@ CHECKPOINT_FORMAT = "neurochip-bs4nn-checkpoint"
 DEFAULTS = dict(thr="100,100", fact="5,5", lr_fact="0.01,0.01", init_high="5,48",
                 init_low="0,0", lr_decay=1.0, silent_target="none", gamma=1, draws=0,
                 lanes=64, fifo_depth=64, weight_bits=1, weight_clip="", dead_reset=0.0,
-                weight_bound="", average=0.0, record_test=False)
+                weight_bound="", average=0.0, record_test=False, augment_shift=0)
 # a hidden neuron firing on fewer than this fraction of an epoch's draws is counted in the
 # history's hidden_rarely_firing (S4NN's code resets below it; --dead-reset sets the reset's)
 RARELY_FIRING = 0.001
@@ -92,6 +93,11 @@ def _add_own_arguments(p) -> None:
                    "compare with the notebook's protocol, which reports the best test accuracy "
                    "over the epochs; nothing is chosen on it (the shipped epoch is still the best "
                    "held-out one). Training is unchanged")
+    p.add_argument("--augment-shift", type=int, default=d["augment_shift"], metavar="S",
+                   help="train each epoch on its drawn images moved by (dy, dx) uniform in ±S "
+                   "pixels, zero-filled, from the run's generator (ours, as ste-bp and hb-stdp "
+                   "augment; not in the BS4NN notebook; default 0: off). The held-out and test "
+                   "images are never moved")
     p.add_argument("--lanes", type=int, default=d["lanes"], help="(default 64)")
     p.add_argument("--fifo-depth", type=int, default=d["fifo_depth"], help="(default 64)")
 
@@ -138,6 +144,8 @@ def check_shared(args: argparse.Namespace) -> None:
         raise ValueError("--lr-decay must be in (0, 1]")
     if args.draws < 0:
         raise ValueError("--draws must be >= 0")
+    if not 0 <= args.augment_shift <= 13:
+        raise ValueError(f"--augment-shift {args.augment_shift}: use 0 … 13 pixels")
     if not 1 <= args.weight_bits <= 8:
         raise ValueError(f"--weight-bits {args.weight_bits}: give 1 (±1) to 8")
     if not 1 <= args.lanes <= 256 or not 1 <= args.fifo_depth <= 65536:
@@ -278,6 +286,8 @@ def train(args: argparse.Namespace, data: Data) -> int:
     t_test = bs4nn.input_times(x_te)[0]
     labels = y_tr.astype(np.int64)
     draws = args.draws or len(x_tr)
+    side = math.isqrt(x_tr[0].size)  # the square images of the IDX splits
+    image_shape = x_tr.shape[1:] if x_tr.ndim == 3 else (side, side)
     rng = np.random.default_rng(cfg.seed)
     options = {k: getattr(args, k) for k in RECORDED} | {"data": str(args.data)}
     if resumed:
@@ -305,8 +315,13 @@ def train(args: argparse.Namespace, data: Data) -> int:
         picks = rng.integers(0, len(x_tr), draws)
         scale = args.lr_decay ** epoch
         fired = np.zeros(cfg.hidden, np.int64)
-        correct = bs4nn.train_epoch(picks, t_chip, t_rule, labels, net.w0, net.w1, s0, s1,
-                                    net.fact, net.thr, np.array(cfg.lr) * scale,
+        order, times_chip, times_rule, draw_labels = picks, t_chip, t_rule, labels
+        if args.augment_shift:  # this epoch's draws, moved (ours); drawn after the picks
+            moved = shifted(x_tr[picks].reshape(draws, *image_shape), args.augment_shift, rng)
+            times_chip, times_rule = bs4nn.input_times(moved)
+            order, draw_labels = np.arange(draws), labels[picks]
+        correct = bs4nn.train_epoch(order, times_chip, times_rule, draw_labels, net.w0, net.w1,
+                                    s0, s1, net.fact, net.thr, np.array(cfg.lr) * scale,
                                     np.array(cfg.lr_fact) * scale, cfg.gamma,
                                     args.silent_target == "s4nn", net.scales(), net.qmax, fired,
                                     cfg.weight_bound)

@@ -25,7 +25,7 @@ from neurochip.train.shell import (Data, TrainerError, command_line, lr_values, 
 
 CHECKPOINT_FORMAT = "neurochip-bs4nn-conv-checkpoint"
 FC_ONLY = {"fact": "5,5", "lr_fact": "0.01,0.01", "notebook_weights": None, "start_from": None,
-           "resume": None, "average": 0.0, "dead_reset": 0.0}
+           "resume": None, "average": 0.0, "dead_reset": 0.0, "augment_shift": 0}
 
 
 def is_conv(arch: str) -> bool:

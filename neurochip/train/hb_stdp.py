@@ -48,6 +48,7 @@ import numpy as np
 from neurochip.sim.simulator import encode_images
 from neurochip.train import chip_forward as cf
 from neurochip.train import hb_stdp_rule as rule
+from neurochip.train.augment import shifted
 from neurochip.train.restoc_net import (HIDDEN_LANES, Topology, build, conv_layers, fc_layer,
                                         fc_membrane_bits)
 from neurochip.train.widths import saturating_bits
@@ -332,17 +333,6 @@ def fc_counts(spikes: np.ndarray, weight: np.ndarray, theta: int | np.ndarray,
               bias: np.ndarray, bits: int) -> np.ndarray:
     """Output spike counts (n, classes) of the chip's fc core (§5.1, §6) on input trains."""
     return fc_trains(spikes, weight, theta, bias, bits).sum(axis=1, dtype=np.int64)
-
-
-def shifted(images: np.ndarray, shift: int, rng: np.random.Generator) -> np.ndarray:
-    """Each image moved by (dy, dx) uniform in ±``shift`` (integers), zero-filled."""
-    n, h, w = images.shape
-    pad = np.pad(images, ((0, 0), (shift, shift), (shift, shift)))
-    d = rng.integers(-shift, shift + 1, size=(n, 2))
-    out = np.empty_like(images)
-    for i, (dy, dx) in enumerate(d):
-        out[i] = pad[i, shift - dy:shift - dy + h, shift - dx:shift - dx + w]
-    return out
 
 
 def train_hidden(x: np.ndarray, y: np.ndarray, args: argparse.Namespace, classes: int,
