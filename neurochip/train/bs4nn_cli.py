@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from neurochip.train import bs4nn_conv_cli
-from neurochip.train.augment import shifted
 from neurochip.train.arch import ArchError, parse_arch
+from neurochip.train.augment import shifted
 from neurochip.train.checkpoint import CheckpointFileError, read_checkpoint, write_checkpoint
 from neurochip.train.shell import Data, TrainerError, command_line, lr_values, out_paths, out_prefix
 
