@@ -286,8 +286,6 @@ def train(args: argparse.Namespace, data: Data) -> int:
     t_test = bs4nn.input_times(x_te)[0]
     labels = y_tr.astype(np.int64)
     draws = args.draws or len(x_tr)
-    side = math.isqrt(x_tr[0].size)  # the square images of the IDX splits
-    image_shape = x_tr.shape[1:] if x_tr.ndim == 3 else (side, side)
     rng = np.random.default_rng(cfg.seed)
     options = {k: getattr(args, k) for k in RECORDED} | {"data": str(args.data)}
     if resumed:
@@ -317,7 +315,7 @@ def train(args: argparse.Namespace, data: Data) -> int:
         fired = np.zeros(cfg.hidden, np.int64)
         order, times_chip, times_rule, draw_labels = picks, t_chip, t_rule, labels
         if args.augment_shift:  # this epoch's draws, moved (ours); drawn after the picks
-            moved = shifted(x_tr[picks].reshape(draws, *image_shape), args.augment_shift, rng)
+            moved = shifted(x_tr[picks], args.augment_shift, rng)  # (draws, 28, 28)
             times_chip, times_rule = bs4nn.input_times(moved)
             order, draw_labels = np.arange(draws), labels[picks]
         correct = bs4nn.train_epoch(order, times_chip, times_rule, draw_labels, net.w0, net.w1,
