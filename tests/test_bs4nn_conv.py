@@ -120,6 +120,39 @@ def test_pool_passes_its_error_to_the_earliest_input_and_the_conv_step_is_the_ru
     assert np.array_equal(sg[moved], np.where(wt[moved] < 0, -1, 1).astype(np.int8))
 
 
+def test_dead_channels_get_new_kernels_and_live_ones_keep_theirs(sample):
+    """reset_dead_channels: a conv channel whose kernel is all −1 never fires (its V only
+    falls); it, and only the channels firing at fewer than the fraction of their positions
+    (counted against the trainer's forward pass), gets a new kernel in [low, high) from the
+    generator, layer by layer, channel by channel."""
+    images, _ = sample
+    t_chip = bs4nn.input_times(images)[0]
+    net = _net()
+    net.weights[0][:, 1] = -1.0  # conv1's channel 1: dead
+    net.weights[2][:, 4] = -1.0  # conv2's channel 4: dead
+    before = [w.copy() for w in net.weights]
+    times = _trainer_times(net, t_chip)
+    rates = {}
+    for j in (0, 2):
+        C = net.meta[j, bc.M_COUT]
+        fired = np.array([t[j].reshape(-1, C) < bc.NOT_FIRED for t in times])
+        rates[j] = fired.mean(axis=(0, 1))
+    assert rates[0][1] == 0 and rates[2][4] == 0
+    fraction = 0.02
+    expect = [(j, int(c)) for j in (0, 2) for c in np.flatnonzero(rates[j] < fraction)]
+    assert (0, 1) in expect and (2, 4) in expect and len(expect) < 10
+    reset = bc.reset_dead_channels(net, t_chip, fraction, [-0.5, -0.5, -2], [1, 1, 10],
+                                   np.random.default_rng(5))
+    assert reset == expect
+    rng = np.random.default_rng(5)
+    for j, w in enumerate(net.weights):
+        for c in range(w.shape[1]):
+            if (j, c) in reset:
+                assert np.array_equal(w[:, c], rng.random(w.shape[0]) * 1.5 - 0.5), (j, c)
+            else:
+                assert np.array_equal(w[:, c], before[j][:, c]), (j, c)
+
+
 def test_cli_trains_writes_a_description_that_decides_as_the_trainer(tmp_path, capsys):
     import json
 
@@ -132,13 +165,14 @@ def test_cli_trains_writes_a_description_that_decides_as_the_trainer(tmp_path, c
             "--thr", "4,12,20", "--init-low=-0.5,-0.5,-10", "--init-high", "1,1,10",
             "--lr", "0.01,0.01,0.1", "--gamma", "20", "--silent-target", "s4nn",
             "--weight-bound", "1,1,10", "--draws", "40", "--epochs", "2",
-            "--validation-images", "20"]
+            "--validation-images", "20", "--dead-reset", "0.01"]
     assert main(args) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     desc = load(tmp_path / "m.npz")
     assert [lay.kind for lay in desc.layers] == ["conv2d", "pool", "conv2d", "pool", "fc"]
     meta, arrays = read_checkpoint(tmp_path / "m.ckpt.npz")
     assert len(meta["history"]) == 2 and meta["chosen_epoch"] == summary["epoch"]
+    assert all(isinstance(h["channels_reset"], list) for h in meta["history"])  # --dead-reset
     assert set(arrays) == {f"w{j}" for j in range(5)}
     from neurochip.datasets import load_split
 
@@ -151,7 +185,8 @@ def test_cli_trains_writes_a_description_that_decides_as_the_trainer(tmp_path, c
     (["--thr", "4,12"], "--thr"), (["--thr", "4.5,12,20"], "--thr"),
     (["--lr", "0.1,0.1"], "--lr"), (["--init-low=2,0,0"], "--init-low"),
     (["--weight-bound", "1,0,1"], "--weight-bound"), (["--fact", "1,5"], "--fact"),
-    (["--dead-reset", "0.001"], "--dead-reset"), (["--resume", "x.ckpt.npz"], "--resume"),
+    (["--dead-reset", "1.5"], "--dead-reset"), (["--resume", "x.ckpt.npz"], "--resume"),
+    (["--augment-shift", "1"], "--augment-shift"),
     (["--arch", "4c4p2,p2"], "--arch"), (["--arch", "4c5,p2"], "--arch"),
 ])
 def test_conv_mode_refuses_bad_options_before_data_is_read(option, message, capsys, tmp_path):

@@ -60,7 +60,9 @@ def _add_own_arguments(p) -> None:
     p.add_argument("--dead-reset", type=float, default=d["dead_reset"], metavar="FRACTION",
                    help="after each epoch, give new initial weights to every hidden neuron that "
                    "fired on fewer than FRACTION of the epoch's draws (S4NN's code: 0.001; not in "
-                   "BS4NN's notebook, so default 0: off)")
+                   "BS4NN's notebook, so default 0: off); in the convolutional mode (ours), to "
+                   "every conv channel firing at fewer than FRACTION of its positions over the "
+                   "first 1,000 of the epoch's draws")
     p.add_argument("--draws", type=int, default=d["draws"], help="samples drawn with "
                    "replacement per epoch (default 0: as many as training images)")
     p.add_argument("--notebook-weights", metavar="DIR", help="start from the real weights the "
@@ -144,6 +146,8 @@ def check_shared(args: argparse.Namespace) -> None:
         raise ValueError("--lr-decay must be in (0, 1]")
     if args.draws < 0:
         raise ValueError("--draws must be >= 0")
+    if not 0 <= args.dead_reset <= 1:
+        raise ValueError("--dead-reset must be in [0, 1]")
     if not 0 <= args.augment_shift <= 13:
         raise ValueError(f"--augment-shift {args.augment_shift}: use 0 … 13 pixels")
     if not 1 <= args.weight_bits <= 8:
@@ -225,8 +229,6 @@ class Bs4nnTrainer:
         low, high = init_range(args, 2)
         if not 0 <= args.average < 1:
             raise ValueError("--average must be in [0, 1)")
-        if not 0 <= args.dead_reset <= 1:
-            raise ValueError("--dead-reset must be in [0, 1]")
         clip = _pair(args.weight_clip, "weight-clip", True) if args.weight_clip else high
         args.config = Bs4nnConfig(hidden=hidden, thr=_pair(args.thr, "thr", True),
                                   fact=_pair(args.fact, "fact", True),

@@ -334,6 +334,29 @@ def _decide_all(t_chip, meta, signs, thetas):
     return out, first
 
 
+@njit(cache=True)
+def _channel_fire_fractions(t_chip, meta, signs, thetas):
+    """Per conv layer j and output channel c: the fraction of (image, position) pairs of
+    the images ``t_chip`` at which channel c fired; 0 in the rows of other layers."""
+    L = meta.shape[0]
+    out = np.zeros((L, meta[:, M_COUT].max()), np.float64)
+    times, vs, winners, bufs = forward_buffers(meta)
+    for i in range(t_chip.shape[0]):
+        forward(t_chip[i], meta, signs, thetas, times, vs, winners, bufs)
+        for j in range(L):
+            if meta[j, M_KIND] != KIND_CONV:
+                continue
+            C = meta[j, M_COUT]
+            tj = times[j]
+            for q in range(tj.size):  # position-major: q = position · C + channel
+                if tj[q] < NOT_FIRED:
+                    out[j, q % C] += 1.0
+    for j in range(L):
+        if meta[j, M_KIND] == KIND_CONV:
+            out[j] /= max(1, t_chip.shape[0] * (meta[j, M_NOUT] // meta[j, M_COUT]))
+    return out
+
+
 class ConvNet:
     """The real shadow weights (one (rows, channels) array per weighted layer, a (1, 1)
     placeholder per pool), the chip weights that follow them and the integer thresholds."""
@@ -388,6 +411,29 @@ def init_net(plans, thetas, low, high, seed: int, bits: int = 1, clip=None) -> C
         th.append(int(next(it)))
         cl.append(float(next(clip_it)) if clip_it is not None else float(b))
     return ConvNet(plans, weights, th, bits, cl)
+
+
+def reset_dead_channels(net: ConvNet, t_chip: np.ndarray, fraction: float, low, high,
+                        rng: np.random.Generator) -> list[tuple[int, int]]:
+    """S4NN's dead-neuron reset, for the channels of the convolutions (ours): every conv
+    channel that fires at fewer than ``fraction`` of its (image, position) pairs over the
+    images ``t_chip`` gets a new kernel, uniform in [low_j, high_j) as at the start
+    (``low``, ``high``: one value per weighted layer), drawn from ``rng`` layer by layer,
+    channel by channel ascending. Returns the (layer, channel) pairs reset."""
+    fired = _channel_fire_fractions(np.ascontiguousarray(t_chip, np.int64), net.meta,
+                                    _typed(net.signs()), net.thetas)
+    reset, weighted = [], -1
+    for j, row in enumerate(net.meta):
+        if row[M_KIND] == KIND_POOL:
+            continue
+        weighted += 1
+        if row[M_KIND] != KIND_CONV:
+            continue
+        a, b = low[weighted], high[weighted]
+        for c in np.flatnonzero(fired[j, :row[M_COUT]] < fraction):
+            net.weights[j][:, c] = rng.random(net.weights[j].shape[0]) * (b - a) + a
+            reset.append((j, int(c)))
+    return reset
 
 
 def _typed(arrays):

@@ -6,7 +6,8 @@ e.g. ``--arch 16c5p2,p2,32c5p2,p2 --thr 6,30,40 --lr 0.01,0.01,0.1``.
 θ is ``--thr`` itself, the integer each layer stores (no learned scale f); the options
 that act on the fc network's scales, its notebook weights and its resumable checkpoint
 (``--fact``, ``--lr-fact``, ``--notebook-weights``, ``--start-from``, ``--resume``,
-``--average``, ``--dead-reset``) are refused here. Writes ``OUT.ckpt.npz`` (the chosen
+``--average``) and ``--augment-shift`` are refused here; ``--dead-reset`` resets conv
+channels (``bs4nn_conv.reset_dead_channels``). Writes ``OUT.ckpt.npz`` (the chosen
 epoch's real weights and the history) after every epoch and ``OUT.npz``, the
 description of the epoch with the best held-out accuracy, at the end."""
 
@@ -25,7 +26,8 @@ from neurochip.train.shell import (Data, TrainerError, command_line, lr_values, 
 
 CHECKPOINT_FORMAT = "neurochip-bs4nn-conv-checkpoint"
 FC_ONLY = {"fact": "5,5", "lr_fact": "0.01,0.01", "notebook_weights": None, "start_from": None,
-           "resume": None, "average": 0.0, "dead_reset": 0.0, "augment_shift": 0}
+           "resume": None, "average": 0.0, "augment_shift": 0}
+DEAD_PROBE = 1000  # images of an epoch's draws on which --dead-reset measures its channels
 
 
 def is_conv(arch: str) -> bool:
@@ -110,6 +112,9 @@ def train(args: argparse.Namespace, data: Data, recorded: tuple[str, ...]) -> in
             rec["test"] = float((bc.decide(net, t_test)[0] == data.test_y).mean())
         if best is None or not val <= best["validation"]:
             best, chosen = rec, net.copy()
+        if args.dead_reset:  # after the epoch's evaluation, as the fc mode's (S4NN's) reset
+            rec["channels_reset"] = [list(jc) for jc in bc.reset_dead_channels(
+                net, t_chip[picks[:DEAD_PROBE]], args.dead_reset, c["low"], c["high"], rng)]
         rec["seconds"] = round(time.perf_counter() - t0, 2)
         net.history.append(rec)
         print(json.dumps(rec), file=sys.stderr, flush=True)
