@@ -141,8 +141,8 @@ def test_dead_channels_get_new_kernels_and_live_ones_keep_theirs(sample):
     fraction = 0.02
     expect = [(j, int(c)) for j in (0, 2) for c in np.flatnonzero(rates[j] < fraction)]
     assert (0, 1) in expect and (2, 4) in expect and len(expect) < 10
-    reset = bc.reset_dead_channels(net, t_chip, fraction, [-0.5, -0.5, -2], [1, 1, 10],
-                                   np.random.default_rng(5))
+    reset = bc.reset_dead_channels(net, t_chip, fraction, [-0.5, 0, -0.5, 0, -2],
+                                   [1, 0, 1, 0, 10], np.random.default_rng(5))
     assert reset == expect
     rng = np.random.default_rng(5)
     for j, w in enumerate(net.weights):

@@ -418,18 +418,16 @@ def reset_dead_channels(net: ConvNet, t_chip: np.ndarray, fraction: float, low, 
     """S4NN's dead-neuron reset, for the channels of the convolutions (ours): every conv
     channel that fires at fewer than ``fraction`` of its (image, position) pairs over the
     images ``t_chip`` gets a new kernel, uniform in [low_j, high_j) as at the start
-    (``low``, ``high``: one value per weighted layer), drawn from ``rng`` layer by layer,
-    channel by channel ascending. Returns the (layer, channel) pairs reset."""
+    (``low``, ``high``: one value per layer, as :func:`train_epoch`'s rates; only the
+    convolutions' are read), drawn from ``rng`` layer by layer, channel by channel
+    ascending. Returns the (layer, channel) pairs reset."""
     fired = _channel_fire_fractions(np.ascontiguousarray(t_chip, np.int64), net.meta,
                                     _typed(net.signs()), net.thetas)
-    reset, weighted = [], -1
+    reset = []
     for j, row in enumerate(net.meta):
-        if row[M_KIND] == KIND_POOL:
-            continue
-        weighted += 1
         if row[M_KIND] != KIND_CONV:
             continue
-        a, b = low[weighted], high[weighted]
+        a, b = low[j], high[j]
         for c in np.flatnonzero(fired[j, :row[M_COUT]] < fraction):
             net.weights[j][:, c] = rng.random(net.weights[j].shape[0]) * (b - a) + a
             reset.append((j, int(c)))

@@ -92,6 +92,7 @@ def train(args: argparse.Namespace, data: Data, recorded: tuple[str, ...]) -> in
     net = bc.init_net(c["plans"], c["thr"], c["low"], c["high"], args.seed, args.weight_bits,
                       c["clip"])
     lr = _per_layer(net, c["lr"], 0.0)
+    init_low, init_high = _per_layer(net, c["low"], 0.0), _per_layer(net, c["high"], 0.0)
     bound = _per_layer(net, c["bound"], np.inf) if c["bound"] else np.full(len(net.plans),
                                                                                np.inf)
     options = {k: getattr(args, k) for k in recorded} | {"data": str(args.data)}
@@ -114,7 +115,7 @@ def train(args: argparse.Namespace, data: Data, recorded: tuple[str, ...]) -> in
             best, chosen = rec, net.copy()
         if args.dead_reset:  # after the epoch's evaluation, as the fc mode's (S4NN's) reset
             rec["channels_reset"] = [list(jc) for jc in bc.reset_dead_channels(
-                net, t_chip[picks[:DEAD_PROBE]], args.dead_reset, c["low"], c["high"], rng)]
+                net, t_chip[picks[:DEAD_PROBE]], args.dead_reset, init_low, init_high, rng)]
         rec["seconds"] = round(time.perf_counter() - t0, 2)
         net.history.append(rec)
         print(json.dumps(rec), file=sys.stderr, flush=True)
