@@ -468,8 +468,8 @@ def cnn_section(rows: list[TableRow], wl: Workload, info: dict) -> dict:
                                  and (r.kind != "neurochip" or r.threads > 1)),
     }
     if wN is not None:
-        wN.notes.append(f"speed-up over 1 worker ×{out['workers']['speedup']:.2f}; outputs "
-                        "compared with 1 worker")
+        wN.notes.append(f"speed-up over 1 worker ×{out['workers']['speedup']:.2f}"
+                        f"{_ceiling_note(out['workers'])}; outputs compared with 1 worker")
     out["targets"] = {
         "sops_per_s_per_core >= 1e8": bool((w1.sops_per_s_per_core or 0) >= 1e8),
         "verilator >= 100x with identical outputs": (None if ver is None or ver.status != "ok"
@@ -593,7 +593,8 @@ def assemble(cfg: C.BenchConfig, machine: dict, source: str, n: int, wl: Workloa
     }
     if wN is not None:
         wN.notes.append(f"speed-up over 1 worker ×{report['workers']['speedup']:.2f} on "
-                        f"{machine['usable_cpus']} CPUs; outputs compared with 1 worker")
+                        f"{machine['usable_cpus']} CPUs{_ceiling_note(report['workers'])}; "
+                        "outputs compared with 1 worker")
     return report
 
 
@@ -613,9 +614,32 @@ def _workers(wN: TableRow, w1: TableRow) -> dict:
     """N workers against 1: the median over alternating rounds of the time ratio (the
     ratio of the two rows' median rates where the rounds were not paired)."""
     paired = wN.extra.get("paired_speedup_over_1_worker")
-    return {"workers": wN.threads, "images_per_s": wN.images_per_s,
-            "speedup": paired["median"] if paired else wN.images_per_s / w1.images_per_s,
-            "paired_speedup": paired}
+    speedup = paired["median"] if paired else wN.images_per_s / w1.images_per_s
+    ceiling = wN.extra.get("process_ceiling")
+    return {"workers": wN.threads, "images_per_s": wN.images_per_s, "speedup": speedup,
+            "paired_speedup": paired, "process_ceiling": ceiling,
+            # the workers row's speed-up as a fraction of N processes' on this machine
+            "fraction_of_process_ceiling": (speedup / ceiling["speedup"]["median"]
+                                            if ceiling else None)}
+
+
+def _ceiling_note(w: dict) -> str:
+    c = w.get("process_ceiling")
+    return (f" (as many processes at once ×{c['speedup']['median']:.2f}: "
+            f"{w['fraction_of_process_ceiling']:.2f} of it)" if c else "")
+
+
+def _process_ceiling_text(w: dict) -> str:
+    """The workers line's comparison with as many processes at once (or nothing)."""
+    c = w.get("process_ceiling")
+    if not c:
+        return ""
+    s = c["speedup"]
+    return (f"{c['processes']} processes running the 1-worker call at once, the machine's "
+            f"own ceiling for {c['processes']} workers (`bench/process_ceiling.py`): "
+            f"×{s['median']:.2f} (median of {s['rounds']} alternating rounds, "
+            f"×{s['min']:.2f}–×{s['max']:.2f}); the threads reach "
+            f"{w['fraction_of_process_ceiling']:.2f} of it. ")
 
 
 def markdown(report: dict, rows: list[TableRow]) -> str:
@@ -643,6 +667,7 @@ def markdown(report: dict, rows: list[TableRow]) -> str:
                      f"×{w['paired_speedup']['min']:.2f}–×{w['paired_speedup']['max']:.2f})"
                      if w.get("paired_speedup") else "")
                   + f", results {'identical' if w['identical'] else 'DIFFERENT'}. "
+                  + _process_ceiling_text(w)
                   + (f"`neurochip simulate --workers W --json`: every non-timing field of "
                      f"its summary (accuracy, cycles, spikes, SOPs, energy) "
                      f"{'identical' if cli.get('identical') else 'DIFFERENT'} for W in "
@@ -711,8 +736,10 @@ def cnn_markdown(c: dict) -> str:
     else:
         ver = f"**×{c['speedup_vs_verilator']:,.0f} vs Verilator**, outputs identical"
     w = c.get("workers")
-    workers = (f"; {w['workers']} workers ×{w['speedup']:.2f}, "
-               f"{'identical' if w['identical'] else 'DIFFERENT'}" if w else "")
+    workers = (f"; {w['workers']} workers ×{w['speedup']:.2f}"
+               + (f" (as many processes ×{w['process_ceiling']['speedup']['median']:.2f})"
+                  if w.get("process_ceiling") else "")
+               + f", {'identical' if w['identical'] else 'DIFFERENT'}" if w else "")
     met = ", ".join(f"{k}: {'yes' if ok else 'NO' if ok is not None else 'not measured'}"
                     for k, ok in c["targets"].items())
     return (f"**CNN** ({what}; {c['network']}, kinds {', '.join(dict.fromkeys(c['kinds']))}, "

@@ -149,6 +149,16 @@ def test_quick_harness_tiny(tmp_path: Path):
     assert data["sops_per_s_per_core"] > 0
     assert data["speedup_vs_verilator"] is None  # no Verilator row here
     assert data["workers"]["identical"]
+    # the machine's ceiling for the workers row: as many processes at once, same images
+    ceiling = data["workers"]["process_ceiling"]
+    assert ceiling["processes"] == data["workers"]["workers"] == 2
+    assert ceiling["images"] == 8 and ceiling["speedup"]["rounds"] == 1
+    assert ceiling["speedup"]["median"] > 0 and ceiling["seconds_together"] > 0
+    assert data["workers"]["fraction_of_process_ceiling"] == pytest.approx(
+        data["workers"]["speedup"] / ceiling["speedup"]["median"])
+    assert "2 processes running the 1-worker call at once" in md.read_text()
+    import multiprocessing
+    assert not multiprocessing.active_children()  # the ceiling's processes are gone
     rows = {(r["name"], r["model"]): r for r in data["rows"]}
     assert rows[("NumPy reference (functional + cycle model)", "ste-bp-mnist-small")]["match"]["identical"]
     _check_peer_rows(data["rows"])

@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 
+from bench import process_ceiling
 from bench.measure import interleaved, memory_report, paired_ratio, peak_rss_mib, repeat
 from bench.peers.common import Batch, load_batch, out_path
 from bench.protocol import Job, RowMeasurement, TaskResult
@@ -46,6 +47,10 @@ def run(job: Job) -> TaskResult:
                                  outs[k]))
         if k:
             rows[-1].extra["paired_speedup_over_1_worker"] = paired_ratio(seconds[0], seconds[k])
+            if job.options.get("process_ceiling", True):
+                # the machine's own ceiling for this row: that many processes at once
+                rows[-1].extra["process_ceiling"] = process_ceiling.measure(
+                    job.model_path, images, indices, workers, job.reps)
     if job.options.get("functional", True):
         rows.append(_functional_row(job, desc, batch, compile_s, simulate, seconds[-1]))
         if workers_list[0] == 1:
@@ -81,7 +86,7 @@ def _workers_row(job: Job, desc, batch: Batch, workers: int, compile_s: float,
              f"simulate(), spikes, final membranes and state words not kept in timed runs "
              f"(keep_state=False, as `neurochip simulate`)"]
     if workers > 1:
-        notes.append(f"{workers} threads (ThreadPoolExecutor over image chunks)")
+        notes.append(f"{workers} threads (kept between calls) over image chunks")
     same = all(np.array_equal(getattr(timed, k), getattr(recorded, k))
                for k in ("predictions", "counts", "cycles", "core_counters", "chip_counters"))
     if not same:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +12,7 @@ import numpy as np
 from neurochip.counters import CHIP_COUNTERS, CORE_COUNTERS
 from neurochip.description import MAX_EVENT_COUNT, CoreDescription
 from neurochip.observe import Observation
-from neurochip.sim import kernel
+from neurochip.sim import kernel, worker_pool
 from neurochip.sim.pack import ENCODER_CODES, PackedModel
 
 @dataclass
@@ -36,8 +35,9 @@ def simulate(desc: CoreDescription, images: np.ndarray, indices: np.ndarray | No
     encoder, §11); by default 0 … n-1, so a shuffled or subsetted batch must pass its
     original indices: under another index a ``bernoulli_lfsr`` image gets other input
     spikes and can give another result. ``workers`` > 1 runs chunks on threads (the
-    kernel releases the GIL); images are independent (§9), so neither the chunking nor
-    the order in which images run changes a result, as long as each keeps its index.
+    kernel releases the GIL), kept between calls (``neurochip.sim.worker_pool``); images
+    are independent (§9), so neither the chunking nor the order in which images run
+    changes a result, as long as each keeps its index.
     ``timing=False`` skips the cycle model (the bench's functional-only ceiling): spikes,
     membranes, counts and event counters are the same, cycles, stalls and idles are 0.
     ``chunk``: images per kernel call (and progress-bar step); each call costs a fixed
@@ -60,15 +60,15 @@ def simulate(desc: CoreDescription, images: np.ndarray, indices: np.ndarray | No
         return _simulate(desc, flat, idx, record_spikes, progress, chunk, timing, keep_state,
                          packed, map)
     chunk = max(1, min(chunk, math.ceil(n / (4 * workers))))  # >= 4 chunks a worker
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return _simulate(desc, flat, idx, record_spikes, progress, chunk, timing, keep_state,
-                         packed, pool.map)
+    return _simulate(desc, flat, idx, record_spikes, progress, chunk, timing, keep_state,
+                     packed, lambda fn, chunks: worker_pool.map_in_order(workers, fn, chunks))
 
 
 def _simulate(desc: CoreDescription, flat: np.ndarray, idx: np.ndarray, record_spikes: bool,
               progress: bool, chunk: int, timing: bool, keep_state: bool, packed: PackedModel,
               map_fn) -> SimulationResult:
-    """simulate() after its checks: ``map_fn`` runs the chunks (map, or a pool's map)."""
+    """simulate() after its checks: ``map_fn`` runs the chunks (map, or the worker pool's
+    ``map_in_order``)."""
     n = flat.shape[0]
     L = len(desc.layers)
     total = int(packed.n_off[-1])
