@@ -4,6 +4,8 @@ simulator, resumable training, and refusals before any data is read."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -182,6 +184,8 @@ def test_resume_goes_on_bit_for_bit(tmp_path, extra):
     (["--start-from", "/etc/hostname", "--notebook-weights", "/tmp"], "one starting point"),
     (["--augment-shift", "-1"], "--augment-shift"), (["--augment-shift", "14"], "--augment-shift"),
     (["--arch", "4c5p2,p2", "--augment-shift", "1"], "--augment-shift"),
+    (["--select-train-images", "-1"], "--select-train-images"),
+    (["--arch", "4c5p2,p2", "--select-train-images", "10"], "--select-train-images"),
 ])
 def test_bad_options_are_refused_before_data_is_read(option, message, capsys, tmp_path):
     args = ["train", "bs4nn", "--data", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]
@@ -497,3 +501,53 @@ def test_start_from_takes_the_chosen_weights_of_an_earlier_run(tmp_path):
     assert [int(layer.threshold[0]) for layer in desc.layers] == [2540, 1270]
     assert main(twin + ["--out", str(tmp_path / "t2"), "--epochs", "2"]) == 0  # and it trains
     assert not np.array_equal(read_checkpoint(tmp_path / "t2.ckpt.npz")[1]["w0"], binary["best_w0"])
+
+
+def test_select_train_images_chooses_on_held_out_and_training_images(tmp_path, capsys):
+    """--select-train-images N: each epoch is scored on the first N training images as well
+    (the chip's forward pass), and the epoch kept is the first with the most right answers
+    on those and the held-out images together. Training is the run without the option, bit
+    for bit; the kept epoch's weights are the description's."""
+    from helpers import write_idx_split
+    from neurochip.description import load
+    from neurochip.train.checkpoint import read_checkpoint
+
+    data = write_idx_split(tmp_path / "d", 120, 30)
+    common = ["train", "bs4nn", "--data", str(data), "--arch", "20", "--draws", "40",
+              "--validation-images", "20", "--fact", "5,10", "--lr", "0.5,0.5", "--epochs", "6"]
+    assert main(common + ["--out", str(tmp_path / "plain")]) == 0
+    assert main(common + ["--out", str(tmp_path / "sel"), "--select-train-images", "60"]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    (_, plain), (meta, sel) = (read_checkpoint(tmp_path / f"{x}.ckpt.npz") for x in ("plain", "sel"))
+    assert np.array_equal(plain["w0"], sel["w0"]) and np.array_equal(plain["w1"], sel["w1"])
+    history = meta["history"]
+    for h in history:
+        assert h["selection"] == (round(h["validation"] * 20) + round(h["train_selection"] * 60)) / 80
+    scores = [h["selection"] for h in history]
+    kept = scores.index(max(scores)) + 1
+    assert summary["epoch"] == kept and summary["selection"] == max(scores)
+    desc = load(tmp_path / "sel.npz")
+    assert desc.provenance["checkpoint"]["epoch"] == kept
+    assert desc.provenance["checkpoint"]["options"]["select_train_images"] == 60
+    # the kept epoch's score on the training images is the chip's on those images
+    x, y = read_idx_train(data)
+    t_first = bs4nn.input_times(x[:60])[0]
+    net = bs4nn.Bs4nnNet(sel["best_w0"], sel["best_w1"], sel["best_fact"], sel["thr"])
+    assert bs4nn.scores(net, t_first, y[:60].astype(np.int64))[0] == history[kept - 1]["train_selection"]
+    assert np.array_equal(simulate(desc, x[:60]).predictions,
+                          bs4nn.predict(t_first, *net.signs(), *net.thetas()))
+    # a resume must keep the rule; too many images is one line
+    assert main(common + ["--out", str(tmp_path / "sel"), "--epochs", "7",
+                          "--resume", str(tmp_path / "sel.ckpt.npz")]) == 2
+    assert "--select-train-images" in capsys.readouterr().err
+    assert main(common + ["--out", str(tmp_path / "big"), "--select-train-images", "1000"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--select-train-images 1000" in err[0]
+
+
+def read_idx_train(data):
+    """The training images and labels as the trainer splits them (held-out images last)."""
+    from neurochip.datasets import load_split
+
+    x, y = load_split(data, "train")
+    return x[:-20], y[:-20]

@@ -26,7 +26,7 @@ from neurochip.train.shell import (Data, TrainerError, command_line, lr_values, 
 
 CHECKPOINT_FORMAT = "neurochip-bs4nn-conv-checkpoint"
 FC_ONLY = {"fact": "5,5", "lr_fact": "0.01,0.01", "notebook_weights": None, "start_from": None,
-           "resume": None, "average": 0.0, "augment_shift": 0}
+           "resume": None, "average": 0.0, "augment_shift": 0, "select_train_images": 0}
 DEAD_PROBE = 1000  # images of an epoch's draws on which --dead-reset measures its channels
 
 
