@@ -30,6 +30,10 @@ class BenchConfig:
     reps: int = 7  # neurochip repetitions
     peer_reps: int = 3  # repetitions of the slower peers
     workers: int = 2  # the multi-worker neurochip row
+    # alternating 1- and N-worker rounds for the workers speed-up (and as many for its
+    # process ceiling): on a shared VM the rounds fall into fast and slow spells, and 7
+    # rounds (the rows' own) left the median at the mercy of which spell came more often
+    workers_rounds: int = 21
     numpy_images: int = 64
     snntorch_b1_images: int = 256
     snntorch_batch: int = 128
@@ -91,4 +95,5 @@ def quick() -> BenchConfig:
                    cnn_snntorch_b1_images=8, cnn_snntorch_batch_images=-1,
                    cnn_brian2_images=4, cnn_verilator_images=0,
                    scaling=False, per_model=False, cli_check=False, stem="quick",
+                   workers_rounds=5,
                    task_timeout=300.0)

@@ -194,6 +194,7 @@ class Harness:
         res = self.task("neurochip", f"neurochip-{wl.model.stem}", wl, wl.images,
                         reps or self.cfg.reps,
                         {"workers": workers, "baselines": baselines, "cli_check": cli,
+                         "workers_rounds": self.cfg.workers_rounds,
                          "recording_baselines": list(recording_baselines)})
         if res.status != "ok":
             raise SystemExit(f"neurochip itself failed: {res.reason}")

@@ -152,7 +152,9 @@ def test_quick_harness_tiny(tmp_path: Path):
     # the machine's ceiling for the workers row: as many processes at once, same images
     ceiling = data["workers"]["process_ceiling"]
     assert ceiling["processes"] == data["workers"]["workers"] == 2
-    assert ceiling["images"] == 8 and ceiling["speedup"]["rounds"] == 1
+    # both from their own alternating rounds (workers_rounds), not the rows' 1 repetition
+    assert ceiling["images"] == 8 and ceiling["speedup"]["rounds"] == cfg.workers_rounds == 5
+    assert data["workers"]["paired_speedup"]["rounds"] == 5
     assert ceiling["speedup"]["median"] > 0 and ceiling["seconds_together"] > 0
     assert data["workers"]["fraction_of_process_ceiling"] == pytest.approx(
         data["workers"]["speedup"] / ceiling["speedup"]["median"])

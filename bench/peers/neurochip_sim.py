@@ -46,11 +46,15 @@ def run(job: Job) -> TaskResult:
         rows.append(_workers_row(job, desc, batch, workers, compile_s, simulate, seconds[k],
                                  outs[k]))
         if k:
-            rows[-1].extra["paired_speedup_over_1_worker"] = paired_ratio(seconds[0], seconds[k])
+            # the speed-up from its own alternating rounds (workers_rounds, default the
+            # rows' reps), then the machine's ceiling for it: that many processes at once
+            rounds = job.options.get("workers_rounds") or job.reps
+            pair = (seconds[0], seconds[k]) if rounds == job.reps else interleaved(
+                [fns[0], fns[k]], rounds)[0]
+            rows[-1].extra["paired_speedup_over_1_worker"] = paired_ratio(*pair)
             if job.options.get("process_ceiling", True):
-                # the machine's own ceiling for this row: that many processes at once
                 rows[-1].extra["process_ceiling"] = process_ceiling.measure(
-                    job.model_path, images, indices, workers, job.reps)
+                    job.model_path, images, indices, workers, rounds)
     if job.options.get("functional", True):
         rows.append(_functional_row(job, desc, batch, compile_s, simulate, seconds[-1]))
         if workers_list[0] == 1:
