@@ -2,8 +2,9 @@
 that size instead of starting (and joining) its threads every time.
 
 Starting two threads and joining them costs ≈ 0.5 ms a call on the bench's 2-core VM; on
-the 784-64-10 MLP (1,000 images in ≈ 5 ms) that was a fifth of a 2-worker call
-(docs/simulator.md, thirteenth round). Chunks of one call never wait on each other, so
+the 784-64-10 MLP, whose 1,000 test images take ≈ 6 ms on one worker, keeping the threads
+took a 2-worker call from ×1.27-1.31 to ×1.48-1.64 over one (docs/simulator.md,
+thirteenth round). Chunks of one call never wait on each other, so
 calls from several threads may share a pool: their chunks queue and all of them run.
 
 A forked child gets no threads of its parent, so it forgets the pools it inherited

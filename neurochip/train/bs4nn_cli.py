@@ -107,9 +107,10 @@ def _add_own_arguments(p) -> None:
                    metavar="N", help="choose the epoch to keep on the held-out images and the "
                    "first N training images together (their count of right answers on the "
                    "chip's forward pass), not on the held-out images alone (ours; default 0: "
-                   "the held-out images, as before). A larger sample for the choice: 1,000 "
-                   "held-out images miss differences between epochs that 8,000 test images "
-                   "show. Training is unchanged; nothing is chosen on the test split")
+                   "the held-out images, as before). A larger sample for the choice, where the "
+                   "held-out images are too few to tell close epochs apart; the training "
+                   "images in it were trained on, so its score runs above the test split's. "
+                   "Training is unchanged; nothing is chosen on the test split")
     p.add_argument("--lanes", type=int, default=d["lanes"], help="(default 64)")
     p.add_argument("--fifo-depth", type=int, default=d["fifo_depth"], help="(default 64)")
 
