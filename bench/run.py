@@ -672,8 +672,10 @@ def markdown(report: dict, rows: list[TableRow]) -> str:
                   + (f"`neurochip simulate --workers W --json`: every non-timing field of "
                      f"its summary (accuracy, cycles, spikes, SOPs, energy) "
                      f"{'identical' if cli.get('identical') else 'DIFFERENT'} for W in "
-                     f"{sorted(cli.get('images_per_s', {}))} (its own images/s: "
-                     f"{cli.get('images_per_s')})." if cli.get("ok") else ""), ""]
+                     f"{sorted(cli.get('images_per_s', {}))} (its own images/s, the median "
+                     f"of {cli.get('calls', 1)} calls each: "
+                     + ", ".join(f"W = {k}: {v:,.0f}" for k, v in cli.get("images_per_s", {}).items())
+                     + ")." if cli.get("ok") else ""), ""]
     v = report.get("verilator")
     if v and v.get("speedup"):
         rec = (" (recording every spike train and membrane, as the RTL testbench reads "

@@ -615,3 +615,15 @@ def test_make_bench_quick_end_to_end(tmp_path: Path):
     assert cnn["sops_per_s_per_core"] > 0 and cnn["all_ran_identical"]
     assert {r["kind"] for r in data["rows"] if r["model"] == cnn["model"]} >= {
         "neurochip", "numpy_ref", "snntorch", "brian2"}
+
+
+def test_cli_check_runs_each_worker_count_several_times_and_compares_every_run():
+    """The `neurochip simulate --workers W --json` check: W = 1 and 2, each called
+    ``calls`` times in alternating order; every run's non-timing fields equal, images/s
+    the median over a W's calls."""
+    from bench.peers.neurochip_sim import cli_check
+
+    out = cli_check(str(C.SMALL_MODEL), {"limit": 16, "data": None}, [1, 2], calls=2)
+    assert out["ok"] and out["identical"] and out["calls"] == 2
+    assert sorted(out["images_per_s"]) == ["1", "2"]
+    assert all(v > 0 for v in out["images_per_s"].values())
