@@ -87,7 +87,8 @@ def test_cli_trains_and_writes_a_ttfs_model(tmp_path):
     (["--weight-bits", "9"], "--weight-bits"), (["--arch", "16x"], "--arch"),
     (["--lr", "1,2,3"], "--lr"), (["--time-steps", "1"], "--time-steps"),
     (["--decay-every", "-1"], "--decay-every"), (["--theta-lr", "nan"], "--theta-lr"),
-    (["--hidden-error", "bogus"], "--hidden-error"), (["--dead-reset", "1.5"], "--dead-reset")])
+    (["--hidden-error", "bogus"], "--hidden-error"), (["--dead-reset", "1.5"], "--dead-reset"),
+    (["--keep", "best"], "--keep"), (["--keep", "first"], "--keep")])
 def test_cli_refuses_bad_arguments(tmp_path, args, words):
     r = _cli("--data", str(_dataset(tmp_path)), "--out", str(tmp_path / "m"), "--epochs", "0",
              "--arch", "16", *args)
@@ -149,6 +150,39 @@ def test_cli_validation_holds_out_the_last_training_images(tmp_path):
     r = _cli("--data", str(tmp_path), "--out", str(out), "--epochs", "1", "--arch", "16",
              "--validation-images", "96")
     assert r.returncode == 2 and "--validation-images" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_keep_best_writes_the_first_best_held_out_epoch(tmp_path):
+    """--keep best: the written network is the epoch with the most held-out images right
+    (the first of equals), the same network a run of just that many epochs ends with."""
+    common = ("--validation-images", "32", "--lr", "20", "--seed", "1")
+    r, out = _train(tmp_path, "--epochs", "5", "--keep", "best", *common)
+    meta = read_checkpoint(out.with_suffix(".ckpt.npz"), S.CHECKPOINT_FORMAT)[0]
+    held = [h["validation_acc"] for h in meta["history"]]
+    assert meta["kept_epoch"] == 1 + int(np.argmax(held))
+    assert meta["kept_epoch"] < 5  # this seed's held-out curve peaks before the last epoch
+    assert f"kept epoch {meta['kept_epoch']}" in r.stderr
+    shorter = tmp_path / "short"
+    shorter.mkdir()
+    _, out_k = _train(shorter, "--epochs", str(meta["kept_epoch"]), *common)
+    a, b = load(out.with_suffix(".npz")), load(out_k.with_suffix(".npz"))
+    for la, lb in zip(a.layers, b.layers):
+        np.testing.assert_array_equal(la.weight, lb.weight)
+        np.testing.assert_array_equal(la.threshold, lb.threshold)
+    assert read_checkpoint(out_k.with_suffix(".ckpt.npz"), S.CHECKPOINT_FORMAT)[0][
+        "kept_epoch"] == meta["kept_epoch"]
+
+
+def test_state_and_restore_bring_back_the_network():
+    net, images = _net("6c3p1,p2,12", 8, "ramp", 1, seed=3)
+    _, labels = load_sample()
+    saved = net.state()
+    before = [None if w is None else w.clone() for w in net.weights], list(net.theta)
+    _train_batch(net, images, labels[:len(images)], S.Learning(theta_lr=5.0))
+    assert any(w is not None and not torch.equal(w, b) for w, b in zip(net.weights, before[0]))
+    net.restore(saved)
+    assert all(w is None and b is None or torch.equal(w, b) for w, b in zip(net.weights, before[0]))
+    assert net.theta == before[1] and net.fact == [1.0] * len(net.fact)
 
 
 def test_old_spellings_still_work_with_a_note(tmp_path):

@@ -33,7 +33,8 @@ clipping to [0, T]); ``--theta-lr`` learns BS4NN's per-layer threshold scale f (
 rounded to the integer the chip stores, f moved by the update's projection on the integer
 weights); ``--dead-reset`` is S4NN's dead-neuron reset. ``--validation-images N`` (the
 shell's split) holds out the last N training images so that choices are made without the
-test split.
+test split; ``--keep best`` (ours) then writes the first epoch with the most of them right
+instead of the last epoch (the checkpoint records ``kept_epoch``).
 
 Torch is imported only when training runs (the ``[train]`` extra).
 """
@@ -158,6 +159,17 @@ class TtfsNet:
         """θ0 = the thresholds as they are now (calibrated); θ = θ0 / fact from fact = 1."""
         self.theta0 = list(self.theta)
         self.fact = [1.0] * len(self.theta)
+
+    def state(self) -> tuple:
+        """A copy of everything training changes (shadow weights, θ, the threshold scale)."""
+        return ([None if w is None else w.clone() for w in self.weights], list(self.theta),
+                list(self.theta0), list(self.fact))
+
+    def restore(self, state: tuple) -> None:
+        """Back to a :meth:`state` copy."""
+        weights, theta, theta0, fact = state
+        self.weights = [None if w is None else w.clone() for w in weights]
+        self.theta, self.theta0, self.fact = list(theta), list(theta0), list(fact)
 
     def fired_images(self, records) -> list[Any]:
         """Per hidden weighted layer: in how many of the batch's images each neuron (fc) or
@@ -443,7 +455,7 @@ def to_description(net: TtfsNet, name: str, lanes: int, fifo_depth: int, provena
 DEFAULTS = dict(time_steps=32, psp="ramp", weight_bits=1, gamma=2, rho=1.0,
                 calib_quantile=0.5, calib_step=0.5, init_mean=0.1, init_std=1.0, lanes=64,
                 fifo_depth=64, lr_decay=0.9, hidden_error="displacement", theta_lr=0.0,
-                decay_every=0, dead_reset=0.0)
+                decay_every=0, dead_reset=0.0, keep="last")
 
 
 def _add_own_arguments(p) -> None:
@@ -475,6 +487,10 @@ def _add_own_arguments(p) -> None:
                    help="S4NN's dead-neuron reset: after each epoch redraw the incoming "
                         "weights of every hidden neuron (conv: channel) that fired on fewer "
                         f"than this share of the training images; 0: off (default {d['dead_reset']})")
+    p.add_argument("--keep", choices=("last", "best"), default=d["keep"],
+                   help="which epoch's network is written: last, or best: the first epoch with "
+                        "the most held-out images right (needs --validation-images; ours) "
+                        f"(default {d['keep']})")
     p.add_argument("--calib-quantile", type=float, default=d["calib_quantile"],
                    help="share of neurons above threshold at --calib-step·T at init "
                         f"(default {d['calib_quantile']})")
@@ -527,6 +543,9 @@ class StidiBp:
             raise ValueError("--lanes must be in 1..256 and --fifo-depth in 1..65536")
         if args.decay_every < 0:
             raise ValueError("--decay-every must be >= 0")
+        if args.keep == "best" and args.validation_images <= 0:
+            raise ValueError("--keep best chooses on held-out images: give --validation-images N "
+                             "(the test split is never used for a choice)")
         if not (math.isfinite(args.init_mean) and math.isfinite(args.init_std)) or args.init_std < 0:
             raise ValueError("--init-mean must be finite and --init-std finite and >= 0")
         args.plans = layer_plans(args.arch)
@@ -567,6 +586,7 @@ def train(args: argparse.Namespace, data: Data) -> int:
     t_start = time.perf_counter()
     labels = torch.tensor(y_tr.astype(np.int64))
     history = []
+    kept = None  # --keep best: (epoch, held-out accuracy, the network's state then)
     for epoch in range(args.epochs):
         order = rng.permutation(len(x_tr))
         correct = 0
@@ -591,12 +611,19 @@ def train(args: argparse.Namespace, data: Data) -> int:
             row["redrawn"] = net.reinit_dead(fired, len(x_tr), args.dead_reset, rng)
         row[f"{held}_acc"] = float((evaluate(net, t_held) == y_held).mean())
         history.append(row)
+        if args.keep == "best" and (kept is None or row[f"{held}_acc"] > kept[1]):
+            kept = (epoch + 1, row[f"{held}_acc"], net.state())
         print(f"epoch {epoch + 1}: train {100 * correct / len(x_tr):.2f} % (on the fly), "
               f"loss {loss / len(x_tr):.4f}, {held} {100 * row[f'{held}_acc']:.2f} %, "
               f"thresholds {net.theta}"
               + (f", redrawn {row['redrawn']}" if args.dead_reset else ""), file=sys.stderr,
               flush=True)
     wall = time.perf_counter() - t_start
+    kept_epoch = args.epochs
+    if kept is not None:
+        kept_epoch = kept[0]
+        net.restore(kept[2])
+        print(f"kept epoch {kept_epoch} ({held} {100 * kept[1]:.2f} %)", file=sys.stderr)
     pred = evaluate(net, t_te)
     from neurochip.description import save
 
@@ -605,7 +632,8 @@ def train(args: argparse.Namespace, data: Data) -> int:
             "command": command_line("stidi-bp"),
             "args": {k: v for k, v in vars(args).items() if k not in ("func", "plans", "lrs")},
             **data.provenance(),
-            "thresholds": net.theta, "history": history, "train_seconds": round(wall, 1),
+            "thresholds": net.theta, "history": history, "kept_epoch": kept_epoch,
+            "train_seconds": round(wall, 1),
             "test_accuracy_trainer": float((pred == y_te).mean())}
     desc = to_description(net, out_prefix(args).name, args.lanes, args.fifo_depth,
                           {"checkpoint": meta})
