@@ -88,7 +88,8 @@ def test_cli_trains_and_writes_a_ttfs_model(tmp_path):
     (["--lr", "1,2,3"], "--lr"), (["--time-steps", "1"], "--time-steps"),
     (["--decay-every", "-1"], "--decay-every"), (["--theta-lr", "nan"], "--theta-lr"),
     (["--hidden-error", "bogus"], "--hidden-error"), (["--dead-reset", "1.5"], "--dead-reset"),
-    (["--keep", "best"], "--keep"), (["--keep", "first"], "--keep")])
+    (["--keep", "best"], "--keep"), (["--keep", "first"], "--keep"),
+    (["--average", "1"], "--average"), (["--average", "nan"], "--average")])
 def test_cli_refuses_bad_arguments(tmp_path, args, words):
     r = _cli("--data", str(_dataset(tmp_path)), "--out", str(tmp_path / "m"), "--epochs", "0",
              "--arch", "16", *args)
@@ -171,6 +172,32 @@ def test_keep_best_writes_the_first_best_held_out_epoch(tmp_path):
         np.testing.assert_array_equal(la.threshold, lb.threshold)
     assert read_checkpoint(out_k.with_suffix(".ckpt.npz"), S.CHECKPOINT_FORMAT)[0][
         "kept_epoch"] == meta["kept_epoch"]
+
+
+def test_average_writes_the_moving_average_of_the_shadow_weights(tmp_path):
+    """--average F: the checkpoint holds the average of the shadow weights (F per update,
+    from the initial weights), the model its chip integers (binary: the sign), and the
+    trainer's held-out figures are the average's, not the current weights'."""
+    common = ("--epochs", "2", "--validation-images", "32", "--lr", "20", "--seed", "1")
+    _, plain = _train(tmp_path, *common)
+    other = tmp_path / "avg"
+    other.mkdir()
+    _, avg = _train(other, *common, "--average", "0.9")
+    m_plain, w_plain = read_checkpoint(plain.with_suffix(".ckpt.npz"), S.CHECKPOINT_FORMAT)
+    m_avg, w_avg = read_checkpoint(avg.with_suffix(".ckpt.npz"), S.CHECKPOINT_FORMAT)
+    assert [h["train_acc"] for h in m_plain["history"]] == [h["train_acc"] for h in m_avg["history"]]
+    assert not all(np.array_equal(w_plain[k], w_avg[k]) for k in w_plain)
+    desc = load(avg.with_suffix(".npz"))
+    for j, lay in enumerate(desc.layers):
+        signs = np.where(w_avg[f"w{j}"] >= 0, 1, -1)
+        np.testing.assert_array_equal(lay.weight, signs)
+
+
+def test_update_average_moves_each_layer_by_its_factor():
+    a = [torch.zeros(3), None, torch.ones(2)]
+    S.update_average(a, [torch.ones(3), None, torch.zeros(2)], 0.75)
+    assert torch.allclose(a[0], torch.full((3,), 0.25)) and a[1] is None
+    assert torch.allclose(a[2], torch.full((2,), 0.75))
 
 
 def test_state_and_restore_bring_back_the_network():

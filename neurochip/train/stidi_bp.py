@@ -33,8 +33,10 @@ clipping to [0, T]); ``--theta-lr`` learns BS4NN's per-layer threshold scale f (
 rounded to the integer the chip stores, f moved by the update's projection on the integer
 weights); ``--dead-reset`` is S4NN's dead-neuron reset. ``--validation-images N`` (the
 shell's split) holds out the last N training images so that choices are made without the
-test split; ``--keep best`` (ours) then writes the first epoch with the most of them right
-instead of the last epoch (the checkpoint records ``kept_epoch``).
+test split. Ours: ``--average F`` evaluates and writes an exponential moving average of the
+shadow weights (factor F per update; its sign for binary weights) instead of the current
+ones, which swing from update to update; ``--keep best`` writes the first epoch with the
+most held-out images right instead of the last (the checkpoint records ``kept_epoch``).
 
 Torch is imported only when training runs (the ``[train]`` extra).
 """
@@ -455,7 +457,7 @@ def to_description(net: TtfsNet, name: str, lanes: int, fifo_depth: int, provena
 DEFAULTS = dict(time_steps=32, psp="ramp", weight_bits=1, gamma=2, rho=1.0,
                 calib_quantile=0.5, calib_step=0.5, init_mean=0.1, init_std=1.0, lanes=64,
                 fifo_depth=64, lr_decay=0.9, hidden_error="displacement", theta_lr=0.0,
-                decay_every=0, dead_reset=0.0, keep="last")
+                decay_every=0, dead_reset=0.0, keep="last", average=0.0)
 
 
 def _add_own_arguments(p) -> None:
@@ -487,6 +489,10 @@ def _add_own_arguments(p) -> None:
                    help="S4NN's dead-neuron reset: after each epoch redraw the incoming "
                         "weights of every hidden neuron (conv: channel) that fired on fewer "
                         f"than this share of the training images; 0: off (default {d['dead_reset']})")
+    p.add_argument("--average", type=float, default=d["average"],
+                   help="keep an exponential moving average of the shadow weights, this "
+                        "factor per update, and evaluate and write it instead of the current "
+                        "weights (binary: its sign); 0: off (ours) (default 0)")
     p.add_argument("--keep", choices=("last", "best"), default=d["keep"],
                    help="which epoch's network is written: last, or best: the first epoch with "
                         "the most held-out images right (needs --validation-images; ours) "
@@ -502,6 +508,14 @@ def _add_own_arguments(p) -> None:
                    help=f"shadow init std, in half ranges (default {d['init_std']})")
     p.add_argument("--lanes", type=int, default=d["lanes"], help=f"(default {d['lanes']})")
     p.add_argument("--fifo-depth", type=int, default=d["fifo_depth"], help=f"(default {d['fifo_depth']})")
+
+
+def update_average(average: list[Any], weights: list[Any], factor: float) -> None:
+    """``--average``: every layer's average ← factor · average + (1 − factor) · weights,
+    in place (pools have neither: None)."""
+    for a, w in zip(average, weights):
+        if a is not None:
+            a.mul_(factor).add_(w, alpha=1.0 - factor)
 
 
 def evaluate(net: TtfsNet, times: np.ndarray, batch: int = 100) -> np.ndarray:
@@ -543,6 +557,8 @@ class StidiBp:
             raise ValueError("--lanes must be in 1..256 and --fifo-depth in 1..65536")
         if args.decay_every < 0:
             raise ValueError("--decay-every must be >= 0")
+        if not math.isfinite(args.average) or not 0 <= args.average < 1:
+            raise ValueError("--average must be a factor in [0, 1)")
         if args.keep == "best" and args.validation_images <= 0:
             raise ValueError("--keep best chooses on held-out images: give --validation-images N "
                              "(the test split is never used for a choice)")
@@ -587,6 +603,7 @@ def train(args: argparse.Namespace, data: Data) -> int:
     labels = torch.tensor(y_tr.astype(np.int64))
     history = []
     kept = None  # --keep best: (epoch, held-out accuracy, the network's state then)
+    average = net.state()[0] if args.average else None  # --average: from the initial weights
     for epoch in range(args.epochs):
         order = rng.permutation(len(x_tr))
         correct = 0
@@ -600,6 +617,8 @@ def train(args: argparse.Namespace, data: Data) -> int:
                 seen = epoch * len(order) + s  # images before this batch
                 lr = [v * args.lr_decay ** (seen // decay_every) for v in lrs]
                 st = train_step(net, torch.tensor(t_tr[idx]), labels[idx], lr, rule)
+                if average is not None:
+                    update_average(average, net.weights, args.average)
                 correct += st["correct"]
                 loss += st["loss"] * len(idx)
                 if args.dead_reset:
@@ -609,10 +628,16 @@ def train(args: argparse.Namespace, data: Data) -> int:
                "thresholds": list(net.theta)}
         if args.dead_reset:
             row["redrawn"] = net.reinit_dead(fired, len(x_tr), args.dead_reset, rng)
+        live = None
+        if average is not None:  # the averaged network is the one evaluated (and kept)
+            live = net.state()
+            net.weights = average
         row[f"{held}_acc"] = float((evaluate(net, t_held) == y_held).mean())
         history.append(row)
         if args.keep == "best" and (kept is None or row[f"{held}_acc"] > kept[1]):
             kept = (epoch + 1, row[f"{held}_acc"], net.state())
+        if live is not None:
+            net.restore(live)  # training goes on from its own weights
         print(f"epoch {epoch + 1}: train {100 * correct / len(x_tr):.2f} % (on the fly), "
               f"loss {loss / len(x_tr):.4f}, {held} {100 * row[f'{held}_acc']:.2f} %, "
               f"thresholds {net.theta}"
@@ -624,6 +649,8 @@ def train(args: argparse.Namespace, data: Data) -> int:
         kept_epoch = kept[0]
         net.restore(kept[2])
         print(f"kept epoch {kept_epoch} ({held} {100 * kept[1]:.2f} %)", file=sys.stderr)
+    elif average is not None:
+        net.weights = average  # the last epoch's average
     pred = evaluate(net, t_te)
     from neurochip.description import save
 
