@@ -38,7 +38,11 @@ def test_unknown_model_is_refused_in_one_line(capsys):
 
 
 def _options(argv: list[str]) -> dict:
+    """The parsed options that make a model; of ``--data`` only which dataset (its folder's
+    name), not where that folder was (the model's provenance fingerprints the data)."""
     args = vars(build_parser().parse_args(argv))
+    if args.get("data"):
+        args["data"] = Path(args["data"]).name
     return {k: v for k, v in args.items() if k not in IGNORED}
 
 
