@@ -191,6 +191,9 @@ def test_average_writes_the_moving_average_of_the_shadow_weights(tmp_path):
     for j, lay in enumerate(desc.layers):
         signs = np.where(w_avg[f"w{j}"] >= 0, 1, -1)
         np.testing.assert_array_equal(lay.weight, signs)
+    images, labels = load_sample()  # the held-out images: the last 32 of the 96 trained on
+    held = simulate(desc, images[64:96].reshape(32, -1)).predictions == labels[64:96]
+    assert float(held.mean()) == m_avg["history"][-1]["validation_acc"]
 
 
 def test_update_average_moves_each_layer_by_its_factor():

@@ -628,16 +628,14 @@ def train(args: argparse.Namespace, data: Data) -> int:
                "thresholds": list(net.theta)}
         if args.dead_reset:
             row["redrawn"] = net.reinit_dead(fired, len(x_tr), args.dead_reset, rng)
-        live = None
+        live = net.weights
         if average is not None:  # the averaged network is the one evaluated (and kept)
-            live = net.state()
             net.weights = average
         row[f"{held}_acc"] = float((evaluate(net, t_held) == y_held).mean())
         history.append(row)
         if args.keep == "best" and (kept is None or row[f"{held}_acc"] > kept[1]):
             kept = (epoch + 1, row[f"{held}_acc"], net.state())
-        if live is not None:
-            net.restore(live)  # training goes on from its own weights
+        net.weights = live  # training goes on from its own weights
         print(f"epoch {epoch + 1}: train {100 * correct / len(x_tr):.2f} % (on the fly), "
               f"loss {loss / len(x_tr):.4f}, {held} {100 * row[f'{held}_acc']:.2f} %, "
               f"thresholds {net.theta}"
