@@ -31,7 +31,7 @@ verify:  ## co-simulate $(MODEL) on Verilator against the simulator (256 sample 
 bench:  ## simulator vs NumPy reference, snnTorch, Brian2, Verilator + scaling sweep (QUICK=1: CI-sized, 1-2 min)
 	$(PYTHON) -m bench.run $(if $(QUICK),--quick) $(BENCH_ARGS)
 
-models:  ## rebuild all 15 shipped models from models/recipes.py (needs torch and $(DATA_ROOT); QUICK=1: a tiny slice into a temp folder, checks each loads and simulates, ~2 min)
+models:  ## rebuild all 18 shipped models from models/recipes.py (needs torch and $(DATA_ROOT); QUICK=1: a tiny slice into a temp folder, checks each loads and simulates, ~2 min)
 	$(PYTHON) models/recipes.py --data-root $(DATA_ROOT) $(if $(QUICK),--quick) $(MODELS)
 
 docs:  ## regenerate the generated tables in docs/

@@ -147,7 +147,7 @@ def test_cli_validation_holds_out_the_last_training_images(tmp_path):
     assert "64 train / 64 test images" in r.stderr
     history = read_checkpoint(out.with_suffix(".ckpt.npz"), S.CHECKPOINT_FORMAT)[0]["history"]
     assert [sorted(h) for h in history] == [
-        ["epoch", "loss", "thresholds", "train_acc", "validation_acc"]] * 2
+        ["changed", "epoch", "loss", "thresholds", "train_acc", "validation_acc"]] * 2
     r = _cli("--data", str(tmp_path), "--out", str(out), "--epochs", "1", "--arch", "16",
              "--validation-images", "96")
     assert r.returncode == 2 and "--validation-images" in r.stderr and "Traceback" not in r.stderr
@@ -201,6 +201,20 @@ def test_update_average_moves_each_layer_by_its_factor():
     S.update_average(a, [torch.ones(3), None, torch.zeros(2)], 0.75)
     assert torch.allclose(a[0], torch.full((3,), 0.25)) and a[1] is None
     assert torch.allclose(a[2], torch.full((2,), 0.75))
+
+
+def test_changed_since_counts_the_chips_integer_weights_that_moved(tmp_path):
+    net, _ = _net("6c3p1,p2,12", 8, "ramp", 1, seed=3)
+    before = net.int_weights()
+    assert before[1] is None and net.changed_since(before) == [0.0, None, 0.0, 0.0]
+    with torch.no_grad():
+        net.weights[0].view(-1)[:5] *= -1  # 5 of 54 signs flip (no shadow weight is 0)
+        net.weights[2] += 0.25 * torch.sign(net.weights[2])  # shadow moves, signs stay
+    assert net.changed_since(before) == [5 / 54, None, 0.0, 0.0]
+    _, out = _train(tmp_path, "--epochs", "2", "--weight-bits", "1")
+    history = read_checkpoint(out.with_name("m.ckpt.npz"))[0]["history"]
+    assert [len(r["changed"]) for r in history] == [2, 2]
+    assert all(0 <= c <= 1 for r in history for c in r["changed"])
 
 
 def test_state_and_restore_bring_back_the_network():

@@ -25,7 +25,13 @@ Learning is layer-local, from desired firing times (seed-algorithms §2.3 P-S5 �
   neuron that did not fire taken at T−1 (S4NN's forced spike at T).
 The batched form sums these per-image updates (mean over the batch).
 ``--lr`` (the shell's common option) is in half weight ranges per update (binary: in
-units of the shadow's init scale): one value, or one per weighted layer.
+units of the shadow's init scale): one value, or one per weighted layer. A convolution's
+kernel update is the mean over its output positions and its error is L2-normalised over
+the whole map, so at one common rate a convolution moves hundreds of times more slowly
+than an fc layer (at ``--lr 3`` the shipped CNNs' convolution signs ended 98 % as
+initialised); give convolutions their own rate (``--lr 30,30,3``) and read each epoch's
+``weights changed`` (the share of the chip's integer weights that differ from the epoch
+before, per weighted layer; ``changed`` in the checkpoint's history).
 
 Options beside the proposal (off by default): ``--hidden-error s4nn`` forms the hidden
 error as S4NN/BS4NN's code does (Σ_k w_kj e_k over causal k, no division by Σ|w|, no
@@ -213,6 +219,17 @@ class TtfsNet:
         if self.bits == 1:
             return self.torch.where(w >= 0, 1.0, -1.0)
         return self.torch.clamp(self.torch.round(w), -self.qmax, self.qmax)
+
+    def int_weights(self) -> list[Any]:
+        """Per layer the integer weights the chip would store now (None for pools)."""
+        return [None if w is None else self.int_weight(j) for j, w in enumerate(self.weights)]
+
+    def changed_since(self, before: list[Any]) -> list[float | None]:
+        """Per layer the share of the chip's integer weights that differ from ``before``
+        (an :meth:`int_weights` copy); None for pools. A layer whose share stays near 0
+        is not learning (its rate is too small for it)."""
+        return [None if b is None else int((self.int_weight(j) != b).sum()) / b.numel()
+                for j, b in enumerate(before)]
 
     # one layer ------------------------------------------------------------------------
     def _spikes(self, t_in):
@@ -609,6 +626,7 @@ def train(args: argparse.Namespace, data: Data) -> int:
         correct = 0
         loss = 0.0
         fired: list[Any] = [0 if p.kind != "pool" else None for p in net.plans]
+        before = net.int_weights()
         bar = tqdm(range(0, len(order), args.batch_size), desc=f"epoch {epoch + 1}/{args.epochs}",
                    file=sys.stderr, leave=False)
         with torch.no_grad():
@@ -625,7 +643,7 @@ def train(args: argparse.Namespace, data: Data) -> int:
                     fired = [None if c is None else f + c
                              for f, c in zip(fired, net.fired_images(st["records"]))]
         row = {"epoch": epoch + 1, "train_acc": correct / len(x_tr), "loss": loss / len(x_tr),
-               "thresholds": list(net.theta)}
+               "thresholds": list(net.theta), "changed": net.changed_since(before)}
         if args.dead_reset:
             row["redrawn"] = net.reinit_dead(fired, len(x_tr), args.dead_reset, rng)
         live = net.weights
@@ -638,7 +656,8 @@ def train(args: argparse.Namespace, data: Data) -> int:
         net.weights = live  # training goes on from its own weights
         print(f"epoch {epoch + 1}: train {100 * correct / len(x_tr):.2f} % (on the fly), "
               f"loss {loss / len(x_tr):.4f}, {held} {100 * row[f'{held}_acc']:.2f} %, "
-              f"thresholds {net.theta}"
+              f"thresholds {net.theta}, weights changed "
+              + " / ".join(f"{100 * c:.2f} %" for c in row["changed"] if c is not None)
               + (f", redrawn {row['redrawn']}" if args.dead_reset else ""), file=sys.stderr,
               flush=True)
     wall = time.perf_counter() - t_start
