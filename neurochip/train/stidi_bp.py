@@ -26,12 +26,13 @@ Learning is layer-local, from desired firing times (seed-algorithms §2.3 P-S5 �
 The batched form sums these per-image updates (mean over the batch).
 ``--lr`` (the shell's common option) is in half weight ranges per update (binary: in
 units of the shadow's init scale): one value, or one per weighted layer. A convolution's
-kernel update is the mean over its output positions and its error is L2-normalised over
-the whole map, so at one common rate a convolution moves hundreds of times more slowly
-than an fc layer (at ``--lr 3`` the shipped CNNs' convolution signs ended 98 % as
-initialised); give convolutions their own rate (``--lr 30,30,3``) and read each epoch's
-``weights changed`` (the share of the chip's integer weights that differ from the epoch
-before, per weighted layer; ``changed`` in the checkpoint's history).
+kernel update is the mean over its H·W output positions (the sum overshoots) and its error
+is L2-normalised over the whole C·H·W map, so at one common rate a convolution moves far
+more slowly than an fc layer: at ``--lr 3`` the Fashion-MNIST CNN's convolutions kept 98 %
+of their initial signs. The MNIST recipes give them their own rate (``--lr 100,100,3``);
+each epoch's ``weights changed`` (per weighted layer, the share of the chip's integer
+weights that changed during the epoch; ``changed`` in the checkpoint's history) shows a
+layer that does not learn.
 
 Options beside the proposal (off by default): ``--hidden-error s4nn`` forms the hidden
 error as S4NN/BS4NN's code does (Σ_k w_kj e_k over causal k, no division by Σ|w|, no
